@@ -1,0 +1,375 @@
+//! The command line of SPEC §2: every subcommand, flag and conflict rule.
+//!
+//! Parsing is declarative (clap derive); the few rules clap cannot express
+//! (SOURCE equal to TARGET, site lists that are not numbers) are checked in
+//! [`EnvMigrateArgs::validate`] so that every usage error exits with code 2.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::sites::SiteSelector;
+
+/// Top-level command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wfuwp",
+    version,
+    about = "Resumable WordPress multisite migrations between environments",
+    long_about = "wfuwp copies a WordPress multisite network (or selected sites of it) from one \
+environment's database to another's, rewriting environment-specific strings on the way \
+(serialization-safe), and resumes at site granularity after any crash.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after any subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: $WFUWP_CONFIG, else ~/.wfuwp/config.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Directory holding migration state and logs (overrides $WFUWP_LOGS_DIR and the config)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub logs_dir: Option<PathBuf>,
+
+    /// More detail (per-table progress); repeat for even more
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors and the final result
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Disable colours (also honoured: NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate a multisite network between environments (resumable)
+    #[command(after_help = ENV_MIGRATE_EXAMPLES)]
+    EnvMigrate(Box<EnvMigrateArgs>),
+
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Search-replace a MySQL dump streamed from stdin to stdout (serialization-safe)
+    #[command(after_help = SEARCH_REPLACE_EXAMPLES)]
+    SearchReplace(SearchReplaceArgs),
+
+    /// Print shell completions
+    Completions {
+        /// The shell to generate completions for
+        shell: clap_complete::Shell,
+    },
+
+    /// Generate a realistic WordPress multisite network (test bed; not for production)
+    #[command(hide = true)]
+    SeedNetwork(crate::testbed::SeedArgs),
+}
+
+/// `wfuwp config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration, connect to each environment and report on it
+    Check {
+        /// Environments to check (default: all configured)
+        envs: Vec<String>,
+    },
+}
+
+/// `wfuwp search-replace FROM TO [FROM TO …]`
+#[derive(Debug, Args)]
+pub struct SearchReplaceArgs {
+    /// Pairs of FROM TO strings, applied in one pass (leftmost-longest)
+    #[arg(value_name = "FROM TO", num_args = 2.., required = true)]
+    pub pairs: Vec<String>,
+}
+
+const ENV_MIGRATE_EXAMPLES: &str = "\
+Examples:
+  wfuwp env-migrate prod uat                       new migration (asks before writing)
+  wfuwp env-migrate prod uat --force               no prompts
+  wfuwp env-migrate prod uat --dry-run --json      plan only, machine-readable
+  wfuwp env-migrate prod uat --include-sites 1,43,78-80
+  wfuwp env-migrate --list-migrations [--all] [--json]
+  wfuwp env-migrate --resume env-migrate-2025-08-17T12-34-56-abc123 --skip-failed
+  wfuwp env-migrate --resume <ID> --retry-failed
+  wfuwp env-migrate --rollback <ID>                restore the target as it was before <ID>
+  wfuwp env-migrate --abandon <ID>
+  wfuwp env-migrate --show-state-path
+
+Exit codes: 0 success, 1 fatal error (state saved), 2 usage or configuration error,
+3 finished with failed or timed-out sites (resumable), 4 another process holds the lock,
+130 interrupted (state saved as paused).";
+
+const SEARCH_REPLACE_EXAMPLES: &str = "\
+Examples:
+  wfuwp search-replace www.wfu.edu uat.wfu.edu .wfu.edu .uat.wfu.edu < prod.sql > uat.sql";
+
+/// `wfuwp env-migrate` options (SPEC §2).
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("action")
+    .args(["resume", "rollback", "abandon", "list_migrations", "show_state_path"])
+    .multiple(false)))]
+pub struct EnvMigrateArgs {
+    /// Source environment (e.g. prod)
+    #[arg(value_name = "SOURCE", conflicts_with_all = ["resume", "rollback", "abandon", "list_migrations", "show_state_path"])]
+    pub source: Option<String>,
+
+    /// Target environment (e.g. uat)
+    #[arg(value_name = "TARGET", requires = "source")]
+    pub target: Option<String>,
+
+    /// Preflight and plan only: writes nothing, creates no state
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Never prompt; start a new migration even if an incomplete one exists
+    #[arg(short, long)]
+    pub force: bool,
+
+    /// Only the network-tables phase
+    #[arg(long, conflicts_with = "sites_only")]
+    pub network_only: bool,
+
+    /// Skip the network-tables phase
+    #[arg(long)]
+    pub sites_only: bool,
+
+    /// Only these sites, by blog_id (e.g. 1,43,78 or 10-20)
+    #[arg(long, value_name = "IDS")]
+    pub include_sites: Option<SiteSelector>,
+
+    /// Skip these sites, by blog_id (e.g. 5,7-9)
+    #[arg(long, value_name = "IDS")]
+    pub exclude_sites: Option<SiteSelector>,
+
+    /// Skip sites flagged archived, spam or deleted in the source
+    #[arg(long)]
+    pub active_only: bool,
+
+    /// Skip the main site (blog_id 1)
+    #[arg(long)]
+    pub exclude_main_site: bool,
+
+    /// Also copy users and usermeta (full migrations only)
+    #[arg(long)]
+    pub include_users: bool,
+
+    /// Extra replacement pair FROM=TO (repeatable)
+    #[arg(long = "replace", value_name = "FROM=TO", value_parser = parse_replace_pair)]
+    pub replace: Vec<(String, String)>,
+
+    /// Sites migrated at once [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: Option<u32>,
+
+    /// Per-site time limit in minutes [default: 20]
+    #[arg(long, value_name = "MINUTES", value_parser = parse_minutes)]
+    pub timeout: Option<f64>,
+
+    /// Retries of a transient failure within one run [default: 3]
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+
+    /// Do not keep the target's previous tables (asks unless --force)
+    #[arg(long)]
+    pub skip_backup: bool,
+
+    /// Keep temporary files in the work dir
+    #[arg(long)]
+    pub keep_files: bool,
+
+    /// Machine-readable output (list, dry run, final report)
+    #[arg(long)]
+    pub json: bool,
+
+    /// With --list-migrations: include completed and cancelled migrations
+    #[arg(long, requires = "list_migrations")]
+    pub all: bool,
+
+    /// Resume the migration with this id
+    #[arg(long, value_name = "ID", conflicts_with_all = [
+        "include_sites", "exclude_sites", "active_only", "exclude_main_site",
+        "include_users", "replace", "network_only", "sites_only", "skip_backup"])]
+    pub resume: Option<String>,
+
+    /// With --resume: leave failed sites untouched this run
+    #[arg(long, requires = "resume", conflicts_with = "retry_failed")]
+    pub skip_failed: bool,
+
+    /// With --resume: leave timed-out sites untouched this run
+    #[arg(long, requires = "resume")]
+    pub skip_timeouts: bool,
+
+    /// With --resume: process only failed and timed-out sites
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
+
+    /// Restore the target as it was before migration ID
+    #[arg(long, value_name = "ID")]
+    pub rollback: Option<String>,
+
+    /// Mark migration ID cancelled (no longer resumable)
+    #[arg(long, value_name = "ID")]
+    pub abandon: Option<String>,
+
+    /// List incomplete migrations, newest first
+    #[arg(long)]
+    pub list_migrations: bool,
+
+    /// Print the resolved logs dir and which setting chose it
+    #[arg(long)]
+    pub show_state_path: bool,
+}
+
+/// What an `env-migrate` invocation asks for, after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrateAction {
+    /// Start a new migration SOURCE → TARGET (or resume one the user picks).
+    New { source: String, target: String },
+    /// `--resume ID`
+    Resume(String),
+    /// `--rollback ID`
+    Rollback(String),
+    /// `--abandon ID`
+    Abandon(String),
+    /// `--list-migrations`
+    List,
+    /// `--show-state-path`
+    ShowStatePath,
+    /// Bare `wfuwp env-migrate`: offer incomplete migrations, else usage.
+    Choose,
+}
+
+/// A usage error found after clap parsing; exits with code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl EnvMigrateArgs {
+    /// Checks the rules clap cannot express and names the action requested.
+    pub fn validate(&self) -> Result<MigrateAction, UsageError> {
+        if let (Some(s), Some(t)) = (&self.source, &self.target) {
+            if s == t {
+                return Err(UsageError(format!(
+                    "SOURCE and TARGET are both '{s}'; a migration needs two different environments"
+                )));
+            }
+        }
+        if let Some(id) = &self.resume {
+            return Ok(MigrateAction::Resume(id.clone()));
+        }
+        if let Some(id) = &self.rollback {
+            return Ok(MigrateAction::Rollback(id.clone()));
+        }
+        if let Some(id) = &self.abandon {
+            return Ok(MigrateAction::Abandon(id.clone()));
+        }
+        if self.list_migrations {
+            return Ok(MigrateAction::List);
+        }
+        if self.show_state_path {
+            return Ok(MigrateAction::ShowStatePath);
+        }
+        match (&self.source, &self.target) {
+            (Some(source), Some(target)) => Ok(MigrateAction::New {
+                source: source.clone(),
+                target: target.clone(),
+            }),
+            (Some(_), None) => Err(UsageError(
+                "TARGET is missing: use `wfuwp env-migrate SOURCE TARGET`".into(),
+            )),
+            _ => Ok(MigrateAction::Choose),
+        }
+    }
+}
+
+fn parse_replace_pair(s: &str) -> Result<(String, String), String> {
+    let (from, to) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not FROM=TO"))?;
+    if from.is_empty() {
+        return Err(format!("'{s}' has an empty FROM; give the text to replace before '='"));
+    }
+    Ok((from.to_string(), to.to_string()))
+}
+
+fn parse_minutes(s: &str) -> Result<f64, String> {
+    let m: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of minutes"))?;
+    if !(m > 0.0 && m.is_finite()) {
+        return Err(format!("'{s}' must be a positive number of minutes"));
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("wfuwp").chain(args.iter().copied()))
+    }
+
+    fn action(args: &[&str]) -> Result<MigrateAction, String> {
+        let cli = parse(args).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::EnvMigrate(a) => a.validate().map_err(|e| e.0),
+            _ => Err("not env-migrate".into()),
+        }
+    }
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn conflicting_flags_are_usage_errors() {
+        for args in [
+            &["env-migrate", "prod", "uat", "--network-only", "--sites-only"][..],
+            &["env-migrate", "--resume", "x", "--skip-failed", "--retry-failed"],
+            &["env-migrate", "--resume", "x", "--include-sites", "1"],
+            &["env-migrate", "prod", "uat", "--skip-failed"],
+            &["env-migrate", "prod", "uat", "--retry-failed"],
+            &["env-migrate", "prod", "uat", "--skip-timeouts"],
+            &["env-migrate", "--list-migrations", "--resume", "x"],
+            &["env-migrate", "prod", "uat", "--resume", "x"],
+            &["env-migrate", "prod", "uat", "--all"],
+            &["env-migrate", "prod", "uat", "--include-sites", "a,b"],
+            &["env-migrate", "prod", "uat", "--replace", "=x"],
+            &["env-migrate", "prod", "uat", "--concurrency", "0"],
+        ] {
+            assert!(action(args).is_err(), "{args:?} should be rejected");
+        }
+        assert!(action(&["env-migrate", "prod", "prod"]).is_err());
+    }
+
+    #[test]
+    fn actions_are_recognised() {
+        assert_eq!(
+            action(&["env-migrate", "prod", "uat"]).unwrap(),
+            MigrateAction::New { source: "prod".into(), target: "uat".into() }
+        );
+        assert_eq!(
+            action(&["env-migrate", "--resume", "id1", "--skip-failed", "--skip-timeouts"]).unwrap(),
+            MigrateAction::Resume("id1".into())
+        );
+        assert_eq!(action(&["env-migrate", "--list-migrations", "--all", "--json"]).unwrap(), MigrateAction::List);
+        assert_eq!(action(&["env-migrate"]).unwrap(), MigrateAction::Choose);
+        assert_eq!(action(&["--verbose", "env-migrate", "--show-state-path"]).unwrap(), MigrateAction::ShowStatePath);
+    }
+}

@@ -1,0 +1,60 @@
+//! One module per user-facing action; [`run`] dispatches the parsed command line.
+
+pub mod config_check;
+pub mod env_migrate;
+pub mod manage;
+pub mod search_replace;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, ConfigCommand, GlobalArgs};
+use crate::config::{self, paths::LogsDirSource, Config};
+use crate::exit::Code;
+
+/// What every action may need: the global options, and lazily the config.
+#[derive(Debug)]
+pub struct Context {
+    /// Global command-line options.
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    /// Loads the configuration file (errors exit 2).
+    pub fn config(&self) -> Result<Config> {
+        Ok(config::load(self.global.config.as_deref())?)
+    }
+
+    /// The logs dir and which setting chose it. A missing config file is not an
+    /// error here: management commands must work without one.
+    pub fn logs_dir(&self) -> Result<(PathBuf, LogsDirSource)> {
+        let cfg = match config::load(self.global.config.as_deref()) {
+            Ok(c) => Some(c),
+            Err(config::ConfigError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(config::paths::logs_dir(self.global.logs_dir.as_deref(), cfg.as_ref()))
+    }
+}
+
+/// Runs the command line; returns the exit code of a completed action.
+pub fn run(cli: Cli) -> Result<Code> {
+    let ctx = Context { global: cli.global };
+    match cli.command {
+        Command::EnvMigrate(args) => env_migrate::run(&ctx, &args),
+        Command::Config(ConfigCommand::Check { envs }) => config_check::run(&ctx, &envs),
+        Command::SearchReplace(args) => search_replace::run(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wfuwp", &mut std::io::stdout());
+            Ok(Code::Success)
+        }
+        Command::SeedNetwork(args) => crate::testbed::run(&ctx, &args),
+    }
+}
+
+/// Builds the tokio runtime the database-facing actions run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

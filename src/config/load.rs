@@ -1,0 +1,174 @@
+//! Locating, reading and validating the configuration file.
+
+use std::path::{Path, PathBuf};
+
+use super::{Config, ConfigError};
+
+/// Which setting named the configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config`
+    Flag,
+    /// `WFUWP_CONFIG`
+    EnvVar,
+    /// `~/.wfuwp/config.toml`
+    Default,
+}
+
+/// Resolves the config path: `--config`, else `WFUWP_CONFIG`, else `~/.wfuwp/config.toml`.
+pub fn locate(flag: Option<&Path>) -> (PathBuf, ConfigSource) {
+    if let Some(p) = flag {
+        return (p.to_path_buf(), ConfigSource::Flag);
+    }
+    if let Some(p) = std::env::var_os("WFUWP_CONFIG").filter(|v| !v.is_empty()) {
+        return (PathBuf::from(p), ConfigSource::EnvVar);
+    }
+    (home_dir().join(".wfuwp").join("config.toml"), ConfigSource::Default)
+}
+
+/// The user's home directory (`$HOME`), or `.` when unset.
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Loads and validates the configuration named by `flag` / the environment.
+pub fn load(flag: Option<&Path>) -> Result<Config, ConfigError> {
+    let (path, _) = locate(flag);
+    load_file(&path)
+}
+
+/// Loads and validates the configuration at `path`.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ConfigError::NotFound { path: path.to_path_buf(), why: "file not found".into() },
+        _ => ConfigError::Unreadable { path: path.to_path_buf(), source: e },
+    })?;
+    let mut config = parse(&text, path)?;
+    warn_if_world_readable(path, &config);
+    Ok({
+        config.path = path.to_path_buf();
+        config
+    })
+}
+
+/// Parses `text` as the configuration of a file at `path` (used for relative paths).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut config: Config = toml::from_str(text)
+        .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+    config.path = path.to_path_buf();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if let Some(dir) = &config.logs_dir {
+        config.logs_dir = Some(base.join(dir));
+    }
+    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+    for (name, env) in config.environments.iter_mut() {
+        env.name = name.clone();
+        if let Some(s) = &env.socket {
+            env.socket = Some(base.join(s));
+        }
+        if env.host.is_none() && env.socket.is_none() {
+            return Err(invalid(format!("[environments.{name}] needs `host = \"...\"` or `socket = \"...\"`")));
+        }
+        if env.password.is_some() && env.password_env.is_some() {
+            return Err(invalid(format!(
+                "[environments.{name}] sets both `password` and `password_env`; keep one (password_env is safer)"
+            )));
+        }
+        if env.database.trim().is_empty() {
+            return Err(invalid(format!("[environments.{name}] has an empty `database`")));
+        }
+        if !env.table_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || env.table_prefix.is_empty() {
+            return Err(invalid(format!(
+                "[environments.{name}] table_prefix '{}' must be letters, digits and underscores",
+                env.table_prefix
+            )));
+        }
+        for (key, value) in &env.replace {
+            if value.is_empty() {
+                return Err(invalid(format!("[environments.{name}.replace] {key} is empty; give the environment's value")));
+            }
+        }
+    }
+    if let Some(c) = config.defaults.concurrency {
+        if c == 0 || c > 64 {
+            return Err(invalid(format!("[defaults] concurrency = {c} must be between 1 and 64")));
+        }
+    }
+    if let Some(t) = config.defaults.timeout_minutes {
+        if !(t > 0.0) {
+            return Err(invalid(format!("[defaults] timeout_minutes = {t} must be positive")));
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(unix)]
+fn warn_if_world_readable(path: &Path, config: &Config) {
+    use std::os::unix::fs::PermissionsExt;
+    let has_literal = config.environments.values().any(|e| e.password.is_some());
+    if let (true, Ok(meta)) = (has_literal, std::fs::metadata(path)) {
+        if meta.permissions().mode() & 0o044 != 0 {
+            eprintln!(
+                "warning: {} holds a literal password and other users can read it; run `chmod 600 {}` or use password_env",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_world_readable(_: &Path, _: &Config) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+logs_dir = "logs"
+[defaults]
+concurrency = 2
+[environments.prod]
+host = "db"
+user = "u"
+password_env = "P"
+database = "wp_prod"
+[environments.prod.replace]
+main = "www.wfu.edu"
+[environments.uat]
+socket = "run/mysqld.sock"
+user = "u"
+password = "x"
+database = "wp_uat"
+[environments.uat.replace]
+main = "uat.wfu.edu"
+"#;
+
+    #[test]
+    fn relative_paths_resolve_against_the_file() {
+        let c = parse(GOOD, Path::new("/etc/wfuwp/config.toml")).unwrap();
+        assert_eq!(c.logs_dir.as_deref(), Some(Path::new("/etc/wfuwp/logs")));
+        assert_eq!(c.environments["uat"].socket.as_deref(), Some(Path::new("/etc/wfuwp/run/mysqld.sock")));
+        assert_eq!(c.environments["prod"].table_prefix, "wp_");
+        assert_eq!(c.environments["prod"].name, "prod");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = parse("[environments.prod]\nhost = \"db\"\nuser = \"u\"\nbogus = 1\ndatabase = \"d\"\n", Path::new("/c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/c.toml") && err.contains("line 4") && err.contains("bogus"), "{err}");
+        let err = parse("[environments.prod]\nhost = \"db\"\nuser = \"u\"\n", Path::new("/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("database"), "{err}");
+        let err = parse("not toml at all [", Path::new("/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let c = parse(GOOD, Path::new("/c.toml")).unwrap();
+        let dbg = format!("{:?}", c);
+        assert!(!dbg.contains("\"x\""), "{dbg}");
+    }
+}

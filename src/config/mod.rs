@@ -1,0 +1,164 @@
+//! Configuration (SPEC §3): the TOML model, where it is found, and what it derives.
+//!
+//! * [`load`] — locating, reading and validating the file.
+//! * [`pairs`] — replacement pairs for a SOURCE → TARGET migration.
+//! * [`fingerprint`] — a secret-free digest that detects config drift on resume.
+//! * [`paths`] — the logs directory and which setting chose it.
+
+pub mod fingerprint;
+pub mod load;
+pub mod pairs;
+pub mod paths;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{load, ConfigSource};
+
+/// A configuration problem: exits 2 with the file path and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No configuration file where one was expected.
+    #[error("no configuration file at {path} ({why}). Create one from wfuwp.example.toml, or point --config / WFUWP_CONFIG at it.")]
+    NotFound { path: PathBuf, why: String },
+    /// The file exists but cannot be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    /// TOML syntax error or a value of the wrong type / unknown key.
+    #[error("configuration file {path} is invalid:\n{message}\nFix the line shown above and run `wfuwp config check`.")]
+    Parse { path: PathBuf, message: String },
+    /// Semantically invalid (e.g. neither host nor socket).
+    #[error("configuration file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    /// An environment name that is not configured.
+    #[error("unknown environment '{name}'. Configured environments: {known}. Add [environments.{name}] to {path}.")]
+    UnknownEnvironment { name: String, known: String, path: PathBuf },
+    /// `password_env` names a variable that is not set.
+    #[error("environment '{env}' takes its password from the variable {var}, which is not set. Export it (export {var}=...) and run again.")]
+    MissingPassword { env: String, var: String },
+    /// A replacement key of the source that the target lacks.
+    #[error("replacement token '{key}' is set for '{source_env}' but not for '{target_env}'. Add `{key} = \"...\"` to [environments.{target_env}.replace] in {path}.")]
+    MissingToken { key: String, source_env: String, target_env: String, path: PathBuf },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where migration state lives (relative to the config file).
+    pub logs_dir: Option<PathBuf>,
+    /// Defaults for CLI options.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Environments by name.
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+    /// The file this was read from (set by the loader).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// `[defaults]`: values used when the CLI does not give one.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Sites migrated at once.
+    pub concurrency: Option<u32>,
+    /// Per-site time limit.
+    pub timeout_minutes: Option<f64>,
+    /// Retries of a transient failure.
+    pub max_retries: Option<u32>,
+}
+
+/// One `[environments.NAME]` table.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Database host (or use `socket`).
+    pub host: Option<String>,
+    /// TCP port (default 3306).
+    pub port: Option<u16>,
+    /// Unix socket path, relative to the config file.
+    pub socket: Option<PathBuf>,
+    /// Database user.
+    pub user: String,
+    /// Literal password (prefer `password_env`).
+    pub password: Option<String>,
+    /// Name of the environment variable that holds the password.
+    pub password_env: Option<String>,
+    /// Database (schema) name.
+    pub database: String,
+    /// WordPress table prefix.
+    #[serde(default = "default_prefix")]
+    pub table_prefix: String,
+    /// Environment tokens: same key, different value per environment.
+    #[serde(default)]
+    pub replace: BTreeMap<String, String>,
+    /// Shell commands run after a migration into this environment.
+    #[serde(default)]
+    pub post_migration: Vec<String>,
+    /// The environment's name (set by the loader).
+    #[serde(skip)]
+    pub name: String,
+}
+
+fn default_prefix() -> String {
+    "wp_".to_string()
+}
+
+impl fmt::Debug for Environment {
+    // Hand-written so that a password can never reach a log through `{:?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environment")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("socket", &self.socket)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_env", &self.password_env)
+            .field("database", &self.database)
+            .field("table_prefix", &self.table_prefix)
+            .finish()
+    }
+}
+
+impl Environment {
+    /// The password, read from `password_env` when set.
+    pub fn password(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(var) = &self.password_env {
+            return match std::env::var(var) {
+                Ok(v) => Ok(Some(v)),
+                Err(_) => Err(ConfigError::MissingPassword { env: self.name.clone(), var: var.clone() }),
+            };
+        }
+        Ok(self.password.clone())
+    }
+
+    /// `host:port` or the socket path, for messages.
+    pub fn address(&self) -> String {
+        match (&self.socket, &self.host) {
+            (Some(s), _) => s.display().to_string(),
+            (None, Some(h)) => format!("{h}:{}", self.port.unwrap_or(3306)),
+            (None, None) => "<no host>".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The environment called `name`, or a clear error listing the known ones.
+    pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
+        self.environments.get(name).ok_or_else(|| ConfigError::UnknownEnvironment {
+            name: name.to_string(),
+            known: if self.environments.is_empty() {
+                "(none)".into()
+            } else {
+                self.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+            },
+            path: self.path.clone(),
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! Database access: connections, discovery, table copy.

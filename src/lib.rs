@@ -1,0 +1,23 @@
+//! wfuwp: resumable WordPress multisite migrations between environments.
+//!
+//! The crate reads like the product:
+//! * [`cli`] — the command line; [`commands`] — one module per action.
+//! * [`config`] — environments, replacement tokens, the logs dir.
+//! * [`state`] — the durable migration state, locks and resume selection.
+//! * [`migrate`] — the phase machine and the per-site worker.
+//! * [`db`] — connections, discovery, table copy.
+//! * [`replace`] — the one-pass, serialization-safe search-replace engine.
+//! * [`ui`] — progress, prompts and tables.
+//! * [`testbed`] — a generator of realistic multisite networks for tests, demo and benchmarks.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod exit;
+pub mod migrate;
+pub mod replace;
+pub mod sites;
+pub mod state;
+pub mod testbed;
+pub mod ui;

@@ -1,0 +1,1 @@
+//! The migration engine: phases, site workers, backups and rollback (SPEC §5–§7).

@@ -1,0 +1,1 @@
+//! The one-pass, serialization-safe search-replace engine (SPEC §8).

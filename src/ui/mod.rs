@@ -1,0 +1,3 @@
+//! What the user sees: messages, progress, prompts, tables.
+
+pub mod output;
