@@ -269,6 +269,18 @@ impl EnvMigrateArgs {
                 )));
             }
         }
+        let resume_flag = [
+            (self.skip_failed, "--skip-failed"),
+            (self.skip_timeouts, "--skip-timeouts"),
+            (self.retry_failed, "--retry-failed"),
+        ]
+        .into_iter()
+        .find(|(set, _)| *set);
+        if let (None, Some((_, flag))) = (&self.resume, resume_flag) {
+            return Err(UsageError(format!(
+                "{flag} only applies to a resumed migration: use `wfuwp env-migrate --resume <ID> {flag}`"
+            )));
+        }
         if let Some(id) = &self.resume {
             return Ok(MigrateAction::Resume(id.clone()));
         }
