@@ -281,6 +281,9 @@ impl EnvMigrateArgs {
                 "{flag} only applies to a resumed migration: use `wfuwp env-migrate --resume <ID> {flag}`"
             )));
         }
+        if self.all && !self.list_migrations {
+            return Err(UsageError("--all only applies to --list-migrations".into()));
+        }
         if let Some(id) = &self.resume {
             return Ok(MigrateAction::Resume(id.clone()));
         }
