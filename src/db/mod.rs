@@ -1,1 +1,3 @@
 //! Database access: connections, discovery, table copy.
+
+pub mod connect;

@@ -1,0 +1,209 @@
+//! Opening connections to an environment's database, with errors an operator can act on.
+//!
+//! Every connection goes through [`opts`] so that all of them (the engine opens
+//! several per run) share the same settings, and through [`connect`] /
+//! [`connect_server`] so that a failure is classified once: unreachable,
+//! access denied, unknown database, or a missing password variable.
+
+use std::time::Duration;
+
+use mysql_async::{Conn, Opts, OptsBuilder};
+
+use crate::config::{ConfigError, Environment};
+
+/// How long to wait for a server to accept a connection and finish the handshake.
+/// A firewall that drops packets would otherwise hang the operator's terminal
+/// for the OS's TCP timeout (minutes).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// MySQL/MariaDB server error: access denied for user (bad user or password).
+pub const ER_ACCESS_DENIED: u16 = 1045;
+/// MySQL/MariaDB server error: access denied for user to database.
+pub const ER_DBACCESS_DENIED: u16 = 1044;
+/// MySQL/MariaDB server error: unknown database.
+pub const ER_BAD_DB: u16 = 1049;
+
+/// Why a connection to an environment's database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The configuration cannot give the connection settings (e.g. the password
+    /// variable is not set). Kept as a source so that it exits 2.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+
+    /// Nothing answered at the address (DNS failure, refused, timeout).
+    #[error(
+        "cannot reach the database server of environment '{env}' at {address}: {reason}. \
+         Check `host`/`port` (or `socket`) in [environments.{env}], that the server is running, \
+         and that your network or VPN lets you reach it."
+    )]
+    Unreachable {
+        /// Environment name.
+        env: String,
+        /// `host:port` or socket path.
+        address: String,
+        /// What the operating system or driver said.
+        reason: String,
+    },
+
+    /// The server rejected the user or password.
+    #[error(
+        "access denied for user '{user}' at {address} (environment '{env}'): the server rejected \
+         the user name or the password from {password_source}. Check `user` in [environments.{env}] \
+         and the password, then run `wfuwp config check {env}`."
+    )]
+    AccessDenied {
+        /// Environment name.
+        env: String,
+        /// Database user.
+        user: String,
+        /// `host:port` or socket path.
+        address: String,
+        /// Where the password came from (a setting's name, never the password).
+        password_source: String,
+    },
+
+    /// The user may log in but not use the configured database.
+    #[error(
+        "user '{user}' may not use database '{database}' at {address} (environment '{env}'). \
+         Grant the user privileges on it (GRANT ALL ON `{database}`.* TO ...), or fix `database` \
+         in [environments.{env}]."
+    )]
+    DatabaseDenied {
+        /// Environment name.
+        env: String,
+        /// Database user.
+        user: String,
+        /// Configured database.
+        database: String,
+        /// `host:port` or socket path.
+        address: String,
+    },
+
+    /// The configured database does not exist on the server.
+    #[error(
+        "database '{database}' does not exist at {address} (environment '{env}'). Create it \
+         (CREATE DATABASE `{database}`) or fix `database` in [environments.{env}]."
+    )]
+    UnknownDatabase {
+        /// Environment name.
+        env: String,
+        /// Configured database.
+        database: String,
+        /// `host:port` or socket path.
+        address: String,
+    },
+
+    /// Any other driver or server error while connecting.
+    #[error("cannot connect to environment '{env}' at {address}: {source}")]
+    Other {
+        /// Environment name.
+        env: String,
+        /// `host:port` or socket path.
+        address: String,
+        /// The driver's error.
+        #[source]
+        source: mysql_async::Error,
+    },
+}
+
+/// Connection options for `env`'s database (the engine uses them to open more connections).
+pub fn opts(env: &Environment) -> Result<Opts, DbError> {
+    Ok(builder(env)?.db_name(Some(env.database.clone())).into())
+}
+
+/// Connection options for `env`'s server without selecting a database
+/// (to create or drop the database itself).
+pub fn server_opts(env: &Environment) -> Result<Opts, DbError> {
+    Ok(builder(env)?.into())
+}
+
+/// Opens a connection to `env`'s database.
+pub async fn connect(env: &Environment) -> Result<Conn, DbError> {
+    connect_with(env, opts(env)?).await
+}
+
+/// Opens a connection to `env`'s server with no default database.
+pub async fn connect_server(env: &Environment) -> Result<Conn, DbError> {
+    connect_with(env, server_opts(env)?).await
+}
+
+/// Opens a connection with `opts` (built by [`opts`] or [`server_opts`] for
+/// `env`), bounded by [`CONNECT_TIMEOUT`], and classifies a failure.
+pub async fn connect_with(env: &Environment, opts: Opts) -> Result<Conn, DbError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(classify(env, e)),
+        Err(_) => Err(DbError::Unreachable {
+            env: env.name.clone(),
+            address: env.address(),
+            reason: format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+fn builder(env: &Environment) -> Result<OptsBuilder, DbError> {
+    let password = env.password()?;
+    let mut b = OptsBuilder::default()
+        .user(Some(env.user.clone()))
+        .pass(password)
+        // The configured address is the contract: never switch to a socket the
+        // server advertises (it may belong to a different server on this host).
+        .prefer_socket(false)
+        .tcp_nodelay(true)
+        .stmt_cache_size(64usize);
+    if let Some(socket) = &env.socket {
+        b = b.socket(Some(socket.display().to_string()));
+    }
+    if let Some(host) = &env.host {
+        b = b
+            .ip_or_hostname(host.clone())
+            .tcp_port(env.port.unwrap_or(3306));
+    }
+    Ok(b)
+}
+
+/// Maps a driver error seen while connecting to the variant the operator can act on.
+fn classify(env: &Environment, e: mysql_async::Error) -> DbError {
+    let (name, address) = (env.name.clone(), env.address());
+    match e {
+        mysql_async::Error::Server(ref s) if s.code == ER_ACCESS_DENIED => DbError::AccessDenied {
+            env: name,
+            user: env.user.clone(),
+            address,
+            password_source: password_source(env),
+        },
+        mysql_async::Error::Server(ref s) if s.code == ER_DBACCESS_DENIED => {
+            DbError::DatabaseDenied {
+                env: name,
+                user: env.user.clone(),
+                database: env.database.clone(),
+                address,
+            }
+        }
+        mysql_async::Error::Server(ref s) if s.code == ER_BAD_DB => DbError::UnknownDatabase {
+            env: name,
+            database: env.database.clone(),
+            address,
+        },
+        mysql_async::Error::Io(io) => DbError::Unreachable {
+            env: name,
+            address,
+            reason: io.to_string(),
+        },
+        other => DbError::Other {
+            env: name,
+            address,
+            source: other,
+        },
+    }
+}
+
+/// Names the setting the password came from, for messages (never the value).
+pub fn password_source(env: &Environment) -> String {
+    match (&env.password_env, &env.password) {
+        (Some(var), _) => format!("the variable {var} (password_env)"),
+        (None, Some(_)) => "`password` in the config file".to_string(),
+        (None, None) => "nowhere (no password configured)".to_string(),
+    }
+}
