@@ -1,11 +1,96 @@
 //! `wfuwp search-replace FROM TO …`: the engine over a SQL dump on stdin.
 
-use anyhow::{bail, Result};
+use std::io::{self, BufReader, BufWriter, Write};
+
+use anyhow::{Context as _, Result};
 
 use crate::cli::SearchReplaceArgs;
-use crate::exit::Code;
+use crate::exit::{Code, CodedError};
+use crate::replace::{self, Replacer};
+
+/// Buffer size for stdin and stdout: large enough that the engine, not
+/// system calls, sets the pace.
+const IO_BUFFER: usize = 1 << 20;
 
 /// Streams stdin to stdout through the replacement engine.
-pub fn run(_args: &SearchReplaceArgs) -> Result<Code> {
-    bail!("search-replace is not implemented yet")
+pub fn run(args: &SearchReplaceArgs) -> Result<Code> {
+    let replacer =
+        Replacer::new(&parse_pairs(&args.pairs)?).map_err(|e| CodedError::usage(e.to_string()))?;
+    let stdin = io::stdin();
+    let input = BufReader::with_capacity(IO_BUFFER, stdin.lock());
+    let stdout = io::stdout();
+    let mut output = BufWriter::with_capacity(IO_BUFFER, stdout.lock());
+    let stats =
+        replace::stream_sql_dump(&replacer, input, &mut output).context("search-replace failed")?;
+    output.flush().context("cannot write to stdout")?;
+    // The summary goes to stderr: stdout is the dump.
+    let mut summary = format!(
+        "search-replace: {} replacements, {} serialized values rewritten",
+        stats.replacements, stats.serialized_rewritten
+    );
+    if stats.malformed_serialized > 0 {
+        summary.push_str(&format!(
+            ", {} values looked serialized but did not parse (replaced as plain text; check them)",
+            stats.malformed_serialized
+        ));
+    }
+    eprintln!("{summary}");
+    Ok(Code::Success)
+}
+
+/// FROM TO FROM TO … → pairs. An odd count or an empty FROM is a usage error (exit 2).
+fn parse_pairs(args: &[String]) -> Result<Vec<(String, String)>> {
+    if args.len() % 2 != 0 {
+        return Err(CodedError::usage(format!(
+            "search-replace needs FROM TO pairs, but {} arguments were given (an odd number); \
+             give every FROM its TO, e.g. `wfuwp search-replace www.wfu.edu uat.wfu.edu < in.sql > out.sql`",
+            args.len()
+        ))
+        .into());
+    }
+    let pairs: Vec<(String, String)> = args
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect();
+    if let Some(i) = pairs.iter().position(|(from, _)| from.is_empty()) {
+        return Err(CodedError::usage(format!(
+            "search-replace pair {} has an empty FROM; an empty string would match everywhere, give the text to replace",
+            i + 1
+        ))
+        .into());
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::classify;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn pairs_are_grouped() {
+        let p = parse_pairs(&strings(&["a", "b", "c", ""])).unwrap();
+        assert_eq!(
+            p,
+            vec![("a".into(), "b".into()), ("c".into(), String::new())]
+        );
+    }
+
+    #[test]
+    fn odd_count_is_a_usage_error() {
+        let e = parse_pairs(&strings(&["a", "b", "c"])).unwrap_err();
+        assert_eq!(classify(&e), Code::Usage);
+        assert!(e.to_string().contains("odd"));
+    }
+
+    #[test]
+    fn empty_from_is_a_usage_error() {
+        let e = parse_pairs(&strings(&["a", "b", "", "x"])).unwrap_err();
+        assert_eq!(classify(&e), Code::Usage);
+        assert!(e.to_string().contains("pair 2"));
+    }
 }

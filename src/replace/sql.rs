@@ -1,0 +1,441 @@
+//! Stream mode: the engine applied to the string literals of a mysqldump.
+//!
+//! A small lexer walks the dump and finds the MySQL string literals, skipping
+//! identifiers (backticks), comments and binary/hex literals. Each literal is
+//! unescaped, passed through [`Replacer::replace_value`] and, only when it
+//! changed, re-escaped the way mysqldump escapes; every other byte is copied
+//! unchanged. Input is read in chunks and only the unfinished tail (at most
+//! one literal) is kept, so memory is bounded by the largest literal.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead, Write};
+
+use super::{Replacer, ValueStats};
+
+/// How much is read from the input per step.
+const CHUNK: usize = 1 << 20;
+
+/// How many code bytes before a literal are kept to recognise an introducer
+/// such as `_binary ` across a chunk boundary.
+const TAIL: usize = 16;
+
+/// Copies a mysqldump from `input` to `output`, replacing inside its string
+/// literals (serialized-aware). Returns the summed counts over all literals.
+pub fn stream_sql_dump<R: BufRead, W: Write>(
+    replacer: &Replacer,
+    mut input: R,
+    mut output: W,
+) -> io::Result<ValueStats> {
+    if replacer.is_noop() {
+        io::copy(&mut input, &mut output)?;
+        output.flush()?;
+        return Ok(ValueStats::default());
+    }
+    let mut lexer = Lexer::new(replacer);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
+    loop {
+        let eof = fill(&mut input, &mut buf)? == 0;
+        lexer.run(&buf, eof, &mut output)?;
+        if eof {
+            output.write_all(&buf[lexer.flushed..])?;
+            break;
+        }
+        let keep_from = lexer.settle(&buf, &mut output)?;
+        lexer.remember_tail(&buf[..keep_from]);
+        buf.drain(..keep_from);
+    }
+    output.flush()?;
+    Ok(lexer.stats)
+}
+
+/// Appends up to about [`CHUNK`] bytes; returns how many were appended.
+fn fill<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut appended = 0;
+    while appended < CHUNK {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let n = available.len();
+        buf.extend_from_slice(available);
+        input.consume(n);
+        appended += n;
+    }
+    Ok(appended)
+}
+
+/// Where the lexer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Code,
+    /// Inside a string literal opened by `quote`.
+    Literal {
+        quote: u8,
+        /// Some escape (`\x` or a doubled quote) was seen: the raw bytes
+        /// differ from the value.
+        escaped: bool,
+        /// A binary or hex literal: passed through untouched.
+        binary: bool,
+    },
+    Backtick,
+    LineComment,
+    BlockComment,
+}
+
+/// The resumable lexer. Offsets are into the caller's buffer; [`Lexer::settle`]
+/// and the caller's drain keep them consistent across chunks.
+struct Lexer<'r> {
+    replacer: &'r Replacer,
+    state: State,
+    /// Next byte to examine.
+    pos: usize,
+    /// Everything before this offset has been written out.
+    flushed: usize,
+    /// Offset of the open literal's opening quote.
+    lit_start: usize,
+    /// The last code bytes already drained from the buffer.
+    tail: Vec<u8>,
+    stats: ValueStats,
+    /// Reused buffers for unescaped values and escaped output.
+    unescaped: Vec<u8>,
+    escaped: Vec<u8>,
+}
+
+/// Outcome of one lexing step.
+enum Step {
+    Continue,
+    /// More input is needed to decide the token at `pos`.
+    NeedMore,
+}
+
+impl<'r> Lexer<'r> {
+    fn new(replacer: &'r Replacer) -> Self {
+        Lexer {
+            replacer,
+            state: State::Code,
+            pos: 0,
+            flushed: 0,
+            lit_start: 0,
+            tail: Vec::with_capacity(TAIL * 2),
+            stats: ValueStats::default(),
+            unescaped: Vec::new(),
+            escaped: Vec::new(),
+        }
+    }
+
+    /// Lexes as far as the buffer allows. Writes only replaced literals
+    /// (and the bytes before them); unchanged bytes are written in bulk later.
+    fn run<W: Write>(&mut self, buf: &[u8], eof: bool, out: &mut W) -> io::Result<()> {
+        while self.pos < buf.len() {
+            let step = match self.state {
+                State::Code => self.code(buf, eof),
+                State::Literal { quote, .. } => self.literal(buf, eof, quote, out)?,
+                State::Backtick => self.skip_to(buf, b'`'),
+                State::LineComment => self.skip_to(buf, b'\n'),
+                State::BlockComment => self.block_comment(buf, eof),
+            };
+            if let Step::NeedMore = step {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is decided and returns the offset before which the buffer
+    /// may be dropped. An open literal is kept whole, from its opening quote.
+    fn settle<W: Write>(&mut self, buf: &[u8], out: &mut W) -> io::Result<usize> {
+        let keep_from = match self.state {
+            State::Literal { .. } => self.lit_start,
+            _ => self.pos,
+        };
+        out.write_all(&buf[self.flushed..keep_from])?;
+        self.pos -= keep_from;
+        self.lit_start = self.lit_start.saturating_sub(keep_from);
+        self.flushed = 0;
+        Ok(keep_from)
+    }
+
+    fn remember_tail(&mut self, drained: &[u8]) {
+        let take = drained.len().min(TAIL);
+        self.tail
+            .extend_from_slice(&drained[drained.len() - take..]);
+        let excess = self.tail.len().saturating_sub(TAIL);
+        self.tail.drain(..excess);
+    }
+
+    fn code(&mut self, buf: &[u8], eof: bool) -> Step {
+        let Some(i) = find(buf, self.pos, &CODE_SPECIAL) else {
+            self.pos = buf.len();
+            return Step::Continue;
+        };
+        self.pos = i;
+        let next = |k: usize| buf.get(i + k).copied();
+        // Tokens that need lookahead wait for more input unless at EOF.
+        let need = |k: usize| !eof && i + k >= buf.len();
+        match buf[i] {
+            q @ (b'\'' | b'"') => {
+                let binary = self.binary_introducer(buf, i);
+                self.state = State::Literal {
+                    quote: q,
+                    escaped: false,
+                    binary,
+                };
+                self.lit_start = i;
+                self.pos = i + 1;
+            }
+            b'`' => self.enter(State::Backtick, i + 1),
+            b'#' => self.enter(State::LineComment, i + 1),
+            b'-' => {
+                if need(1) || (next(1) == Some(b'-') && need(2)) {
+                    return Step::NeedMore;
+                }
+                // `--` starts a comment only when followed by a space or control character.
+                if next(1) == Some(b'-') && next(2).is_none_or(|c| c <= b' ') {
+                    self.enter(State::LineComment, i + 2);
+                } else {
+                    self.pos = i + 1;
+                }
+            }
+            _ => {
+                // `/`: `/*!…*/` and `/*M!…*/` are versioned code, `/*…*/` a comment.
+                if need(1)
+                    || (next(1) == Some(b'*') && (need(2) || (next(2) == Some(b'M') && need(3))))
+                {
+                    return Step::NeedMore;
+                }
+                match (next(1), next(2), next(3)) {
+                    (Some(b'*'), Some(b'!'), _) => self.pos = i + 3,
+                    (Some(b'*'), Some(b'M'), Some(b'!')) => self.pos = i + 4,
+                    (Some(b'*'), _, _) => self.enter(State::BlockComment, i + 2),
+                    _ => self.pos = i + 1,
+                }
+            }
+        }
+        Step::Continue
+    }
+
+    fn enter(&mut self, state: State, pos: usize) {
+        self.state = state;
+        self.pos = pos;
+    }
+
+    fn skip_to(&mut self, buf: &[u8], end: u8) -> Step {
+        match buf[self.pos..].iter().position(|&b| b == end) {
+            Some(i) => self.enter(State::Code, self.pos + i + 1),
+            None => self.pos = buf.len(),
+        }
+        Step::Continue
+    }
+
+    fn block_comment(&mut self, buf: &[u8], eof: bool) -> Step {
+        let Some(i) = buf[self.pos..]
+            .iter()
+            .position(|&b| b == b'*')
+            .map(|i| self.pos + i)
+        else {
+            self.pos = buf.len();
+            return Step::Continue;
+        };
+        match buf.get(i + 1) {
+            Some(b'/') => self.enter(State::Code, i + 2),
+            Some(_) => self.pos = i + 1,
+            None if eof => self.pos = buf.len(),
+            None => {
+                self.pos = i;
+                return Step::NeedMore;
+            }
+        }
+        Step::Continue
+    }
+
+    fn literal<W: Write>(
+        &mut self,
+        buf: &[u8],
+        eof: bool,
+        quote: u8,
+        out: &mut W,
+    ) -> io::Result<Step> {
+        let table = if quote == b'\'' {
+            &SINGLE_SPECIAL
+        } else {
+            &DOUBLE_SPECIAL
+        };
+        let Some(i) = find(buf, self.pos, table) else {
+            self.pos = buf.len();
+            return Ok(Step::Continue);
+        };
+        if i + 1 >= buf.len() && !eof {
+            // A backslash or quote as the last byte: its meaning depends on the next one.
+            self.pos = i;
+            return Ok(Step::NeedMore);
+        }
+        if buf[i] == b'\\' || buf.get(i + 1) == Some(&quote) {
+            self.mark_escaped();
+            self.pos = (i + 2).min(buf.len());
+            return Ok(Step::Continue);
+        }
+        self.finish_literal(buf, i, out)?;
+        Ok(Step::Continue)
+    }
+
+    fn mark_escaped(&mut self) {
+        if let State::Literal { escaped, .. } = &mut self.state {
+            *escaped = true;
+        }
+    }
+
+    /// The literal `buf[lit_start..=close]` is complete: replace inside it.
+    fn finish_literal<W: Write>(
+        &mut self,
+        buf: &[u8],
+        close: usize,
+        out: &mut W,
+    ) -> io::Result<()> {
+        let State::Literal {
+            quote,
+            escaped,
+            binary,
+        } = self.state
+        else {
+            return Ok(());
+        };
+        self.enter(State::Code, close + 1);
+        if binary {
+            return Ok(());
+        }
+        let raw = &buf[self.lit_start + 1..close];
+        let replaced = if escaped {
+            unescape(raw, quote, &mut self.unescaped);
+            self.replacer.replace_value(&self.unescaped)
+        } else {
+            self.replacer.replace_value(raw)
+        };
+        self.stats += replaced.stats;
+        let Cow::Owned(new) = replaced.value else {
+            return Ok(());
+        };
+        out.write_all(&buf[self.flushed..=self.lit_start])?;
+        self.escaped.clear();
+        escape(&new, &mut self.escaped);
+        out.write_all(&self.escaped)?;
+        // The closing quote goes out with the following bytes.
+        self.flushed = close;
+        Ok(())
+    }
+
+    /// Whether the quote at `q` opens a binary or hex literal: `_binary '…'`,
+    /// `x'…'`, `b'…'`. Those hold bytes, not text, and pass through untouched.
+    fn binary_introducer(&self, buf: &[u8], q: usize) -> bool {
+        let mut before: Vec<u8>;
+        let lookback: &[u8] = if q >= TAIL {
+            &buf[q - TAIL..q]
+        } else {
+            before = self.tail.clone();
+            before.extend_from_slice(&buf[..q]);
+            &before
+        };
+        is_binary_introducer(lookback)
+    }
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// See [`Lexer::binary_introducer`]; `before` are the bytes right before the quote.
+fn is_binary_introducer(before: &[u8]) -> bool {
+    let standalone = |word_len: usize, s: &[u8]| {
+        s.len() == word_len || !is_ident_byte(s[s.len() - word_len - 1])
+    };
+    if let Some(&last) = before.last() {
+        if matches!(last, b'x' | b'X' | b'b' | b'B') && standalone(1, before) {
+            return true;
+        }
+    }
+    let t = before.trim_ascii_end();
+    t.len() >= 7 && t[t.len() - 7..].eq_ignore_ascii_case(b"_binary") && standalone(7, t)
+}
+
+/// Byte classes that end a fast scan in each state.
+const fn class(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static CODE_SPECIAL: [bool; 256] = class(b"'\"`#-/");
+static SINGLE_SPECIAL: [bool; 256] = class(b"\\'");
+static DOUBLE_SPECIAL: [bool; 256] = class(b"\\\"");
+
+fn find(buf: &[u8], from: usize, table: &[bool; 256]) -> Option<usize> {
+    buf[from..]
+        .iter()
+        .position(|&b| table[b as usize])
+        .map(|i| from + i)
+}
+
+/// MySQL string-literal unescaping: `\0 \' \" \b \n \r \t \Z \\`, `\%` and
+/// `\_` kept with their backslash (as MySQL does outside LIKE), any other
+/// `\c` → `c`, and a doubled quote → one quote.
+fn unescape(raw: &[u8], quote: u8, out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        match (b, raw.get(i + 1).copied()) {
+            (b'\\', Some(c)) => {
+                match c {
+                    b'0' => out.push(0),
+                    b'b' => out.push(0x08),
+                    b'n' => out.push(b'\n'),
+                    b'r' => out.push(b'\r'),
+                    b't' => out.push(b'\t'),
+                    b'Z' => out.push(0x1a),
+                    b'%' | b'_' => out.extend_from_slice(&[b'\\', c]),
+                    _ => out.push(c),
+                }
+                i += 2;
+            }
+            (q, Some(n)) if q == quote && n == quote => {
+                out.push(quote);
+                i += 2;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Escapes like mysqldump (`mysql_real_escape_string`): NUL, newline, CR,
+/// backslash, both quotes and Ctrl-Z; everything else verbatim.
+fn escape(value: &[u8], out: &mut Vec<u8>) {
+    out.reserve(value.len() + value.len() / 16 + 8);
+    let mut last = 0;
+    for (i, &b) in value.iter().enumerate() {
+        let esc: &[u8] = match b {
+            0 => b"\\0",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\\' => b"\\\\",
+            b'\'' => b"\\'",
+            b'"' => b"\\\"",
+            0x1a => b"\\Z",
+            _ => continue,
+        };
+        out.extend_from_slice(&value[last..i]);
+        out.extend_from_slice(esc);
+        last = i + 1;
+    }
+    out.extend_from_slice(&value[last..]);
+}
