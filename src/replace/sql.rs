@@ -23,8 +23,19 @@ const TAIL: usize = 16;
 /// literals (serialized-aware). Returns the summed counts over all literals.
 pub fn stream_sql_dump<R: BufRead, W: Write>(
     replacer: &Replacer,
+    input: R,
+    output: W,
+) -> io::Result<ValueStats> {
+    stream_chunked(replacer, input, output, CHUNK)
+}
+
+/// [`stream_sql_dump`] reading `chunk` bytes per step (small in tests, to
+/// put every token across a chunk boundary).
+fn stream_chunked<R: BufRead, W: Write>(
+    replacer: &Replacer,
     mut input: R,
     mut output: W,
+    chunk: usize,
 ) -> io::Result<ValueStats> {
     if replacer.is_noop() {
         io::copy(&mut input, &mut output)?;
@@ -32,9 +43,9 @@ pub fn stream_sql_dump<R: BufRead, W: Write>(
         return Ok(ValueStats::default());
     }
     let mut lexer = Lexer::new(replacer);
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk * 2);
     loop {
-        let eof = fill(&mut input, &mut buf)? == 0;
+        let eof = fill(&mut input, &mut buf, chunk)? == 0;
         lexer.run(&buf, eof, &mut output)?;
         if eof {
             output.write_all(&buf[lexer.flushed..])?;
@@ -48,10 +59,10 @@ pub fn stream_sql_dump<R: BufRead, W: Write>(
     Ok(lexer.stats)
 }
 
-/// Appends up to about [`CHUNK`] bytes; returns how many were appended.
-fn fill<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+/// Appends about `chunk` bytes; returns how many were appended (0 at EOF).
+fn fill<R: BufRead>(input: &mut R, buf: &mut Vec<u8>, chunk: usize) -> io::Result<usize> {
     let mut appended = 0;
-    while appended < CHUNK {
+    while appended < chunk {
         let available = match input.fill_buf() {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -60,8 +71,8 @@ fn fill<R: BufRead>(input: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
         if available.is_empty() {
             break;
         }
-        let n = available.len();
-        buf.extend_from_slice(available);
+        let n = available.len().min(chunk - appended);
+        buf.extend_from_slice(&available[..n]);
         input.consume(n);
         appended += n;
     }
@@ -438,4 +449,191 @@ fn escape(value: &[u8], out: &mut Vec<u8>) {
         last = i + 1;
     }
     out.extend_from_slice(&value[last..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain() -> Replacer {
+        Replacer::new(&[
+            ("www.x.edu".to_string(), "uat.x.edu".to_string()),
+            (".x.edu".to_string(), ".uat.x.edu".to_string()),
+        ])
+        .unwrap()
+    }
+
+    /// Runs the stream with every chunk size from 1 to 9 and one big chunk,
+    /// checks they agree, and returns the output.
+    fn run(r: &Replacer, input: &[u8]) -> (Vec<u8>, ValueStats) {
+        let mut first: Option<(Vec<u8>, ValueStats)> = None;
+        for chunk in (1..10).chain([CHUNK]) {
+            let mut out = Vec::new();
+            let stats = stream_chunked(r, input, &mut out, chunk).unwrap();
+            match &first {
+                None => first = Some((out, stats)),
+                Some((o, s)) => {
+                    assert_eq!(
+                        String::from_utf8_lossy(o),
+                        String::from_utf8_lossy(&out),
+                        "chunk {chunk}"
+                    );
+                    assert_eq!(*s, stats, "chunk {chunk}");
+                }
+            }
+        }
+        first.unwrap()
+    }
+
+    fn out(input: &str) -> String {
+        String::from_utf8(run(&chain(), input.as_bytes()).0).unwrap()
+    }
+
+    #[test]
+    fn replaces_inside_literals_only() {
+        let input = "INSERT INTO `wp_options` VALUES (1,'siteurl','https://www.x.edu','yes'),(2,'a','b.x.edu',NULL);\n";
+        assert_eq!(
+            out(input),
+            "INSERT INTO `wp_options` VALUES (1,'siteurl','https://uat.x.edu','yes'),(2,'a','b.uat.x.edu',NULL);\n"
+        );
+    }
+
+    #[test]
+    fn identifiers_and_comments_pass_through() {
+        let input = "-- dump of www.x.edu it's\n# host www.x.edu 'x\n/* www.x.edu ' */\n\
+                     CREATE TABLE `www.x.edu\\` (`it's` text);\nINSERT INTO `t\\` VALUES ('www.x.edu');\n";
+        let expected = "-- dump of www.x.edu it's\n# host www.x.edu 'x\n/* www.x.edu ' */\n\
+                        CREATE TABLE `www.x.edu\\` (`it's` text);\nINSERT INTO `t\\` VALUES ('uat.x.edu');\n";
+        assert_eq!(out(input), expected);
+    }
+
+    #[test]
+    fn versioned_comments_are_code() {
+        let input = "/*!40101 SET @a='www.x.edu' */;\n/*M!100100 SET @b='www.x.edu' */;\n";
+        let expected = "/*!40101 SET @a='uat.x.edu' */;\n/*M!100100 SET @b='uat.x.edu' */;\n";
+        assert_eq!(out(input), expected);
+    }
+
+    #[test]
+    fn dash_without_space_is_not_a_comment() {
+        assert_eq!(out("SELECT 1--1,'www.x.edu';"), "SELECT 1--1,'uat.x.edu';");
+        assert_eq!(out("SELECT 1-'www.x.edu';"), "SELECT 1-'uat.x.edu';");
+        assert_eq!(out("SELECT 1/'www.x.edu';"), "SELECT 1/'uat.x.edu';");
+    }
+
+    #[test]
+    fn escaped_quotes_and_doubled_quotes() {
+        assert_eq!(out(r"('it\'s www.x.edu')"), r"('it\'s uat.x.edu')");
+        assert_eq!(out("('it''s www.x.edu')"), r"('it\'s uat.x.edu')");
+        assert_eq!(out(r#"("say \"www.x.edu\"")"#), r#"("say \"uat.x.edu\"")"#);
+        assert_eq!(out(r#"("say ""www.x.edu""")"#), r#"("say \"uat.x.edu\"")"#);
+    }
+
+    #[test]
+    fn unchanged_literals_keep_their_escaping() {
+        for lit in [r"('a\tb''c\%\_\Z')", r#"("a''b\'")"#, "('\\\\')"] {
+            assert_eq!(out(lit), lit);
+        }
+    }
+
+    #[test]
+    fn all_escapes_round_trip() {
+        let input = "('www.x.edu\\0\\'\\\"\\b\\n\\r\\t\\Z\\\\\\%\\_\\q')";
+        // Re-escaped the mysqldump way: \b, \t and unknown escapes become their bytes,
+        // \% and \_ keep their backslash (MySQL keeps it outside LIKE).
+        let expected = "('uat.x.edu\\0\\'\\\"\u{8}\\n\\r\t\\Z\\\\\\\\%\\\\_q')";
+        assert_eq!(out(input), expected);
+    }
+
+    #[test]
+    fn serialized_inside_escaped_literal() {
+        let input = r#"('a:1:{s:3:\"url\";s:16:\"http://a.x.edu/p\";}')"#;
+        let expected = r#"('a:1:{s:3:\"url\";s:20:\"http://a.uat.x.edu/p\";}')"#;
+        let (o, st) = run(&chain(), input.as_bytes());
+        assert_eq!(String::from_utf8(o).unwrap(), expected);
+        assert_eq!(
+            st,
+            ValueStats {
+                replacements: 1,
+                serialized_rewritten: 1,
+                malformed_serialized: 0
+            }
+        );
+    }
+
+    #[test]
+    fn json_block_content() {
+        let r = Replacer::new(&[(
+            "https://www.x.edu".to_string(),
+            "https://uat.x.edu".to_string(),
+        )])
+        .unwrap();
+        let input = r#"('<!-- wp:image {\"url\":\"https:\\/\\/www.x.edu\\/a.jpg\"} -->')"#;
+        let expected = r#"('<!-- wp:image {\"url\":\"https:\\/\\/uat.x.edu\\/a.jpg\"} -->')"#;
+        assert_eq!(
+            String::from_utf8(run(&r, input.as_bytes()).0).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn binary_and_hex_literals_are_untouched() {
+        for lit in [
+            "(_binary 'www.x.edu')",
+            "(_BINARY'www.x.edu')",
+            "(x'www.x.edu')",
+            "(B'www.x.edu')",
+        ] {
+            assert_eq!(out(lit), lit);
+        }
+        assert_eq!(out("(ax'www.x.edu')"), "(ax'uat.x.edu')");
+        assert_eq!(out("(my_binary 'www.x.edu')"), "(my_binary 'uat.x.edu')");
+    }
+
+    #[test]
+    fn unterminated_literal_passes_through() {
+        assert_eq!(out("('www.x.edu"), "('www.x.edu");
+        assert_eq!(out("('www.x.edu\\"), "('www.x.edu\\");
+        assert_eq!(out("/* www.x.edu"), "/* www.x.edu");
+    }
+
+    #[test]
+    fn non_utf8_bytes_pass_through() {
+        let input = b"(\xff'\xfe www.x.edu \x80', `\xc3`)";
+        let (o, _) = run(&chain(), input);
+        assert_eq!(o, b"(\xff'\xfe uat.x.edu \x80', `\xc3`)");
+    }
+
+    #[test]
+    fn literal_larger_than_a_chunk() {
+        let body = "text www.x.edu ".repeat(10_000);
+        let input = format!("INSERT INTO t VALUES ('{body}');");
+        let r = chain();
+        let mut o = Vec::new();
+        let st = stream_chunked(&r, input.as_bytes(), &mut o, 1000).unwrap();
+        assert_eq!(st.replacements, 10_000);
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            input.replace("www.x.edu", "uat.x.edu")
+        );
+    }
+
+    #[test]
+    fn noop_copies() {
+        let r = Replacer::new(&[("a".to_string(), "a".to_string())]).unwrap();
+        let input = b"('a') `a` -- a\n";
+        let (o, st) = run(&r, input);
+        assert_eq!(o, input);
+        assert_eq!(st, ValueStats::default());
+    }
+
+    #[test]
+    fn introducer_detection() {
+        assert!(is_binary_introducer(b"(_binary "));
+        assert!(is_binary_introducer(b"_binary"));
+        assert!(is_binary_introducer(b",X"));
+        assert!(!is_binary_introducer(b"(1,"));
+        assert!(!is_binary_introducer(b"max"));
+        assert!(!is_binary_introducer(b""));
+    }
 }
