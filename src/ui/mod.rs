@@ -1,3 +1,4 @@
 //! What the user sees: messages, progress, prompts, tables.
 
 pub mod output;
+pub mod progress;

@@ -1,0 +1,314 @@
+//! Copying one table from a source snapshot into a staging table on the target,
+//! every textual value passing through the replacement engine.
+//!
+//! Rows stream from the source's result set into chunks of `LOAD DATA` input
+//! that feed the target over a bounded channel, so memory stays bounded by a
+//! few chunks whatever the table size. Where the server refuses `LOAD DATA
+//! LOCAL`, multi-row INSERTs sized to `max_allowed_packet` are used instead.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::StreamExt;
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Value};
+use tokio::sync::mpsc;
+
+use super::discovery::Column;
+use super::sql::{ident, ident_list, load_data_statement, push_load_data_field};
+use crate::replace::{Replacer, ValueStats};
+
+/// Size of one chunk handed to the target (bytes).
+const CHUNK: usize = 1 << 20;
+/// Chunks buffered between reader and writer.
+const CHANNEL_DEPTH: usize = 4;
+
+/// How rows are written into staging tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkMode {
+    /// `LOAD DATA LOCAL INFILE` streamed from memory (fast).
+    LoadData,
+    /// Multi-row INSERT statements of at most this many bytes.
+    Insert {
+        /// Statement size limit (below the server's `max_allowed_packet`).
+        max_statement: usize,
+    },
+}
+
+/// What one table copy did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// Rows read from the source (and written to staging).
+    pub rows: u64,
+    /// Bytes of row data written.
+    pub bytes: u64,
+    /// Replacement counters.
+    pub replace: ValueStats,
+}
+
+/// Why a table copy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// A server or connection error.
+    #[error(transparent)]
+    Db(#[from] mysql_async::Error),
+    /// The target did not receive every row.
+    #[error("staging table {staging} holds {written} rows, but {read} were read from the source {table}")]
+    RowCount {
+        /// Source table.
+        table: String,
+        /// Staging table.
+        staging: String,
+        /// Rows read.
+        read: u64,
+        /// Rows the target reported.
+        written: u64,
+    },
+}
+
+/// Chooses the bulk mode the target supports.
+pub async fn bulk_mode(target: &mut Conn) -> mysql_async::Result<BulkMode> {
+    let (local_infile, max_packet): (Option<i64>, Option<u64>) =
+        target.query_first("SELECT @@GLOBAL.local_infile, @@GLOBAL.max_allowed_packet").await?.unwrap_or((None, None));
+    if local_infile == Some(1) {
+        return Ok(BulkMode::LoadData);
+    }
+    let max_statement = (max_packet.unwrap_or(4 << 20) as usize).saturating_sub(64 << 10).clamp(64 << 10, 16 << 20);
+    Ok(BulkMode::Insert { max_statement })
+}
+
+/// `SHOW CREATE TABLE` of `table`, rewritten to create `new_name` instead.
+pub async fn create_statement(source: &mut Conn, table: &str, new_name: &str) -> mysql_async::Result<String> {
+    let row: Option<(String, String)> = source.query_first(format!("SHOW CREATE TABLE {}", ident(table))).await?;
+    let (_, create) = row.ok_or_else(|| mysql_async::Error::Other(format!("SHOW CREATE TABLE {table} returned nothing").into()))?;
+    let old = format!("CREATE TABLE {}", ident(table));
+    let rest = create.strip_prefix(&old).unwrap_or(&create);
+    Ok(format!("CREATE TABLE {}{rest}", ident(new_name)))
+}
+
+/// Streams every row of `table` (read on `source`, which should be inside a
+/// consistent-snapshot transaction) into the existing `staging` table on `target`.
+/// `filter` is an optional SQL condition built by the caller from trusted parts.
+#[allow(clippy::too_many_arguments)]
+pub async fn copy_table(
+    source: &mut Conn,
+    target: &mut Conn,
+    table: &str,
+    staging: &str,
+    columns: &[Column],
+    filter: Option<&str>,
+    replacer: &Arc<Replacer>,
+    mode: BulkMode,
+) -> Result<CopyStats, CopyError> {
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let mut select = format!("SELECT {} FROM {}", ident_list(&names), ident(table));
+    if let Some(cond) = filter {
+        select.push_str(" WHERE ");
+        select.push_str(cond);
+    }
+    let (stats, written) = match mode {
+        BulkMode::LoadData => load_data(source, target, &select, staging, columns, replacer).await?,
+        BulkMode::Insert { max_statement } => {
+            insert_batches(source, target, &select, staging, columns, replacer, max_statement).await?
+        }
+    };
+    if written != stats.rows {
+        return Err(CopyError::RowCount { table: table.into(), staging: staging.into(), read: stats.rows, written });
+    }
+    Ok(stats)
+}
+
+/// Applies the engine to the textual columns of one row.
+fn replaced_row<'a>(values: &'a [Option<Value>], columns: &[Column], replacer: &Replacer, stats: &mut CopyStats) -> Vec<Option<Cow<'a, [u8]>>> {
+    values
+        .iter()
+        .zip(columns)
+        .map(|(v, col)| {
+            let bytes: &[u8] = match v {
+                None | Some(Value::NULL) => return None,
+                Some(Value::Bytes(b)) => b,
+                // The text protocol only yields bytes or NULL; anything else is formatted.
+                Some(other) => return Some(Cow::Owned(other.as_sql(true).into_bytes())),
+            };
+            stats.bytes += bytes.len() as u64;
+            if !col.textual {
+                return Some(Cow::Borrowed(bytes));
+            }
+            let r = replacer.replace_value(bytes);
+            stats.replace += r.stats;
+            Some(r.value)
+        })
+        .collect()
+}
+
+async fn load_data(
+    source: &mut Conn,
+    target: &mut Conn,
+    select: &str,
+    staging: &str,
+    columns: &[Column],
+    replacer: &Arc<Replacer>,
+) -> Result<(CopyStats, u64), CopyError> {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_DEPTH);
+    // The handler must be Sync, so it captures the (Sync) receiver and builds
+    // the (Send-only) stream when the server asks for the file.
+    target.set_infile_handler(async move {
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed())
+    });
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let statement = load_data_statement(staging, &names);
+
+    let reader = async {
+        let result = read_rows(source, select, columns, replacer, &tx).await;
+        if let Err(e) = &result {
+            // Make the LOAD DATA fail rather than commit a partial table.
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+        drop(tx);
+        result
+    };
+    let writer = async {
+        let r = target.query_drop(statement).await;
+        (r, target.affected_rows())
+    };
+    let (read, (write, affected)) = tokio::join!(reader, writer);
+    let stats = read?;
+    write?;
+    Ok((stats, affected))
+}
+
+async fn read_rows(
+    source: &mut Conn,
+    select: &str,
+    columns: &[Column],
+    replacer: &Replacer,
+    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+) -> Result<CopyStats, CopyError> {
+    let mut stats = CopyStats::default();
+    let mut buf = Vec::with_capacity(CHUNK + (64 << 10));
+    let mut result = source.query_iter(select).await?;
+    while let Some(row) = result.next().await? {
+        let raw = row.unwrap_raw();
+        let values = replaced_row(&raw, columns, replacer, &mut stats);
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                buf.push(b'\t');
+            }
+            push_load_data_field(&mut buf, v.as_deref());
+        }
+        buf.push(b'\n');
+        stats.rows += 1;
+        if buf.len() >= CHUNK {
+            let chunk = Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + (64 << 10))));
+            if tx.send(Ok(chunk)).await.is_err() {
+                // The writer stopped; its error is the one to report.
+                break;
+            }
+        }
+    }
+    drop(result);
+    if !buf.is_empty() {
+        let _ = tx.send(Ok(Bytes::from(buf))).await;
+    }
+    Ok(stats)
+}
+
+async fn insert_batches(
+    source: &mut Conn,
+    target: &mut Conn,
+    select: &str,
+    staging: &str,
+    columns: &[Column],
+    replacer: &Arc<Replacer>,
+    max_statement: usize,
+) -> Result<(CopyStats, u64), CopyError> {
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let head = format!("INSERT INTO {} ({}) VALUES ", ident(staging), ident_list(&names));
+    let mut stats = CopyStats::default();
+    let mut written = 0u64;
+    let mut pending: Vec<Vec<u8>> = Vec::new();
+    let mut pending_len = head.len();
+    let mut result = source.query_iter(select).await?;
+    while let Some(row) = result.next().await? {
+        let raw = row.unwrap_raw();
+        let values = replaced_row(&raw, columns, replacer, &mut stats);
+        let tuple = sql_tuple(&values);
+        stats.rows += 1;
+        if !pending.is_empty() && pending_len + tuple.len() + 1 > max_statement {
+            // Writing while the source result is open is fine (another
+            // connection) and keeps memory bounded to one statement.
+            written += flush_insert(target, &head, &mut pending).await?;
+            pending_len = head.len();
+        }
+        pending_len += tuple.len() + 1;
+        pending.push(tuple);
+    }
+    drop(result);
+    if !pending.is_empty() {
+        written += flush_insert(target, &head, &mut pending).await?;
+    }
+    Ok((stats, written))
+}
+
+async fn flush_insert(target: &mut Conn, head: &str, pending: &mut Vec<Vec<u8>>) -> mysql_async::Result<u64> {
+    let mut sql = Vec::with_capacity(head.len() + pending.iter().map(|t| t.len() + 1).sum::<usize>());
+    sql.extend_from_slice(head.as_bytes());
+    for (i, t) in pending.drain(..).enumerate() {
+        if i > 0 {
+            sql.push(b',');
+        }
+        sql.extend_from_slice(&t);
+    }
+    // The connection runs with `SET NAMES binary`, so arbitrary bytes are valid SQL text.
+    target.query_drop(&sql[..]).await?;
+    Ok(target.affected_rows())
+}
+
+/// `(v1, v2, …)` with each value a quoted, escaped literal or NULL.
+fn sql_tuple(values: &[Option<Cow<'_, [u8]>>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.iter().map(|v| v.as_ref().map_or(4, |b| b.len() + 3)).sum::<usize>() + 2);
+    out.push(b'(');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match v {
+            None => out.extend_from_slice(b"NULL"),
+            Some(bytes) => push_sql_literal(&mut out, bytes),
+        }
+    }
+    out.push(b')');
+    out
+}
+
+/// A quoted string literal escaped as mysqldump does.
+fn push_sql_literal(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'\'');
+    for &b in bytes {
+        match b {
+            0 => out.extend_from_slice(b"\\0"),
+            b'\'' => out.extend_from_slice(b"\\'"),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0x1a => out.extend_from_slice(b"\\Z"),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'\'');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_escaped_like_mysqldump() {
+        let mut out = Vec::new();
+        push_sql_literal(&mut out, b"it's a\\b\n\0\x1a\xff");
+        assert_eq!(out, b"'it\\'s a\\\\b\\n\\0\\Z\xff'".to_vec());
+        let t = sql_tuple(&[None, Some(Cow::Borrowed(&b"x"[..]))]);
+        assert_eq!(t, b"(NULL,'x')".to_vec());
+    }
+}

@@ -1,0 +1,211 @@
+//! Discovery of a WordPress multisite's tables, columns and sites (once per run).
+//!
+//! Table ownership follows SPEC §6: `{prefix}{N}_*` belongs to site N when N is
+//! a blog_id; the network tables are a fixed list; every other `{prefix}*`
+//! table belongs to the main site (so `wp_404_log` is the main site's unless
+//! 404 is a blog_id).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+
+use crate::sites::SiteId;
+
+/// Network-wide tables (without the prefix).
+pub const NETWORK_TABLES: &[&str] =
+    &["blogs", "blogmeta", "site", "sitemeta", "users", "usermeta", "signups", "registration_log", "blog_versions"];
+
+/// Who a table belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// One of [`NETWORK_TABLES`] (the suffix after the prefix).
+    Network(String),
+    /// A site's table (the main site is blog_id 1).
+    Site(SiteId),
+    /// Not a table of this WordPress install (other prefix, our staging/backups).
+    Foreign,
+}
+
+/// Classifies `table` for a network with `prefix` whose blog_ids are `blog_ids`.
+pub fn owner(prefix: &str, table: &str, blog_ids: &BTreeSet<SiteId>) -> Owner {
+    let Some(rest) = table.strip_prefix(prefix) else { return Owner::Foreign };
+    if NETWORK_TABLES.contains(&rest) {
+        return Owner::Network(rest.to_string());
+    }
+    if let Some((digits, tail)) = rest.split_once('_') {
+        if !tail.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(id) = digits.parse::<SiteId>() {
+                if id >= 2 && blog_ids.contains(&id) {
+                    return Owner::Site(id);
+                }
+            }
+        }
+    }
+    Owner::Site(1)
+}
+
+/// A base table with the server's size estimates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// Table name.
+    pub name: String,
+    /// Estimated rows (information_schema; exact counts come from the copy).
+    pub rows_estimate: u64,
+    /// Data + index bytes (estimate).
+    pub bytes_estimate: u64,
+}
+
+/// A column as the copy needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// CHAR/VARCHAR/TEXT family or JSON: goes through the replacement engine.
+    pub textual: bool,
+}
+
+/// A row of `{prefix}blogs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// blog_id
+    pub id: SiteId,
+    /// Domain (e.g. biology.wfu.edu).
+    pub domain: String,
+    /// Path (e.g. /).
+    pub path: String,
+    /// archived, spam or deleted is set.
+    pub inactive: bool,
+}
+
+/// Everything known about one database's WordPress network.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// Table prefix.
+    pub prefix: String,
+    /// Sites from `{prefix}blogs` (empty when the table is missing).
+    pub sites: Vec<Site>,
+    /// All base tables of the database, by name.
+    pub tables: BTreeMap<String, Table>,
+    /// Columns (copyable ones, in order) of every base table.
+    pub columns: BTreeMap<String, Vec<Column>>,
+}
+
+impl Inventory {
+    /// The set of blog_ids.
+    pub fn blog_ids(&self) -> BTreeSet<SiteId> {
+        self.sites.iter().map(|s| s.id).collect()
+    }
+
+    /// Whether this is a multisite (`blogs` and `site` tables present).
+    pub fn is_multisite(&self) -> bool {
+        ["blogs", "site"].iter().all(|t| self.tables.contains_key(&format!("{}{t}", self.prefix)))
+    }
+
+    /// Tables owned by site `id`, sorted by name.
+    pub fn site_tables(&self, id: SiteId) -> Vec<&Table> {
+        let ids = self.blog_ids();
+        self.tables.values().filter(|t| owner(&self.prefix, &t.name, &ids) == Owner::Site(id)).collect()
+    }
+
+    /// Tables by owning site (sites without tables are absent).
+    pub fn tables_by_site(&self) -> BTreeMap<SiteId, Vec<&Table>> {
+        let ids = self.blog_ids();
+        let mut map: BTreeMap<SiteId, Vec<&Table>> = BTreeMap::new();
+        for t in self.tables.values() {
+            if let Owner::Site(id) = owner(&self.prefix, &t.name, &ids) {
+                map.entry(id).or_default().push(t);
+            }
+        }
+        map
+    }
+
+    /// The network table `{prefix}{suffix}`, if present.
+    pub fn network_table(&self, suffix: &str) -> Option<&Table> {
+        self.tables.get(&format!("{}{suffix}", self.prefix))
+    }
+}
+
+/// Reads tables, columns and sites of database `db` (one query each).
+pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::Result<Inventory> {
+    let mut inv = Inventory { prefix: prefix.to_string(), ..Default::default() };
+    let rows: Vec<(String, Option<u64>, Option<u64>, Option<u64>)> = conn
+        .exec(
+            "SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
+            (db,),
+        )
+        .await?;
+    for (name, rows, data, index) in rows {
+        let t = Table { name: name.clone(), rows_estimate: rows.unwrap_or(0), bytes_estimate: data.unwrap_or(0) + index.unwrap_or(0) };
+        inv.tables.insert(name, t);
+    }
+    inv.columns = columns(conn, db).await?;
+    let blogs = format!("{prefix}blogs");
+    if inv.tables.contains_key(&blogs) {
+        inv.sites = sites(conn, &blogs).await?;
+    }
+    Ok(inv)
+}
+
+async fn columns(conn: &mut Conn, db: &str) -> mysql_async::Result<BTreeMap<String, Vec<Column>>> {
+    // Generated columns are computed by the server and cannot be inserted into.
+    let rows: Vec<(String, String, String, String)> = conn
+        .exec(
+            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(EXTRA, '') FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            (db,),
+        )
+        .await?;
+    let mut map: BTreeMap<String, Vec<Column>> = BTreeMap::new();
+    for (table, name, data_type, extra) in rows {
+        let extra = extra.to_ascii_uppercase();
+        if extra.contains("VIRTUAL") || extra.contains("STORED") || extra.contains("PERSISTENT") {
+            continue;
+        }
+        map.entry(table).or_default().push(Column { name, textual: is_textual(&data_type) });
+    }
+    Ok(map)
+}
+
+/// CHAR, VARCHAR, TINYTEXT…LONGTEXT and JSON; not ENUM/SET, binary or numeric types.
+pub fn is_textual(data_type: &str) -> bool {
+    matches!(
+        data_type.to_ascii_lowercase().as_str(),
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "json"
+    )
+}
+
+async fn sites(conn: &mut Conn, blogs: &str) -> mysql_async::Result<Vec<Site>> {
+    let q = format!(
+        "SELECT blog_id, domain, path, (archived <> 0 OR spam <> 0 OR deleted <> 0) FROM {} ORDER BY blog_id",
+        super::sql::ident(blogs)
+    );
+    let rows: Vec<(u64, String, String, bool)> = conn.query(q).await?;
+    Ok(rows.into_iter().map(|(id, domain, path, inactive)| Site { id, domain, path, inactive }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_follows_the_spec() {
+        let ids: BTreeSet<SiteId> = [1, 2, 43].into_iter().collect();
+        assert_eq!(owner("wp_", "wp_blogs", &ids), Owner::Network("blogs".into()));
+        assert_eq!(owner("wp_", "wp_options", &ids), Owner::Site(1));
+        assert_eq!(owner("wp_", "wp_2_options", &ids), Owner::Site(2));
+        assert_eq!(owner("wp_", "wp_43_gf_form", &ids), Owner::Site(43));
+        assert_eq!(owner("wp_", "wp_404_log", &ids), Owner::Site(1));
+        assert_eq!(owner("wp_", "wp_1_options", &ids), Owner::Site(1));
+        assert_eq!(owner("wp_", "other_options", &ids), Owner::Foreign);
+        let with_404: BTreeSet<SiteId> = [1, 404].into_iter().collect();
+        assert_eq!(owner("wp_", "wp_404_log", &with_404), Owner::Site(404));
+    }
+
+    #[test]
+    fn textual_types() {
+        assert!(is_textual("varchar") && is_textual("LONGTEXT") && is_textual("json"));
+        assert!(!is_textual("enum") && !is_textual("set") && !is_textual("blob") && !is_textual("varbinary"));
+    }
+}

@@ -1,0 +1,51 @@
+//! The cleanup phase (SPEC §5, §6): leftover staging and trash tables, backup
+//! retention (the newest migration per target keeps its backups), and the
+//! space the backups hold.
+
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+
+use super::names::{any_prefix, prefix, Role};
+use super::swap::drop_tables;
+
+/// Every table of the current database whose name starts with `prefix`.
+pub async fn tables_with_prefix(conn: &mut Conn, prefix: &str) -> mysql_async::Result<Vec<String>> {
+    let all: Vec<String> = conn
+        .query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+        .await?;
+    Ok(all.into_iter().filter(|t| t.starts_with(prefix)).collect())
+}
+
+/// Drops this migration's staging and trash tables; returns how many.
+pub async fn drop_leftovers(conn: &mut Conn, tag: &str) -> mysql_async::Result<usize> {
+    let mut names = tables_with_prefix(conn, &prefix(Role::Staging, tag)).await?;
+    names.extend(tables_with_prefix(conn, &prefix(Role::Trash, tag)).await?);
+    drop_tables(conn, &names).await?;
+    Ok(names.len())
+}
+
+/// Drops the backup tables of every other migration on this target (a later
+/// migration completed, so theirs are superseded); returns how many.
+pub async fn drop_superseded_backups(conn: &mut Conn, tag: &str) -> mysql_async::Result<usize> {
+    let ours = prefix(Role::Backup, tag);
+    let names: Vec<String> = tables_with_prefix(conn, any_prefix(Role::Backup))
+        .await?
+        .into_iter()
+        .filter(|t| !t.starts_with(&ours))
+        .collect();
+    drop_tables(conn, &names).await?;
+    Ok(names.len())
+}
+
+/// Bytes (data + indexes) held by this migration's backup tables.
+pub async fn backup_bytes(conn: &mut Conn, tag: &str) -> mysql_async::Result<u64> {
+    let rows: Vec<(String, Option<u64>, Option<u64>)> = conn
+        .query("SELECT TABLE_NAME, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+        .await?;
+    let ours = prefix(Role::Backup, tag);
+    Ok(rows
+        .into_iter()
+        .filter(|(t, _, _)| t.starts_with(&ours))
+        .map(|(_, d, i)| d.unwrap_or(0) + i.unwrap_or(0))
+        .sum())
+}

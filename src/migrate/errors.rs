@@ -1,0 +1,120 @@
+//! Failure classification (SPEC §7): every failure gets an `errorKind`, and
+//! transient ones (connection, deadlock, lock wait timeout) are retried with
+//! exponential backoff and jitter.
+
+use std::time::Duration;
+
+use crate::db::copy::CopyError;
+use crate::state::model::ErrorKind;
+
+/// A failure while migrating one site (or the network tables).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SiteError {
+    /// Classification recorded in the state.
+    pub kind: ErrorKind,
+    /// Whether trying again may succeed.
+    pub transient: bool,
+    /// What happened (never contains a password: built from server messages).
+    pub message: String,
+}
+
+impl SiteError {
+    /// A failure of `kind` that retrying will not fix.
+    pub fn permanent(kind: ErrorKind, message: impl Into<String>) -> Self {
+        SiteError { kind, transient: false, message: message.into() }
+    }
+}
+
+// Server error codes (MySQL and MariaDB share these).
+const ER_CON_COUNT: u16 = 1040;
+const ER_SERVER_SHUTDOWN: u16 = 1053;
+const ER_NET_READ_ERROR: u16 = 1158;
+const ER_NET_READ_INTERRUPTED: u16 = 1159;
+const ER_NET_ERROR_ON_WRITE: u16 = 1160;
+const ER_NET_WRITE_INTERRUPTED: u16 = 1161;
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+const ER_LOCK_DEADLOCK: u16 = 1213;
+const ER_QUERY_INTERRUPTED: u16 = 1317;
+const ER_CONNECTION_KILLED: u16 = 1927;
+const ER_STATEMENT_TIMEOUT: u16 = 1969;
+const ER_MYSQL_STATEMENT_TIMEOUT: u16 = 3024;
+
+impl From<mysql_async::Error> for SiteError {
+    fn from(e: mysql_async::Error) -> Self {
+        let message = e.to_string();
+        let (kind, transient) = match &e {
+            mysql_async::Error::Server(s) => match s.code {
+                ER_LOCK_WAIT_TIMEOUT => (ErrorKind::Timeout, true),
+                ER_LOCK_DEADLOCK => (ErrorKind::Sql, true),
+                ER_NET_READ_INTERRUPTED | ER_NET_WRITE_INTERRUPTED | ER_STATEMENT_TIMEOUT | ER_MYSQL_STATEMENT_TIMEOUT => {
+                    (ErrorKind::Timeout, false)
+                }
+                ER_CON_COUNT | ER_SERVER_SHUTDOWN | ER_NET_READ_ERROR | ER_NET_ERROR_ON_WRITE | ER_CONNECTION_KILLED
+                | ER_QUERY_INTERRUPTED => (ErrorKind::Connection, true),
+                _ => (ErrorKind::Sql, false),
+            },
+            mysql_async::Error::Io(_) => (ErrorKind::Connection, true),
+            mysql_async::Error::Driver(d) => match d {
+                mysql_async::DriverError::ConnectionClosed | mysql_async::DriverError::PoolDisconnected => {
+                    (ErrorKind::Connection, true)
+                }
+                _ => (ErrorKind::Internal, false),
+            },
+            _ => (ErrorKind::Internal, false),
+        };
+        SiteError { kind, transient, message }
+    }
+}
+
+impl From<CopyError> for SiteError {
+    fn from(e: CopyError) -> Self {
+        match e {
+            CopyError::Db(db) => db.into(),
+            other @ CopyError::RowCount { .. } => SiteError::permanent(ErrorKind::Data, other.to_string()),
+        }
+    }
+}
+
+impl From<crate::db::connect::DbError> for SiteError {
+    fn from(e: crate::db::connect::DbError) -> Self {
+        let transient = matches!(e, crate::db::connect::DbError::Unreachable { .. });
+        SiteError { kind: ErrorKind::Connection, transient, message: e.to_string() }
+    }
+}
+
+/// Delay before retry number `attempt` (1-based): exponential from 500 ms,
+/// capped at 30 s, with ±50% jitter so that workers do not retry in lockstep.
+pub fn backoff(attempt: u32) -> Duration {
+    let base_ms = 500u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(6)).min(30_000);
+    let jitter = 0.5 + fastrand::f64();
+    Duration::from_millis((base_ms as f64 * jitter) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError { code, message: "m".into(), state: "HY000".into() })
+    }
+
+    #[test]
+    fn classification() {
+        let e: SiteError = server(1205).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Timeout, true));
+        let e: SiteError = server(1213).into();
+        assert!(e.transient);
+        let e: SiteError = server(1146).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Sql, false));
+        let e: SiteError = mysql_async::Error::Io(std::io::Error::other("x").into()).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Connection, true));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) <= Duration::from_millis(750));
+        assert!(backoff(20) <= Duration::from_secs(45));
+        assert!(backoff(4) >= Duration::from_millis(2000));
+    }
+}

@@ -1,0 +1,156 @@
+//! The sites work queue: `--concurrency` workers, each with its own
+//! connections, pulling sites until the queue is empty or the run is
+//! interrupted. Each site gets its time limit and its retries here; one
+//! site's failure never stops the others.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+use super::engine::{Engine, SiteJob};
+use super::errors::{backoff, SiteError};
+use super::site::{migrate_site, Connections, SiteResult};
+use crate::interrupt::Interrupt;
+use crate::replace::ValueStats;
+use crate::sites::SiteId;
+use crate::state::model::ErrorKind;
+
+/// What the sites phase did in this run.
+#[derive(Debug, Default, Clone)]
+pub struct PoolReport {
+    /// Sites completed in this run.
+    pub completed: u64,
+    /// Sites that ended failed or timeout in this run.
+    pub failed: u64,
+    /// Replacement counters over the completed sites.
+    pub replace: ValueStats,
+    /// Slowest sites of this run: (site, seconds).
+    pub durations: Vec<(SiteId, f64)>,
+    /// The run was interrupted before the queue emptied.
+    pub interrupted: bool,
+    /// A state write failed: the run must stop (the error).
+    pub fatal: Option<String>,
+}
+
+enum Outcome {
+    Done(SiteResult),
+    Failed(SiteError),
+    Interrupted,
+}
+
+/// Runs every job, `engine.limits.concurrency` at a time.
+pub async fn run(engine: Arc<Engine>, jobs: Vec<SiteJob>, interrupt: Interrupt) -> PoolReport {
+    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    let report = Arc::new(Mutex::new(PoolReport::default()));
+    let mut handles = Vec::new();
+    for worker in 0..engine.limits.concurrency {
+        let (engine, queue, report, interrupt) = (engine.clone(), queue.clone(), report.clone(), interrupt.clone());
+        handles.push(tokio::spawn(async move { work(worker, engine, queue, report, interrupt).await }));
+    }
+    for h in handles {
+        if let Err(e) = h.await {
+            if let Ok(mut r) = report.lock() {
+                r.fatal.get_or_insert(format!("a worker crashed: {e}"));
+            }
+        }
+    }
+    let mut r = report.lock().map(|r| r.clone()).unwrap_or_default();
+    r.interrupted |= interrupt.is_set();
+    r
+}
+
+async fn work(worker: usize, engine: Arc<Engine>, queue: Arc<Mutex<VecDeque<SiteJob>>>, report: Arc<Mutex<PoolReport>>, interrupt: Interrupt) {
+    let mut conns = Connections::default();
+    loop {
+        if interrupt.is_set() || report.lock().map(|r| r.fatal.is_some()).unwrap_or(true) {
+            break;
+        }
+        let Some(job) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+        let started = std::time::Instant::now();
+        let outcome = match engine.session.site_started(job.id) {
+            Ok(()) => run_site(worker, &engine, &mut conns, &job, &interrupt).await,
+            Err(e) => Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}"))),
+        };
+        let recorded = record(&engine, worker, &job, &outcome, started.elapsed().as_secs_f64(), &report);
+        if let Err(e) = recorded {
+            if let Ok(mut r) = report.lock() {
+                r.fatal.get_or_insert(e);
+            }
+            break;
+        }
+        if matches!(outcome, Outcome::Interrupted) {
+            break;
+        }
+    }
+    engine.progress.table(worker, 0, "idle");
+}
+
+/// One site with its time limit, retries and the interrupt.
+async fn run_site(worker: usize, engine: &Engine, conns: &mut Connections, job: &SiteJob, interrupt: &Interrupt) -> Outcome {
+    let deadline = Instant::now() + engine.limits.timeout;
+    let mut retries = 0;
+    loop {
+        let attempt = tokio::select! {
+            r = timeout_at(deadline, migrate_site(engine, conns, worker, job)) => r,
+            _ = interrupt.triggered() => {
+                conns.kill(engine).await;
+                return Outcome::Interrupted;
+            }
+        };
+        let err = match attempt {
+            Ok(Ok(result)) => return Outcome::Done(result),
+            Ok(Err(e)) => e,
+            Err(_elapsed) => {
+                // Stop the site's queries on the servers, not just our side of them.
+                conns.kill(engine).await;
+                let minutes = engine.limits.timeout.as_secs_f64() / 60.0;
+                return Outcome::Failed(SiteError::permanent(ErrorKind::Timeout, format!("exceeded the time limit of {minutes} minutes")));
+            }
+        };
+        conns.forget();
+        if !err.transient || retries >= engine.limits.max_retries {
+            return Outcome::Failed(err);
+        }
+        retries += 1;
+        if let Err(e) = engine.session.site_retrying(job.id, err.kind, &err.message) {
+            return Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}")));
+        }
+        engine.session.log(&format!("site {}: {} error, retry {retries}/{} : {}", job.id, kind_name(err.kind), engine.limits.max_retries, err.message));
+        let wake = (Instant::now() + backoff(retries)).min(deadline);
+        tokio::select! {
+            _ = sleep_until(wake) => {}
+            _ = interrupt.triggered() => return Outcome::Interrupted,
+        }
+    }
+}
+
+/// Writes the outcome to the state (durably) and the report.
+fn record(engine: &Engine, worker: usize, job: &SiteJob, outcome: &Outcome, secs: f64, report: &Mutex<PoolReport>) -> Result<(), String> {
+    let saved = match outcome {
+        Outcome::Done(r) => engine.session.site_completed(job.id, r.stats),
+        Outcome::Failed(e) => engine.session.site_failed(job.id, e.kind, &e.message),
+        Outcome::Interrupted => Ok(()),
+    };
+    saved.map_err(|e| format!("saving the state of site {}: {e:#}", job.id))?;
+    let mut r = report.lock().map_err(|_| "report lock poisoned".to_string())?;
+    match outcome {
+        Outcome::Done(res) => {
+            r.completed += 1;
+            r.replace += res.replace;
+            r.durations.push((job.id, secs));
+            engine.progress.site_done(worker, job.id, true, "completed");
+        }
+        Outcome::Failed(e) => {
+            r.failed += 1;
+            engine.progress.site_done(worker, job.id, false, &format!("{}: {}", kind_name(e.kind), e.message));
+        }
+        Outcome::Interrupted => r.interrupted = true,
+    }
+    Ok(())
+}
+
+/// The errorKind as written in the state file.
+pub fn kind_name(kind: ErrorKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_else(|| format!("{kind:?}"))
+}

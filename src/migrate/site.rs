@@ -1,0 +1,138 @@
+//! Migrating one site (SPEC §6): drop old staging, copy from one consistent
+//! snapshot into staging, verify counts (in the copy), swap atomically with
+//! the backup taken once per migration. Marking it `completed` is the caller's.
+
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+
+use super::engine::{Engine, SiteJob, TableJob};
+use super::errors::SiteError;
+use super::failpoint;
+use super::names::{derived, Role};
+use super::swap::{self, existing_tables, names_to_probe, plan_swap_in};
+use crate::db::copy::{copy_table, create_statement};
+use crate::db::roles;
+use crate::replace::ValueStats;
+use crate::sites::SiteId;
+use crate::state::model::{SiteBackup, SiteStats};
+
+/// What a finished site copy produced.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SiteResult {
+    /// Tables, rows, bytes (recorded in the state).
+    pub stats: SiteStats,
+    /// Replacement counters (for the summary).
+    pub replace: ValueStats,
+}
+
+/// A worker's pair of connections, kept across sites and reopened after errors.
+#[derive(Default)]
+pub struct Connections {
+    source: Option<Conn>,
+    target: Option<Conn>,
+}
+
+impl Connections {
+    /// Opens whichever connection is missing.
+    pub async fn open(&mut self, engine: &Engine) -> Result<(&mut Conn, &mut Conn), SiteError> {
+        if self.source.is_none() {
+            self.source = Some(roles::source(&engine.source.opts).await?);
+        }
+        if self.target.is_none() {
+            self.target = Some(roles::target(&engine.target.opts).await?);
+        }
+        match (self.source.as_mut(), self.target.as_mut()) {
+            (Some(s), Some(t)) => Ok((s, t)),
+            _ => Err(SiteError::permanent(crate::state::model::ErrorKind::Internal, "connections vanished")),
+        }
+    }
+
+    /// Server-side ids of the open connections (source, target).
+    pub fn ids(&self) -> (Option<u32>, Option<u32>) {
+        (self.source.as_ref().map(Conn::id), self.target.as_ref().map(Conn::id))
+    }
+
+    /// Kills the open connections on their servers (aborting their queries) and forgets them.
+    pub async fn kill(&mut self, engine: &Engine) {
+        let (s, t) = self.ids();
+        if let Some(id) = s {
+            roles::kill(&engine.source.opts, id).await;
+        }
+        if let Some(id) = t {
+            roles::kill(&engine.target.opts, id).await;
+        }
+        self.forget();
+    }
+
+    /// Drops both connections (after an error their protocol state is unknown).
+    pub fn forget(&mut self) {
+        self.source = None;
+        self.target = None;
+    }
+}
+
+/// Copies and swaps in one site. Idempotent: safe to call again after a crash
+/// or failure at any point.
+pub async fn migrate_site(engine: &Engine, conns: &mut Connections, worker: usize, job: &SiteJob) -> Result<SiteResult, SiteError> {
+    let (source, target) = conns.open(engine).await?;
+    let lives: Vec<String> = job.tables.iter().map(|t| t.name.clone()).collect();
+    let stagings: Vec<String> = lives.iter().map(|l| derived(Role::Staging, &engine.tag, l)).collect();
+    swap::drop_tables(target, &stagings).await?;
+
+    let result = copy_into_staging(engine, source, target, worker, job).await?;
+    failpoint::hit("site_copied");
+
+    let recorded = engine.backup_of(Some(job.id));
+    swap_in(engine, target, Some(job.id), &lives, recorded.as_ref()).await?;
+    failpoint::hit("site_swapped");
+    Ok(result)
+}
+
+/// Step 2: one snapshot, every table into its staging copy.
+async fn copy_into_staging(
+    engine: &Engine,
+    source: &mut Conn,
+    target: &mut Conn,
+    worker: usize,
+    job: &SiteJob,
+) -> Result<SiteResult, SiteError> {
+    roles::begin_snapshot(source).await?;
+    let mut result = SiteResult::default();
+    for table in &job.tables {
+        engine.progress.table(worker, job.id, &table.name);
+        let copied = copy_one(engine, source, target, table).await?;
+        result.stats.tables += 1;
+        result.stats.rows += copied.rows;
+        result.stats.bytes += copied.bytes;
+        result.replace += copied.replace;
+    }
+    source.query_drop("COMMIT").await?;
+    Ok(result)
+}
+
+async fn copy_one(engine: &Engine, source: &mut Conn, target: &mut Conn, table: &TableJob) -> Result<crate::db::copy::CopyStats, SiteError> {
+    let staging = derived(Role::Staging, &engine.tag, &table.name);
+    let create = create_statement(source, &table.name, &staging).await?;
+    target.query_drop(create).await?;
+    Ok(copy_table(source, target, &table.name, &staging, &table.columns, None, &engine.replacer, engine.mode).await?)
+}
+
+/// Step 4: record the backup plan durably, then one atomic rename.
+/// `site` is `None` for the network tables.
+pub async fn swap_in(
+    engine: &Engine,
+    target: &mut Conn,
+    site: Option<SiteId>,
+    lives: &[String],
+    recorded: Option<&SiteBackup>,
+) -> Result<(), SiteError> {
+    let probe = names_to_probe(&engine.tag, lives, recorded);
+    let existing = existing_tables(target, &probe).await?;
+    let plan = plan_swap_in(&engine.tag, lives, &existing, recorded, engine.keep_backup);
+    if let Some(record) = plan.record {
+        engine.record_backup(site, record).map_err(|e| SiteError::permanent(crate::state::model::ErrorKind::Internal, format!("saving the backup record: {e:#}")))?;
+    }
+    failpoint::hit("backup_recorded");
+    swap::execute(target, &plan.swap).await?;
+    Ok(())
+}

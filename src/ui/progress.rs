@@ -1,0 +1,146 @@
+//! Live progress of the sites phase: an indicatif bar with one line per worker
+//! on a terminal, plain periodic lines otherwise (logs, CI, cron).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::output;
+use crate::sites::SiteId;
+
+/// How often a non-terminal run prints a progress line.
+const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Cheap to clone; every worker holds one.
+#[derive(Clone)]
+pub struct Progress {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bars: Option<Bars>,
+    plain: Mutex<Plain>,
+    total: u64,
+}
+
+struct Bars {
+    _multi: MultiProgress,
+    overall: ProgressBar,
+    workers: Vec<ProgressBar>,
+}
+
+struct Plain {
+    done: u64,
+    failed: u64,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Progress {
+    /// A display for `total` sites and `workers` workers.
+    pub fn new(total: u64, workers: usize) -> Self {
+        let bars = (output::interactive() && output::verbosity() >= 1).then(|| Bars::new(total, workers));
+        let now = Instant::now();
+        let plain = Plain { done: 0, failed: 0, started: now, last_line: now };
+        Progress { inner: Arc::new(Inner { bars, plain: Mutex::new(plain), total }) }
+    }
+
+    /// A display that shows nothing (dry runs, tests of internals).
+    pub fn hidden() -> Self {
+        let now = Instant::now();
+        let plain = Plain { done: 0, failed: 0, started: now, last_line: now };
+        Progress { inner: Arc::new(Inner { bars: None, plain: Mutex::new(plain), total: 0 }) }
+    }
+
+    /// Worker `worker` is copying `table` of site `site`.
+    pub fn table(&self, worker: usize, site: SiteId, table: &str) {
+        if let Some(b) = &self.inner.bars {
+            if let Some(bar) = b.workers.get(worker) {
+                bar.set_message(format!("site {site}: {table}"));
+            }
+        } else {
+            output::detail(format!("  site {site}: copying {table}"));
+        }
+    }
+
+    /// A site finished (`ok` false for failed or timed out).
+    pub fn site_done(&self, worker: usize, site: SiteId, ok: bool, note: &str) {
+        let Ok(mut p) = self.inner.plain.lock() else { return };
+        p.done += 1;
+        if !ok {
+            p.failed += 1;
+        }
+        match &self.inner.bars {
+            Some(b) => {
+                b.overall.inc(1);
+                if let Some(bar) = b.workers.get(worker) {
+                    bar.set_message("idle");
+                }
+                if !ok {
+                    b.overall.println(format!("site {site}: {note}"));
+                }
+            }
+            None => {
+                if !ok {
+                    output::info(format!("site {site}: {note}"));
+                }
+                if p.last_line.elapsed() >= PLAIN_INTERVAL || p.done == self.inner.total {
+                    p.last_line = Instant::now();
+                    output::info(p.line(self.inner.total));
+                }
+            }
+        }
+    }
+
+    /// Clears the live display.
+    pub fn finish(&self) {
+        if let Some(b) = &self.inner.bars {
+            for w in &b.workers {
+                w.finish_and_clear();
+            }
+            b.overall.finish();
+        }
+    }
+}
+
+impl Plain {
+    fn line(&self, total: u64) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = self.done as f64 / secs;
+        let eta = if rate > 0.0 { ((total.saturating_sub(self.done)) as f64 / rate) as u64 } else { 0 };
+        format!(
+            "sites: {}/{} done ({} failed), {:.1} sites/min, ETA {}m{:02}s",
+            self.done,
+            total,
+            self.failed,
+            rate * 60.0,
+            eta / 60,
+            eta % 60
+        )
+    }
+}
+
+impl Bars {
+    fn new(total: u64, workers: usize) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(total));
+        overall.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} sites  {per_sec}  ETA {eta}  {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let workers = (0..workers)
+            .map(|i| {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template(&format!("  worker {}: {{msg}}", i + 1))
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message("idle");
+                bar.enable_steady_tick(Duration::from_millis(500));
+                bar
+            })
+            .collect();
+        Bars { _multi: multi, overall, workers }
+    }
+}
