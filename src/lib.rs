@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod exit;
+pub mod interrupt;
 pub mod migrate;
 pub mod replace;
 pub mod sites;

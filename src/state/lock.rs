@@ -1,4 +1,19 @@
 //! OS file locks that keep two processes off one migration and one target.
+//!
+//! Locks are `flock`s (via fs2) on files that stay in place: the kernel drops
+//! them when the holder dies, so a killed process never blocks the next run,
+//! and the kernel decides atomically who wins when two start at once. The
+//! file's contents are only metadata (pid, host, start) for messages.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::error::{io, StateError, StateResult};
 
 /// Another live process holds a lock we need (exit code 4).
 #[derive(Debug, thiserror::Error)]
@@ -12,4 +27,185 @@ pub struct LockHeld {
     pub host: String,
     /// When the holder started.
     pub started: String,
+}
+
+/// The metadata a holder writes into its lock file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockInfo {
+    /// Holder's pid.
+    pub pid: u32,
+    /// Holder's host name.
+    pub host: String,
+    /// When it took the lock (RFC 3339).
+    pub started: String,
+    /// The migration it works on.
+    #[serde(default)]
+    pub migration_id: Option<String>,
+}
+
+/// A held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: File,
+}
+
+// A lock probe by `--list-migrations` holds a shared lock for microseconds;
+// retrying for this long keeps it from being mistaken for a live holder.
+const CONTENTION_GRACE: Duration = Duration::from_millis(250);
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // when the name fits, and we stop at the first NUL or the buffer end.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown-host".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The per-target lock file in the logs dir.
+pub fn target_lock_path(logs_dir: &Path, target: &str) -> PathBuf {
+    // Environment names are TOML keys and may hold any character; keep the
+    // file name safe and unambiguous by escaping everything else as hex.
+    let safe: String = target
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02x}"),
+        })
+        .collect();
+    logs_dir.join(format!(".target-{safe}.lock"))
+}
+
+fn is_contended(e: &std::io::Error) -> bool {
+    e.raw_os_error() == fs2::lock_contended_error().raw_os_error()
+        || e.kind() == std::io::ErrorKind::WouldBlock
+}
+
+fn open_lock_file(path: &Path) -> StateResult<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("open lock file", path))
+}
+
+/// Takes the exclusive lock on `path` without waiting for a live holder.
+/// `what` names the locked thing in the [`LockHeld`] message.
+pub fn acquire(path: &Path, what: &str, migration_id: &str) -> StateResult<LockGuard> {
+    let file = open_lock_file(path)?;
+    let deadline = Instant::now() + CONTENTION_GRACE;
+    loop {
+        match fs2::FileExt::try_lock_exclusive(&file) {
+            Ok(()) => break,
+            Err(e) if is_contended(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) if is_contended(&e) => return Err(held(path, what)),
+            Err(e) => return Err(io("lock", path)(e)),
+        }
+    }
+    let info = LockInfo {
+        pid: std::process::id(),
+        host: hostname(),
+        started: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        migration_id: Some(migration_id.to_string()),
+    };
+    let bytes = serde_json::to_vec(&info).map_err(|e| io("write lock file", path)(e.into()))?;
+    // Rewritten in place: replacing the file would orphan the lock on its inode.
+    file.set_len(0).map_err(io("write lock file", path))?;
+    file.write_all_at(&bytes, 0)
+        .map_err(io("write lock file", path))?;
+    Ok(LockGuard { _file: file })
+}
+
+fn held(path: &Path, what: &str) -> StateError {
+    let info = read_info(path);
+    StateError::Locked(LockHeld {
+        what: what.to_string(),
+        pid: info.as_ref().map_or(0, |i| i.pid),
+        host: info
+            .as_ref()
+            .map_or_else(|| "an unknown host".into(), |i| i.host.clone()),
+        started: info.map_or_else(|| "just now".into(), |i| i.started),
+    })
+}
+
+/// Reads a lock file's metadata. The holder may be writing it right now, so
+/// an unreadable file is read again a few times before giving up.
+pub fn read_info(path: &Path) -> Option<LockInfo> {
+    for _ in 0..20 {
+        if let Ok(info) = std::fs::read(path)
+            .map_err(drop)
+            .and_then(|b| serde_json::from_slice(&b).map_err(drop))
+        {
+            return Some(info);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Who holds the lock on `path` right now, if anyone (a missing file is free).
+pub fn probe(path: &Path) -> StateResult<Option<LockInfo>> {
+    let file = match OpenOptions::new().read(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("open lock file", path)(e)),
+    };
+    // A shared lock conflicts only with a writer's exclusive one.
+    match fs2::FileExt::try_lock_shared(&file) {
+        Ok(()) => {
+            let _ = fs2::FileExt::unlock(&file);
+            Ok(None)
+        }
+        Err(e) if is_contended(&e) => Ok(Some(read_info(path).unwrap_or(LockInfo {
+            pid: 0,
+            host: "an unknown host".into(),
+            started: String::new(),
+            migration_id: None,
+        }))),
+        Err(e) => Err(io("probe lock file", path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_is_refused_with_holder_and_freed_on_drop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join(".migration-lock");
+        let g = acquire(&p, "migration x", "x").unwrap();
+        match acquire(&p, "migration x", "x") {
+            Err(StateError::Locked(h)) => {
+                assert_eq!(h.pid, std::process::id());
+                assert_eq!(h.host, hostname());
+                assert!(h.to_string().contains("migration x is locked by process"));
+            }
+            other => panic!("expected LockHeld, got {other:?}"),
+        }
+        assert_eq!(probe(&p).unwrap().map(|i| i.pid), Some(std::process::id()));
+        drop(g);
+        assert_eq!(probe(&p).unwrap(), None);
+        acquire(&p, "migration x", "x").unwrap();
+    }
+
+    #[test]
+    fn target_lock_names_are_safe() {
+        let p = target_lock_path(Path::new("/l"), "../u a");
+        assert_eq!(p, Path::new("/l/.target-%2e%2e%2fu%20a.lock"));
+        assert_eq!(
+            target_lock_path(Path::new("/l"), "uat"),
+            Path::new("/l/.target-uat.lock")
+        );
+    }
 }

@@ -1,3 +1,27 @@
 //! Durable migration state (SPEC §4, §5): model, store, locks, resume selection.
+//!
+//! * [`model`] — the state of SPEC §4 and its state machine.
+//! * [`store`] — the files of a migration directory, atomic and durable.
+//! * [`session`] — the API the engine drives: create/resume, transitions, finish.
+//! * [`lock`] — OS locks on the migration and on the target environment.
+//! * [`list`] — listing migrations and finding resumable ones.
 
+pub mod error;
+pub mod id;
+pub mod list;
 pub mod lock;
+pub mod model;
+pub mod options;
+pub mod session;
+pub mod store;
+pub mod summary;
+
+pub use error::{StateError, StateResult};
+pub use list::{find_resumable, list_migrations, ListedMigration, Listing};
+pub use model::{
+    Counts, ErrorKind, MigrationState, MigrationStatus, Phase, PhaseStatus, RollbackRecord,
+    RollbackStatus, Selection, SiteBackup, SiteRecord, SiteStats, SiteStatus, TableBackup,
+};
+pub use options::{MigrationConfig, MigrationOptions, NewMigration, ReplacePair, ResumeRequest};
+pub use session::{abandon, Session, SessionKind};
+pub use summary::Summary;

@@ -1,0 +1,136 @@
+//! Errors of the state store, and how they reach the user.
+
+use std::path::PathBuf;
+
+use crate::exit::{Code, CodedError};
+
+use super::id::MalformedId;
+use super::lock::LockHeld;
+use super::model::{MigrationStatus, TransitionError};
+
+/// Everything that can go wrong reading or writing migration state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A file operation failed.
+    #[error("cannot {action} {path}: {source}. {hint}")]
+    Io {
+        /// What we tried to do.
+        action: &'static str,
+        /// On which file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// A state file that cannot be used; it was left untouched.
+    #[error("state file {path} is unusable: {reason}. The file was not changed. Repair or restore it, or move the directory {dir} aside and start a new migration.")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+        /// Its migration directory.
+        dir: PathBuf,
+    },
+    /// The state was written by a newer wfuwp.
+    #[error("state file {path} has version {found}, but this wfuwp understands version {supported} only. The file was not changed. Use the wfuwp release that created it (or a newer one).")]
+    FutureVersion {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u64,
+        /// Ours.
+        supported: u32,
+    },
+    /// A syntactically wrong id.
+    #[error(transparent)]
+    MalformedId(#[from] MalformedId),
+    /// A well-formed id with no directory.
+    #[error("no migration '{id}' in {logs_dir}. List migrations with `wfuwp env-migrate --list-migrations --all`, or point --logs-dir at the directory that holds it.")]
+    UnknownId {
+        /// The id.
+        id: String,
+        /// Where we looked.
+        logs_dir: PathBuf,
+    },
+    /// Resume / rollback / abandon of a migration whose status does not allow it.
+    #[error("migration {id} is {status}: {advice}")]
+    WrongStatus {
+        /// The id.
+        id: String,
+        /// Its status.
+        status: MigrationStatus,
+        /// What the user can do instead.
+        advice: String,
+    },
+    /// The environments' configuration changed since the migration was created.
+    #[error("the configuration of {envs} changed since migration {id} was created (different host, database, prefix or replacement tokens). Resuming would mix two configurations in one target. Restore the old configuration, or pass --force to resume anyway.")]
+    FingerprintMismatch {
+        /// The id.
+        id: String,
+        /// Environments whose fingerprint differs.
+        envs: String,
+    },
+    /// A state-machine violation (an engine bug, reported as such).
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Another process holds a lock.
+    #[error(transparent)]
+    Locked(#[from] LockHeld),
+}
+
+impl StateError {
+    /// Whether the user (not the tool) must act: exit code 2.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            StateError::Corrupt { .. }
+            | StateError::FutureVersion { .. }
+            | StateError::MalformedId(_)
+            | StateError::UnknownId { .. }
+            | StateError::WrongStatus { .. }
+            | StateError::FingerprintMismatch { .. } => true,
+            StateError::Io { source, .. } => source.kind() == std::io::ErrorKind::PermissionDenied,
+            StateError::Transition(_) | StateError::Locked(_) => false,
+        }
+    }
+
+    /// Wraps for the application edge so that [`crate::exit::classify`] picks
+    /// the right exit code: 2 for usage errors, 4 for locks, 1 otherwise.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            StateError::Locked(l) => anyhow::Error::new(l),
+            e if e.is_usage() => anyhow::Error::new(CodedError {
+                code: Code::Usage,
+                message: e.to_string(),
+            }),
+            e => anyhow::Error::new(e),
+        }
+    }
+}
+
+/// Shorthand for results of the store.
+pub type StateResult<T> = Result<T, StateError>;
+
+/// Builds an [`StateError::Io`] with a hint fitting the action.
+pub(crate) fn io(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> StateError {
+    let path = path.into();
+    move |source| {
+        let hint = match source.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                "Choose a logs dir you can write with --logs-dir or WFUWP_LOGS_DIR, or fix its permissions."
+            }
+            std::io::ErrorKind::NotFound => "Check that the logs dir exists and was not moved.",
+            _ => "Check free disk space and the file system, then run again; recorded progress is kept.",
+        };
+        StateError::Io {
+            action,
+            path,
+            source,
+            hint,
+        }
+    }
+}

@@ -1,0 +1,1100 @@
+//! A run of a migration as the engine sees it: create or resume, report
+//! transitions (each durable before the call returns), finish.
+//!
+//! A [`Session`] holds the target lock and the migration lock for its whole
+//! life. All methods take `&self` and serialize on an internal mutex, so the
+//! workers of a run share one `Arc<Session>`. Dropping a session without
+//! [`Session::finish`] (a crash path) releases the locks and leaves the
+//! migration resumable: every transition already recorded stays recorded.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+
+use super::error::{StateError, StateResult};
+use super::lock::{self, LockGuard};
+use super::model::*;
+use super::options::*;
+use super::store::{self, Journal, JournalOp, JournalRecord, ProgressLog};
+use super::summary::Summary;
+use crate::sites::SiteId;
+
+/// Journal records between two snapshots: bounds replay time and file size
+/// while keeping the per-transition cost at one small fdatasync'ed append.
+const COMPACT_EVERY: u64 = 512;
+
+/// Whether the session runs the migration forward or rolls it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// Create or resume.
+    Run,
+    /// `--rollback`.
+    Rollback,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: MigrationState,
+    journal: Journal,
+    log: ProgressLog,
+    since_compact: u64,
+}
+
+/// A locked, running migration. See the module docs.
+#[derive(Debug)]
+pub struct Session {
+    dir: PathBuf,
+    config: MigrationConfig,
+    kind: SessionKind,
+    run_start: DateTime<Utc>,
+    to_process: Vec<SiteId>,
+    inner: Mutex<Inner>,
+    // Declared last: dropped after everything above is flushed.
+    _locks: Vec<LockGuard>,
+}
+
+fn lock_target(logs_dir: &Path, target: &str, id: &str) -> StateResult<LockGuard> {
+    lock::acquire(
+        &lock::target_lock_path(logs_dir, target),
+        &format!("target environment '{target}'"),
+        id,
+    )
+}
+
+fn lock_migration(dir: &Path, id: &str) -> StateResult<LockGuard> {
+    lock::acquire(&dir.join(store::LOCK_FILE), &format!("migration {id}"), id)
+}
+
+/// The directory of an existing migration, or a clear error.
+pub fn existing_dir(logs_dir: &Path, id: &str) -> StateResult<PathBuf> {
+    super::id::validate(id)?;
+    let dir = store::migration_dir(logs_dir, id);
+    if !dir.is_dir() {
+        return Err(StateError::UnknownId {
+            id: id.into(),
+            logs_dir: logs_dir.into(),
+        });
+    }
+    Ok(dir)
+}
+
+fn wrong(state: &MigrationState, advice: impl Into<String>) -> StateError {
+    StateError::WrongStatus {
+        id: state.migration_id.clone(),
+        status: state.status,
+        advice: advice.into(),
+    }
+}
+
+fn check_resumable(s: &MigrationState) -> StateResult<()> {
+    if let Some(r) = &s.rollback {
+        return Err(wrong(s, format!("a rollback of it was started ({}); finish it with `wfuwp env-migrate --rollback {}`", r.status, s.migration_id)));
+    }
+    match s.status {
+        st if st.is_resumable() => Ok(()),
+        MigrationStatus::Completed => Err(wrong(
+            s,
+            "there is nothing left to resume. Start a new migration to copy again.",
+        )),
+        MigrationStatus::Cancelled => Err(wrong(
+            s,
+            "it was abandoned and cannot be resumed. Start a new migration.",
+        )),
+        _ => Err(wrong(
+            s,
+            "it was rolled back and cannot be resumed. Start a new migration.",
+        )),
+    }
+}
+
+fn check_rollbackable(s: &MigrationState) -> StateResult<()> {
+    match s.status {
+        MigrationStatus::RolledBack => Err(wrong(
+            s,
+            "it was already rolled back; the target holds its earlier tables.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Session {
+    /// Creates a new migration in `logs_dir`: takes the target lock, writes the
+    /// directory (private permissions) with state `running`, run 1, and the
+    /// config, then takes the migration lock.
+    pub fn create(logs_dir: &Path, new: NewMigration) -> anyhow::Result<Session> {
+        Self::create_inner(logs_dir, new).map_err(StateError::into_anyhow)
+    }
+
+    fn create_inner(logs_dir: &Path, new: NewMigration) -> StateResult<Session> {
+        let now = Utc::now();
+        let id = super::id::generate(now);
+        store::create_private_dir(logs_dir)?;
+        let target_lock = lock_target(logs_dir, &new.target, &id)?;
+        // Built under a hidden name and renamed into place, so that no reader
+        // ever sees a migration directory without its state file.
+        let building = logs_dir.join(format!(".creating-{id}"));
+        store::create_private_dir(&building)?;
+        let migration_lock = lock_migration(&building, &id)?;
+        let state = MigrationState::new(
+            id.clone(),
+            new.source.clone(),
+            new.target.clone(),
+            &new.sites,
+            now,
+        );
+        let config = MigrationConfig {
+            version: CONFIG_VERSION,
+            migration_id: id.clone(),
+            source_env: new.source,
+            target_env: new.target,
+            created: now,
+            options: new.options,
+            fingerprints: new.fingerprints,
+        };
+        store::write_json(&building.join(store::CONFIG_FILE), &config)?;
+        store::write_json(&building.join(store::STATE_FILE), &state)?;
+        let journal = Journal::open(&building)?;
+        let mut log = ProgressLog::open(&building)?;
+        let dir = store::migration_dir(logs_dir, &id);
+        std::fs::rename(&building, &dir).map_err(super::error::io("create", &dir))?;
+        store::fsync_dir(logs_dir)?;
+        log.line(&format!(
+            "created migration {id}: {} -> {}, {} sites, by pid {} on {}",
+            state.source_env,
+            state.target_env,
+            state.sites().len(),
+            std::process::id(),
+            lock::hostname()
+        ));
+        let to_process = state.sites().iter().map(|s| s.site_id).collect();
+        Ok(Session {
+            dir,
+            config,
+            kind: SessionKind::Run,
+            run_start: now,
+            to_process,
+            inner: Mutex::new(Inner {
+                state,
+                journal,
+                log,
+                since_compact: 0,
+            }),
+            _locks: vec![target_lock, migration_lock],
+        })
+    }
+
+    /// Loads a migration for another run with the resume flags of `req` (SPEC §5).
+    pub fn resume(logs_dir: &Path, id: &str, req: ResumeRequest) -> anyhow::Result<Session> {
+        Self::resume_inner(logs_dir, id, req).map_err(StateError::into_anyhow)
+    }
+
+    fn resume_inner(logs_dir: &Path, id: &str, req: ResumeRequest) -> StateResult<Session> {
+        let (dir, mut state, locks) = Self::open_locked(logs_dir, id, check_resumable)?;
+        let config: MigrationConfig = store::read_json(&dir, store::CONFIG_FILE)?;
+        let changed = fingerprint_mismatches(&config.fingerprints, &req.fingerprints);
+        if !changed.is_empty() && !req.force {
+            return Err(StateError::FingerprintMismatch {
+                id: id.into(),
+                envs: changed.join(", "),
+            });
+        }
+        let reset = Self::recover(&mut state)?;
+        state.set_status(MigrationStatus::Running)?;
+        state.runs += 1;
+        state.process_id = std::process::id();
+        state.end_time = None;
+        let sel = req.selection();
+        let to_process: Vec<SiteId> = state
+            .sites()
+            .iter()
+            .filter(|s| sel.selects(s.status))
+            .map(|s| s.site_id)
+            .collect();
+        let session = Self::assemble(dir, config, SessionKind::Run, state, locks, to_process)?;
+        let runs = session.inner().state.runs;
+        session.log(&format!(
+            "resumed (run {runs}) by pid {} on {}: {} sites to process{}{}{}{}",
+            std::process::id(),
+            lock::hostname(),
+            session.to_process.len(),
+            if req.skip_failed {
+                ", --skip-failed"
+            } else {
+                ""
+            },
+            if req.skip_timeouts {
+                ", --skip-timeouts"
+            } else {
+                ""
+            },
+            if req.retry_failed {
+                ", --retry-failed"
+            } else {
+                ""
+            },
+            if reset > 0 {
+                format!(", {reset} interrupted sites reset to pending")
+            } else {
+                String::new()
+            },
+        ));
+        if !changed.is_empty() {
+            session.log(&format!(
+                "configuration of {} changed since creation; resumed anyway (--force)",
+                changed.join(", ")
+            ));
+        }
+        Ok(session)
+    }
+
+    /// Loads a migration for `--rollback`: allowed unless it is already rolled
+    /// back (an interrupted rollback continues where it stopped).
+    pub fn open_for_rollback(logs_dir: &Path, id: &str) -> anyhow::Result<Session> {
+        Self::open_for_rollback_inner(logs_dir, id).map_err(StateError::into_anyhow)
+    }
+
+    fn open_for_rollback_inner(logs_dir: &Path, id: &str) -> StateResult<Session> {
+        let (dir, mut state, locks) = Self::open_locked(logs_dir, id, check_rollbackable)?;
+        let config: MigrationConfig = store::read_json(&dir, store::CONFIG_FILE)?;
+        Self::recover(&mut state)?;
+        state.process_id = std::process::id();
+        let session = Self::assemble(dir, config, SessionKind::Rollback, state, locks, Vec::new())?;
+        session.log(&format!(
+            "opened for rollback by pid {} on {}",
+            std::process::id(),
+            lock::hostname()
+        ));
+        Ok(session)
+    }
+
+    /// Validates the id, checks the status, takes both locks and reloads the
+    /// state under them (another process may have changed it meanwhile).
+    fn open_locked(
+        logs_dir: &Path,
+        id: &str,
+        allowed: fn(&MigrationState) -> StateResult<()>,
+    ) -> StateResult<(PathBuf, MigrationState, Vec<LockGuard>)> {
+        let dir = existing_dir(logs_dir, id)?;
+        let peek = store::load(&dir)?;
+        allowed(&peek)?;
+        let target_lock = lock_target(logs_dir, &peek.target_env, id)?;
+        let migration_lock = lock_migration(&dir, id)?;
+        let state = store::load(&dir)?;
+        allowed(&state)?;
+        store::remove_stale_temps(&dir);
+        Ok((dir, state, vec![target_lock, migration_lock]))
+    }
+
+    /// A run that died left `running` and `in_progress` behind; under our lock
+    /// we know nobody works on it, so those mean "interrupted".
+    fn recover(state: &mut MigrationState) -> StateResult<usize> {
+        let reset = state.recover_interrupted();
+        if matches!(
+            state.status,
+            MigrationStatus::Running | MigrationStatus::Initializing
+        ) {
+            state.set_status(MigrationStatus::Paused)?;
+        }
+        Ok(reset)
+    }
+
+    fn assemble(
+        dir: PathBuf,
+        config: MigrationConfig,
+        kind: SessionKind,
+        state: MigrationState,
+        locks: Vec<LockGuard>,
+        to_process: Vec<SiteId>,
+    ) -> StateResult<Session> {
+        let mut journal = Journal::open(&dir)?;
+        // A fresh snapshot also drops a torn journal tail a killed writer left,
+        // which our appends would otherwise extend into a corrupt line.
+        store::compact(&dir, &state, &mut journal)?;
+        let log = ProgressLog::open(&dir)?;
+        Ok(Session {
+            dir,
+            config,
+            kind,
+            run_start: Utc::now(),
+            to_process,
+            inner: Mutex::new(Inner {
+                state,
+                journal,
+                log,
+                since_compact: 0,
+            }),
+            _locks: locks,
+        })
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A worker that panicked mid-transition never applied it in memory
+        // (changes are applied after they are durable), so the state is sound.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The migration id.
+    pub fn id(&self) -> String {
+        self.config.migration_id.clone()
+    }
+
+    /// The migration directory.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    /// Create/resume or rollback.
+    pub fn kind(&self) -> SessionKind {
+        self.kind
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> MigrationState {
+        self.inner().state.clone()
+    }
+
+    /// What the migration was created with.
+    pub fn config(&self) -> MigrationConfig {
+        self.config.clone()
+    }
+
+    /// Appends an event to `migration-progress.log`. Never put secrets in it.
+    pub fn log(&self, line: &str) {
+        self.inner().log.line(line);
+    }
+
+    /// The sites this run processes, fixed when the run started (SPEC §5).
+    pub fn sites_to_process(&self) -> Vec<SiteId> {
+        self.to_process.clone()
+    }
+
+    /// Whether phase `p` completed in an earlier run (or this one).
+    pub fn is_phase_completed(&self, p: Phase) -> bool {
+        self.inner().state.phase(p).status == PhaseStatus::Completed
+    }
+
+    /// Records every non-site change with a snapshot (they are few per run).
+    fn change(
+        &self,
+        event: &str,
+        f: impl FnOnce(&mut MigrationState) -> StateResult<()>,
+    ) -> StateResult<()> {
+        let mut g = self.inner();
+        let Inner {
+            state,
+            journal,
+            log,
+            since_compact,
+        } = &mut *g;
+        let mut next = state.clone();
+        f(&mut next)?;
+        next.last_save_time = Utc::now();
+        store::compact(&self.dir, &next, journal)?;
+        *state = next;
+        *since_compact = 0;
+        log.line(event);
+        Ok(())
+    }
+
+    /// Records one journal op, durable before return, then applies it in memory.
+    fn journal(&self, g: &mut Inner, op: JournalOp, event: &str) -> StateResult<()> {
+        let now = Utc::now();
+        let rec = JournalRecord {
+            seq: g.state.journal_seq + 1,
+            time: now,
+            op,
+        };
+        g.journal.append(&rec)?;
+        match rec.op {
+            JournalOp::Site(site) => g.state.put_site(site)?,
+            JournalOp::RollbackSite(id) => {
+                if let Some(r) = g.state.rollback.as_mut() {
+                    r.sites_done.push(id);
+                }
+            }
+        }
+        g.state.journal_seq = rec.seq;
+        g.state.last_save_time = now;
+        g.since_compact += 1;
+        g.log.line(event);
+        if g.since_compact >= COMPACT_EVERY {
+            store::compact(&self.dir, &g.state, &mut g.journal)?;
+            g.since_compact = 0;
+        }
+        Ok(())
+    }
+
+    fn site_change(
+        &self,
+        id: SiteId,
+        to: SiteStatus,
+        event: impl FnOnce(&SiteRecord) -> String,
+        edit: impl FnOnce(&mut SiteRecord),
+    ) -> StateResult<()> {
+        let mut g = self.inner();
+        let mut rec = g.state.next_site(id, to, Utc::now())?;
+        edit(&mut rec);
+        let line = event(&rec);
+        self.journal(&mut g, JournalOp::Site(rec), &line)
+    }
+
+    fn edge<T>(r: StateResult<T>) -> anyhow::Result<T> {
+        r.map_err(StateError::into_anyhow)
+    }
+
+    /// A phase starts (`in_progress`; it becomes `currentPhase`).
+    pub fn phase_started(&self, p: Phase) -> anyhow::Result<()> {
+        Self::edge(self.change(&format!("phase {p} started"), |s| {
+            Ok(s.set_phase(p, PhaseStatus::InProgress, None, Utc::now())?)
+        }))
+    }
+
+    /// A phase completed.
+    pub fn phase_completed(&self, p: Phase) -> anyhow::Result<()> {
+        Self::edge(self.change(&format!("phase {p} completed"), |s| {
+            Ok(s.set_phase(p, PhaseStatus::Completed, None, Utc::now())?)
+        }))
+    }
+
+    /// A phase failed with `err`.
+    pub fn phase_failed(&self, p: Phase, err: &str) -> anyhow::Result<()> {
+        Self::edge(self.change(&format!("phase {p} failed: {err}"), |s| {
+            Ok(s.set_phase(p, PhaseStatus::Failed, Some(err), Utc::now())?)
+        }))
+    }
+
+    /// A phase is not needed for this migration.
+    pub fn phase_skipped(&self, p: Phase) -> anyhow::Result<()> {
+        Self::edge(self.change(&format!("phase {p} skipped"), |s| {
+            Ok(s.set_phase(p, PhaseStatus::Skipped, None, Utc::now())?)
+        }))
+    }
+
+    /// A site starts: `in_progress`, `attempts` + 1, `startTime`.
+    pub fn site_started(&self, id: SiteId) -> anyhow::Result<()> {
+        Self::edge(self.site_change(
+            id,
+            SiteStatus::InProgress,
+            |r| format!("site {id} started (attempt {})", r.attempts),
+            |_| {},
+        ))
+    }
+
+    /// A transient failure that will be retried: `attempts` + 1, error kept, still `in_progress`.
+    pub fn site_retrying(&self, id: SiteId, kind: ErrorKind, err: &str) -> anyhow::Result<()> {
+        Self::edge(self.site_change(
+            id,
+            SiteStatus::InProgress,
+            |r| {
+                format!(
+                    "site {id} retrying (attempt {}) after {kind} error: {err}",
+                    r.attempts
+                )
+            },
+            |r| {
+                r.error = Some(err.to_string());
+                r.error_kind = Some(kind);
+            },
+        ))
+    }
+
+    /// A site is swapped in on the target.
+    pub fn site_completed(&self, id: SiteId, stats: SiteStats) -> anyhow::Result<()> {
+        Self::edge(self.site_change(
+            id,
+            SiteStatus::Completed,
+            |r| {
+                format!(
+                    "site {id} completed: {} tables, {} rows, {} bytes (attempt {})",
+                    stats.tables, stats.rows, stats.bytes, r.attempts
+                )
+            },
+            |r| {
+                r.tables = Some(stats.tables);
+                r.rows = Some(stats.rows);
+                r.bytes = Some(stats.bytes);
+                r.error = None;
+                r.error_kind = None;
+            },
+        ))
+    }
+
+    /// A site failed; `ErrorKind::Timeout` makes it `timeout`, anything else `failed`.
+    pub fn site_failed(&self, id: SiteId, kind: ErrorKind, err: &str) -> anyhow::Result<()> {
+        let to = if kind == ErrorKind::Timeout {
+            SiteStatus::Timeout
+        } else {
+            SiteStatus::Failed
+        };
+        Self::edge(self.site_change(
+            id,
+            to,
+            |r| {
+                format!(
+                    "site {id} {to} ({kind}) after {} attempts: {err}",
+                    r.attempts
+                )
+            },
+            |r| {
+                r.error = Some(err.to_string());
+                r.error_kind = Some(kind);
+            },
+        ))
+    }
+
+    /// A site is deliberately not migrated; `reason` goes into `error`.
+    pub fn site_skipped(&self, id: SiteId, reason: &str) -> anyhow::Result<()> {
+        Self::edge(self.site_change(
+            id,
+            SiteStatus::Skipped,
+            |_| format!("site {id} skipped: {reason}"),
+            |r| {
+                r.error = Some(reason.to_string());
+                r.error_kind = None;
+            },
+        ))
+    }
+
+    /// Records (replacing any earlier record) the backup of a site's original
+    /// tables. Keeping the *first* backup across redos is the engine's call:
+    /// it sees the recorded one in [`Session::snapshot`].
+    pub fn record_site_backup(&self, id: SiteId, b: SiteBackup) -> anyhow::Result<()> {
+        Self::edge(self.record_site_backup_inner(id, b))
+    }
+
+    fn record_site_backup_inner(&self, id: SiteId, b: SiteBackup) -> StateResult<()> {
+        let mut g = self.inner();
+        let mut rec = g
+            .state
+            .site(id)
+            .cloned()
+            .ok_or_else(|| TransitionError::UnknownSite {
+                id: self.id(),
+                site: id,
+            })?;
+        let line = format!("site {id}: backup of {} tables recorded", b.tables.len());
+        rec.backup = Some(b);
+        self.journal(&mut g, JournalOp::Site(rec), &line)
+    }
+
+    /// Records (replacing any earlier record) the backup of the network tables.
+    pub fn record_network_backup(&self, b: SiteBackup) -> anyhow::Result<()> {
+        let line = format!(
+            "network tables: backup of {} tables recorded",
+            b.tables.len()
+        );
+        Self::edge(self.change(&line, |s| {
+            s.network_backup = Some(b);
+            Ok(())
+        }))
+    }
+
+    /// Records how much space this migration's backup tables hold.
+    pub fn set_backup_bytes(&self, bytes: u64) -> anyhow::Result<()> {
+        Self::edge(
+            self.change(&format!("backup tables hold {bytes} bytes"), |s| {
+                s.backup_bytes = Some(bytes);
+                Ok(())
+            }),
+        )
+    }
+
+    fn require_rollback(&self, state: &MigrationState) -> StateResult<()> {
+        match self.kind {
+            SessionKind::Rollback => Ok(()),
+            SessionKind::Run => Err(wrong(state, "this session was not opened for rollback")),
+        }
+    }
+
+    /// Starts (or continues, after an interrupted rollback) the rollback record.
+    pub fn rollback_started(&self) -> anyhow::Result<()> {
+        Self::edge(self.change("rollback started", |s| {
+            self.require_rollback(s)?;
+            let now = Utc::now();
+            let r = s.rollback.get_or_insert(RollbackRecord {
+                status: RollbackStatus::InProgress,
+                start_time: now,
+                end_time: None,
+                sites_done: Vec::new(),
+                network_done: false,
+                error: None,
+            });
+            r.status = RollbackStatus::InProgress;
+            r.end_time = None;
+            r.error = None;
+            Ok(())
+        }))
+    }
+
+    /// Whether the rollback already swapped site `id` back.
+    pub fn is_site_rolled_back(&self, id: SiteId) -> bool {
+        self.inner()
+            .state
+            .rollback
+            .as_ref()
+            .is_some_and(|r| r.sites_done.contains(&id))
+    }
+
+    /// Whether the rollback already swapped the network tables back.
+    pub fn is_network_rolled_back(&self) -> bool {
+        self.inner()
+            .state
+            .rollback
+            .as_ref()
+            .is_some_and(|r| r.network_done)
+    }
+
+    fn rollback_in_progress(&self, g: &Inner) -> StateResult<()> {
+        self.require_rollback(&g.state)?;
+        match &g.state.rollback {
+            Some(r) if r.status == RollbackStatus::InProgress => Ok(()),
+            _ => Err(wrong(&g.state, "call rollback_started first")),
+        }
+    }
+
+    /// Site `id` is swapped back to its backup (durable before return).
+    pub fn rollback_site_done(&self, id: SiteId) -> anyhow::Result<()> {
+        let mut g = self.inner();
+        Self::edge(self.rollback_in_progress(&g).and_then(|()| {
+            if g.state.site(id).is_none() {
+                return Err(TransitionError::UnknownSite {
+                    id: self.id(),
+                    site: id,
+                }
+                .into());
+            }
+            self.journal(
+                &mut g,
+                JournalOp::RollbackSite(id),
+                &format!("rollback: site {id} restored"),
+            )
+        }))
+    }
+
+    /// The network tables are swapped back.
+    pub fn rollback_network_done(&self) -> anyhow::Result<()> {
+        let r = self.rollback_in_progress(&self.inner());
+        Self::edge(r.and_then(|()| {
+            self.change("rollback: network tables restored", |s| {
+                if let Some(r) = s.rollback.as_mut() {
+                    r.network_done = true;
+                }
+                Ok(())
+            })
+        }))
+    }
+
+    /// Ends the rollback record: `error` `None` means the target is restored.
+    /// Then call [`Session::finish`] with `RolledBack` (success) or the
+    /// migration's current status (failure).
+    pub fn rollback_finished(&self, error: Option<&str>) -> anyhow::Result<()> {
+        let r = self.rollback_in_progress(&self.inner());
+        let event = match error {
+            None => "rollback completed".to_string(),
+            Some(e) => format!("rollback failed: {e}"),
+        };
+        Self::edge(r.and_then(|()| {
+            self.change(&event, |s| {
+                if let Some(r) = s.rollback.as_mut() {
+                    r.status = if error.is_none() {
+                        RollbackStatus::Completed
+                    } else {
+                        RollbackStatus::Failed
+                    };
+                    r.end_time = Some(Utc::now());
+                    r.error = error.map(str::to_string);
+                }
+                Ok(())
+            })
+        }))
+    }
+
+    /// The status a run should end with: `completed` when every site is
+    /// completed or skipped and no phase failed, else `failed`.
+    pub fn outcome(&self) -> MigrationStatus {
+        let g = self.inner();
+        let c = g.state.counts();
+        let phase_failed = g
+            .state
+            .phases
+            .iter()
+            .any(|p| p.status == PhaseStatus::Failed);
+        if c.completed + c.skipped == c.total && !phase_failed {
+            MigrationStatus::Completed
+        } else {
+            MigrationStatus::Failed
+        }
+    }
+
+    /// Ends the run: sets the status and `endTime`, writes the state and
+    /// `migration-summary.json` (with `extra_summary` merged in), releases the locks.
+    pub fn finish(
+        self,
+        status: MigrationStatus,
+        extra_summary: serde_json::Value,
+    ) -> anyhow::Result<Summary> {
+        Self::edge(self.finish_inner(status, extra_summary))
+    }
+
+    fn finish_inner(
+        &self,
+        status: MigrationStatus,
+        extra: serde_json::Value,
+    ) -> StateResult<Summary> {
+        let mut g = self.inner();
+        let mut next = g.state.clone();
+        self.final_status(&mut next, status)?;
+        next.end_time = Some(Utc::now());
+        next.last_save_time = Utc::now();
+        let Inner {
+            state,
+            journal,
+            log,
+            ..
+        } = &mut *g;
+        store::compact(&self.dir, &next, journal)?;
+        *state = next;
+        let summary = Summary::of(state, self.run_start, extra);
+        store::write_json(&self.dir.join(store::SUMMARY_FILE), &summary)?;
+        let c = state.counts();
+        log.line(&format!(
+            "run {} ended: {status}; {} of {} sites completed, {} failed, {} timed out, {} skipped",
+            state.runs, c.completed, c.total, c.failed, c.timeout, c.skipped
+        ));
+        Ok(summary)
+    }
+
+    fn final_status(&self, next: &mut MigrationState, status: MigrationStatus) -> StateResult<()> {
+        match self.kind {
+            SessionKind::Rollback if status == next.status => return Ok(()),
+            SessionKind::Rollback if status == MigrationStatus::RolledBack => {
+                if next.rollback.as_ref().map(|r| r.status) != Some(RollbackStatus::Completed) {
+                    return Err(wrong(
+                        next,
+                        "it cannot be marked rolled_back before rollback_finished(None)",
+                    ));
+                }
+            }
+            SessionKind::Rollback => {}
+            SessionKind::Run if status == MigrationStatus::Completed => {
+                let c = next.counts();
+                if c.completed + c.skipped != c.total {
+                    return Err(wrong(
+                        next,
+                        format!(
+                            "it cannot be completed: {} of {} sites are not completed",
+                            c.total - c.completed - c.skipped,
+                            c.total
+                        ),
+                    ));
+                }
+            }
+            SessionKind::Run => {}
+        }
+        if status != MigrationStatus::Completed {
+            // Interrupted work is not done; say so rather than leave "in_progress".
+            next.recover_interrupted();
+        }
+        next.set_status(status)?;
+        Ok(())
+    }
+}
+
+/// Marks migration `id` cancelled (`--abandon`). Refuses while another process
+/// holds its lock (exit 4) and for completed, cancelled or rolled-back ones.
+pub fn abandon(logs_dir: &Path, id: &str) -> StateResult<MigrationState> {
+    let dir = existing_dir(logs_dir, id)?;
+    let check = |s: &MigrationState| {
+        match s.status {
+        MigrationStatus::Cancelled => Err(wrong(s, "it is already abandoned; nothing to do.")),
+        MigrationStatus::Completed => Err(wrong(s, "a completed migration cannot be abandoned. To undo it, use `wfuwp env-migrate --rollback ID`.")),
+        MigrationStatus::RolledBack => Err(wrong(s, "it was rolled back and is no longer resumable; nothing to do.")),
+        _ => Ok(()),
+    }
+    };
+    check(&store::load(&dir)?)?;
+    let _lock = lock_migration(&dir, id)?;
+    let mut state = store::load(&dir)?;
+    check(&state)?;
+    store::remove_stale_temps(&dir);
+    state.recover_interrupted();
+    state.set_status(MigrationStatus::Cancelled)?;
+    state.last_save_time = Utc::now();
+    let mut journal = Journal::open(&dir)?;
+    store::compact(&dir, &state, &mut journal)?;
+    ProgressLog::open(&dir)?.line(&format!(
+        "abandoned by pid {} on {}; no longer resumable",
+        std::process::id(),
+        lock::hostname()
+    ));
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn new_migration(sites: Vec<SiteId>) -> NewMigration {
+        NewMigration {
+            source: "prod".into(),
+            target: "uat".into(),
+            options: MigrationOptions {
+                concurrency: 4,
+                ..Default::default()
+            },
+            fingerprints: BTreeMap::from([
+                ("prod".into(), "aa".into()),
+                ("uat".into(), "bb".into()),
+            ]),
+            sites,
+        }
+    }
+
+    fn code(e: &anyhow::Error) -> crate::exit::Code {
+        crate::exit::classify(e)
+    }
+
+    #[test]
+    fn create_run_finish_resume() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(tmp.path(), new_migration(vec![1, 2, 3, 4])).unwrap();
+        let id = s.id();
+        assert_eq!(s.sites_to_process(), vec![1, 2, 3, 4]);
+        s.phase_started(Phase::Sites).unwrap();
+        s.site_started(1).unwrap();
+        s.site_completed(
+            1,
+            SiteStats {
+                tables: 3,
+                rows: 10,
+                bytes: 100,
+            },
+        )
+        .unwrap();
+        s.site_started(2).unwrap();
+        s.site_retrying(2, ErrorKind::Connection, "gone away")
+            .unwrap();
+        s.site_failed(2, ErrorKind::Connection, "gone away")
+            .unwrap();
+        s.site_started(3).unwrap();
+        s.site_failed(3, ErrorKind::Timeout, "20 min").unwrap();
+        // A second session on the same migration/target is refused while we hold it.
+        let e = Session::resume(tmp.path(), &id, ResumeRequest::default()).unwrap_err();
+        assert_eq!(code(&e), crate::exit::Code::Locked);
+        assert!(Session::create(tmp.path(), new_migration(vec![1])).is_err());
+        let on_disk = store::load(&s.dir()).unwrap();
+        assert_eq!(on_disk, s.snapshot());
+        assert_eq!(s.outcome(), MigrationStatus::Failed);
+        let sum = s
+            .finish(
+                MigrationStatus::Failed,
+                serde_json::json!({"slowestSites": [1]}),
+            )
+            .unwrap();
+        assert_eq!(
+            (
+                sum.sites.completed,
+                sum.sites.failed,
+                sum.sites.timeout,
+                sum.sites.pending
+            ),
+            (1, 1, 1, 1)
+        );
+        assert!(tmp.path().join(&id).join(store::SUMMARY_FILE).exists());
+
+        let req = |sf, st, rf| ResumeRequest {
+            skip_failed: sf,
+            skip_timeouts: st,
+            retry_failed: rf,
+            ..Default::default()
+        };
+        let r = Session::resume(tmp.path(), &id, req(false, false, true)).unwrap();
+        assert_eq!(r.sites_to_process(), vec![2, 3]);
+        assert_eq!(r.snapshot().runs, 2);
+        drop(r); // crash path: stays resumable
+        let r = Session::resume(tmp.path(), &id, req(true, false, false)).unwrap();
+        assert_eq!(r.sites_to_process(), vec![3, 4]);
+        let sel_default = Session::resume(tmp.path(), &id, ResumeRequest::default());
+        assert!(sel_default.is_err(), "locked");
+        drop(r);
+        let r = Session::resume(tmp.path(), &id, ResumeRequest::default()).unwrap();
+        assert_eq!(r.sites_to_process(), vec![2, 3, 4]);
+        assert_eq!(r.snapshot().runs, 4);
+        for id in [2, 3, 4] {
+            r.site_started(id).unwrap();
+            r.site_completed(id, SiteStats::default()).unwrap();
+        }
+        assert_eq!(r.outcome(), MigrationStatus::Completed);
+        r.finish(MigrationStatus::Completed, serde_json::Value::Null)
+            .unwrap();
+        let e = Session::resume(tmp.path(), &id, ResumeRequest::default()).unwrap_err();
+        assert_eq!(code(&e), crate::exit::Code::Usage);
+        assert!(e.to_string().contains("nothing left to resume"), "{e}");
+    }
+
+    #[test]
+    fn crash_leaves_in_progress_sites_pending_on_resume() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(tmp.path(), new_migration(vec![1, 2])).unwrap();
+        let id = s.id();
+        s.site_started(1).unwrap();
+        drop(s);
+        assert_eq!(
+            store::load(&tmp.path().join(&id)).unwrap().status,
+            MigrationStatus::Running
+        );
+        let r = Session::resume(tmp.path(), &id, ResumeRequest::default()).unwrap();
+        let st = r.snapshot();
+        assert_eq!(st.site(1).unwrap().status, SiteStatus::Pending);
+        assert_eq!(st.site(1).unwrap().attempts, 1);
+        assert_eq!(st.status, MigrationStatus::Running);
+        assert_eq!(r.sites_to_process(), vec![1, 2]);
+    }
+
+    #[test]
+    fn fingerprint_mismatch_needs_force() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(tmp.path(), new_migration(vec![1])).unwrap();
+        let id = s.id();
+        s.finish(MigrationStatus::Paused, serde_json::Value::Null)
+            .unwrap();
+        let fp = BTreeMap::from([
+            ("prod".into(), "aa".into()),
+            ("uat".into(), "CHANGED".into()),
+        ]);
+        let e = Session::resume(
+            tmp.path(),
+            &id,
+            ResumeRequest {
+                fingerprints: fp.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(code(&e), crate::exit::Code::Usage);
+        assert!(
+            e.to_string().contains("uat") && e.to_string().contains("--force"),
+            "{e}"
+        );
+        Session::resume(
+            tmp.path(),
+            &id,
+            ResumeRequest {
+                fingerprints: fp,
+                force: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn illegal_calls_are_rejected_and_change_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(tmp.path(), new_migration(vec![1])).unwrap();
+        let before = s.snapshot();
+        assert!(
+            s.site_completed(1, SiteStats::default()).is_err(),
+            "pending -> completed"
+        );
+        assert!(s.site_started(99).is_err());
+        assert!(s.phase_completed(Phase::Sites).is_err());
+        assert!(s.rollback_started().is_err(), "not a rollback session");
+        assert_eq!(s.snapshot(), before);
+        let e = s
+            .finish(MigrationStatus::Completed, serde_json::Value::Null)
+            .unwrap_err();
+        assert!(e.to_string().contains("not completed"), "{e}");
+    }
+
+    #[test]
+    fn backups_are_recorded_and_rollback_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(tmp.path(), new_migration(vec![1, 2])).unwrap();
+        let id = s.id();
+        let b = |name: &str| SiteBackup {
+            tables: vec![TableBackup {
+                live: "wp_2_posts".into(),
+                backup: Some(name.into()),
+            }],
+            taken_at: Utc::now(),
+        };
+        s.record_site_backup(2, b("bk0")).unwrap();
+        s.record_site_backup(2, b("bk1")).unwrap();
+        s.record_network_backup(b("net")).unwrap();
+        s.finish(MigrationStatus::Paused, serde_json::Value::Null)
+            .unwrap();
+        let st = store::load(&tmp.path().join(&id)).unwrap();
+        assert_eq!(
+            st.site(2).unwrap().backup.as_ref().unwrap().tables[0]
+                .backup
+                .as_deref(),
+            Some("bk1")
+        );
+
+        let r = Session::open_for_rollback(tmp.path(), &id).unwrap();
+        r.rollback_started().unwrap();
+        r.rollback_site_done(2).unwrap();
+        drop(r); // interrupted rollback
+        assert!(Session::resume(tmp.path(), &id, ResumeRequest::default()).is_err());
+        let r = Session::open_for_rollback(tmp.path(), &id).unwrap();
+        assert!(r.is_site_rolled_back(2) && !r.is_site_rolled_back(1));
+        r.rollback_started().unwrap();
+        r.rollback_network_done().unwrap();
+        r.rollback_finished(None).unwrap();
+        r.finish(MigrationStatus::RolledBack, serde_json::Value::Null)
+            .unwrap();
+        assert!(Session::open_for_rollback(tmp.path(), &id).is_err());
+        assert_eq!(
+            store::load(&tmp.path().join(&id)).unwrap().status,
+            MigrationStatus::RolledBack
+        );
+    }
+
+    #[test]
+    fn abandon_marks_cancelled_and_refuses_locked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(tmp.path(), new_migration(vec![1])).unwrap();
+        let id = s.id();
+        assert!(matches!(
+            abandon(tmp.path(), &id),
+            Err(StateError::Locked(_))
+        ));
+        drop(s);
+        assert_eq!(
+            abandon(tmp.path(), &id).unwrap().status,
+            MigrationStatus::Cancelled
+        );
+        assert!(matches!(
+            abandon(tmp.path(), &id),
+            Err(StateError::WrongStatus { .. })
+        ));
+        assert!(matches!(
+            abandon(tmp.path(), "env-migrate-2025-08-17T12-34-56-zzzzzz"),
+            Err(StateError::UnknownId { .. })
+        ));
+        assert!(matches!(
+            abandon(tmp.path(), "nope"),
+            Err(StateError::MalformedId(_))
+        ));
+    }
+
+    #[test]
+    fn compaction_keeps_everything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let n = COMPACT_EVERY + 10;
+        let s = Session::create(tmp.path(), new_migration((1..=n).collect())).unwrap();
+        for id in 1..=n {
+            s.site_started(id).unwrap();
+        }
+        assert_eq!(store::load(&s.dir()).unwrap(), s.snapshot());
+        assert!(
+            std::fs::metadata(s.dir().join(store::JOURNAL_FILE))
+                .unwrap()
+                .len()
+                < 10_000
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! `migration-summary.json`: what a run ended with (SPEC §7).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::model::{
+    Counts, ErrorKind, MigrationState, MigrationStatus, RollbackRecord, SiteStatus,
+};
+use crate::sites::SiteId;
+
+/// A site that ended `failed` or `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedSite {
+    /// The site.
+    pub site_id: SiteId,
+    /// `failed` or `timeout`.
+    pub status: SiteStatus,
+    /// Tries over all runs.
+    pub attempts: u32,
+    /// The last error.
+    pub error: Option<String>,
+    /// Its classification.
+    pub error_kind: Option<ErrorKind>,
+}
+
+/// The summary of a migration at the end of a run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// The migration.
+    pub migration_id: String,
+    /// Source environment.
+    pub source_env: String,
+    /// Target environment.
+    pub target_env: String,
+    /// Final status of this run.
+    pub status: MigrationStatus,
+    /// Migration creation.
+    pub start_time: DateTime<Utc>,
+    /// End of this run.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Start of this run.
+    pub run_start_time: DateTime<Utc>,
+    /// This run's wall time.
+    pub run_duration_seconds: f64,
+    /// Wall time since creation.
+    pub total_duration_seconds: f64,
+    /// Runs so far.
+    pub runs: u32,
+    /// Sites per status.
+    pub sites: Counts,
+    /// Failed and timed-out sites per error kind.
+    pub error_kinds: BTreeMap<ErrorKind, u64>,
+    /// Every failed or timed-out site.
+    pub failed_sites: Vec<FailedSite>,
+    /// Rows copied by completed sites.
+    pub rows_copied: u64,
+    /// Bytes copied by completed sites.
+    pub bytes_copied: u64,
+    /// Space held by backup tables, when known.
+    pub backup_bytes: Option<u64>,
+    /// `--rollback` progress, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackRecord>,
+    /// What the engine adds (verification, slowest sites, orphans, …).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Summary {
+    /// Builds the summary of `state`, merging the engine's `extra` object. Keys
+    /// computed here win over the engine's, so counts always match the state.
+    pub fn of(
+        state: &MigrationState,
+        run_start: DateTime<Utc>,
+        extra: serde_json::Value,
+    ) -> Summary {
+        let failed_sites: Vec<FailedSite> = state
+            .sites()
+            .iter()
+            .filter(|s| matches!(s.status, SiteStatus::Failed | SiteStatus::Timeout))
+            .map(|s| FailedSite {
+                site_id: s.site_id,
+                status: s.status,
+                attempts: s.attempts,
+                error: s.error.clone(),
+                error_kind: s
+                    .error_kind
+                    .or((s.status == SiteStatus::Timeout).then_some(ErrorKind::Timeout)),
+            })
+            .collect();
+        let mut error_kinds = BTreeMap::new();
+        for k in failed_sites
+            .iter()
+            .map(|f| f.error_kind.unwrap_or(ErrorKind::Internal))
+        {
+            *error_kinds.entry(k).or_insert(0) += 1;
+        }
+        let done = state
+            .sites()
+            .iter()
+            .filter(|s| s.status == SiteStatus::Completed);
+        let (rows, bytes) = done.fold((0, 0), |(r, b), s| {
+            (r + s.rows.unwrap_or(0), b + s.bytes.unwrap_or(0))
+        });
+        let end = state.end_time.unwrap_or_else(Utc::now);
+        let secs = |from: DateTime<Utc>| (end - from).num_milliseconds().max(0) as f64 / 1000.0;
+        let mut s = Summary {
+            migration_id: state.migration_id.clone(),
+            source_env: state.source_env.clone(),
+            target_env: state.target_env.clone(),
+            status: state.status,
+            start_time: state.start_time,
+            end_time: state.end_time,
+            run_start_time: run_start,
+            run_duration_seconds: secs(run_start),
+            total_duration_seconds: secs(state.start_time),
+            runs: state.runs,
+            sites: state.counts(),
+            error_kinds,
+            failed_sites,
+            rows_copied: rows,
+            bytes_copied: bytes,
+            backup_bytes: state.backup_bytes,
+            rollback: state.rollback.clone(),
+            extra: serde_json::Map::new(),
+        };
+        s.extra = merge_extra(&s, extra);
+        s
+    }
+}
+
+fn merge_extra(
+    s: &Summary,
+    extra: serde_json::Value,
+) -> serde_json::Map<String, serde_json::Value> {
+    let ours = serde_json::to_value(s).ok();
+    let taken = |k: &str| ours.as_ref().and_then(|o| o.get(k)).is_some();
+    match extra {
+        serde_json::Value::Null => serde_json::Map::new(),
+        serde_json::Value::Object(m) => m.into_iter().filter(|(k, _)| !taken(k)).collect(),
+        // Not an object: keep it rather than lose what the engine reported.
+        other => std::iter::once(("extra".to_string(), other)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_failures_and_merges_extra() {
+        let mut st = MigrationState::new(
+            "env-migrate-2025-08-17T12-34-56-abc123".into(),
+            "a".into(),
+            "b".into(),
+            &[1, 2, 3],
+            Utc::now(),
+        );
+        for (id, to, kind) in [
+            (1, SiteStatus::Completed, None),
+            (2, SiteStatus::Failed, Some(ErrorKind::Sql)),
+            (3, SiteStatus::Timeout, Some(ErrorKind::Timeout)),
+        ] {
+            let mut r = st
+                .next_site(id, SiteStatus::InProgress, Utc::now())
+                .unwrap();
+            st.put_site(r.clone()).unwrap();
+            r = st.next_site(id, to, Utc::now()).unwrap();
+            r.error_kind = kind;
+            r.rows = Some(10);
+            st.put_site(r).unwrap();
+        }
+        let s = Summary::of(
+            &st,
+            Utc::now(),
+            serde_json::json!({"verification": {"ok": true}, "runs": 99}),
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["sites"]["failed"], 1);
+        assert_eq!(v["errorKinds"]["sql"], 1);
+        assert_eq!(v["errorKinds"]["timeout"], 1);
+        assert_eq!(v["failedSites"].as_array().unwrap().len(), 2);
+        assert_eq!(v["rowsCopied"], 10);
+        assert_eq!(v["verification"]["ok"], true);
+        assert_eq!(v["runs"], 1, "computed keys win");
+    }
+}
