@@ -1,10 +1,15 @@
-//! Migration management that needs no database: list, abandon, show-state-path, choose.
+//! Migration management that needs no database: list, abandon, show-state-path,
+//! choose, and resume detection for `wfuwp env-migrate SOURCE TARGET`.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::Context;
 use crate::cli::EnvMigrateArgs;
-use crate::exit::Code;
+use crate::exit::{Code, CodedError};
+use crate::state::{self, ListedMigration, MigrationStatus, StateError};
+use crate::ui::output::{info, interactive, warn};
+use crate::ui::prompt;
+use crate::ui::table::{Align, Table};
 
 /// `--show-state-path`
 pub fn show_state_path(ctx: &Context) -> Result<Code> {
@@ -13,17 +18,241 @@ pub fn show_state_path(ctx: &Context) -> Result<Code> {
     Ok(Code::Success)
 }
 
-/// `--list-migrations`
-pub fn list(_ctx: &Context, _args: &EnvMigrateArgs) -> Result<Code> {
-    bail!("--list-migrations is not implemented yet")
+/// `--list-migrations [--all] [--json]`
+pub fn list(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
+    let (dir, _) = ctx.logs_dir()?;
+    let listing = state::list_migrations(&dir, args.all).map_err(StateError::into_anyhow)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&listing.migrations)?);
+    } else if listing.migrations.is_empty() {
+        let which = if args.all {
+            "no migrations"
+        } else {
+            "no incomplete migrations"
+        };
+        info(format!("{which} in {}", dir.display()));
+    } else {
+        print!("{}", table(&listing.migrations).render());
+        if let Some(m) = listing.migrations.iter().find(|m| m.resumable) {
+            info(format!(
+                "resume with: wfuwp env-migrate --resume {}",
+                m.migration_id
+            ));
+        }
+    }
+    report_problems(listing.problems)
+}
+
+// Unreadable migrations do not hide the readable ones, but the listing still
+// fails so that scripts notice.
+fn report_problems(problems: Vec<StateError>) -> Result<Code> {
+    if problems.is_empty() {
+        return Ok(Code::Success);
+    }
+    for p in &problems {
+        warn(p.to_string());
+    }
+    Err(CodedError::usage(format!(
+        "{} migration director{} could not be read (reasons above); the files were not changed. Repair or move them aside.",
+        problems.len(),
+        if problems.len() == 1 { "y" } else { "ies" }
+    ))
+    .into())
+}
+
+fn table(migrations: &[ListedMigration]) -> Table {
+    let mut t = Table::new(&[
+        ("ID", Align::Left),
+        ("SOURCE → TARGET", Align::Left),
+        ("STATUS", Align::Left),
+        ("DONE", Align::Right),
+        ("FAILED", Align::Right),
+        ("TIMEOUTS", Align::Right),
+        ("STARTED (UTC)", Align::Left),
+        ("DURATION", Align::Right),
+        ("NOW", Align::Left),
+    ]);
+    for m in migrations {
+        t.row(vec![
+            m.migration_id.clone(),
+            format!("{} → {}", m.source_env, m.target_env),
+            status_text(m),
+            format!("{}/{}", m.completed_sites, m.total_sites),
+            m.failed_sites.to_string(),
+            m.timeout_sites.to_string(),
+            m.start_time.format("%Y-%m-%d %H:%M").to_string(),
+            duration(m.duration_seconds),
+            now_text(m),
+        ]);
+    }
+    t
+}
+
+fn status_text(m: &ListedMigration) -> String {
+    // `running` without a live lock holder means the process died.
+    match (m.status, &m.locked_by) {
+        (MigrationStatus::Running, None) => "interrupted".into(),
+        (s, _) => s.to_string(),
+    }
+}
+
+fn now_text(m: &ListedMigration) -> String {
+    match (&m.locked_by, m.resumable) {
+        (Some(l), _) => format!("running (pid {}, {})", l.pid, l.host),
+        (None, true) => "resumable".into(),
+        (None, false) => "-".into(),
+    }
+}
+
+/// `90061` → `25h01m`; short runs in minutes and seconds.
+fn duration(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s:02}s"),
+        _ => format!("{h}h{m:02}m"),
+    }
 }
 
 /// `--abandon ID`
-pub fn abandon(_ctx: &Context, _id: &str) -> Result<Code> {
-    bail!("--abandon is not implemented yet")
+pub fn abandon(ctx: &Context, id: &str) -> Result<Code> {
+    let (dir, _) = ctx.logs_dir()?;
+    let st = state::abandon(&dir, id).map_err(StateError::into_anyhow)?;
+    info(format!(
+        "migration {id} ({} → {}) is now cancelled and will not be offered for resume. \
+Its backup tables stay on {} until `wfuwp env-migrate --rollback {id}` or a later migration to it completes.",
+        st.source_env, st.target_env, st.target_env
+    ));
+    Ok(Code::Success)
+}
+
+/// What to do about incomplete migrations of the same SOURCE → TARGET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumeDecision {
+    /// Resume this migration id.
+    Resume(String),
+    /// Start a new migration.
+    StartNew,
+    /// The user cancelled: do nothing.
+    Cancel,
+}
+
+/// Resume detection for `wfuwp env-migrate SOURCE TARGET` (SPEC §5): with no
+/// incomplete unlocked migration of the pair, or with `--force`, start anew;
+/// on a terminal ask; otherwise refuse (exit 2) naming the resume command.
+pub fn detect_resume(
+    ctx: &Context,
+    source: &str,
+    target: &str,
+    force: bool,
+) -> Result<ResumeDecision> {
+    let (dir, _) = ctx.logs_dir()?;
+    let found = state::find_resumable(&dir, source, target).map_err(StateError::into_anyhow)?;
+    let Some(newest) = found.first() else {
+        return Ok(ResumeDecision::StartNew);
+    };
+    let id = &newest.migration_id;
+    if force {
+        info(format!("note: incomplete migration {id} of {source} → {target} exists; starting a new one (--force)"));
+        return Ok(ResumeDecision::StartNew);
+    }
+    if !interactive() {
+        return Err(CodedError::usage(format!(
+            "an incomplete migration of {source} → {target} exists: {id} ({}). \
+Resume it with `wfuwp env-migrate --resume {id}`, or start a new one with `wfuwp env-migrate {source} {target} --force`.",
+            progress_text(newest)
+        ))
+        .into());
+    }
+    let more = if found.len() > 1 {
+        format!(" (and {} older)", found.len() - 1)
+    } else {
+        String::new()
+    };
+    let items = vec![
+        format!("Resume {id} ({}){more}", progress_text(newest)),
+        "Start a new migration".to_string(),
+        "Cancel".to_string(),
+    ];
+    let prompt_text = format!("An incomplete migration of {source} → {target} exists");
+    Ok(match prompt::select(&prompt_text, &items, 0)? {
+        Some(0) => ResumeDecision::Resume(id.clone()),
+        Some(1) => ResumeDecision::StartNew,
+        _ => ResumeDecision::Cancel,
+    })
+}
+
+fn progress_text(m: &ListedMigration) -> String {
+    format!(
+        "{}, {}/{} sites done, {} failed, {} timed out, started {}",
+        status_text(m),
+        m.completed_sites,
+        m.total_sites,
+        m.failed_sites,
+        m.timeout_sites,
+        m.start_time.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+const USAGE: &str = "give SOURCE and TARGET: `wfuwp env-migrate SOURCE TARGET` (e.g. `wfuwp env-migrate prod uat`). \
+See `wfuwp env-migrate --help` for options, `wfuwp env-migrate --list-migrations` for incomplete migrations.";
+
+/// Bare `wfuwp env-migrate` on a terminal: lets the user pick an incomplete,
+/// resumable migration; `Ok(None)` if they cancel. Without a terminal or
+/// without such migrations: a usage error (exit 2).
+pub fn choose_migration(ctx: &Context) -> Result<Option<String>> {
+    let (dir, _) = ctx.logs_dir()?;
+    let listing = state::list_migrations(&dir, false).map_err(StateError::into_anyhow)?;
+    let resumable: Vec<&ListedMigration> =
+        listing.migrations.iter().filter(|m| m.resumable).collect();
+    if resumable.is_empty() {
+        return Err(CodedError::usage(USAGE).into());
+    }
+    if !interactive() {
+        let id = &resumable[0].migration_id;
+        return Err(CodedError::usage(format!(
+            "{USAGE} To resume the newest incomplete migration: `wfuwp env-migrate --resume {id}`."
+        ))
+        .into());
+    }
+    let mut items: Vec<String> = resumable
+        .iter()
+        .map(|m| {
+            format!(
+                "{}  {} → {}  ({})",
+                m.migration_id,
+                m.source_env,
+                m.target_env,
+                progress_text(m)
+            )
+        })
+        .collect();
+    items.push("Cancel".into());
+    Ok(
+        match prompt::select("Resume which migration?", &items, 0)? {
+            Some(i) if i < resumable.len() => Some(resumable[i].migration_id.clone()),
+            _ => None,
+        },
+    )
 }
 
 /// Bare `wfuwp env-migrate`.
-pub fn choose(_ctx: &Context, _args: &EnvMigrateArgs) -> Result<Code> {
-    bail!("choosing a migration is not implemented yet; use `wfuwp env-migrate SOURCE TARGET`")
+pub fn choose(ctx: &Context, _args: &EnvMigrateArgs) -> Result<Code> {
+    match choose_migration(ctx)? {
+        Some(id) => println!("resume with: wfuwp env-migrate --resume {id}"),
+        None => info("cancelled; nothing was changed"),
+    }
+    Ok(Code::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(5), "5s");
+        assert_eq!(duration(65), "1m05s");
+        assert_eq!(duration(90061), "25h01m");
+    }
 }

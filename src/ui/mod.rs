@@ -2,3 +2,5 @@
 
 pub mod output;
 pub mod progress;
+pub mod prompt;
+pub mod table;
