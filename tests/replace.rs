@@ -422,3 +422,60 @@ fn chained_pairs_through_the_public_api() {
 fn empty_from_is_rejected() {
     assert!(Replacer::new(&[(String::new(), "x".to_string())]).is_err());
 }
+
+mod cli {
+    use std::io::Write;
+    use std::process::{Command, Output, Stdio};
+
+    fn search_replace(args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wfuwp"))
+            .arg("search-replace")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut input = child.stdin.take().expect("stdin is piped");
+        let data = stdin.to_vec();
+        let writer = std::thread::spawn(move || input.write_all(&data));
+        let out = child.wait_with_output().expect("the binary finishes");
+        // A usage error may exit before reading stdin: a broken pipe is fine then.
+        let _ = writer.join();
+        out
+    }
+
+    #[test]
+    fn streams_a_dump() {
+        let dump =
+            b"-- MySQL dump\nINSERT INTO `wp_options` VALUES (1,'home','https://www.x.edu'),\
+                     (2,'opts','a:1:{s:3:\\\"url\\\";s:16:\\\"http://a.x.edu/p\\\";}');\n";
+        let out = search_replace(&["www.x.edu", "uat.x.edu", ".x.edu", ".uat.x.edu"], dump);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "-- MySQL dump\nINSERT INTO `wp_options` VALUES (1,'home','https://uat.x.edu'),\
+             (2,'opts','a:1:{s:3:\\\"url\\\";s:20:\\\"http://a.uat.x.edu/p\\\";}');\n"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("2 replacements"));
+    }
+
+    #[test]
+    fn odd_arguments_exit_2() {
+        let out = search_replace(&["a", "b", "c"], b"");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("odd"));
+        assert!(out.stdout.is_empty());
+    }
+
+    #[test]
+    fn empty_from_exits_2() {
+        let out = search_replace(&["", "b"], b"");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("empty FROM"));
+    }
+}
