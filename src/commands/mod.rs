@@ -3,6 +3,8 @@
 pub mod config_check;
 pub mod env_migrate;
 pub mod manage;
+pub mod migrate;
+pub mod rollback;
 pub mod search_replace;
 
 use std::path::PathBuf;

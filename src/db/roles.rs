@@ -22,10 +22,10 @@ pub async fn open(opts: &Opts) -> mysql_async::Result<Conn> {
 pub async fn source(opts: &Opts) -> mysql_async::Result<Conn> {
     let mut conn = open(opts).await?;
     conn.query_drop(
-        "SET SESSION character_set_results = binary, net_write_timeout = 3600, net_read_timeout = 3600, \
-         TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        "SET SESSION character_set_results = binary, net_write_timeout = 3600, net_read_timeout = 3600",
     )
     .await?;
+    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
     Ok(conn)
 }
 

@@ -12,3 +12,5 @@ pub mod selection;
 pub mod preflight;
 pub mod cleanup;
 pub mod verify;
+pub mod phases;
+pub mod plan;

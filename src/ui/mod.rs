@@ -4,3 +4,4 @@ pub mod output;
 pub mod progress;
 pub mod prompt;
 pub mod table;
+pub mod report;

@@ -1,0 +1,193 @@
+//! `wfuwp env-migrate SOURCE TARGET` and `--resume ID`: from the command line
+//! to a run of the phase machine, with the prompts and refusals around it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+use super::manage::{self, ResumeDecision};
+use super::Context;
+use crate::cli::EnvMigrateArgs;
+use crate::config::{self, fingerprint, Config};
+use crate::exit::{Code, CodedError};
+use crate::interrupt::Interrupt;
+use crate::migrate::engine::{backups_of, Engine, Limits};
+use crate::migrate::phases::{self, RunEnd, RunPlan};
+use crate::migrate::preflight::{self, Checked};
+use crate::migrate::{names, plan, selection};
+use crate::replace::Replacer;
+use crate::state::{self, MigrationOptions, NewMigration, ReplacePair, ResumeRequest, Session};
+use crate::ui::{output, progress::Progress, prompt};
+
+const DEFAULT_CONCURRENCY: u32 = 4;
+const DEFAULT_TIMEOUT_MINUTES: f64 = 20.0;
+const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// A new migration SOURCE → TARGET (or, after the resume prompt, an old one).
+pub fn new_migration(ctx: &Context, args: &EnvMigrateArgs, source: &str, target: &str) -> Result<Code> {
+    let config = ctx.config()?;
+    let (logs_dir, _) = ctx.logs_dir()?;
+    let extra: Vec<(String, String)> = args.replace.clone();
+    let pairs = config::pairs::for_migration(&config, source, target, &extra)?;
+    let options = options_from_args(args, &config, &pairs);
+    let rt = super::runtime()?;
+    if args.dry_run {
+        let checked = rt.block_on(preflight::check(&config, source, target, &logs_dir))?;
+        let sites = selection::select(&checked.inventory.sites, &options).map_err(|e| CodedError::usage(e.to_string()))?;
+        plan::print(&checked, &options, &sites, args.json)?;
+        return Ok(Code::Success);
+    }
+    match manage::detect_resume(ctx, source, target, args.force)? {
+        ResumeDecision::Resume(id) => return resume(ctx, args, &id),
+        ResumeDecision::Cancel => {
+            output::info("Nothing done.");
+            return Ok(Code::Success);
+        }
+        ResumeDecision::StartNew => {}
+    }
+    confirm_new(args, source, target)?;
+    rt.block_on(async {
+        let interrupt = Interrupt::install()?;
+        let checked = preflight::check(&config, source, target, &logs_dir).await?;
+        let sites = selection::select(&checked.inventory.sites, &options).map_err(|e| CodedError::usage(e.to_string()))?;
+        let replacer = Arc::new(Replacer::new(&pairs_of(&options))?);
+        let session = Session::create(
+            &logs_dir,
+            NewMigration {
+                source: source.to_string(),
+                target: target.to_string(),
+                options: options.clone(),
+                fingerprints: checked.fingerprints.clone(),
+                sites,
+            },
+        )?;
+        output::info(format!("Migration {} started: {source} → {target}", session.id()));
+        let limits = limits(args, &config);
+        let post = config.environment(target)?.post_migration.clone();
+        run(session, checked, replacer, limits, post, interrupt).await
+    })
+    .map(report)
+}
+
+/// `--resume ID` with the run's selection flags.
+pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
+    let config = ctx.config()?;
+    let (logs_dir, _) = ctx.logs_dir()?;
+    let recorded: state::MigrationConfig = state::store::read_json(&state::session::existing_dir(&logs_dir, id)?, state::store::CONFIG_FILE)?;
+    let (source, target) = (recorded.source_env.as_str(), recorded.target_env.as_str());
+    let fingerprints = [source, target]
+        .iter()
+        .map(|name| Ok((name.to_string(), fingerprint::of(config.environment(name)?))))
+        .collect::<Result<_>>()?;
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let interrupt = Interrupt::install()?;
+        let request = ResumeRequest {
+            skip_failed: args.skip_failed,
+            skip_timeouts: args.skip_timeouts,
+            retry_failed: args.retry_failed,
+            force: args.force,
+            fingerprints,
+        };
+        let session = Session::resume(&logs_dir, id, request)?;
+        let checked = match preflight::check(&config, source, target, &logs_dir).await {
+            Ok(c) => c,
+            Err(e) => {
+                session.phase_failed(state::Phase::Preflight, &format!("{e:#}"))?;
+                session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
+                return Err(e);
+            }
+        };
+        output::info(format!("Resuming {id}: {source} → {target}, {} sites to process", session.sites_to_process().len()));
+        let replacer = Arc::new(Replacer::new(&pairs_of(&session.config().options))?);
+        let limits = limits(args, &config);
+        let post = config.environment(target)?.post_migration.clone();
+        run(session, checked, replacer, limits, post, interrupt).await
+    })
+    .map(report)
+}
+
+async fn run(session: Session, checked: Checked, replacer: Arc<Replacer>, limits: Limits, post: Vec<String>, interrupt: Interrupt) -> Result<RunEnd> {
+    let state = session.snapshot();
+    let options = session.config().options;
+    let source_ids = checked.inventory.blog_ids();
+    let orphaned = checked.target_inventory.sites.iter().map(|s| s.id).filter(|id| !source_ids.contains(id)).collect();
+    let to_process = session.sites_to_process().len() as u64;
+    let engine = Engine {
+        tag: names::tag(&state.migration_id),
+        backups: backups_of(&state),
+        session: Arc::new(session),
+        source: checked.source,
+        target: checked.target,
+        inventory: checked.inventory,
+        replacer,
+        mode: checked.mode,
+        keep_backup: !options.skip_backup,
+        limits,
+        progress: Progress::new(to_process, limits.concurrency),
+    };
+    phases::run(Arc::new(engine), RunPlan { post_commands: post, orphaned_target_sites: orphaned }, interrupt).await
+}
+
+fn report(end: RunEnd) -> Code {
+    crate::ui::report::final_report(&end.summary);
+    end.code
+}
+
+fn pairs_of(options: &MigrationOptions) -> Vec<(String, String)> {
+    options.replacements.iter().map(|p| (p.from.clone(), p.to.clone())).collect()
+}
+
+fn options_from_args(args: &EnvMigrateArgs, config: &Config, pairs: &[(String, String)]) -> MigrationOptions {
+    let l = limits(args, config);
+    MigrationOptions {
+        include_sites: args.include_sites.clone(),
+        exclude_sites: args.exclude_sites.clone(),
+        active_only: args.active_only,
+        exclude_main_site: args.exclude_main_site,
+        include_users: args.include_users,
+        network_only: args.network_only,
+        sites_only: args.sites_only,
+        skip_backup: args.skip_backup,
+        keep_files: args.keep_files,
+        replacements: pairs.iter().map(|(from, to)| ReplacePair { from: from.clone(), to: to.clone() }).collect(),
+        concurrency: l.concurrency as u32,
+        timeout_minutes: l.timeout.as_secs_f64() / 60.0,
+        max_retries: l.max_retries,
+    }
+}
+
+/// CLI flag, else `[defaults]`, else the built-in default.
+fn limits(args: &EnvMigrateArgs, config: &Config) -> Limits {
+    let d = &config.defaults;
+    Limits {
+        concurrency: args.concurrency.or(d.concurrency).unwrap_or(DEFAULT_CONCURRENCY) as usize,
+        timeout: Duration::from_secs_f64(args.timeout.or(d.timeout_minutes).unwrap_or(DEFAULT_TIMEOUT_MINUTES) * 60.0),
+        max_retries: args.max_retries.or(d.max_retries).unwrap_or(DEFAULT_MAX_RETRIES),
+    }
+}
+
+/// Asks before writing to the target (and again for `--skip-backup`), unless `--force`.
+fn confirm_new(args: &EnvMigrateArgs, source: &str, target: &str) -> Result<()> {
+    if args.force {
+        return Ok(());
+    }
+    if !output::interactive() {
+        return Err(CodedError::usage(format!(
+            "not on a terminal, so wfuwp cannot ask before overwriting '{target}'. \
+             Re-run with --force to migrate {source} → {target} without prompts (check the plan first with --dry-run)."
+        ))
+        .into());
+    }
+    let question = format!("Migrate {source} → {target}? Target tables of the selected sites will be replaced");
+    if !prompt::confirm(&question, false).context("asking for confirmation")? {
+        return Err(CodedError { code: Code::Fatal, message: "cancelled; nothing was changed".into() }.into());
+    }
+    if args.skip_backup
+        && !prompt::confirm("--skip-backup: the target's current tables will be DROPPED, and --rollback will be impossible. Continue?", false)?
+    {
+        return Err(CodedError { code: Code::Fatal, message: "cancelled; nothing was changed".into() }.into());
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! The phase machine (SPEC §5):
+//! `preflight → network_tables → sites → post_migration → cleanup`.
+//!
+//! Preflight runs on every run (the caller did its checks; it is recorded
+//! here). A phase that completed is not run again on resume, except that a
+//! run which processes sites verifies again.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::engine::Engine;
+use super::pool::{self, PoolReport};
+use super::{cleanup, network, selection, verify};
+use crate::db::roles;
+use crate::exit::Code;
+use crate::interrupt::Interrupt;
+use crate::state::model::{MigrationStatus, Phase, SiteStatus};
+use crate::state::Summary;
+
+/// How a run ended.
+pub struct RunEnd {
+    /// The exit code for the process.
+    pub code: Code,
+    /// The summary written to `migration-summary.json`.
+    pub summary: Summary,
+}
+
+/// Everything the phases need besides the engine.
+pub struct RunPlan {
+    /// The target's `post_migration` commands.
+    pub post_commands: Vec<String>,
+    /// Blog ids present in the target but not the source (reported).
+    pub orphaned_target_sites: Vec<u64>,
+}
+
+/// Runs the phases after preflight succeeded. Consumes the session (its
+/// locks are released when the run ends).
+pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Result<RunEnd> {
+    let s = &engine.session;
+    s.phase_started(Phase::Preflight)?;
+    s.phase_completed(Phase::Preflight)?;
+    let options = s.config().options;
+    let mut extra = json!({
+        "bulkMode": format!("{:?}", engine.mode),
+        "orphanedTargetSites": plan.orphaned_target_sites,
+        "replacementPairs": options.replacements.len(),
+    });
+
+    if let Some(end) = network_tables(&engine, &options, &interrupt).await? {
+        return finish(engine, end, extra);
+    }
+    let report = sites(&engine, &options, &interrupt).await?;
+    extra["replacements"] = json!(report.replace);
+    extra["slowestSites"] = slowest(&report);
+    if let Some(e) = &report.fatal {
+        s.phase_failed(Phase::Sites, e)?;
+        return finish(engine, MigrationStatus::Failed, extra);
+    }
+    if report.interrupted || interrupt.is_set() {
+        return finish(engine, MigrationStatus::Paused, extra);
+    }
+    if report.completed + report.failed > 0 || !s.is_phase_completed(Phase::PostMigration) {
+        extra["verification"] = post_migration(&engine, &plan.post_commands).await?;
+    }
+    let outcome = s.outcome();
+    extra["backupBytes"] = json!(cleanup_phase(&engine, outcome == MigrationStatus::Completed).await?);
+    finish(engine, outcome, extra)
+}
+
+/// network_tables; returns the status to end with when the run must stop.
+async fn network_tables(
+    engine: &Engine,
+    options: &crate::state::MigrationOptions,
+    interrupt: &Interrupt,
+) -> Result<Option<MigrationStatus>> {
+    let s = &engine.session;
+    if options.sites_only {
+        if !s.is_phase_completed(Phase::NetworkTables) {
+            s.phase_skipped(Phase::NetworkTables)?;
+        }
+        return Ok(None);
+    }
+    if s.is_phase_completed(Phase::NetworkTables) {
+        return Ok(None);
+    }
+    s.phase_started(Phase::NetworkTables)?;
+    let selected: Option<Vec<u64>> =
+        selection::is_partial(options).then(|| s.snapshot().sites().iter().map(|r| r.site_id).collect());
+    let result = tokio::select! {
+        r = network::run(engine, options.include_users, selected.as_deref()) => r,
+        _ = interrupt.triggered() => return Ok(Some(MigrationStatus::Paused)),
+    };
+    match result {
+        Ok(()) => {
+            s.phase_completed(Phase::NetworkTables)?;
+            Ok(None)
+        }
+        Err(e) => {
+            crate::ui::output::warn(format!("network tables failed: {e}"));
+            s.phase_failed(Phase::NetworkTables, &e.message)?;
+            Ok(Some(MigrationStatus::Failed))
+        }
+    }
+}
+
+/// sites: the work queue over this run's selection.
+async fn sites(engine: &Arc<Engine>, options: &crate::state::MigrationOptions, interrupt: &Interrupt) -> Result<PoolReport> {
+    let s = &engine.session;
+    if options.network_only {
+        if !s.is_phase_completed(Phase::Sites) {
+            s.phase_skipped(Phase::Sites)?;
+        }
+        return Ok(PoolReport::default());
+    }
+    let ids = s.sites_to_process();
+    if ids.is_empty() && s.is_phase_completed(Phase::Sites) {
+        return Ok(PoolReport::default());
+    }
+    s.phase_started(Phase::Sites)?;
+    let jobs = ids.iter().map(|&id| engine.site_job(id)).collect();
+    let report = pool::run(engine.clone(), jobs, interrupt.clone()).await;
+    engine.progress.finish();
+    if report.fatal.is_none() && !report.interrupted {
+        let state = s.snapshot();
+        let bad = state.sites().iter().filter(|r| matches!(r.status, SiteStatus::Failed | SiteStatus::Timeout)).count();
+        if bad == 0 {
+            s.phase_completed(Phase::Sites)?;
+        } else {
+            s.phase_failed(Phase::Sites, &format!("{bad} sites failed or timed out; resume to retry them"))?;
+        }
+    }
+    Ok(report)
+}
+
+/// post_migration: verification, then the target's commands.
+async fn post_migration(engine: &Engine, commands: &[String]) -> Result<serde_json::Value> {
+    let s = &engine.session;
+    s.phase_started(Phase::PostMigration)?;
+    let mut v = match verify::verify_sites(engine).await {
+        Ok(v) => v,
+        Err(e) => {
+            s.phase_failed(Phase::PostMigration, &format!("verification could not run: {e}"))?;
+            return Ok(json!({ "error": e.to_string() }));
+        }
+    };
+    v.commands = verify::run_commands(engine, commands).await;
+    for m in &v.row_count_mismatches {
+        crate::ui::output::warn(format!("site {}: target has {} rows, {} were copied", m.site_id, m.actual, m.expected));
+    }
+    for m in &v.url_mismatches {
+        crate::ui::output::warn(format!("site {}: {} is {:?} on the target, expected {:?}", m.site_id, m.option, m.actual, m.expected));
+    }
+    for c in v.commands.iter().filter(|c| !c.ok) {
+        crate::ui::output::warn(format!("post-migration command `{}` failed: {}", c.command, c.status));
+    }
+    s.log(&format!(
+        "verification: {} sites checked, {} row-count mismatches, {} URL mismatches",
+        v.sites_checked,
+        v.row_count_mismatches.len(),
+        v.url_mismatches.len()
+    ));
+    s.phase_completed(Phase::PostMigration)?;
+    Ok(serde_json::to_value(&v)?)
+}
+
+/// cleanup: leftovers dropped, superseded backups dropped when this migration
+/// completed, backup space measured. Returns the backup bytes.
+async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
+    let s = &engine.session;
+    s.phase_started(Phase::Cleanup)?;
+    let mut target = roles::target(&engine.target.opts).await?;
+    let dropped = cleanup::drop_leftovers(&mut target, &engine.tag).await?;
+    if dropped > 0 {
+        s.log(&format!("cleanup: dropped {dropped} leftover staging tables"));
+    }
+    if completed {
+        let old = cleanup::drop_superseded_backups(&mut target, &engine.tag).await?;
+        if old > 0 {
+            s.log(&format!("cleanup: dropped {old} backup tables of earlier migrations to {}", engine.target.env));
+        }
+    }
+    let bytes = cleanup::backup_bytes(&mut target, &engine.tag).await?;
+    let _ = target.disconnect().await;
+    s.set_backup_bytes(bytes)?;
+    s.phase_completed(Phase::Cleanup)?;
+    Ok(bytes)
+}
+
+fn slowest(report: &PoolReport) -> serde_json::Value {
+    let mut d = report.durations.clone();
+    d.sort_by(|a, b| b.1.total_cmp(&a.1));
+    json!(d.iter().take(10).map(|(id, secs)| json!({"siteId": id, "seconds": (secs * 10.0).round() / 10.0})).collect::<Vec<_>>())
+}
+
+fn finish(engine: Arc<Engine>, status: MigrationStatus, extra: serde_json::Value) -> Result<RunEnd> {
+    engine.progress.finish();
+    let session = match Arc::try_unwrap(engine) {
+        Ok(e) => Arc::try_unwrap(e.session).map_err(|_| anyhow::anyhow!("the state session is still shared at the end of the run"))?,
+        Err(_) => anyhow::bail!("the engine is still shared at the end of the run"),
+    };
+    let summary = session.finish(status, extra)?;
+    let code = match status {
+        MigrationStatus::Completed => Code::Success,
+        MigrationStatus::Paused => Code::Interrupted,
+        _ if summary.sites.failed + summary.sites.timeout > 0 && summary.status == MigrationStatus::Failed => Code::SitesFailed,
+        _ => Code::Fatal,
+    };
+    Ok(RunEnd { code, summary })
+}

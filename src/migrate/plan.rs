@@ -1,0 +1,130 @@
+//! The `--dry-run` plan: what a migration would copy, computed by a read-only
+//! preflight. Writes nothing and creates no state.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::network::full_table_names;
+use super::preflight::Checked;
+use super::selection;
+use crate::sites::SiteId;
+use crate::state::MigrationOptions;
+
+/// The plan, as printed (`--json` prints it as is).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Source environment.
+    pub source_env: String,
+    /// Target environment.
+    pub target_env: String,
+    /// Network tables copied (or upserted for a partial migration).
+    pub network_tables: Vec<String>,
+    /// Whether only the selected sites' network rows are upserted.
+    pub partial: bool,
+    /// Sites selected.
+    pub sites: Vec<PlannedSite>,
+    /// Total tables (sites + network).
+    pub tables: u64,
+    /// Estimated rows.
+    pub rows_estimate: u64,
+    /// Estimated bytes.
+    pub bytes_estimate: u64,
+    /// Replacement pairs (FROM → TO), in order.
+    pub replacements: Vec<(String, String)>,
+    /// How staging tables would be filled.
+    pub bulk_mode: String,
+    /// Sites in the target that the source does not have.
+    pub orphaned_target_sites: Vec<SiteId>,
+}
+
+/// One selected site.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedSite {
+    /// blog_id
+    pub site_id: SiteId,
+    /// Domain + path in the source.
+    pub url: String,
+    /// Tables.
+    pub tables: u64,
+    /// Estimated rows.
+    pub rows_estimate: u64,
+    /// Estimated bytes.
+    pub bytes_estimate: u64,
+}
+
+/// Builds the plan.
+pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) -> Plan {
+    let inv = &checked.inventory;
+    let by_site = inv.tables_by_site();
+    let planned: Vec<PlannedSite> = sites
+        .iter()
+        .map(|&id| {
+            let tables = by_site.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+            let site = inv.sites.iter().find(|s| s.id == id);
+            PlannedSite {
+                site_id: id,
+                url: site.map(|s| format!("{}{}", s.domain, s.path)).unwrap_or_default(),
+                tables: tables.len() as u64,
+                rows_estimate: tables.iter().map(|t| t.rows_estimate).sum(),
+                bytes_estimate: tables.iter().map(|t| t.bytes_estimate).sum(),
+            }
+        })
+        .collect();
+    let partial = selection::is_partial(options);
+    let network_tables: Vec<String> = if options.sites_only {
+        Vec::new()
+    } else if partial {
+        ["blogs", "blogmeta"].iter().map(|s| format!("{}{s}", inv.prefix)).collect()
+    } else {
+        full_table_names(&inv.prefix, options.include_users)
+    }
+    .into_iter()
+    .filter(|t| inv.tables.contains_key(t))
+    .collect();
+    let net = network_tables.iter().filter_map(|t| inv.tables.get(t));
+    let (net_rows, net_bytes) = net.fold((0, 0), |(r, b), t| (r + t.rows_estimate, b + t.bytes_estimate));
+    let source_ids = inv.blog_ids();
+    Plan {
+        source_env: checked.source.env.clone(),
+        target_env: checked.target.env.clone(),
+        tables: planned.iter().map(|s| s.tables).sum::<u64>() + network_tables.len() as u64,
+        rows_estimate: planned.iter().map(|s| s.rows_estimate).sum::<u64>() + net_rows,
+        bytes_estimate: planned.iter().map(|s| s.bytes_estimate).sum::<u64>() + net_bytes,
+        network_tables,
+        partial,
+        sites: planned,
+        replacements: options.replacements.iter().map(|p| (p.from.clone(), p.to.clone())).collect(),
+        bulk_mode: format!("{:?}", checked.mode),
+        orphaned_target_sites: checked.target_inventory.sites.iter().map(|s| s.id).filter(|id| !source_ids.contains(id)).collect(),
+    }
+}
+
+/// Prints the plan as text or JSON (stdout).
+pub fn print(checked: &Checked, options: &MigrationOptions, sites: &[SiteId], json: bool) -> Result<()> {
+    let plan = build(checked, options, sites);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(());
+    }
+    println!("Dry run: {} → {} (nothing will be written)", plan.source_env, plan.target_env);
+    println!(
+        "  network tables: {}{}",
+        if plan.network_tables.is_empty() { "none".to_string() } else { plan.network_tables.join(", ") },
+        if plan.partial { " (selected sites' rows only)" } else { "" }
+    );
+    println!("  sites:          {}", plan.sites.len());
+    println!("  tables:         {}", plan.tables);
+    println!("  rows (est.):    {}", plan.rows_estimate);
+    println!("  size (est.):    {:.1} MB", plan.bytes_estimate as f64 / 1e6);
+    println!("  bulk mode:      {}", plan.bulk_mode);
+    println!("  replacements:");
+    for (from, to) in &plan.replacements {
+        println!("    {from} → {to}");
+    }
+    if !plan.orphaned_target_sites.is_empty() {
+        println!("  target sites missing from the source: {:?}", plan.orphaned_target_sites);
+    }
+    Ok(())
+}

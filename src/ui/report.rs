@@ -1,0 +1,56 @@
+//! The final report of a run: a few lines on stderr, or the summary as JSON
+//! on stdout with `--json`.
+
+use super::output;
+use crate::state::model::MigrationStatus;
+use crate::state::Summary;
+
+/// Whether `--json` was asked for (set once by the command).
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`final_report`] print JSON.
+pub fn set_json(on: bool) {
+    JSON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prints how the run ended and what to do next.
+pub fn final_report(s: &Summary) {
+    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        match serde_json::to_string_pretty(s) {
+            Ok(text) => println!("{text}"),
+            Err(e) => output::warn(format!("cannot print the summary as JSON: {e}")),
+        }
+        return;
+    }
+    let c = &s.sites;
+    output::info(format!(
+        "\nMigration {} ({} → {}): {}\n  sites: {} completed, {} failed, {} timed out, {} skipped, {} total\n  copied: {} rows, {:.1} MB in {:.0} s{}",
+        s.migration_id,
+        s.source_env,
+        s.target_env,
+        s.status,
+        c.completed,
+        c.failed,
+        c.timeout,
+        c.skipped,
+        c.total,
+        s.rows_copied,
+        s.bytes_copied as f64 / 1e6,
+        s.run_duration_seconds,
+        s.backup_bytes.map(|b| format!("\n  backups held on the target: {:.1} MB", b as f64 / 1e6)).unwrap_or_default()
+    ));
+    for f in s.failed_sites.iter().take(20) {
+        output::info(format!("  site {} {:?} after {} attempts: {}", f.site_id, f.status, f.attempts, f.error.as_deref().unwrap_or("")));
+    }
+    if s.failed_sites.len() > 20 {
+        output::info(format!("  … and {} more (see migration-summary.json)", s.failed_sites.len() - 20));
+    }
+    match s.status {
+        MigrationStatus::Failed | MigrationStatus::Paused => output::info(format!(
+            "  resume with:  wfuwp env-migrate --resume {}   (add --skip-failed, --skip-timeouts or --retry-failed to choose)",
+            s.migration_id
+        )),
+        MigrationStatus::Completed => output::info(format!("  undo with:    wfuwp env-migrate --rollback {}", s.migration_id)),
+        _ => {}
+    }
+}
