@@ -1,11 +1,296 @@
 //! `wfuwp config check [ENV…]`: validate, connect, report.
+//!
+//! The file itself is validated by loading it (errors exit 2 with the path and
+//! line). Then every selected environment is checked at once (an unreachable
+//! host costs one connect timeout, not one per environment) and reported:
+//! server version, whether the database is a multisite, its sites and tables.
+//! Any failure makes the exit non-zero: 2 when the cause is configuration
+//! (e.g. an unset password variable), 1 otherwise.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
 
-use super::Context;
-use crate::exit::Code;
+use super::{runtime, Context};
+use crate::config::{Config, Environment};
+use crate::db::connect::{self, DbError};
+use crate::exit::{Code, CodedError};
+
+/// What a reachable environment's database holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseFacts {
+    /// `SELECT VERSION()`.
+    pub version: String,
+    /// Tables in the database (any prefix).
+    pub tables: u64,
+    /// Site counts when `{prefix}blogs` and `{prefix}site` exist.
+    pub sites: Option<SiteCounts>,
+    /// The main site's `siteurl` option, when readable.
+    pub siteurl: Option<String>,
+}
+
+/// Sites registered in `{prefix}blogs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteCounts {
+    /// All rows.
+    pub total: u64,
+    /// `archived = 1`.
+    pub archived: u64,
+    /// `spam = 1`.
+    pub spam: u64,
+    /// `deleted = 1`.
+    pub deleted: u64,
+}
+
+/// The check of one environment.
+#[derive(Debug)]
+struct Report {
+    env: Environment,
+    outcome: Result<DatabaseFacts, Problem>,
+}
+
+/// Why an environment failed its check.
+#[derive(Debug)]
+enum Problem {
+    /// Configuration (exit 2): e.g. the password variable is not set.
+    Config(String),
+    /// Connection or server failure (exit 1).
+    Database(String),
+}
 
 /// Checks the named environments (all when none are named).
-pub fn run(_ctx: &Context, _envs: &[String]) -> Result<Code> {
-    bail!("config check is not implemented yet")
+pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
+    let config = ctx.config()?;
+    let selected = select(&config, envs)?;
+    println!(
+        "configuration {}: valid, {} environment(s) to check",
+        config.path.display(),
+        selected.len()
+    );
+    for w in token_warnings(&config, &selected) {
+        crate::ui::output::warn(w);
+    }
+    let reports = runtime()?.block_on(check_all(selected));
+    let mut failed = Vec::new();
+    let mut config_failure = false;
+    for r in &reports {
+        print_report(r);
+        if let Err(p) = &r.outcome {
+            config_failure |= matches!(p, Problem::Config(_));
+            failed.push(r.env.name.clone());
+        }
+    }
+    if failed.is_empty() {
+        println!("all {} environment(s) OK", reports.len());
+        return Ok(Code::Success);
+    }
+    let message = format!(
+        "config check failed for {} of {} environment(s): {}. Fix the problems shown above and run `wfuwp config check` again.",
+        failed.len(),
+        reports.len(),
+        failed.join(", ")
+    );
+    Err(CodedError {
+        code: if config_failure {
+            Code::Usage
+        } else {
+            Code::Fatal
+        },
+        message,
+    }
+    .into())
+}
+
+/// The environments to check: those named (each must exist), else all.
+fn select(config: &Config, names: &[String]) -> Result<Vec<Environment>> {
+    if names.is_empty() {
+        if config.environments.is_empty() {
+            return Err(CodedError::usage(format!(
+                "{} defines no environments. Add an [environments.NAME] table (see wfuwp.example.toml).",
+                config.path.display()
+            ))
+            .into());
+        }
+        return Ok(config.environments.values().cloned().collect());
+    }
+    names
+        .iter()
+        .map(|n| Ok(config.environment(n)?.clone()))
+        .collect()
+}
+
+/// Selected environments that lack replacement token keys other environments
+/// define: a migration into them would fail its preflight.
+fn token_warnings(config: &Config, selected: &[Environment]) -> Vec<String> {
+    let all: std::collections::BTreeSet<&String> = config
+        .environments
+        .values()
+        .flat_map(|e| e.replace.keys())
+        .collect();
+    selected
+        .iter()
+        .filter_map(|e| {
+            let missing: Vec<&str> = all
+                .iter()
+                .filter(|k| !e.replace.contains_key(k.as_str()))
+                .map(|k| k.as_str())
+                .collect();
+            (!missing.is_empty()).then(|| {
+                format!(
+                    "environment '{}' has no replacement token {} that other environments define; \
+                     migrations into it will be refused. Add them to [environments.{}.replace].",
+                    e.name,
+                    missing.join(", "),
+                    e.name
+                )
+            })
+        })
+        .collect()
+}
+
+async fn check_all(envs: Vec<Environment>) -> Vec<Report> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, env) in envs.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let outcome = check(&env).await;
+            (i, Report { env, outcome })
+        });
+    }
+    let mut reports = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        // A panicking check is a bug; surfacing it beats hiding an environment.
+        match joined {
+            Ok(r) => reports.push(r),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    reports.into_iter().map(|(_, r)| r).collect()
+}
+
+async fn check(env: &Environment) -> Result<DatabaseFacts, Problem> {
+    let mut conn = connect::connect(env).await.map_err(|e| match e {
+        DbError::Config(c) => Problem::Config(c.to_string()),
+        other => Problem::Database(other.to_string()),
+    })?;
+    let facts = inspect(&mut conn, &env.table_prefix).await.map_err(|e| {
+        Problem::Database(format!(
+            "connected, but reading database '{}' failed: {e}",
+            env.database
+        ))
+    })?;
+    let _ = conn.disconnect().await;
+    if facts.sites.is_none() && facts.tables > 0 {
+        return Err(Problem::Database(format!(
+            "database '{}' is not a WordPress multisite: tables {p}blogs and {p}site not found among its {} tables. \
+             Check `database` and `table_prefix` (now '{p}') in [environments.{}].",
+            env.database, facts.tables, env.name,
+            p = env.table_prefix
+        )));
+    }
+    Ok(facts)
+}
+
+/// Reads what [`DatabaseFacts`] reports from the connection's current database.
+pub async fn inspect(conn: &mut Conn, prefix: &str) -> Result<DatabaseFacts, mysql_async::Error> {
+    let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
+    let tables: Option<u64> = conn
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+        )
+        .await?;
+    let (blogs, site, options) = (
+        format!("{prefix}blogs"),
+        format!("{prefix}site"),
+        format!("{prefix}options"),
+    );
+    let present: Vec<String> = conn
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?, ?, ?)",
+            (&blogs, &site, &options),
+        )
+        .await?;
+    let has = |t: &str| present.iter().any(|p| p == t);
+    let sites = if has(&blogs) && has(&site) {
+        Some(site_counts(conn, &blogs).await?)
+    } else {
+        None
+    };
+    let siteurl = if has(&options) {
+        conn.query_first(format!(
+            "SELECT option_value FROM {} WHERE option_name = 'siteurl'",
+            quote(&options)
+        ))
+        .await?
+    } else {
+        None
+    };
+    Ok(DatabaseFacts {
+        version: version.unwrap_or_default(),
+        tables: tables.unwrap_or(0),
+        sites,
+        siteurl,
+    })
+}
+
+async fn site_counts(conn: &mut Conn, blogs: &str) -> Result<SiteCounts, mysql_async::Error> {
+    let row: Option<(u64, Option<u64>, Option<u64>, Option<u64>)> = conn
+        .query_first(format!(
+            "SELECT COUNT(*), SUM(archived <> 0), SUM(spam <> 0), SUM(deleted <> 0) FROM {}",
+            quote(blogs)
+        ))
+        .await?;
+    let (total, archived, spam, deleted) = row.unwrap_or_default();
+    Ok(SiteCounts {
+        total,
+        archived: archived.unwrap_or(0),
+        spam: spam.unwrap_or(0),
+        deleted: deleted.unwrap_or(0),
+    })
+}
+
+fn quote(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+fn print_report(r: &Report) {
+    let e = &r.env;
+    println!(
+        "{}: {}@{} database '{}' (prefix {})",
+        e.name,
+        e.user,
+        e.address(),
+        e.database,
+        e.table_prefix
+    );
+    match &r.outcome {
+        Ok(f) => println!("  ok: {}", describe(e, f)),
+        Err(Problem::Config(m)) | Err(Problem::Database(m)) => println!("  FAILED: {m}"),
+    }
+}
+
+fn describe(env: &Environment, f: &DatabaseFacts) -> String {
+    let mut s = format!("server {}, ", f.version);
+    match &f.sites {
+        Some(c) => s.push_str(&format!(
+            "multisite with {} sites ({} archived, {} spam, {} deleted), {} tables",
+            c.total, c.archived, c.spam, c.deleted, f.tables
+        )),
+        None => {
+            s.push_str("empty database (0 tables): usable as a migration target, not as a source")
+        }
+    }
+    if let Some(url) = &f.siteurl {
+        s.push_str(&format!(", main site {url}"));
+        if let Some(main) = env
+            .replace
+            .get("main")
+            .filter(|m| !url.contains(m.as_str()))
+        {
+            s.push_str(&format!(
+                " (note: does not contain this environment's `main` token '{main}')"
+            ));
+        }
+    }
+    s
 }

@@ -189,13 +189,23 @@ fn classify(env: &Environment, e: mysql_async::Error) -> DbError {
         mysql_async::Error::Io(io) => DbError::Unreachable {
             env: name,
             address,
-            reason: io.to_string(),
+            reason: io_reason(&io),
         },
         other => DbError::Other {
             env: name,
             address,
             source: other,
         },
+    }
+}
+
+/// The operating system's words ("Connection refused"), without the driver's
+/// generic "Input/output error" wrapper.
+fn io_reason(io: &mysql_async::IoError) -> String {
+    #[allow(unreachable_patterns)] // TLS variants exist only with TLS features.
+    match io {
+        mysql_async::IoError::Io(e) => e.to_string(),
+        other => other.to_string(),
     }
 }
 
