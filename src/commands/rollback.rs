@@ -1,12 +1,74 @@
-//! `wfuwp env-migrate --rollback ID`.
+//! `wfuwp env-migrate --rollback ID`: confirmation, lock, restore, record.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::Context;
 use crate::cli::EnvMigrateArgs;
-use crate::exit::Code;
+use crate::db::{connect, roles};
+use crate::exit::{Code, CodedError};
+use crate::interrupt::Interrupt;
+use crate::migrate::rollback::{self, RollbackEnd};
+use crate::state::{MigrationStatus, Session};
+use crate::ui::{output, prompt};
 
 /// Restores the target as it was before migration `id`.
-pub fn run(_ctx: &Context, _args: &EnvMigrateArgs, _id: &str) -> Result<Code> {
-    bail!("--rollback is not implemented yet")
+pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
+    let config = ctx.config()?;
+    let (logs_dir, _) = ctx.logs_dir()?;
+    let session = Session::open_for_rollback(&logs_dir, id)?;
+    let state = session.snapshot();
+    let target = config.environment(&state.target_env)?;
+    let skip_backup = session.config().options.skip_backup;
+    let before = state.status;
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let interrupt = Interrupt::install()?;
+        let mut conn = roles::target(&connect::opts(target)?).await?;
+        if let Err(refusal) = rollback::check_backups(&mut conn, &state, skip_backup).await {
+            session.finish(before, serde_json::json!({}))?;
+            return Err(CodedError::usage(refusal.to_string()).into());
+        }
+        confirm(args, id, &state.target_env)?;
+        output::info(format!("Rolling back {id} on {} …", state.target_env));
+        let end = match rollback::restore(&session, &mut conn, &interrupt).await {
+            Ok(end) => end,
+            Err(e) => {
+                session.rollback_finished(Some(&format!("{e:#}")))?;
+                session.finish(before, serde_json::json!({}))?;
+                return Err(e.context(format!("rollback of {id} stopped; run `wfuwp env-migrate --rollback {id}` again to continue")));
+            }
+        };
+        let _ = conn.disconnect().await;
+        match end {
+            RollbackEnd::Restored => {
+                session.rollback_finished(None)?;
+                session.finish(MigrationStatus::RolledBack, serde_json::json!({}))?;
+                output::info(format!("Rolled back: {} holds the tables it had before {id}.", state.target_env));
+                Ok(Code::Success)
+            }
+            RollbackEnd::Interrupted => {
+                session.rollback_finished(Some("interrupted"))?;
+                session.finish(before, serde_json::json!({}))?;
+                output::info(format!("Rollback interrupted; run `wfuwp env-migrate --rollback {id}` again to finish it."));
+                Ok(Code::Interrupted)
+            }
+        }
+    })
+}
+
+fn confirm(args: &EnvMigrateArgs, id: &str, target: &str) -> Result<()> {
+    if args.force {
+        return Ok(());
+    }
+    if !output::interactive() {
+        return Err(CodedError::usage(format!(
+            "not on a terminal, so wfuwp cannot ask before rolling back {target}. Re-run with --force: \
+             `wfuwp env-migrate --rollback {id} --force`."
+        ))
+        .into());
+    }
+    if !prompt::confirm(&format!("Restore {target} to its state before {id}? Data written by the migration is lost"), false)? {
+        return Err(CodedError { code: Code::Fatal, message: "cancelled; nothing was changed".into() }.into());
+    }
+    Ok(())
 }

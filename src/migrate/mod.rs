@@ -14,3 +14,4 @@ pub mod cleanup;
 pub mod verify;
 pub mod phases;
 pub mod plan;
+pub mod rollback;

@@ -1,0 +1,103 @@
+//! `--rollback` (SPEC §6): every site and the network tables swapped back to
+//! the backups this migration took, atomically per site, recorded as it goes
+//! so that an interrupted rollback continues where it stopped.
+
+use mysql_async::Conn;
+
+use super::cleanup;
+use super::failpoint;
+use super::names::tag;
+use super::swap::{execute, existing_tables, plan_rollback};
+use crate::interrupt::Interrupt;
+use crate::sites::SiteId;
+use crate::state::model::SiteBackup;
+use crate::state::{MigrationState, Session};
+
+/// Why a rollback cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackRefusal {
+    /// The migration ran with `--skip-backup`.
+    #[error("migration {0} ran with --skip-backup: the target's previous tables were dropped, so there is nothing to roll back to")]
+    NoBackups(String),
+    /// Backup tables are missing before any rollback began.
+    #[error(
+        "backup tables of migration {id} are gone from the target ({missing} missing, e.g. {example}): a later migration to \
+         this target completed (which keeps only its own backups), or they were dropped by hand. Rollback is not possible."
+    )]
+    BackupsGone {
+        /// The migration.
+        id: String,
+        /// How many are missing.
+        missing: usize,
+        /// One of them.
+        example: String,
+    },
+}
+
+/// How a rollback run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackEnd {
+    /// The target is as it was before the migration.
+    Restored,
+    /// Stopped by Ctrl-C / SIGTERM between sites; run `--rollback` again.
+    Interrupted,
+}
+
+/// The backup records to restore: sites first (by id), then the network (`None`).
+pub fn records(state: &MigrationState) -> Vec<(Option<SiteId>, SiteBackup)> {
+    let mut out: Vec<(Option<SiteId>, SiteBackup)> =
+        state.sites().iter().filter_map(|s| s.backup.clone().map(|b| (Some(s.site_id), b))).collect();
+    out.extend(state.network_backup.clone().map(|b| (None, b)));
+    out
+}
+
+/// Refuses a first rollback whose backups are not all there.
+pub async fn check_backups(conn: &mut Conn, state: &MigrationState, skip_backup: bool) -> Result<(), RollbackRefusal> {
+    let id = state.migration_id.clone();
+    if skip_backup {
+        return Err(RollbackRefusal::NoBackups(id));
+    }
+    if state.rollback.is_some() {
+        // Missing backups now mean "already restored" by the interrupted run.
+        return Ok(());
+    }
+    let wanted: Vec<String> = records(state).iter().flat_map(|(_, b)| b.tables.iter().filter_map(|t| t.backup.clone())).collect();
+    let existing = existing_tables(conn, &wanted).await.unwrap_or_default();
+    let missing: Vec<&String> = wanted.iter().filter(|b| !existing.contains(*b)).collect();
+    match missing.first() {
+        None => Ok(()),
+        Some(example) => Err(RollbackRefusal::BackupsGone { id, missing: missing.len(), example: (*example).clone() }),
+    }
+}
+
+/// Restores every recorded backup not restored yet.
+pub async fn restore(session: &Session, conn: &mut Conn, interrupt: &Interrupt) -> anyhow::Result<RollbackEnd> {
+    let state = session.snapshot();
+    let tag = tag(&state.migration_id);
+    session.rollback_started()?;
+    for (site, backup) in records(&state) {
+        if interrupt.is_set() {
+            return Ok(RollbackEnd::Interrupted);
+        }
+        let done = match site {
+            Some(id) => session.is_site_rolled_back(id),
+            None => session.is_network_rolled_back(),
+        };
+        if done {
+            continue;
+        }
+        let probe: Vec<String> = backup.tables.iter().flat_map(|t| std::iter::once(t.live.clone()).chain(t.backup.clone())).collect();
+        let existing = existing_tables(conn, &probe).await?;
+        execute(conn, &plan_rollback(&tag, &backup, &existing)).await?;
+        failpoint::hit("rollback_site_swapped");
+        match site {
+            Some(id) => session.rollback_site_done(id)?,
+            None => session.rollback_network_done()?,
+        }
+    }
+    let dropped = cleanup::drop_leftovers(conn, &tag).await?;
+    if dropped > 0 {
+        session.log(&format!("rollback: dropped {dropped} leftover staging tables"));
+    }
+    Ok(RollbackEnd::Restored)
+}
