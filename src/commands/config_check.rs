@@ -234,7 +234,9 @@ pub async fn inspect(conn: &mut Conn, prefix: &str) -> Result<DatabaseFacts, mys
 }
 
 async fn site_counts(conn: &mut Conn, blogs: &str) -> Result<SiteCounts, mysql_async::Error> {
-    let row: Option<(u64, Option<u64>, Option<u64>, Option<u64>)> = conn
+    // COUNT(*), then SUMs that are NULL on an empty table.
+    type Row = (u64, Option<u64>, Option<u64>, Option<u64>);
+    let row: Option<Row> = conn
         .query_first(format!(
             "SELECT COUNT(*), SUM(archived <> 0), SUM(spam <> 0), SUM(deleted <> 0) FROM {}",
             quote(blogs)

@@ -242,9 +242,15 @@ pub fn server_exec(sql: &str) {
     })
 }
 
+/// Replacement tokens of an environment: `(key, value)`.
+pub type Tokens<'a> = &'a [(&'a str, &'a str)];
+
+/// One environment of a test config: `(name, database, tokens)`.
+pub type EnvSpec<'a> = (&'a str, &'a TestDb, Tokens<'a>);
+
 /// Writes `dir/config.toml` with one environment per `(name, database, tokens)`
 /// and `logs_dir = "logs"`; returns its path. Passwords stay in the environment.
-pub fn write_config(dir: &Path, envs: &[(&str, &TestDb, &[(&str, &str)])]) -> PathBuf {
+pub fn write_config(dir: &Path, envs: &[EnvSpec]) -> PathBuf {
     let mut text = String::from("logs_dir = \"logs\"\n\n");
     for (name, db, tokens) in envs {
         text.push_str(&db.env_toml(name, tokens));

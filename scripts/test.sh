@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a private MariaDB sandbox:
+#   scripts/test.sh [extra cargo test arguments, e.g. --test config]
+#
+# Starts a throw-away server (scripts/mariadb-sandbox.sh) in a temporary
+# directory, exports its WFUWP_TEST_DB_* settings to the tests, runs
+# `cargo test --all-targets`, and always stops and removes the server again.
+# Exits with the tests' status.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SANDBOX_SCRIPT="$REPO/scripts/mariadb-sandbox.sh"
+
+command -v cargo >/dev/null || { echo "test.sh: cargo not found; install Rust (https://rustup.rs) and run again" >&2; exit 1; }
+
+# A short path keeps the server's Unix socket under the kernel's 108-byte limit.
+SANDBOX=$(mktemp -d "${TMPDIR:-/tmp}/wfuwp-test.XXXXXX")
+cleanup() {
+    bash "$SANDBOX_SCRIPT" stop "$SANDBOX" >/dev/null 2>&1 || true
+    rm -rf "$SANDBOX"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bash "$SANDBOX_SCRIPT" start "$SANDBOX"
+# shellcheck disable=SC1091
+. "$SANDBOX/env.sh"
+
+cd "$REPO"
+status=0
+cargo test --all-targets "$@" || status=$?
+if [ "$status" -eq 0 ]; then
+    echo "test.sh: all tests passed"
+else
+    echo "test.sh: tests FAILED (exit $status)" >&2
+fi
+exit "$status"
