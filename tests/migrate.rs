@@ -1,0 +1,370 @@
+//! End-to-end migrations against the sandbox MariaDB (issue 5 acceptance):
+//! content equality through the engine, partial migrations, dry runs and
+//! resume detection.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Value;
+use support::*;
+use wfuwp::db::discovery::{inventory, Inventory};
+use wfuwp::db::roles;
+use wfuwp::replace::Replacer;
+use wfuwp::testbed::NetworkOptions;
+
+fn prod_to_uat_pairs() -> Vec<(String, String)> {
+    // Same order as the config: source keys sorted (bucket, cdn, main, subdomains).
+    let get = |t: &[(&str, &str)], k: &str| {
+        t.iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.to_string())
+            .unwrap()
+    };
+    ["bucket", "cdn", "main", "subdomains"]
+        .iter()
+        .map(|k| (get(PROD_TOKENS, k), get(UAT_TOKENS, k)))
+        .collect()
+}
+
+type Rows = Vec<Vec<Option<Vec<u8>>>>;
+
+/// Every row of every table of `db`, raw bytes (no charset conversion).
+fn dump(db: &TestDb) -> (Inventory, BTreeMap<String, Rows>) {
+    block_on(async {
+        let mut c = roles::source(&db.opts()).await.expect("connect");
+        let inv = inventory(&mut c, &db.name, "wp_").await.expect("inventory");
+        let mut out = BTreeMap::new();
+        for t in inv.tables.keys() {
+            let rows: Vec<mysql_async::Row> = c
+                .query(format!("SELECT * FROM {}", q(t)))
+                .await
+                .expect("select");
+            let rows: Rows = rows
+                .into_iter()
+                .map(|r| {
+                    r.unwrap()
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::NULL => None,
+                            Value::Bytes(b) => Some(b),
+                            other => Some(other.as_sql(true).into_bytes()),
+                        })
+                        .collect()
+                })
+                .collect();
+            out.insert(t.clone(), rows);
+        }
+        c.disconnect().await.ok();
+        (inv, out)
+    })
+}
+
+fn is_ours(table: &str) -> bool {
+    table.starts_with("_wf")
+}
+
+#[test]
+fn a_30_site_network_migrates_value_for_value() {
+    let (src, dst) = (TestDb::new("mig_src"), TestDb::new("mig_dst"));
+    seed_network(
+        &src,
+        &NetworkOptions {
+            sites: 30,
+            posts_per_site: 4,
+            large_values: true,
+            ..Default::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let (inv, source_rows) = dump(&src);
+    let (_, target_rows) = dump(&dst);
+    let replacer = Replacer::new(&prod_to_uat_pairs()).unwrap();
+    let copied: Vec<&String> = source_rows
+        .keys()
+        .filter(|t| {
+            ![
+                "wp_users",
+                "wp_usermeta",
+                "wp_signups",
+                "wp_registration_log",
+            ]
+            .contains(&t.as_str())
+        })
+        .collect();
+    assert!(
+        copied.len() > 300,
+        "expected a realistic network, got {} tables",
+        copied.len()
+    );
+    for table in copied {
+        let columns = &inv.columns[table];
+        let mut expected: Rows = source_rows[table]
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .zip(columns)
+                    .map(|(v, c)| {
+                        v.as_ref().map(|b| {
+                            if c.textual {
+                                replacer.replace_value(b).value.into_owned()
+                            } else {
+                                b.clone()
+                            }
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut actual = target_rows
+            .get(table)
+            .unwrap_or_else(|| panic!("{table} missing on the target"))
+            .clone();
+        assert_eq!(actual.len(), expected.len(), "row count of {table}");
+        expected.sort();
+        actual.sort();
+        assert!(
+            actual == expected,
+            "{table}: target rows differ from source rows passed through the engine"
+        );
+    }
+    assert!(
+        !target_rows.keys().any(|t| is_ours(t)),
+        "no staging/backup tables expected on an empty target"
+    );
+
+    let domains: Vec<String> = dst.query("SELECT domain FROM wp_blogs");
+    assert!(
+        domains.iter().all(|d| d.ends_with("uat.wfu.edu")),
+        "{domains:?}"
+    );
+    for site in &inv.sites {
+        let table = if site.id == 1 {
+            "wp_options".to_string()
+        } else {
+            format!("wp_{}_options", site.id)
+        };
+        let urls: Vec<String> = dst.query(&format!(
+            "SELECT option_value FROM {} WHERE option_name IN ('siteurl','home')",
+            q(&table)
+        ));
+        assert_eq!(urls.len(), 2, "site {}", site.id);
+        for u in urls {
+            assert!(
+                u.starts_with("https://") && u.trim_end_matches('/').ends_with("uat.wfu.edu"),
+                "site {}: {u}",
+                site.id
+            );
+        }
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(newest_migration(&logs).join("migration-summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(
+        summary["verification"]["urlMismatches"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "{summary}"
+    );
+}
+
+fn newest_migration(logs: &std::path::Path) -> std::path::PathBuf {
+    let mut dirs: Vec<_> = std::fs::read_dir(logs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("env-migrate-"))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop().expect("a migration directory")
+}
+
+#[test]
+fn a_partial_migration_touches_only_the_selected_sites() {
+    let (src, dst) = (TestDb::new("part_src"), TestDb::new("part_dst"));
+    seed_network(
+        &src,
+        &NetworkOptions {
+            sites: 8,
+            posts_per_site: 3,
+            seed: 1,
+            ..Default::default()
+        },
+    );
+    // The target has a network of its own (other content, same site ids).
+    seed_network(
+        &dst,
+        &NetworkOptions {
+            sites: 8,
+            posts_per_site: 2,
+            seed: 2,
+            main_domain: "uat.wfu.edu".into(),
+            subdomain_suffix: ".uat.wfu.edu".into(),
+            ..Default::default()
+        },
+    );
+    let before = table_checksums(&dst);
+    let row = |db: &TestDb, id: u64| {
+        db.query::<(u64, String, String)>(&format!(
+            "SELECT blog_id, domain, registered FROM wp_blogs WHERE blog_id = {id}"
+        ))
+    };
+    let site_4_before = row(&dst, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+
+    let r = run(wfuwp(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2,3",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let after = table_checksums(&dst);
+    for (table, sum) in &before {
+        let selected = table.starts_with("wp_2_") || table.starts_with("wp_3_");
+        let network_rows = table == "wp_blogs" || table == "wp_blogmeta";
+        if selected || network_rows {
+            continue;
+        }
+        assert_eq!(
+            after.get(table),
+            Some(sum),
+            "{table} must be untouched by a partial migration"
+        );
+    }
+    assert_ne!(
+        after["wp_2_posts"], before["wp_2_posts"],
+        "selected site 2 must be replaced"
+    );
+    // blogs: rows of unselected sites unchanged, selected sites' rows replaced from the source.
+    let src_row = row(&src, 2);
+    assert_eq!(
+        row(&dst, 2)[0].1,
+        src_row[0].1.replace(".wfu.edu", ".uat.wfu.edu")
+    );
+    assert_eq!(row(&dst, 2)[0].2, src_row[0].2);
+    assert_eq!(
+        row(&dst, 4),
+        site_4_before,
+        "an unselected site's blogs row is left alone"
+    );
+    let id = newest_migration(&logs)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "--rollback", &id, "--force"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        table_checksums(&dst),
+        before,
+        "rollback of a partial migration restores everything"
+    );
+}
+
+#[test]
+fn a_dry_run_writes_nothing_and_plans_in_json() {
+    let (src, dst) = (TestDb::new("dry_src"), TestDb::new("dry_dst"));
+    seed_network(&src, &small_network());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+    let r = run(wfuwp(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--dry-run",
+        "--json",
+        "--active-only",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON plan");
+    assert!(plan["partial"].as_bool().unwrap());
+    assert!(
+        plan["sites"].as_array().unwrap().len() < 6,
+        "--active-only drops flagged sites"
+    );
+    assert_eq!(plan["replacements"].as_array().unwrap().len(), 4);
+    assert!(dst.tables().is_empty(), "dry run must not write the target");
+    assert!(
+        !logs.exists() || std::fs::read_dir(&logs).unwrap().next().is_none(),
+        "dry run must create no state"
+    );
+}
+
+#[test]
+fn an_incomplete_migration_is_detected_and_bad_selections_refused() {
+    let (src, dst) = (TestDb::new("det_src"), TestDb::new("det_dst"));
+    seed_network(&src, &small_network());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+
+    let r = run(wfuwp(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2,999",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("999"), "{}", r.stderr);
+
+    // Kill a run right after its first site is swapped in: an incomplete migration.
+    let r = run(wfuwp(&config, &logs)
+        .args(["env-migrate", "prod", "uat", "--force"])
+        .env("WFUWP_FAILPOINT", "site_swapped:1"));
+    assert_eq!(r.code, -1, "killed by SIGKILL: {r:?}");
+    let id = newest_migration(&logs)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+
+    // No terminal, no --force: refuse and name the resume command.
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains(&format!("--resume {id}")), "{}", r.stderr);
+
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "--resume", &id]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(logs.join(&id).join("migration-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["status"], "completed");
+    assert_eq!(state["runs"], 2);
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "--resume", &id]));
+    assert_ne!(r.code, 0, "a completed migration is not resumable: {r:?}");
+}
