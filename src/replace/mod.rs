@@ -87,7 +87,7 @@ impl Replacer {
                 stats,
             };
         }
-        let value = match serialized::rewrite_value(self, value, 0, &mut stats) {
+        let value = match serialized::rewrite_value(self, value, 0, true, &mut stats) {
             Some(new) => Cow::Owned(new),
             None => Cow::Borrowed(value),
         };

@@ -33,15 +33,20 @@ pub(super) struct Span {
     payload: bool,
 }
 
-/// Replaces in `value`, serialized-aware. The caller has checked that some
-/// pattern occurs in `value`. `None` when the result equals the input.
+/// Replaces in `value`, serialized-aware. `None` when the result equals the
+/// input. `matched`: the caller already knows some pattern occurs in `value`.
 pub(super) fn rewrite_value(
     r: &Replacer,
     value: &[u8],
     depth: u32,
+    matched: bool,
     stats: &mut ValueStats,
 ) -> Option<Vec<u8>> {
     if looks_serialized(value) {
+        // Parsing is the expensive part: only for values that can change.
+        if !matched && !r.is_match(value) {
+            return None;
+        }
         if depth < MAX_NESTING {
             match parse_single(value) {
                 Ok(spans) => {
@@ -69,6 +74,9 @@ fn rewrite_payload(
     depth: u32,
     stats: &mut ValueStats,
 ) -> Option<Vec<u8>> {
+    if !r.is_match(body) {
+        return None;
+    }
     if depth < MAX_NESTING {
         if let Ok(spans) = parse_sequence(body) {
             return emit(r, body, &spans, depth, stats);
@@ -96,13 +104,10 @@ fn emit(
     let mut last = 0usize;
     for sp in spans {
         let body = &input[sp.body_start..sp.body_end];
-        if !r.is_match(body) {
-            continue;
-        }
         let new = if sp.payload {
             rewrite_payload(r, body, depth + 1, stats)
         } else {
-            rewrite_value(r, body, depth + 1, stats)
+            rewrite_value(r, body, depth + 1, false, stats)
         };
         let Some(new) = new else { continue };
         let buf = out.get_or_insert_with(|| Vec::with_capacity(input.len() + input.len() / 8 + 16));

@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, Write};
 
+use aho_corasick::AhoCorasick;
+
 use super::{Replacer, ValueStats};
 
 /// How much is read from the input per step.
@@ -86,9 +88,6 @@ enum State {
     /// Inside a string literal opened by `quote`.
     Literal {
         quote: u8,
-        /// Some escape (`\x` or a doubled quote) was seen: the raw bytes
-        /// differ from the value.
-        escaped: bool,
         /// A binary or hex literal: passed through untouched.
         binary: bool,
     },
@@ -108,6 +107,14 @@ struct Lexer<'r> {
     flushed: usize,
     /// Offset of the open literal's opening quote.
     lit_start: usize,
+    /// The open literal has an escape (`\x` or a doubled quote): its raw
+    /// bytes differ from its value.
+    lit_escaped: bool,
+    /// … and one that mysqldump never writes (`\q` → `q`), which defeats
+    /// the escape filter shortcut.
+    lit_unusual_escape: bool,
+    /// See [`escape_filter`].
+    filter: Option<AhoCorasick>,
     /// The last code bytes already drained from the buffer.
     tail: Vec<u8>,
     stats: ValueStats,
@@ -131,6 +138,9 @@ impl<'r> Lexer<'r> {
             pos: 0,
             flushed: 0,
             lit_start: 0,
+            lit_escaped: false,
+            lit_unusual_escape: false,
+            filter: escape_filter(replacer),
             tail: Vec::with_capacity(TAIL * 2),
             stats: ValueStats::default(),
             unescaped: Vec::new(),
@@ -190,11 +200,9 @@ impl<'r> Lexer<'r> {
         match buf[i] {
             q @ (b'\'' | b'"') => {
                 let binary = self.binary_introducer(buf, i);
-                self.state = State::Literal {
-                    quote: q,
-                    escaped: false,
-                    binary,
-                };
+                self.state = State::Literal { quote: q, binary };
+                self.lit_escaped = false;
+                self.lit_unusual_escape = false;
                 self.lit_start = i;
                 self.pos = i + 1;
             }
@@ -263,6 +271,7 @@ impl<'r> Lexer<'r> {
         Step::Continue
     }
 
+    /// Scans an open literal up to its closing quote (or the end of the buffer).
     fn literal<W: Write>(
         &mut self,
         buf: &[u8],
@@ -270,32 +279,28 @@ impl<'r> Lexer<'r> {
         quote: u8,
         out: &mut W,
     ) -> io::Result<Step> {
-        let table = if quote == b'\'' {
-            &SINGLE_SPECIAL
-        } else {
-            &DOUBLE_SPECIAL
-        };
-        let Some(i) = find(buf, self.pos, table) else {
-            self.pos = buf.len();
-            return Ok(Step::Continue);
-        };
-        if i + 1 >= buf.len() && !eof {
-            // A backslash or quote as the last byte: its meaning depends on the next one.
-            self.pos = i;
-            return Ok(Step::NeedMore);
-        }
-        if buf[i] == b'\\' || buf.get(i + 1) == Some(&quote) {
-            self.mark_escaped();
+        loop {
+            let Some(i) = find2(buf, self.pos, b'\\', quote) else {
+                self.pos = buf.len();
+                return Ok(Step::Continue);
+            };
+            if i + 1 >= buf.len() && !eof {
+                // A backslash or quote as the last byte: its meaning depends on the next one.
+                self.pos = i;
+                return Ok(Step::NeedMore);
+            }
+            let next = buf.get(i + 1).copied();
+            if buf[i] == b'\\' {
+                self.lit_escaped = true;
+                if !next.is_some_and(|c| STANDARD_ESCAPES.contains(&c)) {
+                    self.lit_unusual_escape = true;
+                }
+            } else if next == Some(quote) {
+                self.lit_escaped = true;
+            } else {
+                return self.finish_literal(buf, i, out).map(|_| Step::Continue);
+            }
             self.pos = (i + 2).min(buf.len());
-            return Ok(Step::Continue);
-        }
-        self.finish_literal(buf, i, out)?;
-        Ok(Step::Continue)
-    }
-
-    fn mark_escaped(&mut self) {
-        if let State::Literal { escaped, .. } = &mut self.state {
-            *escaped = true;
         }
     }
 
@@ -306,12 +311,7 @@ impl<'r> Lexer<'r> {
         close: usize,
         out: &mut W,
     ) -> io::Result<()> {
-        let State::Literal {
-            quote,
-            escaped,
-            binary,
-        } = self.state
-        else {
+        let State::Literal { quote, binary } = self.state else {
             return Ok(());
         };
         self.enter(State::Code, close + 1);
@@ -319,7 +319,13 @@ impl<'r> Lexer<'r> {
             return Ok(());
         }
         let raw = &buf[self.lit_start + 1..close];
-        let replaced = if escaped {
+        let replaced = if self.lit_escaped {
+            // Unescaping costs a copy; most literals provably contain no FROM.
+            if let (false, Some(filter)) = (self.lit_unusual_escape, &self.filter) {
+                if !filter.is_match(raw) {
+                    return Ok(());
+                }
+            }
             unescape(raw, quote, &mut self.unescaped);
             self.replacer.replace_value(&self.unescaped)
         } else {
@@ -383,8 +389,6 @@ const fn class(bytes: &[u8]) -> [bool; 256] {
 }
 
 static CODE_SPECIAL: [bool; 256] = class(b"'\"`#-/");
-static SINGLE_SPECIAL: [bool; 256] = class(b"\\'");
-static DOUBLE_SPECIAL: [bool; 256] = class(b"\\\"");
 
 fn find(buf: &[u8], from: usize, table: &[bool; 256]) -> Option<usize> {
     buf[from..]
@@ -400,55 +404,112 @@ fn unescape(raw: &[u8], quote: u8, out: &mut Vec<u8>) {
     out.clear();
     out.reserve(raw.len());
     let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        match (b, raw.get(i + 1).copied()) {
-            (b'\\', Some(c)) => {
-                match c {
-                    b'0' => out.push(0),
-                    b'b' => out.push(0x08),
-                    b'n' => out.push(b'\n'),
-                    b'r' => out.push(b'\r'),
-                    b't' => out.push(b'\t'),
-                    b'Z' => out.push(0x1a),
-                    b'%' | b'_' => out.extend_from_slice(&[b'\\', c]),
-                    _ => out.push(c),
-                }
-                i += 2;
-            }
-            (q, Some(n)) if q == quote && n == quote => {
-                out.push(quote);
-                i += 2;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
+    while let Some(j) = find2(raw, i, b'\\', quote) {
+        out.extend_from_slice(&raw[i..j]);
+        let Some(&c) = raw.get(j + 1) else {
+            // A trailing lone backslash or quote (only in an unterminated literal).
+            out.push(raw[j]);
+            return;
+        };
+        if raw[j] == quote {
+            // A doubled quote is one quote; a lone one cannot occur in a closed literal.
+            out.push(quote);
+            i = if c == quote { j + 2 } else { j + 1 };
+            continue;
         }
+        match c {
+            b'0' => out.push(0),
+            b'b' => out.push(0x08),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'Z' => out.push(0x1a),
+            b'%' | b'_' => out.extend_from_slice(&[b'\\', c]),
+            _ => out.push(c),
+        }
+        i = j + 2;
     }
+    out.extend_from_slice(&raw[i..]);
 }
 
-/// Escapes like mysqldump (`mysql_real_escape_string`): NUL, newline, CR,
-/// backslash, both quotes and Ctrl-Z; everything else verbatim.
+/// The bytes mysqldump escapes (`mysql_real_escape_string`).
+static NEEDS_ESCAPE: [bool; 256] = class(b"\0\n\r\\'\"\x1a");
+
+/// Escapes like mysqldump: NUL, newline, CR, backslash, both quotes and
+/// Ctrl-Z; everything else verbatim.
 fn escape(value: &[u8], out: &mut Vec<u8>) {
     out.reserve(value.len() + value.len() / 16 + 8);
     let mut last = 0;
-    for (i, &b) in value.iter().enumerate() {
-        let esc: &[u8] = match b {
-            0 => b"\\0",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\\' => b"\\\\",
-            b'\'' => b"\\'",
-            b'"' => b"\\\"",
-            0x1a => b"\\Z",
-            _ => continue,
-        };
+    while let Some(i) = find(value, last, &NEEDS_ESCAPE) {
         out.extend_from_slice(&value[last..i]);
-        out.extend_from_slice(esc);
+        let letter = match value[i] {
+            0 => b'0',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            0x1a => b'Z',
+            other => other,
+        };
+        out.extend_from_slice(&[b'\\', letter]);
         last = i + 1;
     }
     out.extend_from_slice(&value[last..]);
+}
+
+/// Characters after a backslash that mysqldump-style escaping produces. With
+/// only these, a value byte outside [`ESCAPABLE`] is always written verbatim.
+const STANDARD_ESCAPES: &[u8] = b"0'\"bnrtZ\\%_";
+
+/// Value bytes that may be written as an escape sequence.
+const ESCAPABLE: &[u8] = b"\0'\"\x08\n\r\t\x1a\\";
+
+/// A shortcut for escaped literals: the longest run of each (non-identity)
+/// FROM without [`ESCAPABLE`] bytes. Such a run appears verbatim in the raw
+/// literal whenever FROM occurs in its value (given standard escapes), so a
+/// raw literal without any run needs no unescaping at all. `None` when some
+/// FROM has no such run (then every escaped literal is unescaped).
+fn escape_filter(r: &Replacer) -> Option<AhoCorasick> {
+    let mut runs = Vec::new();
+    for (from, to) in r.effective_pairs() {
+        if from == to {
+            continue;
+        }
+        let run = from
+            .split(|b| ESCAPABLE.contains(b))
+            .max_by_key(|run| run.len())?;
+        if run.is_empty() {
+            return None;
+        }
+        runs.push(run.to_vec());
+    }
+    AhoCorasick::new(runs).ok()
+}
+
+/// First offset ≥ `from` of byte `a` or `b`. Literal bodies are most of a
+/// dump, so this scans a word at a time (SWAR "has zero byte" trick).
+fn find2(hay: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    let (va, vb) = (LO * u64::from(a), LO * u64::from(b));
+    let mut chunks = hay[from..].chunks_exact(8);
+    let mut base = from;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let (xa, xb) = (w ^ va, w ^ vb);
+        // Only bytes above a true zero byte can be falsely flagged, so the
+        // lowest flagged byte is always a real hit.
+        let hit = ((xa.wrapping_sub(LO) & !xa) | (xb.wrapping_sub(LO) & !xb)) & HI;
+        if hit != 0 {
+            return Some(base + (hit.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&x| x == a || x == b)
+        .map(|i| base + i)
 }
 
 #[cfg(test)]
@@ -625,6 +686,54 @@ mod tests {
         let (o, st) = run(&r, input);
         assert_eq!(o, input);
         assert_eq!(st, ValueStats::default());
+    }
+
+    #[test]
+    fn unusual_escapes_still_match() {
+        // `\e` is `e` to MySQL: the FROM occurs in the value though not in the raw bytes.
+        assert_eq!(out(r"('www.x.\edu')"), "('uat.x.edu')");
+        assert_eq!(out(r"('w\ww.x.edu')"), "('uat.x.edu')");
+    }
+
+    #[test]
+    fn froms_with_escapable_bytes() {
+        let r = Replacer::new(&[
+            ("it's".to_string(), "it is".to_string()),
+            ("\n".to_string(), " ".to_string()),
+        ])
+        .unwrap();
+        let o = run(&r, br"('it\'s', 'it''s', 'a\nb', 'a\\nb')").0;
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            r"('it is', 'it is', 'a b', 'a\\nb')"
+        );
+        let r = Replacer::new(&[("\n".to_string(), " ".to_string())]).unwrap();
+        assert!(escape_filter(&r).is_none());
+        assert_eq!(run(&r, br"('a\nb\\n')").0, br"('a b\\n')");
+    }
+
+    #[test]
+    fn find2_agrees_with_a_naive_scan() {
+        let mut x: u32 = 12345;
+        for len in 0..64 {
+            let hay: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    [b'a', b'\\', b'\'', 0, 0xff, 0x80][(x >> 16) as usize % 6]
+                })
+                .collect();
+            for from in 0..=hay.len() {
+                let naive = hay[from..]
+                    .iter()
+                    .position(|&b| b == b'\\' || b == b'\'')
+                    .map(|i| i + from);
+                assert_eq!(
+                    find2(&hay, from, b'\\', b'\''),
+                    naive,
+                    "{hay:?} from {from}"
+                );
+            }
+        }
     }
 
     #[test]
