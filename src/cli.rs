@@ -317,13 +317,17 @@ fn parse_replace_pair(s: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not FROM=TO"))?;
     if from.is_empty() {
-        return Err(format!("'{s}' has an empty FROM; give the text to replace before '='"));
+        return Err(format!(
+            "'{s}' has an empty FROM; give the text to replace before '='"
+        ));
     }
     Ok((from.to_string(), to.to_string()))
 }
 
 fn parse_minutes(s: &str) -> Result<f64, String> {
-    let m: f64 = s.parse().map_err(|_| format!("'{s}' is not a number of minutes"))?;
+    let m: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of minutes"))?;
     if !(m > 0.0 && m.is_finite()) {
         return Err(format!("'{s}' must be a positive number of minutes"));
     }
@@ -355,8 +359,20 @@ mod tests {
     #[test]
     fn conflicting_flags_are_usage_errors() {
         for args in [
-            &["env-migrate", "prod", "uat", "--network-only", "--sites-only"][..],
-            &["env-migrate", "--resume", "x", "--skip-failed", "--retry-failed"],
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--network-only",
+                "--sites-only",
+            ][..],
+            &[
+                "env-migrate",
+                "--resume",
+                "x",
+                "--skip-failed",
+                "--retry-failed",
+            ],
             &["env-migrate", "--resume", "x", "--include-sites", "1"],
             &["env-migrate", "prod", "uat", "--skip-failed"],
             &["env-migrate", "prod", "uat", "--retry-failed"],
@@ -377,14 +393,30 @@ mod tests {
     fn actions_are_recognised() {
         assert_eq!(
             action(&["env-migrate", "prod", "uat"]).unwrap(),
-            MigrateAction::New { source: "prod".into(), target: "uat".into() }
+            MigrateAction::New {
+                source: "prod".into(),
+                target: "uat".into()
+            }
         );
         assert_eq!(
-            action(&["env-migrate", "--resume", "id1", "--skip-failed", "--skip-timeouts"]).unwrap(),
+            action(&[
+                "env-migrate",
+                "--resume",
+                "id1",
+                "--skip-failed",
+                "--skip-timeouts"
+            ])
+            .unwrap(),
             MigrateAction::Resume("id1".into())
         );
-        assert_eq!(action(&["env-migrate", "--list-migrations", "--all", "--json"]).unwrap(), MigrateAction::List);
+        assert_eq!(
+            action(&["env-migrate", "--list-migrations", "--all", "--json"]).unwrap(),
+            MigrateAction::List
+        );
         assert_eq!(action(&["env-migrate"]).unwrap(), MigrateAction::Choose);
-        assert_eq!(action(&["--verbose", "env-migrate", "--show-state-path"]).unwrap(), MigrateAction::ShowStatePath);
+        assert_eq!(
+            action(&["--verbose", "env-migrate", "--show-state-path"]).unwrap(),
+            MigrateAction::ShowStatePath
+        );
     }
 }

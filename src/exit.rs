@@ -39,7 +39,10 @@ pub struct CodedError {
 impl CodedError {
     /// A usage or configuration problem (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        CodedError { code: Code::Usage, message: message.into() }
+        CodedError {
+            code: Code::Usage,
+            message: message.into(),
+        }
     }
 }
 

@@ -46,7 +46,9 @@ impl FromStr for SiteSelector {
             }
         }
         if ids.is_empty() {
-            return Err("no site ids given; use blog_ids such as 1,43,78 or ranges such as 10-20".into());
+            return Err(
+                "no site ids given; use blog_ids such as 1,43,78 or ranges such as 10-20".into(),
+            );
         }
         Ok(SiteSelector(ids))
     }

@@ -20,7 +20,9 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
                 Ok(Code::Success)
             }
         },
-        MigrateAction::New { source, target } => migrate::new_migration(ctx, args, &source, &target),
+        MigrateAction::New { source, target } => {
+            migrate::new_migration(ctx, args, &source, &target)
+        }
         MigrateAction::Resume(id) => migrate::resume(ctx, args, &id),
         MigrateAction::Rollback(id) => rollback::run(ctx, args, &id),
     }

@@ -25,7 +25,12 @@ const DEFAULT_TIMEOUT_MINUTES: f64 = 20.0;
 const DEFAULT_MAX_RETRIES: u32 = 3;
 
 /// A new migration SOURCE → TARGET (or, after the resume prompt, an old one).
-pub fn new_migration(ctx: &Context, args: &EnvMigrateArgs, source: &str, target: &str) -> Result<Code> {
+pub fn new_migration(
+    ctx: &Context,
+    args: &EnvMigrateArgs,
+    source: &str,
+    target: &str,
+) -> Result<Code> {
     let config = ctx.config()?;
     let (logs_dir, _) = ctx.logs_dir()?;
     let extra: Vec<(String, String)> = args.replace.clone();
@@ -34,7 +39,8 @@ pub fn new_migration(ctx: &Context, args: &EnvMigrateArgs, source: &str, target:
     let rt = super::runtime()?;
     if args.dry_run {
         let checked = rt.block_on(preflight::check(&config, source, target, &logs_dir))?;
-        let sites = selection::select(&checked.inventory.sites, &options).map_err(|e| CodedError::usage(e.to_string()))?;
+        let sites = selection::select(&checked.inventory.sites, &options)
+            .map_err(|e| CodedError::usage(e.to_string()))?;
         plan::print(&checked, &options, &sites, args.json)?;
         return Ok(Code::Success);
     }
@@ -50,7 +56,8 @@ pub fn new_migration(ctx: &Context, args: &EnvMigrateArgs, source: &str, target:
     rt.block_on(async {
         let interrupt = Interrupt::install()?;
         let checked = preflight::check(&config, source, target, &logs_dir).await?;
-        let sites = selection::select(&checked.inventory.sites, &options).map_err(|e| CodedError::usage(e.to_string()))?;
+        let sites = selection::select(&checked.inventory.sites, &options)
+            .map_err(|e| CodedError::usage(e.to_string()))?;
         let replacer = Arc::new(Replacer::new(&pairs_of(&options))?);
         let session = Session::create(
             &logs_dir,
@@ -62,7 +69,10 @@ pub fn new_migration(ctx: &Context, args: &EnvMigrateArgs, source: &str, target:
                 sites,
             },
         )?;
-        output::info(format!("Migration {} started: {source} → {target}", session.id()));
+        output::info(format!(
+            "Migration {} started: {source} → {target}",
+            session.id()
+        ));
         let limits = limits(args, &config);
         let post = config.environment(target)?.post_migration.clone();
         run(session, checked, replacer, limits, post, interrupt).await
@@ -74,7 +84,10 @@ pub fn new_migration(ctx: &Context, args: &EnvMigrateArgs, source: &str, target:
 pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
     let config = ctx.config()?;
     let (logs_dir, _) = ctx.logs_dir()?;
-    let recorded: state::MigrationConfig = state::store::read_json(&state::session::existing_dir(&logs_dir, id)?, state::store::CONFIG_FILE)?;
+    let recorded: state::MigrationConfig = state::store::read_json(
+        &state::session::existing_dir(&logs_dir, id)?,
+        state::store::CONFIG_FILE,
+    )?;
     let (source, target) = (recorded.source_env.as_str(), recorded.target_env.as_str());
     let fingerprints = [source, target]
         .iter()
@@ -99,7 +112,10 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
                 return Err(e);
             }
         };
-        output::info(format!("Resuming {id}: {source} → {target}, {} sites to process", session.sites_to_process().len()));
+        output::info(format!(
+            "Resuming {id}: {source} → {target}, {} sites to process",
+            session.sites_to_process().len()
+        ));
         let replacer = Arc::new(Replacer::new(&pairs_of(&session.config().options))?);
         let limits = limits(args, &config);
         let post = config.environment(target)?.post_migration.clone();
@@ -108,11 +124,24 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
     .map(report)
 }
 
-async fn run(session: Session, checked: Checked, replacer: Arc<Replacer>, limits: Limits, post: Vec<String>, interrupt: Interrupt) -> Result<RunEnd> {
+async fn run(
+    session: Session,
+    checked: Checked,
+    replacer: Arc<Replacer>,
+    limits: Limits,
+    post: Vec<String>,
+    interrupt: Interrupt,
+) -> Result<RunEnd> {
     let state = session.snapshot();
     let options = session.config().options;
     let source_ids = checked.inventory.blog_ids();
-    let orphaned = checked.target_inventory.sites.iter().map(|s| s.id).filter(|id| !source_ids.contains(id)).collect();
+    let orphaned = checked
+        .target_inventory
+        .sites
+        .iter()
+        .map(|s| s.id)
+        .filter(|id| !source_ids.contains(id))
+        .collect();
     let to_process = session.sites_to_process().len() as u64;
     let engine = Engine {
         tag: names::tag(&state.migration_id),
@@ -127,7 +156,15 @@ async fn run(session: Session, checked: Checked, replacer: Arc<Replacer>, limits
         limits,
         progress: Progress::new(to_process, limits.concurrency),
     };
-    phases::run(Arc::new(engine), RunPlan { post_commands: post, orphaned_target_sites: orphaned }, interrupt).await
+    phases::run(
+        Arc::new(engine),
+        RunPlan {
+            post_commands: post,
+            orphaned_target_sites: orphaned,
+        },
+        interrupt,
+    )
+    .await
 }
 
 fn report(end: RunEnd) -> Code {
@@ -136,10 +173,18 @@ fn report(end: RunEnd) -> Code {
 }
 
 fn pairs_of(options: &MigrationOptions) -> Vec<(String, String)> {
-    options.replacements.iter().map(|p| (p.from.clone(), p.to.clone())).collect()
+    options
+        .replacements
+        .iter()
+        .map(|p| (p.from.clone(), p.to.clone()))
+        .collect()
 }
 
-fn options_from_args(args: &EnvMigrateArgs, config: &Config, pairs: &[(String, String)]) -> MigrationOptions {
+fn options_from_args(
+    args: &EnvMigrateArgs,
+    config: &Config,
+    pairs: &[(String, String)],
+) -> MigrationOptions {
     let l = limits(args, config);
     MigrationOptions {
         include_sites: args.include_sites.clone(),
@@ -151,7 +196,13 @@ fn options_from_args(args: &EnvMigrateArgs, config: &Config, pairs: &[(String, S
         sites_only: args.sites_only,
         skip_backup: args.skip_backup,
         keep_files: args.keep_files,
-        replacements: pairs.iter().map(|(from, to)| ReplacePair { from: from.clone(), to: to.clone() }).collect(),
+        replacements: pairs
+            .iter()
+            .map(|(from, to)| ReplacePair {
+                from: from.clone(),
+                to: to.clone(),
+            })
+            .collect(),
         concurrency: l.concurrency as u32,
         timeout_minutes: l.timeout.as_secs_f64() / 60.0,
         max_retries: l.max_retries,
@@ -162,9 +213,20 @@ fn options_from_args(args: &EnvMigrateArgs, config: &Config, pairs: &[(String, S
 fn limits(args: &EnvMigrateArgs, config: &Config) -> Limits {
     let d = &config.defaults;
     Limits {
-        concurrency: args.concurrency.or(d.concurrency).unwrap_or(DEFAULT_CONCURRENCY) as usize,
-        timeout: Duration::from_secs_f64(args.timeout.or(d.timeout_minutes).unwrap_or(DEFAULT_TIMEOUT_MINUTES) * 60.0),
-        max_retries: args.max_retries.or(d.max_retries).unwrap_or(DEFAULT_MAX_RETRIES),
+        concurrency: args
+            .concurrency
+            .or(d.concurrency)
+            .unwrap_or(DEFAULT_CONCURRENCY) as usize,
+        timeout: Duration::from_secs_f64(
+            args.timeout
+                .or(d.timeout_minutes)
+                .unwrap_or(DEFAULT_TIMEOUT_MINUTES)
+                * 60.0,
+        ),
+        max_retries: args
+            .max_retries
+            .or(d.max_retries)
+            .unwrap_or(DEFAULT_MAX_RETRIES),
     }
 }
 
@@ -180,9 +242,15 @@ fn confirm_new(args: &EnvMigrateArgs, source: &str, target: &str) -> Result<()> 
         ))
         .into());
     }
-    let question = format!("Migrate {source} → {target}? Target tables of the selected sites will be replaced");
+    let question = format!(
+        "Migrate {source} → {target}? Target tables of the selected sites will be replaced"
+    );
     if !prompt::confirm(&question, false).context("asking for confirmation")? {
-        return Err(CodedError { code: Code::Fatal, message: "cancelled; nothing was changed".into() }.into());
+        return Err(CodedError {
+            code: Code::Fatal,
+            message: "cancelled; nothing was changed".into(),
+        }
+        .into());
     }
     if args.skip_backup
         && !prompt::confirm("--skip-backup: the target's current tables will be DROPPED, and --rollback will be impossible. Continue?", false)?

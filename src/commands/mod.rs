@@ -37,7 +37,10 @@ impl Context {
             Err(config::ConfigError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        Ok(config::paths::logs_dir(self.global.logs_dir.as_deref(), cfg.as_ref()))
+        Ok(config::paths::logs_dir(
+            self.global.logs_dir.as_deref(),
+            cfg.as_ref(),
+        ))
     }
 }
 
@@ -58,5 +61,7 @@ pub fn run(cli: Cli) -> Result<Code> {
 
 /// Builds the tokio runtime the database-facing actions run on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -67,8 +67,17 @@ fn confirm(args: &EnvMigrateArgs, id: &str, target: &str) -> Result<()> {
         ))
         .into());
     }
-    if !prompt::confirm(&format!("Restore {target} to its state before {id}? Data written by the migration is lost"), false)? {
-        return Err(CodedError { code: Code::Fatal, message: "cancelled; nothing was changed".into() }.into());
+    if !prompt::confirm(
+        &format!(
+            "Restore {target} to its state before {id}? Data written by the migration is lost"
+        ),
+        false,
+    )? {
+        return Err(CodedError {
+            code: Code::Fatal,
+            message: "cancelled; nothing was changed".into(),
+        }
+        .into());
     }
     Ok(())
 }

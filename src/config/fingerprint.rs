@@ -24,7 +24,9 @@ pub fn of(env: &Environment) -> String {
 // FNV-1a: stable across Rust releases (unlike DefaultHasher), which matters
 // because the digest is written to disk and compared by a later binary.
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -32,7 +34,10 @@ mod tests {
     use super::*;
 
     fn env(db: &str, pw: Option<&str>) -> Environment {
-        let text = format!("host=\"h\"\nuser=\"u\"\ndatabase=\"{db}\"\n{}", pw.map(|p| format!("password=\"{p}\"")).unwrap_or_default());
+        let text = format!(
+            "host=\"h\"\nuser=\"u\"\ndatabase=\"{db}\"\n{}",
+            pw.map(|p| format!("password=\"{p}\"")).unwrap_or_default()
+        );
         toml::from_str(&text).unwrap()
     }
 

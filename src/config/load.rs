@@ -23,12 +23,17 @@ pub fn locate(flag: Option<&Path>) -> (PathBuf, ConfigSource) {
     if let Some(p) = std::env::var_os("WFUWP_CONFIG").filter(|v| !v.is_empty()) {
         return (PathBuf::from(p), ConfigSource::EnvVar);
     }
-    (home_dir().join(".wfuwp").join("config.toml"), ConfigSource::Default)
+    (
+        home_dir().join(".wfuwp").join("config.toml"),
+        ConfigSource::Default,
+    )
 }
 
 /// The user's home directory (`$HOME`), or `.` when unset.
 pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Loads and validates the configuration named by `flag` / the environment.
@@ -40,8 +45,14 @@ pub fn load(flag: Option<&Path>) -> Result<Config, ConfigError> {
 /// Loads and validates the configuration at `path`.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ConfigError::NotFound { path: path.to_path_buf(), why: "file not found".into() },
-        _ => ConfigError::Unreadable { path: path.to_path_buf(), source: e },
+        std::io::ErrorKind::NotFound => ConfigError::NotFound {
+            path: path.to_path_buf(),
+            why: "file not found".into(),
+        },
+        _ => ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            source: e,
+        },
     })?;
     let mut config = parse(&text, path)?;
     warn_if_world_readable(path, &config);
@@ -53,21 +64,28 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses `text` as the configuration of a file at `path` (used for relative paths).
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let mut config: Config = toml::from_str(text)
-        .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+    let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
     config.path = path.to_path_buf();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     if let Some(dir) = &config.logs_dir {
         config.logs_dir = Some(base.join(dir));
     }
-    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
     for (name, env) in config.environments.iter_mut() {
         env.name = name.clone();
         if let Some(s) = &env.socket {
             env.socket = Some(base.join(s));
         }
         if env.host.is_none() && env.socket.is_none() {
-            return Err(invalid(format!("[environments.{name}] needs `host = \"...\"` or `socket = \"...\"`")));
+            return Err(invalid(format!(
+                "[environments.{name}] needs `host = \"...\"` or `socket = \"...\"`"
+            )));
         }
         if env.password.is_some() && env.password_env.is_some() {
             return Err(invalid(format!(
@@ -75,9 +93,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             )));
         }
         if env.database.trim().is_empty() {
-            return Err(invalid(format!("[environments.{name}] has an empty `database`")));
+            return Err(invalid(format!(
+                "[environments.{name}] has an empty `database`"
+            )));
         }
-        if !env.table_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || env.table_prefix.is_empty() {
+        if !env
+            .table_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || env.table_prefix.is_empty()
+        {
             return Err(invalid(format!(
                 "[environments.{name}] table_prefix '{}' must be letters, digits and underscores",
                 env.table_prefix
@@ -85,18 +110,24 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
         for (key, value) in &env.replace {
             if value.is_empty() {
-                return Err(invalid(format!("[environments.{name}.replace] {key} is empty; give the environment's value")));
+                return Err(invalid(format!(
+                    "[environments.{name}.replace] {key} is empty; give the environment's value"
+                )));
             }
         }
     }
     if let Some(c) = config.defaults.concurrency {
         if c == 0 || c > 64 {
-            return Err(invalid(format!("[defaults] concurrency = {c} must be between 1 and 64")));
+            return Err(invalid(format!(
+                "[defaults] concurrency = {c} must be between 1 and 64"
+            )));
         }
     }
     if let Some(t) = config.defaults.timeout_minutes {
         if !(t > 0.0) {
-            return Err(invalid(format!("[defaults] timeout_minutes = {t} must be positive")));
+            return Err(invalid(format!(
+                "[defaults] timeout_minutes = {t} must be positive"
+            )));
         }
     }
     Ok(config)
@@ -148,20 +179,36 @@ main = "uat.wfu.edu"
     fn relative_paths_resolve_against_the_file() {
         let c = parse(GOOD, Path::new("/etc/wfuwp/config.toml")).unwrap();
         assert_eq!(c.logs_dir.as_deref(), Some(Path::new("/etc/wfuwp/logs")));
-        assert_eq!(c.environments["uat"].socket.as_deref(), Some(Path::new("/etc/wfuwp/run/mysqld.sock")));
+        assert_eq!(
+            c.environments["uat"].socket.as_deref(),
+            Some(Path::new("/etc/wfuwp/run/mysqld.sock"))
+        );
         assert_eq!(c.environments["prod"].table_prefix, "wp_");
         assert_eq!(c.environments["prod"].name, "prod");
     }
 
     #[test]
     fn errors_name_the_line() {
-        let err = parse("[environments.prod]\nhost = \"db\"\nuser = \"u\"\nbogus = 1\ndatabase = \"d\"\n", Path::new("/c.toml"))
+        let err = parse(
+            "[environments.prod]\nhost = \"db\"\nuser = \"u\"\nbogus = 1\ndatabase = \"d\"\n",
+            Path::new("/c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("/c.toml") && err.contains("line 4") && err.contains("bogus"),
+            "{err}"
+        );
+        let err = parse(
+            "[environments.prod]\nhost = \"db\"\nuser = \"u\"\n",
+            Path::new("/c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("database"), "{err}");
+        let err = parse("not toml at all [", Path::new("/c.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("/c.toml") && err.contains("line 4") && err.contains("bogus"), "{err}");
-        let err = parse("[environments.prod]\nhost = \"db\"\nuser = \"u\"\n", Path::new("/c.toml")).unwrap_err().to_string();
-        assert!(err.contains("database"), "{err}");
-        let err = parse("not toml at all [", Path::new("/c.toml")).unwrap_err().to_string();
         assert!(err.contains("line 1"), "{err}");
     }
 

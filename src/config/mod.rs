@@ -26,7 +26,10 @@ pub enum ConfigError {
     NotFound { path: PathBuf, why: String },
     /// The file exists but cannot be read.
     #[error("cannot read configuration file {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// TOML syntax error or a value of the wrong type / unknown key.
     #[error("configuration file {path} is invalid:\n{message}\nFix the line shown above and run `wfuwp config check`.")]
     Parse { path: PathBuf, message: String },
@@ -35,13 +38,22 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
     /// An environment name that is not configured.
     #[error("unknown environment '{name}'. Configured environments: {known}. Add [environments.{name}] to {path}.")]
-    UnknownEnvironment { name: String, known: String, path: PathBuf },
+    UnknownEnvironment {
+        name: String,
+        known: String,
+        path: PathBuf,
+    },
     /// `password_env` names a variable that is not set.
     #[error("environment '{env}' takes its password from the variable {var}, which is not set. Export it (export {var}=...) and run again.")]
     MissingPassword { env: String, var: String },
     /// A replacement key of the source that the target lacks.
     #[error("replacement token '{key}' is set for '{source_env}' but not for '{target_env}'. Add `{key} = \"...\"` to [environments.{target_env}.replace] in {path}.")]
-    MissingToken { key: String, source_env: String, target_env: String, path: PathBuf },
+    MissingToken {
+        key: String,
+        source_env: String,
+        target_env: String,
+        path: PathBuf,
+    },
 }
 
 /// The whole configuration file.
@@ -132,7 +144,10 @@ impl Environment {
         if let Some(var) = &self.password_env {
             return match std::env::var(var) {
                 Ok(v) => Ok(Some(v)),
-                Err(_) => Err(ConfigError::MissingPassword { env: self.name.clone(), var: var.clone() }),
+                Err(_) => Err(ConfigError::MissingPassword {
+                    env: self.name.clone(),
+                    var: var.clone(),
+                }),
             };
         }
         Ok(self.password.clone())
@@ -151,14 +166,20 @@ impl Environment {
 impl Config {
     /// The environment called `name`, or a clear error listing the known ones.
     pub fn environment(&self, name: &str) -> Result<&Environment, ConfigError> {
-        self.environments.get(name).ok_or_else(|| ConfigError::UnknownEnvironment {
-            name: name.to_string(),
-            known: if self.environments.is_empty() {
-                "(none)".into()
-            } else {
-                self.environments.keys().cloned().collect::<Vec<_>>().join(", ")
-            },
-            path: self.path.clone(),
-        })
+        self.environments
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownEnvironment {
+                name: name.to_string(),
+                known: if self.environments.is_empty() {
+                    "(none)".into()
+                } else {
+                    self.environments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                path: self.path.clone(),
+            })
     }
 }

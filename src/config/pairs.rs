@@ -7,17 +7,25 @@ pub type Pair = (String, String);
 
 /// `source.replace[k] → target.replace[k]` for every key of the source, then the
 /// extra `--replace` pairs. Identity pairs are dropped; a key the target lacks is an error.
-pub fn for_migration(config: &Config, source: &str, target: &str, extra: &[Pair]) -> Result<Vec<Pair>, ConfigError> {
+pub fn for_migration(
+    config: &Config,
+    source: &str,
+    target: &str,
+    extra: &[Pair],
+) -> Result<Vec<Pair>, ConfigError> {
     let src = config.environment(source)?;
     let dst = config.environment(target)?;
     let mut pairs = Vec::new();
     for (key, from) in &src.replace {
-        let to = dst.replace.get(key).ok_or_else(|| ConfigError::MissingToken {
-            key: key.clone(),
-            source_env: source.to_string(),
-            target_env: target.to_string(),
-            path: config.path.clone(),
-        })?;
+        let to = dst
+            .replace
+            .get(key)
+            .ok_or_else(|| ConfigError::MissingToken {
+                key: key.clone(),
+                source_env: source.to_string(),
+                target_env: target.to_string(),
+                path: config.path.clone(),
+            })?;
         if from != to {
             pairs.push((from.clone(), to.clone()));
         }
@@ -85,10 +93,15 @@ main = "dev.wfu.edu"
 
     #[test]
     fn missing_target_key_is_an_error() {
-        let err = for_migration(&config(), "prod", "dev", &[]).unwrap_err().to_string();
+        let err = for_migration(&config(), "prod", "dev", &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("subdomains") && err.contains("dev"), "{err}");
         // The other direction is fine: dev has fewer keys.
-        assert_eq!(for_migration(&config(), "dev", "prod", &[]).unwrap().len(), 1);
+        assert_eq!(
+            for_migration(&config(), "dev", "prod", &[]).unwrap().len(),
+            1
+        );
         assert!(for_migration(&config(), "prod", "nope", &[]).is_err());
     }
 }

@@ -41,5 +41,8 @@ pub fn logs_dir(flag: Option<&Path>, config: Option<&Config>) -> (PathBuf, LogsD
     if let Some(p) = config.and_then(|c| c.logs_dir.clone()) {
         return (p, LogsDirSource::ConfigFile);
     }
-    (home_dir().join(".wfuwp").join("logs"), LogsDirSource::Default)
+    (
+        home_dir().join(".wfuwp").join("logs"),
+        LogsDirSource::Default,
+    )
 }

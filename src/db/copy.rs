@@ -69,19 +69,31 @@ pub enum CopyError {
 
 /// Chooses the bulk mode the target supports.
 pub async fn bulk_mode(target: &mut Conn) -> mysql_async::Result<BulkMode> {
-    let (local_infile, max_packet): (Option<i64>, Option<u64>) =
-        target.query_first("SELECT @@GLOBAL.local_infile, @@GLOBAL.max_allowed_packet").await?.unwrap_or((None, None));
+    let (local_infile, max_packet): (Option<i64>, Option<u64>) = target
+        .query_first("SELECT @@GLOBAL.local_infile, @@GLOBAL.max_allowed_packet")
+        .await?
+        .unwrap_or((None, None));
     if local_infile == Some(1) {
         return Ok(BulkMode::LoadData);
     }
-    let max_statement = (max_packet.unwrap_or(4 << 20) as usize).saturating_sub(64 << 10).clamp(64 << 10, 16 << 20);
+    let max_statement = (max_packet.unwrap_or(4 << 20) as usize)
+        .saturating_sub(64 << 10)
+        .clamp(64 << 10, 16 << 20);
     Ok(BulkMode::Insert { max_statement })
 }
 
 /// `SHOW CREATE TABLE` of `table`, rewritten to create `new_name` instead.
-pub async fn create_statement(source: &mut Conn, table: &str, new_name: &str) -> mysql_async::Result<String> {
-    let row: Option<(String, String)> = source.query_first(format!("SHOW CREATE TABLE {}", ident(table))).await?;
-    let (_, create) = row.ok_or_else(|| mysql_async::Error::Other(format!("SHOW CREATE TABLE {table} returned nothing").into()))?;
+pub async fn create_statement(
+    source: &mut Conn,
+    table: &str,
+    new_name: &str,
+) -> mysql_async::Result<String> {
+    let row: Option<(String, String)> = source
+        .query_first(format!("SHOW CREATE TABLE {}", ident(table)))
+        .await?;
+    let (_, create) = row.ok_or_else(|| {
+        mysql_async::Error::Other(format!("SHOW CREATE TABLE {table} returned nothing").into())
+    })?;
     let old = format!("CREATE TABLE {}", ident(table));
     let rest = create.strip_prefix(&old).unwrap_or(&create);
     Ok(format!("CREATE TABLE {}{rest}", ident(new_name)))
@@ -108,19 +120,40 @@ pub async fn copy_table(
         select.push_str(cond);
     }
     let (stats, written) = match mode {
-        BulkMode::LoadData => load_data(source, target, &select, staging, columns, replacer).await?,
+        BulkMode::LoadData => {
+            load_data(source, target, &select, staging, columns, replacer).await?
+        }
         BulkMode::Insert { max_statement } => {
-            insert_batches(source, target, &select, staging, columns, replacer, max_statement).await?
+            insert_batches(
+                source,
+                target,
+                &select,
+                staging,
+                columns,
+                replacer,
+                max_statement,
+            )
+            .await?
         }
     };
     if written != stats.rows {
-        return Err(CopyError::RowCount { table: table.into(), staging: staging.into(), read: stats.rows, written });
+        return Err(CopyError::RowCount {
+            table: table.into(),
+            staging: staging.into(),
+            read: stats.rows,
+            written,
+        });
     }
     Ok(stats)
 }
 
 /// Applies the engine to the textual columns of one row.
-fn replaced_row<'a>(values: &'a [Option<Value>], columns: &[Column], replacer: &Replacer, stats: &mut CopyStats) -> Vec<Option<Cow<'a, [u8]>>> {
+fn replaced_row<'a>(
+    values: &'a [Option<Value>],
+    columns: &[Column],
+    replacer: &Replacer,
+    stats: &mut CopyStats,
+) -> Vec<Option<Cow<'a, [u8]>>> {
     values
         .iter()
         .zip(columns)
@@ -154,7 +187,10 @@ async fn load_data(
     // The handler must be Sync, so it captures the (Sync) receiver and builds
     // the (Send-only) stream when the server asks for the file.
     target.set_infile_handler(async move {
-        Ok(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed())
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed())
     });
     let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
     let statement = load_data_statement(staging, &names);
@@ -200,7 +236,10 @@ async fn read_rows(
         buf.push(b'\n');
         stats.rows += 1;
         if buf.len() >= CHUNK {
-            let chunk = Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + (64 << 10))));
+            let chunk = Bytes::from(std::mem::replace(
+                &mut buf,
+                Vec::with_capacity(CHUNK + (64 << 10)),
+            ));
             if tx.send(Ok(chunk)).await.is_err() {
                 // The writer stopped; its error is the one to report.
                 break;
@@ -224,7 +263,11 @@ async fn insert_batches(
     max_statement: usize,
 ) -> Result<(CopyStats, u64), CopyError> {
     let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-    let head = format!("INSERT INTO {} ({}) VALUES ", ident(staging), ident_list(&names));
+    let head = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        ident(staging),
+        ident_list(&names)
+    );
     let mut stats = CopyStats::default();
     let mut written = 0u64;
     let mut pending: Vec<Vec<u8>> = Vec::new();
@@ -251,8 +294,13 @@ async fn insert_batches(
     Ok((stats, written))
 }
 
-async fn flush_insert(target: &mut Conn, head: &str, pending: &mut Vec<Vec<u8>>) -> mysql_async::Result<u64> {
-    let mut sql = Vec::with_capacity(head.len() + pending.iter().map(|t| t.len() + 1).sum::<usize>());
+async fn flush_insert(
+    target: &mut Conn,
+    head: &str,
+    pending: &mut Vec<Vec<u8>>,
+) -> mysql_async::Result<u64> {
+    let mut sql =
+        Vec::with_capacity(head.len() + pending.iter().map(|t| t.len() + 1).sum::<usize>());
     sql.extend_from_slice(head.as_bytes());
     for (i, t) in pending.drain(..).enumerate() {
         if i > 0 {
@@ -267,7 +315,13 @@ async fn flush_insert(target: &mut Conn, head: &str, pending: &mut Vec<Vec<u8>>)
 
 /// `(v1, v2, …)` with each value a quoted, escaped literal or NULL.
 fn sql_tuple(values: &[Option<Cow<'_, [u8]>>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.iter().map(|v| v.as_ref().map_or(4, |b| b.len() + 3)).sum::<usize>() + 2);
+    let mut out = Vec::with_capacity(
+        values
+            .iter()
+            .map(|v| v.as_ref().map_or(4, |b| b.len() + 3))
+            .sum::<usize>()
+            + 2,
+    );
     out.push(b'(');
     for (i, v) in values.iter().enumerate() {
         if i > 0 {

@@ -13,8 +13,17 @@ use mysql_async::Conn;
 use crate::sites::SiteId;
 
 /// Network-wide tables (without the prefix).
-pub const NETWORK_TABLES: &[&str] =
-    &["blogs", "blogmeta", "site", "sitemeta", "users", "usermeta", "signups", "registration_log", "blog_versions"];
+pub const NETWORK_TABLES: &[&str] = &[
+    "blogs",
+    "blogmeta",
+    "site",
+    "sitemeta",
+    "users",
+    "usermeta",
+    "signups",
+    "registration_log",
+    "blog_versions",
+];
 
 /// Who a table belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +38,9 @@ pub enum Owner {
 
 /// Classifies `table` for a network with `prefix` whose blog_ids are `blog_ids`.
 pub fn owner(prefix: &str, table: &str, blog_ids: &BTreeSet<SiteId>) -> Owner {
-    let Some(rest) = table.strip_prefix(prefix) else { return Owner::Foreign };
+    let Some(rest) = table.strip_prefix(prefix) else {
+        return Owner::Foreign;
+    };
     if NETWORK_TABLES.contains(&rest) {
         return Owner::Network(rest.to_string());
     }
@@ -99,13 +110,18 @@ impl Inventory {
 
     /// Whether this is a multisite (`blogs` and `site` tables present).
     pub fn is_multisite(&self) -> bool {
-        ["blogs", "site"].iter().all(|t| self.tables.contains_key(&format!("{}{t}", self.prefix)))
+        ["blogs", "site"]
+            .iter()
+            .all(|t| self.tables.contains_key(&format!("{}{t}", self.prefix)))
     }
 
     /// Tables owned by site `id`, sorted by name.
     pub fn site_tables(&self, id: SiteId) -> Vec<&Table> {
         let ids = self.blog_ids();
-        self.tables.values().filter(|t| owner(&self.prefix, &t.name, &ids) == Owner::Site(id)).collect()
+        self.tables
+            .values()
+            .filter(|t| owner(&self.prefix, &t.name, &ids) == Owner::Site(id))
+            .collect()
     }
 
     /// Tables by owning site (sites without tables are absent).
@@ -128,7 +144,10 @@ impl Inventory {
 
 /// Reads tables, columns and sites of database `db` (one query each).
 pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::Result<Inventory> {
-    let mut inv = Inventory { prefix: prefix.to_string(), ..Default::default() };
+    let mut inv = Inventory {
+        prefix: prefix.to_string(),
+        ..Default::default()
+    };
     let rows: Vec<(String, Option<u64>, Option<u64>, Option<u64>)> = conn
         .exec(
             "SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES \
@@ -137,7 +156,11 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
         )
         .await?;
     for (name, rows, data, index) in rows {
-        let t = Table { name: name.clone(), rows_estimate: rows.unwrap_or(0), bytes_estimate: data.unwrap_or(0) + index.unwrap_or(0) };
+        let t = Table {
+            name: name.clone(),
+            rows_estimate: rows.unwrap_or(0),
+            bytes_estimate: data.unwrap_or(0) + index.unwrap_or(0),
+        };
         inv.tables.insert(name, t);
     }
     inv.columns = columns(conn, db).await?;
@@ -163,7 +186,10 @@ async fn columns(conn: &mut Conn, db: &str) -> mysql_async::Result<BTreeMap<Stri
         if extra.contains("VIRTUAL") || extra.contains("STORED") || extra.contains("PERSISTENT") {
             continue;
         }
-        map.entry(table).or_default().push(Column { name, textual: is_textual(&data_type) });
+        map.entry(table).or_default().push(Column {
+            name,
+            textual: is_textual(&data_type),
+        });
     }
     Ok(map)
 }
@@ -182,7 +208,15 @@ async fn sites(conn: &mut Conn, blogs: &str) -> mysql_async::Result<Vec<Site>> {
         super::sql::ident(blogs)
     );
     let rows: Vec<(u64, String, String, bool)> = conn.query(q).await?;
-    Ok(rows.into_iter().map(|(id, domain, path, inactive)| Site { id, domain, path, inactive }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, domain, path, inactive)| Site {
+            id,
+            domain,
+            path,
+            inactive,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -192,7 +226,10 @@ mod tests {
     #[test]
     fn ownership_follows_the_spec() {
         let ids: BTreeSet<SiteId> = [1, 2, 43].into_iter().collect();
-        assert_eq!(owner("wp_", "wp_blogs", &ids), Owner::Network("blogs".into()));
+        assert_eq!(
+            owner("wp_", "wp_blogs", &ids),
+            Owner::Network("blogs".into())
+        );
         assert_eq!(owner("wp_", "wp_options", &ids), Owner::Site(1));
         assert_eq!(owner("wp_", "wp_2_options", &ids), Owner::Site(2));
         assert_eq!(owner("wp_", "wp_43_gf_form", &ids), Owner::Site(43));
@@ -206,6 +243,11 @@ mod tests {
     #[test]
     fn textual_types() {
         assert!(is_textual("varchar") && is_textual("LONGTEXT") && is_textual("json"));
-        assert!(!is_textual("enum") && !is_textual("set") && !is_textual("blob") && !is_textual("varbinary"));
+        assert!(
+            !is_textual("enum")
+                && !is_textual("set")
+                && !is_textual("blob")
+                && !is_textual("varbinary")
+        );
     }
 }

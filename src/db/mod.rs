@@ -1,7 +1,7 @@
 //! Database access: connections, discovery, table copy.
 
 pub mod connect;
-pub mod sql;
-pub mod discovery;
 pub mod copy;
+pub mod discovery;
 pub mod roles;
+pub mod sql;

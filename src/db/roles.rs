@@ -25,7 +25,8 @@ pub async fn source(opts: &Opts) -> mysql_async::Result<Conn> {
         "SET SESSION character_set_results = binary, net_write_timeout = 3600, net_read_timeout = 3600",
     )
     .await?;
-    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
+    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await?;
     Ok(conn)
 }
 
@@ -43,7 +44,8 @@ pub async fn target(opts: &Opts) -> mysql_async::Result<Conn> {
 
 /// Opens a consistent snapshot on a source connection.
 pub async fn begin_snapshot(conn: &mut Conn) -> mysql_async::Result<()> {
-    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await
+    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .await
 }
 
 /// Kills connection `id` on the server behind `opts` (best effort: it may be gone).

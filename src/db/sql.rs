@@ -10,7 +10,11 @@ pub fn ident(name: &str) -> String {
 
 /// A comma-separated list of quoted identifiers.
 pub fn ident_list<S: AsRef<str>>(names: &[S]) -> String {
-    names.iter().map(|n| ident(n.as_ref())).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| ident(n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Appends one field in the format `LOAD DATA … FIELDS TERMINATED BY '\t'

@@ -84,8 +84,11 @@ pub struct Engine {
 
 /// The backup records of a state, keyed as [`Engine::backups`].
 pub fn backups_of(state: &MigrationState) -> Mutex<BTreeMap<Option<SiteId>, SiteBackup>> {
-    let mut map: BTreeMap<Option<SiteId>, SiteBackup> =
-        state.sites().iter().filter_map(|s| s.backup.clone().map(|b| (Some(s.site_id), b))).collect();
+    let mut map: BTreeMap<Option<SiteId>, SiteBackup> = state
+        .sites()
+        .iter()
+        .filter_map(|s| s.backup.clone().map(|b| (Some(s.site_id), b)))
+        .collect();
     if let Some(b) = &state.network_backup {
         map.insert(None, b.clone());
     }
@@ -112,12 +115,25 @@ impl Engine {
 
     /// The copy job for site `id` (its tables may be none).
     pub fn site_job(&self, id: SiteId) -> SiteJob {
-        let tables = self.inventory.site_tables(id).into_iter().map(|t| self.table_job(&t.name)).collect();
+        let tables = self
+            .inventory
+            .site_tables(id)
+            .into_iter()
+            .map(|t| self.table_job(&t.name))
+            .collect();
         SiteJob { id, tables }
     }
 
     /// The copy job for one source table.
     pub fn table_job(&self, name: &str) -> TableJob {
-        TableJob { name: name.to_string(), columns: self.inventory.columns.get(name).cloned().unwrap_or_default() }
+        TableJob {
+            name: name.to_string(),
+            columns: self
+                .inventory
+                .columns
+                .get(name)
+                .cloned()
+                .unwrap_or_default(),
+        }
     }
 }

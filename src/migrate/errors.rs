@@ -22,7 +22,11 @@ pub struct SiteError {
 impl SiteError {
     /// A failure of `kind` that retrying will not fix.
     pub fn permanent(kind: ErrorKind, message: impl Into<String>) -> Self {
-        SiteError { kind, transient: false, message: message.into() }
+        SiteError {
+            kind,
+            transient: false,
+            message: message.into(),
+        }
     }
 }
 
@@ -47,23 +51,31 @@ impl From<mysql_async::Error> for SiteError {
             mysql_async::Error::Server(s) => match s.code {
                 ER_LOCK_WAIT_TIMEOUT => (ErrorKind::Timeout, true),
                 ER_LOCK_DEADLOCK => (ErrorKind::Sql, true),
-                ER_NET_READ_INTERRUPTED | ER_NET_WRITE_INTERRUPTED | ER_STATEMENT_TIMEOUT | ER_MYSQL_STATEMENT_TIMEOUT => {
-                    (ErrorKind::Timeout, false)
-                }
-                ER_CON_COUNT | ER_SERVER_SHUTDOWN | ER_NET_READ_ERROR | ER_NET_ERROR_ON_WRITE | ER_CONNECTION_KILLED
+                ER_NET_READ_INTERRUPTED
+                | ER_NET_WRITE_INTERRUPTED
+                | ER_STATEMENT_TIMEOUT
+                | ER_MYSQL_STATEMENT_TIMEOUT => (ErrorKind::Timeout, false),
+                ER_CON_COUNT
+                | ER_SERVER_SHUTDOWN
+                | ER_NET_READ_ERROR
+                | ER_NET_ERROR_ON_WRITE
+                | ER_CONNECTION_KILLED
                 | ER_QUERY_INTERRUPTED => (ErrorKind::Connection, true),
                 _ => (ErrorKind::Sql, false),
             },
             mysql_async::Error::Io(_) => (ErrorKind::Connection, true),
             mysql_async::Error::Driver(d) => match d {
-                mysql_async::DriverError::ConnectionClosed | mysql_async::DriverError::PoolDisconnected => {
-                    (ErrorKind::Connection, true)
-                }
+                mysql_async::DriverError::ConnectionClosed
+                | mysql_async::DriverError::PoolDisconnected => (ErrorKind::Connection, true),
                 _ => (ErrorKind::Internal, false),
             },
             _ => (ErrorKind::Internal, false),
         };
-        SiteError { kind, transient, message }
+        SiteError {
+            kind,
+            transient,
+            message,
+        }
     }
 }
 
@@ -71,7 +83,9 @@ impl From<CopyError> for SiteError {
     fn from(e: CopyError) -> Self {
         match e {
             CopyError::Db(db) => db.into(),
-            other @ CopyError::RowCount { .. } => SiteError::permanent(ErrorKind::Data, other.to_string()),
+            other @ CopyError::RowCount { .. } => {
+                SiteError::permanent(ErrorKind::Data, other.to_string())
+            }
         }
     }
 }
@@ -79,14 +93,20 @@ impl From<CopyError> for SiteError {
 impl From<crate::db::connect::DbError> for SiteError {
     fn from(e: crate::db::connect::DbError) -> Self {
         let transient = matches!(e, crate::db::connect::DbError::Unreachable { .. });
-        SiteError { kind: ErrorKind::Connection, transient, message: e.to_string() }
+        SiteError {
+            kind: ErrorKind::Connection,
+            transient,
+            message: e.to_string(),
+        }
     }
 }
 
 /// Delay before retry number `attempt` (1-based): exponential from 500 ms,
 /// capped at 30 s, with ±50% jitter so that workers do not retry in lockstep.
 pub fn backoff(attempt: u32) -> Duration {
-    let base_ms = 500u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(6)).min(30_000);
+    let base_ms = 500u64
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(6))
+        .min(30_000);
     let jitter = 0.5 + fastrand::f64();
     Duration::from_millis((base_ms as f64 * jitter) as u64)
 }
@@ -96,7 +116,11 @@ mod tests {
     use super::*;
 
     fn server(code: u16) -> mysql_async::Error {
-        mysql_async::Error::Server(mysql_async::ServerError { code, message: "m".into(), state: "HY000".into() })
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: "m".into(),
+            state: "HY000".into(),
+        })
     }
 
     #[test]

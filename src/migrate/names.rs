@@ -31,7 +31,12 @@ impl Role {
 /// The short tag of a migration id (its random suffix).
 pub fn tag(migration_id: &str) -> String {
     let suffix = migration_id.rsplit('-').next().unwrap_or(migration_id);
-    suffix.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect::<String>().to_ascii_lowercase()
+    suffix
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(12)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Prefix shared by every table of `role` for migration `tag`.
@@ -59,7 +64,9 @@ pub fn derived(role: Role, tag: &str, live: &str) -> String {
 }
 
 fn fnv1a32(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]
@@ -69,10 +76,16 @@ mod tests {
     #[test]
     fn names_are_short_unique_and_tagged() {
         assert_eq!(tag("env-migrate-2025-08-17T12-34-56-abc123"), "abc123");
-        assert_eq!(derived(Role::Staging, "abc123", "wp_5_options"), "_wfs_abc123_wp_5_options");
+        assert_eq!(
+            derived(Role::Staging, "abc123", "wp_5_options"),
+            "_wfs_abc123_wp_5_options"
+        );
         let long_a = format!("wp_123_{}", "a".repeat(57));
         let long_b = format!("wp_123_{}b", "a".repeat(56));
-        let (a, b) = (derived(Role::Backup, "abc123", &long_a), derived(Role::Backup, "abc123", &long_b));
+        let (a, b) = (
+            derived(Role::Backup, "abc123", &long_a),
+            derived(Role::Backup, "abc123", &long_b),
+        );
         assert!(a.chars().count() <= MAX_IDENT && b.chars().count() <= MAX_IDENT);
         assert_ne!(a, b);
         assert!(a.starts_with(&prefix(Role::Backup, "abc123")));

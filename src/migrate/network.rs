@@ -28,11 +28,18 @@ pub fn full_table_names(prefix: &str, include_users: bool) -> Vec<String> {
     if include_users {
         suffixes.extend(["users", "usermeta"]);
     }
-    suffixes.into_iter().map(|s| format!("{prefix}{s}")).collect()
+    suffixes
+        .into_iter()
+        .map(|s| format!("{prefix}{s}"))
+        .collect()
 }
 
 /// Runs the phase. `selected` is `None` for a full migration.
-pub async fn run(engine: &Engine, include_users: bool, selected: Option<&[SiteId]>) -> Result<(), SiteError> {
+pub async fn run(
+    engine: &Engine,
+    include_users: bool,
+    selected: Option<&[SiteId]>,
+) -> Result<(), SiteError> {
     let mut conns = Connections::default();
     let result = match selected {
         None => full(engine, &mut conns, include_users).await,
@@ -44,13 +51,20 @@ pub async fn run(engine: &Engine, include_users: bool, selected: Option<&[SiteId
     result
 }
 
-async fn full(engine: &Engine, conns: &mut Connections, include_users: bool) -> Result<(), SiteError> {
+async fn full(
+    engine: &Engine,
+    conns: &mut Connections,
+    include_users: bool,
+) -> Result<(), SiteError> {
     let lives: Vec<String> = full_table_names(&engine.inventory.prefix, include_users)
         .into_iter()
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
     let (source, target) = conns.open(engine).await?;
-    let stagings: Vec<String> = lives.iter().map(|l| derived(Role::Staging, &engine.tag, l)).collect();
+    let stagings: Vec<String> = lives
+        .iter()
+        .map(|l| derived(Role::Staging, &engine.tag, l))
+        .collect();
     drop_tables(target, &stagings).await?;
     roles::begin_snapshot(source).await?;
     for live in &lives {
@@ -66,16 +80,36 @@ async fn full(engine: &Engine, conns: &mut Connections, include_users: bool) -> 
 }
 
 /// Creates the staging copy of `live` and fills it (optionally filtered).
-async fn stage(engine: &Engine, source: &mut Conn, target: &mut Conn, live: &str, filter: Option<&str>) -> Result<(), SiteError> {
+async fn stage(
+    engine: &Engine,
+    source: &mut Conn,
+    target: &mut Conn,
+    live: &str,
+    filter: Option<&str>,
+) -> Result<(), SiteError> {
     let staging = derived(Role::Staging, &engine.tag, live);
     let create = create_statement(source, live, &staging).await?;
     target.query_drop(create).await?;
     let job = engine.table_job(live);
-    copy_table(source, target, live, &staging, &job.columns, filter, &engine.replacer, engine.mode).await?;
+    copy_table(
+        source,
+        target,
+        live,
+        &staging,
+        &job.columns,
+        filter,
+        &engine.replacer,
+        engine.mode,
+    )
+    .await?;
     Ok(())
 }
 
-async fn partial(engine: &Engine, conns: &mut Connections, ids: &[SiteId]) -> Result<(), SiteError> {
+async fn partial(
+    engine: &Engine,
+    conns: &mut Connections,
+    ids: &[SiteId],
+) -> Result<(), SiteError> {
     let prefix = &engine.inventory.prefix;
     let lives: Vec<String> = ["blogs", "blogmeta"]
         .iter()
@@ -88,13 +122,22 @@ async fn partial(engine: &Engine, conns: &mut Connections, ids: &[SiteId]) -> Re
     if ids.is_empty() {
         return Ok(());
     }
-    let id_list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let id_list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let filter = format!("{} IN ({id_list})", ident("blog_id"));
-    let stagings: Vec<String> = lives.iter().map(|l| derived(Role::Staging, &engine.tag, l)).collect();
+    let stagings: Vec<String> = lives
+        .iter()
+        .map(|l| derived(Role::Staging, &engine.tag, l))
+        .collect();
     drop_tables(target, &stagings).await?;
     roles::begin_snapshot(source).await?;
     for live in &lives {
-        engine.session.log(&format!("network: copying the selected sites' rows of {live}"));
+        engine.session.log(&format!(
+            "network: copying the selected sites' rows of {live}"
+        ));
         stage(engine, source, target, live, Some(&filter)).await?;
     }
     source.query_drop("COMMIT").await?;
@@ -105,29 +148,50 @@ async fn partial(engine: &Engine, conns: &mut Connections, ids: &[SiteId]) -> Re
 }
 
 /// Keeps a full copy of each table as this migration's backup (once).
-async fn backup_copies(engine: &Engine, source: &mut Conn, target: &mut Conn, lives: &[String]) -> Result<(), SiteError> {
+async fn backup_copies(
+    engine: &Engine,
+    source: &mut Conn,
+    target: &mut Conn,
+    lives: &[String],
+) -> Result<(), SiteError> {
     let recorded = engine.backup_of(None);
-    let mut tables: Vec<TableBackup> = recorded.as_ref().map(|r| r.tables.clone()).unwrap_or_default();
+    let mut tables: Vec<TableBackup> = recorded
+        .as_ref()
+        .map(|r| r.tables.clone())
+        .unwrap_or_default();
     let mut probe: Vec<String> = lives.to_vec();
     probe.extend(lives.iter().map(|l| derived(Role::Backup, &engine.tag, l)));
     let existing = existing_tables(target, &probe).await?;
     let mut changed = false;
     for live in lives {
         if !tables.iter().any(|t| &t.live == live) {
-            let backup = existing.contains(live).then(|| derived(Role::Backup, &engine.tag, live));
-            tables.push(TableBackup { live: live.clone(), backup });
+            let backup = existing
+                .contains(live)
+                .then(|| derived(Role::Backup, &engine.tag, live));
+            tables.push(TableBackup {
+                live: live.clone(),
+                backup,
+            });
             changed = true;
         }
     }
     if changed && engine.keep_backup {
-        let record = SiteBackup { tables: tables.clone(), taken_at: chrono::Utc::now() };
-        engine
-            .record_backup(None, record)
-            .map_err(|e| SiteError::permanent(ErrorKind::Internal, format!("saving the backup record: {e:#}")))?;
+        let record = SiteBackup {
+            tables: tables.clone(),
+            taken_at: chrono::Utc::now(),
+        };
+        engine.record_backup(None, record).map_err(|e| {
+            SiteError::permanent(
+                ErrorKind::Internal,
+                format!("saving the backup record: {e:#}"),
+            )
+        })?;
     }
     for t in &tables {
         match &t.backup {
-            Some(b) if engine.keep_backup && !existing.contains(b) => copy_within(target, &t.live, b, &engine.tag).await?,
+            Some(b) if engine.keep_backup && !existing.contains(b) => {
+                copy_within(target, &t.live, b, &engine.tag).await?
+            }
             // The target has no such table: create it empty so the upsert has a home.
             None if !existing.contains(&t.live) => {
                 let create = create_statement(source, &t.live, &t.live).await?;
@@ -141,22 +205,48 @@ async fn backup_copies(engine: &Engine, source: &mut Conn, target: &mut Conn, li
 
 /// Copies `live` to `backup` atomically: a staging copy renamed into place,
 /// so an existing backup table is always complete.
-async fn copy_within(target: &mut Conn, live: &str, backup: &str, tag: &str) -> Result<(), SiteError> {
+async fn copy_within(
+    target: &mut Conn,
+    live: &str,
+    backup: &str,
+    tag: &str,
+) -> Result<(), SiteError> {
     let tmp = derived(Role::Staging, tag, backup);
     drop_tables(target, std::slice::from_ref(&tmp)).await?;
-    target.query_drop(format!("CREATE TABLE {} LIKE {}", ident(&tmp), ident(live))).await?;
-    target.query_drop(format!("INSERT INTO {} SELECT * FROM {}", ident(&tmp), ident(live))).await?;
-    target.query_drop(format!("RENAME TABLE {} TO {}", ident(&tmp), ident(backup))).await?;
+    target
+        .query_drop(format!("CREATE TABLE {} LIKE {}", ident(&tmp), ident(live)))
+        .await?;
+    target
+        .query_drop(format!(
+            "INSERT INTO {} SELECT * FROM {}",
+            ident(&tmp),
+            ident(live)
+        ))
+        .await?;
+    target
+        .query_drop(format!("RENAME TABLE {} TO {}", ident(&tmp), ident(backup)))
+        .await?;
     Ok(())
 }
 
 /// Replaces the selected sites' rows in one transaction.
-async fn upsert(engine: &Engine, target: &mut Conn, lives: &[String], filter: &str) -> Result<(), SiteError> {
+async fn upsert(
+    engine: &Engine,
+    target: &mut Conn,
+    lives: &[String],
+    filter: &str,
+) -> Result<(), SiteError> {
     let mut tx = target.start_transaction(Default::default()).await?;
     for live in lives {
         let staging = derived(Role::Staging, &engine.tag, live);
-        let cols: Vec<String> = engine.table_job(live).columns.into_iter().map(|c| c.name).collect();
-        tx.query_drop(format!("DELETE FROM {} WHERE {filter}", ident(live))).await?;
+        let cols: Vec<String> = engine
+            .table_job(live)
+            .columns
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        tx.query_drop(format!("DELETE FROM {} WHERE {filter}", ident(live)))
+            .await?;
         tx.query_drop(format!(
             "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
             ident(live),

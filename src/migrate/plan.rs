@@ -65,7 +65,9 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
             let site = inv.sites.iter().find(|s| s.id == id);
             PlannedSite {
                 site_id: id,
-                url: site.map(|s| format!("{}{}", s.domain, s.path)).unwrap_or_default(),
+                url: site
+                    .map(|s| format!("{}{}", s.domain, s.path))
+                    .unwrap_or_default(),
                 tables: tables.len() as u64,
                 rows_estimate: tables.iter().map(|t| t.rows_estimate).sum(),
                 bytes_estimate: tables.iter().map(|t| t.bytes_estimate).sum(),
@@ -76,7 +78,10 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
     let network_tables: Vec<String> = if options.sites_only {
         Vec::new()
     } else if partial {
-        ["blogs", "blogmeta"].iter().map(|s| format!("{}{s}", inv.prefix)).collect()
+        ["blogs", "blogmeta"]
+            .iter()
+            .map(|s| format!("{}{s}", inv.prefix))
+            .collect()
     } else {
         full_table_names(&inv.prefix, options.include_users)
     }
@@ -84,7 +89,9 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
     .filter(|t| inv.tables.contains_key(t))
     .collect();
     let net = network_tables.iter().filter_map(|t| inv.tables.get(t));
-    let (net_rows, net_bytes) = net.fold((0, 0), |(r, b), t| (r + t.rows_estimate, b + t.bytes_estimate));
+    let (net_rows, net_bytes) = net.fold((0, 0), |(r, b), t| {
+        (r + t.rows_estimate, b + t.bytes_estimate)
+    });
     let source_ids = inv.blog_ids();
     Plan {
         source_env: checked.source.env.clone(),
@@ -95,36 +102,68 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
         network_tables,
         partial,
         sites: planned,
-        replacements: options.replacements.iter().map(|p| (p.from.clone(), p.to.clone())).collect(),
+        replacements: options
+            .replacements
+            .iter()
+            .map(|p| (p.from.clone(), p.to.clone()))
+            .collect(),
         bulk_mode: format!("{:?}", checked.mode),
-        orphaned_target_sites: checked.target_inventory.sites.iter().map(|s| s.id).filter(|id| !source_ids.contains(id)).collect(),
+        orphaned_target_sites: checked
+            .target_inventory
+            .sites
+            .iter()
+            .map(|s| s.id)
+            .filter(|id| !source_ids.contains(id))
+            .collect(),
     }
 }
 
 /// Prints the plan as text or JSON (stdout).
-pub fn print(checked: &Checked, options: &MigrationOptions, sites: &[SiteId], json: bool) -> Result<()> {
+pub fn print(
+    checked: &Checked,
+    options: &MigrationOptions,
+    sites: &[SiteId],
+    json: bool,
+) -> Result<()> {
     let plan = build(checked, options, sites);
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
     }
-    println!("Dry run: {} → {} (nothing will be written)", plan.source_env, plan.target_env);
+    println!(
+        "Dry run: {} → {} (nothing will be written)",
+        plan.source_env, plan.target_env
+    );
     println!(
         "  network tables: {}{}",
-        if plan.network_tables.is_empty() { "none".to_string() } else { plan.network_tables.join(", ") },
-        if plan.partial { " (selected sites' rows only)" } else { "" }
+        if plan.network_tables.is_empty() {
+            "none".to_string()
+        } else {
+            plan.network_tables.join(", ")
+        },
+        if plan.partial {
+            " (selected sites' rows only)"
+        } else {
+            ""
+        }
     );
     println!("  sites:          {}", plan.sites.len());
     println!("  tables:         {}", plan.tables);
     println!("  rows (est.):    {}", plan.rows_estimate);
-    println!("  size (est.):    {:.1} MB", plan.bytes_estimate as f64 / 1e6);
+    println!(
+        "  size (est.):    {:.1} MB",
+        plan.bytes_estimate as f64 / 1e6
+    );
     println!("  bulk mode:      {}", plan.bulk_mode);
     println!("  replacements:");
     for (from, to) in &plan.replacements {
         println!("    {from} → {to}");
     }
     if !plan.orphaned_target_sites.is_empty() {
-        println!("  target sites missing from the source: {:?}", plan.orphaned_target_sites);
+        println!(
+            "  target sites missing from the source: {:?}",
+            plan.orphaned_target_sites
+        );
     }
     Ok(())
 }

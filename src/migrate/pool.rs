@@ -45,8 +45,15 @@ pub async fn run(engine: Arc<Engine>, jobs: Vec<SiteJob>, interrupt: Interrupt) 
     let report = Arc::new(Mutex::new(PoolReport::default()));
     let mut handles = Vec::new();
     for worker in 0..engine.limits.concurrency {
-        let (engine, queue, report, interrupt) = (engine.clone(), queue.clone(), report.clone(), interrupt.clone());
-        handles.push(tokio::spawn(async move { work(worker, engine, queue, report, interrupt).await }));
+        let (engine, queue, report, interrupt) = (
+            engine.clone(),
+            queue.clone(),
+            report.clone(),
+            interrupt.clone(),
+        );
+        handles.push(tokio::spawn(async move {
+            work(worker, engine, queue, report, interrupt).await
+        }));
     }
     for h in handles {
         if let Err(e) = h.await {
@@ -60,19 +67,34 @@ pub async fn run(engine: Arc<Engine>, jobs: Vec<SiteJob>, interrupt: Interrupt) 
     r
 }
 
-async fn work(worker: usize, engine: Arc<Engine>, queue: Arc<Mutex<VecDeque<SiteJob>>>, report: Arc<Mutex<PoolReport>>, interrupt: Interrupt) {
+async fn work(
+    worker: usize,
+    engine: Arc<Engine>,
+    queue: Arc<Mutex<VecDeque<SiteJob>>>,
+    report: Arc<Mutex<PoolReport>>,
+    interrupt: Interrupt,
+) {
     let mut conns = Connections::default();
     loop {
         if interrupt.is_set() || report.lock().map(|r| r.fatal.is_some()).unwrap_or(true) {
             break;
         }
-        let Some(job) = queue.lock().ok().and_then(|mut q| q.pop_front()) else { break };
+        let Some(job) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+            break;
+        };
         let started = std::time::Instant::now();
         let outcome = match engine.session.site_started(job.id) {
             Ok(()) => run_site(worker, &engine, &mut conns, &job, &interrupt).await,
             Err(e) => Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}"))),
         };
-        let recorded = record(&engine, worker, &job, &outcome, started.elapsed().as_secs_f64(), &report);
+        let recorded = record(
+            &engine,
+            worker,
+            &job,
+            &outcome,
+            started.elapsed().as_secs_f64(),
+            &report,
+        );
         if let Err(e) = recorded {
             if let Ok(mut r) = report.lock() {
                 r.fatal.get_or_insert(e);
@@ -87,7 +109,13 @@ async fn work(worker: usize, engine: Arc<Engine>, queue: Arc<Mutex<VecDeque<Site
 }
 
 /// One site with its time limit, retries and the interrupt.
-async fn run_site(worker: usize, engine: &Engine, conns: &mut Connections, job: &SiteJob, interrupt: &Interrupt) -> Outcome {
+async fn run_site(
+    worker: usize,
+    engine: &Engine,
+    conns: &mut Connections,
+    job: &SiteJob,
+    interrupt: &Interrupt,
+) -> Outcome {
     let deadline = Instant::now() + engine.limits.timeout;
     let mut retries = 0;
     loop {
@@ -105,7 +133,10 @@ async fn run_site(worker: usize, engine: &Engine, conns: &mut Connections, job: 
                 // Stop the site's queries on the servers, not just our side of them.
                 conns.kill(engine).await;
                 let minutes = engine.limits.timeout.as_secs_f64() / 60.0;
-                return Outcome::Failed(SiteError::permanent(ErrorKind::Timeout, format!("exceeded the time limit of {minutes} minutes")));
+                return Outcome::Failed(SiteError::permanent(
+                    ErrorKind::Timeout,
+                    format!("exceeded the time limit of {minutes} minutes"),
+                ));
             }
         };
         conns.forget();
@@ -116,7 +147,13 @@ async fn run_site(worker: usize, engine: &Engine, conns: &mut Connections, job: 
         if let Err(e) = engine.session.site_retrying(job.id, err.kind, &err.message) {
             return Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}")));
         }
-        engine.session.log(&format!("site {}: {} error, retry {retries}/{} : {}", job.id, kind_name(err.kind), engine.limits.max_retries, err.message));
+        engine.session.log(&format!(
+            "site {}: {} error, retry {retries}/{} : {}",
+            job.id,
+            kind_name(err.kind),
+            engine.limits.max_retries,
+            err.message
+        ));
         let wake = (Instant::now() + backoff(retries)).min(deadline);
         tokio::select! {
             _ = sleep_until(wake) => {}
@@ -126,14 +163,23 @@ async fn run_site(worker: usize, engine: &Engine, conns: &mut Connections, job: 
 }
 
 /// Writes the outcome to the state (durably) and the report.
-fn record(engine: &Engine, worker: usize, job: &SiteJob, outcome: &Outcome, secs: f64, report: &Mutex<PoolReport>) -> Result<(), String> {
+fn record(
+    engine: &Engine,
+    worker: usize,
+    job: &SiteJob,
+    outcome: &Outcome,
+    secs: f64,
+    report: &Mutex<PoolReport>,
+) -> Result<(), String> {
     let saved = match outcome {
         Outcome::Done(r) => engine.session.site_completed(job.id, r.stats),
         Outcome::Failed(e) => engine.session.site_failed(job.id, e.kind, &e.message),
         Outcome::Interrupted => Ok(()),
     };
     saved.map_err(|e| format!("saving the state of site {}: {e:#}", job.id))?;
-    let mut r = report.lock().map_err(|_| "report lock poisoned".to_string())?;
+    let mut r = report
+        .lock()
+        .map_err(|_| "report lock poisoned".to_string())?;
     match outcome {
         Outcome::Done(res) => {
             r.completed += 1;
@@ -143,7 +189,12 @@ fn record(engine: &Engine, worker: usize, job: &SiteJob, outcome: &Outcome, secs
         }
         Outcome::Failed(e) => {
             r.failed += 1;
-            engine.progress.site_done(worker, job.id, false, &format!("{}: {}", kind_name(e.kind), e.message));
+            engine.progress.site_done(
+                worker,
+                job.id,
+                false,
+                &format!("{}: {}", kind_name(e.kind), e.message),
+            );
         }
         Outcome::Interrupted => r.interrupted = true,
     }
@@ -152,5 +203,8 @@ fn record(engine: &Engine, worker: usize, job: &SiteJob, outcome: &Outcome, secs
 
 /// The errorKind as written in the state file.
 pub fn kind_name(kind: ErrorKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_else(|| format!("{kind:?}"))
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| format!("{kind:?}"))
 }

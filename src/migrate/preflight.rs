@@ -35,7 +35,12 @@ pub struct Checked {
 }
 
 /// Runs every check; `logs_dir` is where state will be written.
-pub async fn check(config: &Config, source: &str, target: &str, logs_dir: &Path) -> Result<Checked> {
+pub async fn check(
+    config: &Config,
+    source: &str,
+    target: &str,
+    logs_dir: &Path,
+) -> Result<Checked> {
     let (src_env, dst_env) = (config.environment(source)?, config.environment(target)?);
     if src_env.table_prefix != dst_env.table_prefix {
         return Err(CodedError::usage(format!(
@@ -57,7 +62,12 @@ pub async fn check(config: &Config, source: &str, target: &str, logs_dir: &Path)
     let mut src = connect::connect(src_env).await?;
     let mut dst = connect::connect(dst_env).await?;
     require_privileges(&mut src, src_env, &["SELECT"]).await?;
-    require_privileges(&mut dst, dst_env, &["SELECT", "INSERT", "DELETE", "CREATE", "DROP", "ALTER"]).await?;
+    require_privileges(
+        &mut dst,
+        dst_env,
+        &["SELECT", "INSERT", "DELETE", "CREATE", "DROP", "ALTER"],
+    )
+    .await?;
     let inv = inventory(&mut src, &src_env.database, &src_env.table_prefix)
         .await
         .with_context(|| format!("reading the tables of {source}"))?;
@@ -76,8 +86,12 @@ pub async fn check(config: &Config, source: &str, target: &str, logs_dir: &Path)
     let mode = bulk_mode(&mut dst).await?;
     let _ = src.disconnect().await;
     let _ = dst.disconnect().await;
-    let fingerprints =
-        [(source.to_string(), fingerprint::of(src_env)), (target.to_string(), fingerprint::of(dst_env))].into_iter().collect();
+    let fingerprints = [
+        (source.to_string(), fingerprint::of(src_env)),
+        (target.to_string(), fingerprint::of(dst_env)),
+    ]
+    .into_iter()
+    .collect();
     Ok(Checked {
         source: endpoint(src_env)?,
         target: endpoint(dst_env)?,
@@ -89,11 +103,18 @@ pub async fn check(config: &Config, source: &str, target: &str, logs_dir: &Path)
 }
 
 fn endpoint(env: &Environment) -> Result<Endpoint> {
-    Ok(Endpoint { env: env.name.clone(), opts: opts(env)?, database: env.database.clone() })
+    Ok(Endpoint {
+        env: env.name.clone(),
+        opts: opts(env)?,
+        database: env.database.clone(),
+    })
 }
 
 fn same_database(a: &Environment, b: &Environment) -> bool {
-    a.database == b.database && a.host == b.host && a.port.unwrap_or(3306) == b.port.unwrap_or(3306) && a.socket == b.socket
+    a.database == b.database
+        && a.host == b.host
+        && a.port.unwrap_or(3306) == b.port.unwrap_or(3306)
+        && a.socket == b.socket
 }
 
 /// Refuses when the grants visible to the user clearly lack a privilege.
@@ -107,7 +128,11 @@ async fn require_privileges(conn: &mut Conn, env: &Environment, needed: &[&str])
     if have.contains("ALL PRIVILEGES") {
         return Ok(());
     }
-    let missing: Vec<&str> = needed.iter().copied().filter(|p| !have.contains(*p)).collect();
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|p| !have.contains(*p))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -129,11 +154,17 @@ async fn require_privileges(conn: &mut Conn, env: &Environment, needed: &[&str])
 pub fn privileges_on(grants: &[String], db: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for g in grants {
-        let Some(rest) = g.strip_prefix("GRANT ") else { continue };
-        let Some((privs, tail)) = rest.split_once(" ON ") else { continue };
+        let Some(rest) = g.strip_prefix("GRANT ") else {
+            continue;
+        };
+        let Some((privs, tail)) = rest.split_once(" ON ") else {
+            continue;
+        };
         let object = tail.split(" TO ").next().unwrap_or("").trim();
         let unescaped = object.replace("\\_", "_").replace("\\%", "%");
-        let applies = unescaped == "*.*" || unescaped == format!("`{db}`.*") || db_pattern_matches(&unescaped, db);
+        let applies = unescaped == "*.*"
+            || unescaped == format!("`{db}`.*")
+            || db_pattern_matches(&unescaped, db);
         if applies {
             out.extend(privs.split(',').map(|p| p.trim().to_ascii_uppercase()));
         }
@@ -152,7 +183,10 @@ fn db_pattern_matches(object: &str, db: &str) -> bool {
 
 fn check_free_space(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        CodedError::usage(format!("cannot create the logs dir {}: {e}. Choose another with --logs-dir.", dir.display()))
+        CodedError::usage(format!(
+            "cannot create the logs dir {}: {e}. Choose another with --logs-dir.",
+            dir.display()
+        ))
     })?;
     let free = free_bytes(dir).unwrap_or(u64::MAX);
     if free < MIN_FREE_BYTES {
@@ -196,7 +230,8 @@ mod tests {
         let p = privileges_on(&g, "wp_uat");
         assert!(p.contains("SELECT") && p.contains("INSERT") && p.contains("USAGE"));
         assert!(!p.contains("DROP"));
-        let all = vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION".to_string()];
+        let all =
+            vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION".to_string()];
         assert!(privileges_on(&all, "x").contains("ALL PRIVILEGES"));
     }
 }

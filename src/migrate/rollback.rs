@@ -45,14 +45,21 @@ pub enum RollbackEnd {
 
 /// The backup records to restore: sites first (by id), then the network (`None`).
 pub fn records(state: &MigrationState) -> Vec<(Option<SiteId>, SiteBackup)> {
-    let mut out: Vec<(Option<SiteId>, SiteBackup)> =
-        state.sites().iter().filter_map(|s| s.backup.clone().map(|b| (Some(s.site_id), b))).collect();
+    let mut out: Vec<(Option<SiteId>, SiteBackup)> = state
+        .sites()
+        .iter()
+        .filter_map(|s| s.backup.clone().map(|b| (Some(s.site_id), b)))
+        .collect();
     out.extend(state.network_backup.clone().map(|b| (None, b)));
     out
 }
 
 /// Refuses a first rollback whose backups are not all there.
-pub async fn check_backups(conn: &mut Conn, state: &MigrationState, skip_backup: bool) -> Result<(), RollbackRefusal> {
+pub async fn check_backups(
+    conn: &mut Conn,
+    state: &MigrationState,
+    skip_backup: bool,
+) -> Result<(), RollbackRefusal> {
     let id = state.migration_id.clone();
     if skip_backup {
         return Err(RollbackRefusal::NoBackups(id));
@@ -61,17 +68,28 @@ pub async fn check_backups(conn: &mut Conn, state: &MigrationState, skip_backup:
         // Missing backups now mean "already restored" by the interrupted run.
         return Ok(());
     }
-    let wanted: Vec<String> = records(state).iter().flat_map(|(_, b)| b.tables.iter().filter_map(|t| t.backup.clone())).collect();
+    let wanted: Vec<String> = records(state)
+        .iter()
+        .flat_map(|(_, b)| b.tables.iter().filter_map(|t| t.backup.clone()))
+        .collect();
     let existing = existing_tables(conn, &wanted).await.unwrap_or_default();
     let missing: Vec<&String> = wanted.iter().filter(|b| !existing.contains(*b)).collect();
     match missing.first() {
         None => Ok(()),
-        Some(example) => Err(RollbackRefusal::BackupsGone { id, missing: missing.len(), example: (*example).clone() }),
+        Some(example) => Err(RollbackRefusal::BackupsGone {
+            id,
+            missing: missing.len(),
+            example: (*example).clone(),
+        }),
     }
 }
 
 /// Restores every recorded backup not restored yet.
-pub async fn restore(session: &Session, conn: &mut Conn, interrupt: &Interrupt) -> anyhow::Result<RollbackEnd> {
+pub async fn restore(
+    session: &Session,
+    conn: &mut Conn,
+    interrupt: &Interrupt,
+) -> anyhow::Result<RollbackEnd> {
     let state = session.snapshot();
     let tag = tag(&state.migration_id);
     session.rollback_started()?;
@@ -86,7 +104,11 @@ pub async fn restore(session: &Session, conn: &mut Conn, interrupt: &Interrupt) 
         if done {
             continue;
         }
-        let probe: Vec<String> = backup.tables.iter().flat_map(|t| std::iter::once(t.live.clone()).chain(t.backup.clone())).collect();
+        let probe: Vec<String> = backup
+            .tables
+            .iter()
+            .flat_map(|t| std::iter::once(t.live.clone()).chain(t.backup.clone()))
+            .collect();
         let existing = existing_tables(conn, &probe).await?;
         execute(conn, &plan_rollback(&tag, &backup, &existing)).await?;
         failpoint::hit("rollback_site_swapped");
@@ -97,7 +119,9 @@ pub async fn restore(session: &Session, conn: &mut Conn, interrupt: &Interrupt) 
     }
     let dropped = cleanup::drop_leftovers(conn, &tag).await?;
     if dropped > 0 {
-        session.log(&format!("rollback: dropped {dropped} leftover staging tables"));
+        session.log(&format!(
+            "rollback: dropped {dropped} leftover staging tables"
+        ));
     }
     Ok(RollbackEnd::Restored)
 }

@@ -26,15 +26,28 @@ pub fn select(sites: &[Site], o: &MigrationOptions) -> Result<Vec<SiteId>, Selec
     }
     let known: BTreeSet<SiteId> = sites.iter().map(|s| s.id).collect();
     if let Some(inc) = &o.include_sites {
-        let missing: Vec<String> = inc.0.iter().filter(|id| !known.contains(id)).map(|id| id.to_string()).collect();
+        let missing: Vec<String> = inc
+            .0
+            .iter()
+            .filter(|id| !known.contains(id))
+            .map(|id| id.to_string())
+            .collect();
         if !missing.is_empty() {
             return Err(SelectionError::Unknown(missing.join(",")));
         }
     }
     Ok(sites
         .iter()
-        .filter(|s| o.include_sites.as_ref().is_none_or(|inc| inc.contains(s.id)))
-        .filter(|s| o.exclude_sites.as_ref().is_none_or(|exc| !exc.contains(s.id)))
+        .filter(|s| {
+            o.include_sites
+                .as_ref()
+                .is_none_or(|inc| inc.contains(s.id))
+        })
+        .filter(|s| {
+            o.exclude_sites
+                .as_ref()
+                .is_none_or(|exc| !exc.contains(s.id))
+        })
         .filter(|s| !(o.active_only && s.inactive))
         .filter(|s| !(o.exclude_main_site && s.id == 1))
         .map(|s| s.id)
@@ -47,7 +60,12 @@ mod tests {
 
     fn sites() -> Vec<Site> {
         (1..=5)
-            .map(|id| Site { id, domain: format!("s{id}"), path: "/".into(), inactive: id == 4 })
+            .map(|id| Site {
+                id,
+                domain: format!("s{id}"),
+                path: "/".into(),
+                inactive: id == 4,
+            })
             .collect()
     }
 
@@ -68,7 +86,13 @@ mod tests {
 
     #[test]
     fn unknown_ids_are_refused() {
-        let o = MigrationOptions { include_sites: Some("2,99".parse().unwrap()), ..Default::default() };
-        assert_eq!(select(&sites(), &o), Err(SelectionError::Unknown("99".into())));
+        let o = MigrationOptions {
+            include_sites: Some("2,99".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            select(&sites(), &o),
+            Err(SelectionError::Unknown("99".into()))
+        );
     }
 }

@@ -43,13 +43,19 @@ impl Connections {
         }
         match (self.source.as_mut(), self.target.as_mut()) {
             (Some(s), Some(t)) => Ok((s, t)),
-            _ => Err(SiteError::permanent(crate::state::model::ErrorKind::Internal, "connections vanished")),
+            _ => Err(SiteError::permanent(
+                crate::state::model::ErrorKind::Internal,
+                "connections vanished",
+            )),
         }
     }
 
     /// Server-side ids of the open connections (source, target).
     pub fn ids(&self) -> (Option<u32>, Option<u32>) {
-        (self.source.as_ref().map(Conn::id), self.target.as_ref().map(Conn::id))
+        (
+            self.source.as_ref().map(Conn::id),
+            self.target.as_ref().map(Conn::id),
+        )
     }
 
     /// Kills the open connections on their servers (aborting their queries) and forgets them.
@@ -73,10 +79,18 @@ impl Connections {
 
 /// Copies and swaps in one site. Idempotent: safe to call again after a crash
 /// or failure at any point.
-pub async fn migrate_site(engine: &Engine, conns: &mut Connections, worker: usize, job: &SiteJob) -> Result<SiteResult, SiteError> {
+pub async fn migrate_site(
+    engine: &Engine,
+    conns: &mut Connections,
+    worker: usize,
+    job: &SiteJob,
+) -> Result<SiteResult, SiteError> {
     let (source, target) = conns.open(engine).await?;
     let lives: Vec<String> = job.tables.iter().map(|t| t.name.clone()).collect();
-    let stagings: Vec<String> = lives.iter().map(|l| derived(Role::Staging, &engine.tag, l)).collect();
+    let stagings: Vec<String> = lives
+        .iter()
+        .map(|l| derived(Role::Staging, &engine.tag, l))
+        .collect();
     swap::drop_tables(target, &stagings).await?;
 
     let result = copy_into_staging(engine, source, target, worker, job).await?;
@@ -110,11 +124,26 @@ async fn copy_into_staging(
     Ok(result)
 }
 
-async fn copy_one(engine: &Engine, source: &mut Conn, target: &mut Conn, table: &TableJob) -> Result<crate::db::copy::CopyStats, SiteError> {
+async fn copy_one(
+    engine: &Engine,
+    source: &mut Conn,
+    target: &mut Conn,
+    table: &TableJob,
+) -> Result<crate::db::copy::CopyStats, SiteError> {
     let staging = derived(Role::Staging, &engine.tag, &table.name);
     let create = create_statement(source, &table.name, &staging).await?;
     target.query_drop(create).await?;
-    Ok(copy_table(source, target, &table.name, &staging, &table.columns, None, &engine.replacer, engine.mode).await?)
+    Ok(copy_table(
+        source,
+        target,
+        &table.name,
+        &staging,
+        &table.columns,
+        None,
+        &engine.replacer,
+        engine.mode,
+    )
+    .await?)
 }
 
 /// Step 4: record the backup plan durably, then one atomic rename.
@@ -130,7 +159,12 @@ pub async fn swap_in(
     let existing = existing_tables(target, &probe).await?;
     let plan = plan_swap_in(&engine.tag, lives, &existing, recorded, engine.keep_backup);
     if let Some(record) = plan.record {
-        engine.record_backup(site, record).map_err(|e| SiteError::permanent(crate::state::model::ErrorKind::Internal, format!("saving the backup record: {e:#}")))?;
+        engine.record_backup(site, record).map_err(|e| {
+            SiteError::permanent(
+                crate::state::model::ErrorKind::Internal,
+                format!("saving the backup record: {e:#}"),
+            )
+        })?;
     }
     failpoint::hit("backup_recorded");
     swap::execute(target, &plan.swap).await?;

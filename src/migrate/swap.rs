@@ -63,10 +63,15 @@ pub fn plan_swap_in(
                 changed = true;
                 e
             }
-            None => TableBackup { live: live.clone(), backup: None },
+            None => TableBackup {
+                live: live.clone(),
+                backup: None,
+            },
         };
         match &entry.backup {
-            Some(b) if !existing.contains(b) && live_exists => swap.renames.push((live.clone(), b.clone())),
+            Some(b) if !existing.contains(b) && live_exists => {
+                swap.renames.push((live.clone(), b.clone()))
+            }
             _ if live_exists => {
                 let trash = derived(Role::Trash, tag, live);
                 swap.renames.push((live.clone(), trash.clone()));
@@ -76,7 +81,10 @@ pub fn plan_swap_in(
         }
         swap.renames.push((staging, live.clone()));
     }
-    let record = (keep_backup && changed).then(|| SiteBackup { tables, taken_at: Utc::now() });
+    let record = (keep_backup && changed).then(|| SiteBackup {
+        tables,
+        taken_at: Utc::now(),
+    });
     SwapIn { swap, record }
 }
 
@@ -122,7 +130,10 @@ pub fn names_to_probe(tag: &str, lives: &[String], recorded: Option<&SiteBackup>
 }
 
 /// Which of `names` exist as tables in the target's current database.
-pub async fn existing_tables(conn: &mut Conn, names: &[String]) -> mysql_async::Result<BTreeSet<String>> {
+pub async fn existing_tables(
+    conn: &mut Conn,
+    names: &[String],
+) -> mysql_async::Result<BTreeSet<String>> {
     let mut found = BTreeSet::new();
     for chunk in names.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
@@ -138,8 +149,13 @@ pub async fn existing_tables(conn: &mut Conn, names: &[String]) -> mysql_async::
 /// Runs the rename as one atomic statement, then the drops.
 pub async fn execute(conn: &mut Conn, swap: &Swap) -> mysql_async::Result<()> {
     if !swap.renames.is_empty() {
-        let pairs: Vec<String> = swap.renames.iter().map(|(a, b)| format!("{} TO {}", ident(a), ident(b))).collect();
-        conn.query_drop(format!("RENAME TABLE {}", pairs.join(", "))).await?;
+        let pairs: Vec<String> = swap
+            .renames
+            .iter()
+            .map(|(a, b)| format!("{} TO {}", ident(a), ident(b)))
+            .collect();
+        conn.query_drop(format!("RENAME TABLE {}", pairs.join(", ")))
+            .await?;
     }
     super::failpoint::hit("swap_renamed");
     drop_tables(conn, &swap.drops).await
@@ -149,7 +165,8 @@ pub async fn execute(conn: &mut Conn, swap: &Swap) -> mysql_async::Result<()> {
 pub async fn drop_tables(conn: &mut Conn, names: &[String]) -> mysql_async::Result<()> {
     for chunk in names.chunks(200) {
         let list: Vec<String> = chunk.iter().map(|n| ident(n)).collect();
-        conn.query_drop(format!("DROP TABLE IF EXISTS {}", list.join(", "))).await?;
+        conn.query_drop(format!("DROP TABLE IF EXISTS {}", list.join(", ")))
+            .await?;
     }
     Ok(())
 }
@@ -168,7 +185,13 @@ mod tests {
 
     #[test]
     fn first_swap_backs_up_existing_tables_only() {
-        let plan = plan_swap_in("t", &lives(&["wp_2_a", "wp_2_b"]), &set(&["wp_2_a"]), None, true);
+        let plan = plan_swap_in(
+            "t",
+            &lives(&["wp_2_a", "wp_2_b"]),
+            &set(&["wp_2_a"]),
+            None,
+            true,
+        );
         let rec = plan.record.expect("record");
         assert_eq!(rec.tables[0].backup.as_deref(), Some("_wfb_t_wp_2_a"));
         assert_eq!(rec.tables[1].backup, None);
@@ -185,13 +208,32 @@ mod tests {
 
     #[test]
     fn redo_after_swap_keeps_the_original_backup() {
-        let first = plan_swap_in("t", &lives(&["wp_2_a", "wp_2_b"]), &set(&["wp_2_a"]), None, true);
+        let first = plan_swap_in(
+            "t",
+            &lives(&["wp_2_a", "wp_2_b"]),
+            &set(&["wp_2_a"]),
+            None,
+            true,
+        );
         let rec = first.record.unwrap();
         // Crash after the rename: backup and both live tables exist now.
-        let redo = plan_swap_in("t", &lives(&["wp_2_a", "wp_2_b"]), &set(&["wp_2_a", "wp_2_b", "_wfb_t_wp_2_a"]), Some(&rec), true);
+        let redo = plan_swap_in(
+            "t",
+            &lives(&["wp_2_a", "wp_2_b"]),
+            &set(&["wp_2_a", "wp_2_b", "_wfb_t_wp_2_a"]),
+            Some(&rec),
+            true,
+        );
         assert!(redo.record.is_none());
-        assert_eq!(redo.swap.drops, vec!["_wft_t_wp_2_a".to_string(), "_wft_t_wp_2_b".to_string()]);
-        assert!(!redo.swap.renames.iter().any(|(_, to)| to.starts_with("_wfb_")));
+        assert_eq!(
+            redo.swap.drops,
+            vec!["_wft_t_wp_2_a".to_string(), "_wft_t_wp_2_b".to_string()]
+        );
+        assert!(!redo
+            .swap
+            .renames
+            .iter()
+            .any(|(_, to)| to.starts_with("_wfb_")));
     }
 
     #[test]
@@ -199,8 +241,17 @@ mod tests {
         let first = plan_swap_in("t", &lives(&["wp_2_a"]), &set(&["wp_2_a"]), None, true);
         let rec = first.record.unwrap();
         // Crash after recording, before the rename: nothing changed on the target.
-        let redo = plan_swap_in("t", &lives(&["wp_2_a"]), &set(&["wp_2_a"]), Some(&rec), true);
-        assert_eq!(redo.swap.renames[0], ("wp_2_a".into(), "_wfb_t_wp_2_a".into()));
+        let redo = plan_swap_in(
+            "t",
+            &lives(&["wp_2_a"]),
+            &set(&["wp_2_a"]),
+            Some(&rec),
+            true,
+        );
+        assert_eq!(
+            redo.swap.renames[0],
+            ("wp_2_a".into(), "_wfb_t_wp_2_a".into())
+        );
     }
 
     #[test]
@@ -212,10 +263,27 @@ mod tests {
 
     #[test]
     fn rollback_restores_and_removes_created_tables_idempotently() {
-        let rec = plan_swap_in("t", &lives(&["wp_2_a", "wp_2_b"]), &set(&["wp_2_a"]), None, true).record.unwrap();
+        let rec = plan_swap_in(
+            "t",
+            &lives(&["wp_2_a", "wp_2_b"]),
+            &set(&["wp_2_a"]),
+            None,
+            true,
+        )
+        .record
+        .unwrap();
         let rb = plan_rollback("t", &rec, &set(&["wp_2_a", "wp_2_b", "_wfb_t_wp_2_a"]));
-        assert_eq!(rb.renames, vec![("wp_2_a".into(), "_wft_t_wp_2_a".into()), ("_wfb_t_wp_2_a".into(), "wp_2_a".into())]);
-        assert_eq!(rb.drops, vec!["_wft_t_wp_2_a".to_string(), "wp_2_b".to_string()]);
+        assert_eq!(
+            rb.renames,
+            vec![
+                ("wp_2_a".into(), "_wft_t_wp_2_a".into()),
+                ("_wfb_t_wp_2_a".into(), "wp_2_a".into())
+            ]
+        );
+        assert_eq!(
+            rb.drops,
+            vec!["_wft_t_wp_2_a".to_string(), "wp_2_b".to_string()]
+        );
         // After it ran: nothing left to do.
         let again = plan_rollback("t", &rec, &set(&["wp_2_a"]));
         assert_eq!(again, Swap::default());

@@ -33,7 +33,9 @@ pub struct Verification {
 impl Verification {
     /// Whether everything checked out.
     pub fn ok(&self) -> bool {
-        self.row_count_mismatches.is_empty() && self.url_mismatches.is_empty() && self.commands.iter().all(|c| c.ok)
+        self.row_count_mismatches.is_empty()
+            && self.url_mismatches.is_empty()
+            && self.commands.iter().all(|c| c.ok)
     }
 }
 
@@ -81,18 +83,39 @@ pub async fn verify_sites(engine: &Engine) -> mysql_async::Result<Verification> 
     let mut target = roles::target(&engine.target.opts).await?;
     let mut v = Verification::default();
     let state = engine.session.snapshot();
-    for site in state.sites().iter().filter(|s| s.status == SiteStatus::Completed) {
+    for site in state
+        .sites()
+        .iter()
+        .filter(|s| s.status == SiteStatus::Completed)
+    {
         v.sites_checked += 1;
-        let tables: Vec<String> = engine.inventory.site_tables(site.site_id).iter().map(|t| t.name.clone()).collect();
+        let tables: Vec<String> = engine
+            .inventory
+            .site_tables(site.site_id)
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
         if let Some(expected) = site.rows {
             let actual = count_rows(&mut target, &tables).await?;
             if actual != expected {
-                v.row_count_mismatches.push(CountMismatch { site_id: site.site_id, expected, actual });
+                v.row_count_mismatches.push(CountMismatch {
+                    site_id: site.site_id,
+                    expected,
+                    actual,
+                });
             }
         }
         let options = options_table(&engine.inventory.prefix, site.site_id);
         if tables.contains(&options) {
-            check_urls(engine, &mut source, &mut target, site.site_id, &options, &mut v).await?;
+            check_urls(
+                engine,
+                &mut source,
+                &mut target,
+                site.site_id,
+                &options,
+                &mut v,
+            )
+            .await?;
         }
     }
     let _ = source.disconnect().await;
@@ -112,7 +135,10 @@ pub fn options_table(prefix: &str, site: SiteId) -> String {
 async fn count_rows(conn: &mut Conn, tables: &[String]) -> mysql_async::Result<u64> {
     let mut total = 0;
     for chunk in tables.chunks(50) {
-        let q: Vec<String> = chunk.iter().map(|t| format!("SELECT COUNT(*) FROM {}", ident(t))).collect();
+        let q: Vec<String> = chunk
+            .iter()
+            .map(|t| format!("SELECT COUNT(*) FROM {}", ident(t)))
+            .collect();
         let counts: Vec<u64> = conn.query(q.join(" UNION ALL ")).await?;
         total += counts.iter().sum::<u64>();
     }
@@ -138,7 +164,10 @@ async fn check_urls(
     let actual = url_options(target, table).await?;
     for (name, value) in url_options(source, table).await? {
         let expected = engine.replacer.replace_value(&value).value.into_owned();
-        let found = actual.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        let found = actual
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone());
         if found.as_deref() != Some(expected.as_slice()) {
             v.url_mismatches.push(UrlMismatch {
                 site_id: site,
@@ -156,20 +185,43 @@ async fn check_urls(
 pub async fn run_commands(engine: &Engine, commands: &[String]) -> Vec<CommandResult> {
     let mut results = Vec::new();
     for cmd in commands {
-        engine.session.log(&format!("post_migration: running `{cmd}`"));
-        let child = tokio::process::Command::new("sh").arg("-c").arg(cmd).kill_on_drop(true).output();
+        engine
+            .session
+            .log(&format!("post_migration: running `{cmd}`"));
+        let child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .kill_on_drop(true)
+            .output();
         let (ok, status) = match tokio::time::timeout(COMMAND_LIMIT, child).await {
             Ok(Ok(out)) => {
-                for line in String::from_utf8_lossy(&out.stdout).lines().chain(String::from_utf8_lossy(&out.stderr).lines()) {
+                for line in String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .chain(String::from_utf8_lossy(&out.stderr).lines())
+                {
                     engine.session.log(&format!("post_migration: | {line}"));
                 }
-                (out.status.success(), out.status.code().map_or("killed by a signal".into(), |c| format!("exit {c}")))
+                (
+                    out.status.success(),
+                    out.status
+                        .code()
+                        .map_or("killed by a signal".into(), |c| format!("exit {c}")),
+                )
             }
             Ok(Err(e)) => (false, format!("could not start: {e}")),
-            Err(_) => (false, format!("exceeded {} minutes", COMMAND_LIMIT.as_secs() / 60)),
+            Err(_) => (
+                false,
+                format!("exceeded {} minutes", COMMAND_LIMIT.as_secs() / 60),
+            ),
         };
-        engine.session.log(&format!("post_migration: `{cmd}` ended: {status}"));
-        results.push(CommandResult { command: cmd.clone(), ok, status });
+        engine
+            .session
+            .log(&format!("post_migration: `{cmd}` ended: {status}"));
+        results.push(CommandResult {
+            command: cmd.clone(),
+            ok,
+            status,
+        });
     }
     results
 }

@@ -3,5 +3,5 @@
 pub mod output;
 pub mod progress;
 pub mod prompt;
-pub mod table;
 pub mod report;
+pub mod table;

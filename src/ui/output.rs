@@ -13,7 +13,10 @@ pub fn init(global: &GlobalArgs) {
     let level = if global.quiet { 0 } else { 1 + global.verbose };
     VERBOSITY.store(level, Ordering::Relaxed);
     let no_color = global.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    COLOR.store(!no_color && std::io::stderr().is_terminal(), Ordering::Relaxed);
+    COLOR.store(
+        !no_color && std::io::stderr().is_terminal(),
+        Ordering::Relaxed,
+    );
 }
 
 /// 0 = quiet, 1 = normal, 2+ = verbose.
@@ -28,7 +31,9 @@ pub fn color() -> bool {
 
 /// Whether stdin and stderr are terminals (prompts and live progress allowed).
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+    std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
 }
 
 /// A status line on stderr (suppressed by `--quiet`).
@@ -47,13 +52,21 @@ pub fn detail(msg: impl AsRef<str>) {
 
 /// A warning on stderr (always shown).
 pub fn warn(msg: impl AsRef<str>) {
-    let prefix = if color() { "\x1b[33mwarning:\x1b[0m" } else { "warning:" };
+    let prefix = if color() {
+        "\x1b[33mwarning:\x1b[0m"
+    } else {
+        "warning:"
+    };
     eprintln!("{prefix} {}", msg.as_ref());
 }
 
 /// Prints an error and its causes, one paragraph.
 pub fn error(err: &anyhow::Error) {
-    let prefix = if color() { "\x1b[31merror:\x1b[0m" } else { "error:" };
+    let prefix = if color() {
+        "\x1b[31merror:\x1b[0m"
+    } else {
+        "error:"
+    };
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         let c = cause.to_string();

@@ -40,17 +40,40 @@ struct Plain {
 impl Progress {
     /// A display for `total` sites and `workers` workers.
     pub fn new(total: u64, workers: usize) -> Self {
-        let bars = (output::interactive() && output::verbosity() >= 1).then(|| Bars::new(total, workers));
+        let bars =
+            (output::interactive() && output::verbosity() >= 1).then(|| Bars::new(total, workers));
         let now = Instant::now();
-        let plain = Plain { done: 0, failed: 0, started: now, last_line: now };
-        Progress { inner: Arc::new(Inner { bars, plain: Mutex::new(plain), total }) }
+        let plain = Plain {
+            done: 0,
+            failed: 0,
+            started: now,
+            last_line: now,
+        };
+        Progress {
+            inner: Arc::new(Inner {
+                bars,
+                plain: Mutex::new(plain),
+                total,
+            }),
+        }
     }
 
     /// A display that shows nothing (dry runs, tests of internals).
     pub fn hidden() -> Self {
         let now = Instant::now();
-        let plain = Plain { done: 0, failed: 0, started: now, last_line: now };
-        Progress { inner: Arc::new(Inner { bars: None, plain: Mutex::new(plain), total: 0 }) }
+        let plain = Plain {
+            done: 0,
+            failed: 0,
+            started: now,
+            last_line: now,
+        };
+        Progress {
+            inner: Arc::new(Inner {
+                bars: None,
+                plain: Mutex::new(plain),
+                total: 0,
+            }),
+        }
     }
 
     /// Worker `worker` is copying `table` of site `site`.
@@ -66,7 +89,9 @@ impl Progress {
 
     /// A site finished (`ok` false for failed or timed out).
     pub fn site_done(&self, worker: usize, site: SiteId, ok: bool, note: &str) {
-        let Ok(mut p) = self.inner.plain.lock() else { return };
+        let Ok(mut p) = self.inner.plain.lock() else {
+            return;
+        };
         p.done += 1;
         if !ok {
             p.failed += 1;
@@ -108,7 +133,11 @@ impl Plain {
     fn line(&self, total: u64) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = self.done as f64 / secs;
-        let eta = if rate > 0.0 { ((total.saturating_sub(self.done)) as f64 / rate) as u64 } else { 0 };
+        let eta = if rate > 0.0 {
+            ((total.saturating_sub(self.done)) as f64 / rate) as u64
+        } else {
+            0
+        };
         format!(
             "sites: {}/{} done ({} failed), {:.1} sites/min, ETA {}m{:02}s",
             self.done,
@@ -126,8 +155,10 @@ impl Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(ProgressBar::new(total));
         overall.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} sites  {per_sec}  ETA {eta}  {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} sites  {per_sec}  ETA {eta}  {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let workers = (0..workers)
             .map(|i| {
@@ -141,6 +172,10 @@ impl Bars {
                 bar
             })
             .collect();
-        Bars { _multi: multi, overall, workers }
+        Bars {
+            _multi: multi,
+            overall,
+            workers,
+        }
     }
 }

@@ -40,10 +40,19 @@ pub fn final_report(s: &Summary) {
         s.backup_bytes.map(|b| format!("\n  backups held on the target: {:.1} MB", b as f64 / 1e6)).unwrap_or_default()
     ));
     for f in s.failed_sites.iter().take(20) {
-        output::info(format!("  site {} {:?} after {} attempts: {}", f.site_id, f.status, f.attempts, f.error.as_deref().unwrap_or("")));
+        output::info(format!(
+            "  site {} {:?} after {} attempts: {}",
+            f.site_id,
+            f.status,
+            f.attempts,
+            f.error.as_deref().unwrap_or("")
+        ));
     }
     if s.failed_sites.len() > 20 {
-        output::info(format!("  … and {} more (see migration-summary.json)", s.failed_sites.len() - 20));
+        output::info(format!(
+            "  … and {} more (see migration-summary.json)",
+            s.failed_sites.len() - 20
+        ));
     }
     match s.status {
         MigrationStatus::Failed | MigrationStatus::Paused => output::info(format!(
