@@ -84,10 +84,10 @@ pub fn new_migration(
 pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
     let config = ctx.config()?;
     let (logs_dir, _) = ctx.logs_dir()?;
-    let recorded: state::MigrationConfig = state::store::read_json(
-        &state::session::existing_dir(&logs_dir, id)?,
-        state::store::CONFIG_FILE,
-    )?;
+    let dir =
+        state::session::existing_dir(&logs_dir, id).map_err(state::StateError::into_anyhow)?;
+    let recorded: state::MigrationConfig = state::store::read_json(&dir, state::store::CONFIG_FILE)
+        .map_err(state::StateError::into_anyhow)?;
     let (source, target) = (recorded.source_env.as_str(), recorded.target_env.as_str());
     let fingerprints = [source, target]
         .iter()

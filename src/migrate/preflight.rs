@@ -182,13 +182,9 @@ fn db_pattern_matches(object: &str, db: &str) -> bool {
 }
 
 fn check_free_space(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CodedError::usage(format!(
-            "cannot create the logs dir {}: {e}. Choose another with --logs-dir.",
-            dir.display()
-        ))
-    })?;
-    let free = free_bytes(dir).unwrap_or(u64::MAX);
+    // Measure at the nearest existing ancestor: a dry run must not create the dir.
+    let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(dir);
+    let free = free_bytes(existing).unwrap_or(u64::MAX);
     if free < MIN_FREE_BYTES {
         return Err(CodedError::usage(format!(
             "only {} MB free under {}; wfuwp needs at least {} MB there for state and logs. Free some space or use --logs-dir.",
