@@ -40,7 +40,7 @@ pub fn run(args: &SearchReplaceArgs) -> Result<Code> {
 
 /// FROM TO FROM TO … → pairs. An odd count or an empty FROM is a usage error (exit 2).
 fn parse_pairs(args: &[String]) -> Result<Vec<(String, String)>> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CodedError::usage(format!(
             "search-replace needs FROM TO pairs, but {} arguments were given (an odd number); \
              give every FROM its TO, e.g. `wfuwp search-replace www.wfu.edu uat.wfu.edu < in.sql > out.sql`",

@@ -6,6 +6,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::ReplaceError;
 
+/// One FROM → TO pair, as bytes.
+pub type BytePair = (Vec<u8>, Vec<u8>);
+
 /// A compiled set of replacement pairs, applied with PHP `strtr` semantics.
 ///
 /// Built once per migration and shared (it is `Send + Sync`) by every worker.
@@ -21,7 +24,7 @@ pub struct Replacer {
     /// Every pattern is an identity: no value can ever change.
     noop: bool,
     /// The effective pairs (explicit ones, then derived JSON-escaped forms).
-    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    pairs: Vec<BytePair>,
 }
 
 impl Replacer {
@@ -30,7 +33,7 @@ impl Replacer {
     /// would). Each pair whose FROM contains `/` is also added in its
     /// JSON-escaped form (`/` → `\/`), unless that form was given explicitly.
     pub fn new(pairs: &[(String, String)]) -> Result<Replacer, ReplaceError> {
-        let bytes: Vec<(Vec<u8>, Vec<u8>)> = pairs
+        let bytes: Vec<BytePair> = pairs
             .iter()
             .map(|(f, t)| (f.as_bytes().to_vec(), t.as_bytes().to_vec()))
             .collect();
@@ -38,7 +41,7 @@ impl Replacer {
     }
 
     /// Like [`Replacer::new`], for pairs that are not necessarily UTF-8.
-    pub fn from_byte_pairs(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Replacer, ReplaceError> {
+    pub fn from_byte_pairs(pairs: &[BytePair]) -> Result<Replacer, ReplaceError> {
         let effective = effective_pairs(pairs)?;
         let noop = effective.iter().all(|(f, t)| f == t);
         let ac = if effective.is_empty() {
@@ -65,7 +68,7 @@ impl Replacer {
     }
 
     /// The pairs actually matched, including derived JSON-escaped forms.
-    pub fn effective_pairs(&self) -> &[(Vec<u8>, Vec<u8>)] {
+    pub fn effective_pairs(&self) -> &[BytePair] {
         &self.pairs
     }
 
@@ -103,8 +106,8 @@ impl Replacer {
 
 /// Validates the pairs, resolves duplicate FROMs (later wins) and appends the
 /// JSON-escaped forms that are not already present.
-fn effective_pairs(pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ReplaceError> {
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(pairs.len() * 2);
+fn effective_pairs(pairs: &[BytePair]) -> Result<Vec<BytePair>, ReplaceError> {
+    let mut out: Vec<BytePair> = Vec::with_capacity(pairs.len() * 2);
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     for (i, (from, to)) in pairs.iter().enumerate() {
         if from.is_empty() {

@@ -17,7 +17,7 @@ mod sql;
 use std::borrow::Cow;
 use std::ops::AddAssign;
 
-pub use matcher::Replacer;
+pub use matcher::{BytePair, Replacer};
 pub use serialized::looks_serialized;
 pub use sql::stream_sql_dump;
 
