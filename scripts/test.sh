@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against a private MariaDB sandbox:
-#   scripts/test.sh [extra cargo test arguments, e.g. --test config]
+#   scripts/test.sh                      # cargo test --all-targets
+#   scripts/test.sh --test config        # cargo test with these arguments instead
 #
 # Starts a throw-away server (scripts/mariadb-sandbox.sh) in a temporary
-# directory, exports its WFUWP_TEST_DB_* settings to the tests, runs
-# `cargo test --all-targets`, and always stops and removes the server again.
+# directory, exports its WFUWP_TEST_DB_* settings to the tests, runs the tests,
+# and always stops and removes the server again.
 # Exits with the tests' status.
 set -euo pipefail
 
@@ -29,7 +30,11 @@ bash "$SANDBOX_SCRIPT" start "$SANDBOX"
 
 cd "$REPO"
 status=0
-cargo test --all-targets "$@" || status=$?
+if [ "$#" -gt 0 ]; then
+    cargo test "$@" || status=$?
+else
+    cargo test --all-targets || status=$?
+fi
 if [ "$status" -eq 0 ]; then
     echo "test.sh: all tests passed"
 else
