@@ -49,13 +49,7 @@ pub(super) fn rewrite_value(
         }
         if depth < MAX_NESTING {
             match parse_single(value) {
-                Ok(spans) => {
-                    let out = emit(r, value, &spans, depth, stats);
-                    if depth == 0 && out.is_some() {
-                        stats.serialized_rewritten += 1;
-                    }
-                    return out;
-                }
+                Ok((spans, end)) => return rewrite_parsed(r, value, &spans, end, depth, stats),
                 Err(Malformed) => stats.malformed_serialized += 1,
             }
         } else {
@@ -63,6 +57,38 @@ pub(super) fn rewrite_value(
         }
     }
     plain(r, value, stats)
+}
+
+/// Rewrites a parsed value, `value[..end]`. Bytes after it that are not
+/// whitespace are junk PHP's `unserialize` ignores: they are replaced as plain
+/// text, so the value itself stays readable, and the value counts as malformed.
+fn rewrite_parsed(
+    r: &Replacer,
+    value: &[u8],
+    spans: &[Span],
+    end: usize,
+    depth: u32,
+    stats: &mut ValueStats,
+) -> Option<Vec<u8>> {
+    let (head, trailing) = value.split_at(end);
+    let new_head = emit(r, head, spans, depth, stats);
+    if depth == 0 && new_head.is_some() {
+        stats.serialized_rewritten += 1;
+    }
+    if trailing.iter().all(u8::is_ascii_whitespace) {
+        return new_head.map(|mut out| {
+            out.extend_from_slice(trailing);
+            out
+        });
+    }
+    stats.malformed_serialized += 1;
+    let new_tail = plain(r, trailing, stats);
+    if new_head.is_none() && new_tail.is_none() {
+        return None;
+    }
+    let mut out = new_head.unwrap_or_else(|| head.to_vec());
+    out.extend_from_slice(new_tail.as_deref().unwrap_or(trailing));
+    Some(out)
 }
 
 /// A `C:` payload: the class's own format. When it is a sequence of
@@ -169,17 +195,14 @@ fn is_int(s: &[u8]) -> bool {
     !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }
 
-/// Parses a whole value: one serialized value, optionally surrounded by ASCII
-/// whitespace. Returns the spans of its string values, in order.
-pub(super) fn parse_single(value: &[u8]) -> Result<Vec<Span>, Malformed> {
+/// Parses the serialized value at the start of `value` (after optional ASCII
+/// whitespace). Returns the spans of its string values, in order, and the
+/// offset just past it.
+pub(super) fn parse_single(value: &[u8]) -> Result<(Vec<Span>, usize), Malformed> {
     let start = value.len() - value.trim_ascii_start().len();
     let mut spans = Vec::new();
     let end = parse_one(value, start, &mut spans)?;
-    if value[end..].iter().all(u8::is_ascii_whitespace) {
-        Ok(spans)
-    } else {
-        Err(Malformed)
-    }
+    Ok((spans, end))
 }
 
 /// Parses a `C:` payload as a sequence of serialized values, allowing the

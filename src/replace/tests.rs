@@ -260,14 +260,29 @@ fn malformed_falls_back_to_plain_and_is_counted() {
             malformed_serialized: 1
         }
     );
-    for bad in [
-        "a:2:{i:0;s:7:\"a.x.edu\";}",
-        "a:1:{i:0;s:7:\"a.x.edu\";}junk}",
-        "O:1:\"a.x.edu\":0:{}",
-    ] {
+    for bad in ["a:2:{i:0;s:7:\"a.x.edu\";}", "O:1:\"a.x.edu\":0:{}"] {
         let (_, st) = apply(&chain(), bad);
         assert_eq!(st.malformed_serialized, 1, "{bad}");
     }
+}
+
+#[test]
+fn trailing_junk_keeps_the_value_readable() {
+    // PHP's unserialize reads the value and ignores what follows it.
+    let (o, st) = apply(&chain(), "a:1:{i:0;s:7:\"a.x.edu\";} a.x.edu}");
+    assert_eq!(o, "a:1:{i:0;s:11:\"a.uat.x.edu\";} a.uat.x.edu}");
+    assert_eq!(
+        st,
+        ValueStats {
+            replacements: 2,
+            serialized_rewritten: 1,
+            malformed_serialized: 1
+        }
+    );
+    // Not serialized-looking at all (`i:` must be followed by digits only).
+    let (o, st) = apply(&chain(), "i:1; a.x.edu;");
+    assert_eq!(o, "i:1; a.uat.x.edu;");
+    assert_eq!(st.malformed_serialized, 0);
 }
 
 #[test]
