@@ -281,6 +281,23 @@ impl EnvMigrateArgs {
                 "{flag} only applies to a resumed migration: use `wfuwp env-migrate --resume <ID> {flag}`"
             )));
         }
+        let restricted = self.include_sites.is_some()
+            || self.exclude_sites.is_some()
+            || self.active_only
+            || self.exclude_main_site;
+        if self.include_users && (restricted || self.sites_only) {
+            return Err(UsageError(
+                "--include-users copies the whole network's users, so it only works with a full migration \
+                 (no --include-sites, --exclude-sites, --active-only, --exclude-main-site or --sites-only)"
+                    .into(),
+            ));
+        }
+        if self.network_only && restricted {
+            return Err(UsageError(
+                "--network-only migrates no sites, so site selection flags do not apply to it"
+                    .into(),
+            ));
+        }
         if self.all && !self.list_migrations {
             return Err(UsageError("--all only applies to --list-migrations".into()));
         }
@@ -383,6 +400,28 @@ mod tests {
             &["env-migrate", "prod", "uat", "--include-sites", "a,b"],
             &["env-migrate", "prod", "uat", "--replace", "=x"],
             &["env-migrate", "prod", "uat", "--concurrency", "0"],
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--include-users",
+                "--include-sites",
+                "2",
+            ],
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--include-users",
+                "--sites-only",
+            ],
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--network-only",
+                "--active-only",
+            ],
         ] {
             assert!(action(args).is_err(), "{args:?} should be rejected");
         }
