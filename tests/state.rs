@@ -321,7 +321,7 @@ fn two_processes_same_instant_exactly_one_runs() {
         for s in &mut stdins {
             s.write_all(b"go\n").unwrap();
         }
-        let outcomes: Vec<String> = rxs.iter().map(|rx| expect_outcome(rx)).collect();
+        let outcomes: Vec<String> = rxs.iter().map(expect_outcome).collect();
         let winners = outcomes.iter().filter(|o| o.starts_with("LOCKED")).count();
         assert_eq!(winners, 1, "{outcomes:?}");
         let loser = outcomes

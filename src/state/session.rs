@@ -425,14 +425,29 @@ impl Session {
         Ok(())
     }
 
+    /// One site transition; a non-empty `from` narrows the statuses it may
+    /// start from (the model allows `in_progress` → `in_progress` for retries
+    /// only, not for a second start).
     fn site_change(
         &self,
         id: SiteId,
-        to: SiteStatus,
+        (from, to): (&[SiteStatus], SiteStatus),
         event: impl FnOnce(&SiteRecord) -> String,
         edit: impl FnOnce(&mut SiteRecord),
     ) -> StateResult<()> {
         let mut g = self.inner();
+        let cur = g.state.site(id).map(|r| r.status);
+        if let Some(cur) = cur {
+            if !from.is_empty() && !from.contains(&cur) {
+                return Err(TransitionError::Site {
+                    id: self.id(),
+                    site: id,
+                    from: cur,
+                    to,
+                }
+                .into());
+            }
+        }
         let mut rec = g.state.next_site(id, to, Utc::now())?;
         edit(&mut rec);
         let line = event(&rec);
@@ -457,10 +472,16 @@ impl Session {
         }))
     }
 
-    /// A phase failed with `err`.
+    /// A phase failed with `err`. A failure found before the phase was
+    /// recorded as started (e.g. a preflight check on resume) counts as a
+    /// start and a failure, so the error is never lost to a transition refusal.
     pub fn phase_failed(&self, p: Phase, err: &str) -> anyhow::Result<()> {
         Self::edge(self.change(&format!("phase {p} failed: {err}"), |s| {
-            Ok(s.set_phase(p, PhaseStatus::Failed, Some(err), Utc::now())?)
+            let now = Utc::now();
+            if s.phase(p).status != PhaseStatus::InProgress {
+                s.set_phase(p, PhaseStatus::InProgress, None, now)?;
+            }
+            Ok(s.set_phase(p, PhaseStatus::Failed, Some(err), now)?)
         }))
     }
 
@@ -475,7 +496,10 @@ impl Session {
     pub fn site_started(&self, id: SiteId) -> anyhow::Result<()> {
         Self::edge(self.site_change(
             id,
-            SiteStatus::InProgress,
+            (
+                &[SiteStatus::Pending, SiteStatus::Failed, SiteStatus::Timeout],
+                SiteStatus::InProgress,
+            ),
             |r| format!("site {id} started (attempt {})", r.attempts),
             |_| {},
         ))
@@ -485,7 +509,7 @@ impl Session {
     pub fn site_retrying(&self, id: SiteId, kind: ErrorKind, err: &str) -> anyhow::Result<()> {
         Self::edge(self.site_change(
             id,
-            SiteStatus::InProgress,
+            (&[SiteStatus::InProgress], SiteStatus::InProgress),
             |r| {
                 format!(
                     "site {id} retrying (attempt {}) after {kind} error: {err}",
@@ -503,7 +527,7 @@ impl Session {
     pub fn site_completed(&self, id: SiteId, stats: SiteStats) -> anyhow::Result<()> {
         Self::edge(self.site_change(
             id,
-            SiteStatus::Completed,
+            (&[], SiteStatus::Completed),
             |r| {
                 format!(
                     "site {id} completed: {} tables, {} rows, {} bytes (attempt {})",
@@ -529,7 +553,7 @@ impl Session {
         };
         Self::edge(self.site_change(
             id,
-            to,
+            (&[], to),
             |r| {
                 format!(
                     "site {id} {to} ({kind}) after {} attempts: {err}",
@@ -547,7 +571,7 @@ impl Session {
     pub fn site_skipped(&self, id: SiteId, reason: &str) -> anyhow::Result<()> {
         Self::edge(self.site_change(
             id,
-            SiteStatus::Skipped,
+            (&[], SiteStatus::Skipped),
             |_| format!("site {id} skipped: {reason}"),
             |r| {
                 r.error = Some(reason.to_string());
@@ -1001,8 +1025,29 @@ mod tests {
         );
         assert!(s.site_started(99).is_err());
         assert!(s.phase_completed(Phase::Sites).is_err());
+        assert!(
+            s.site_retrying(1, ErrorKind::Sql, "x").is_err(),
+            "pending -> retrying"
+        );
         assert!(s.rollback_started().is_err(), "not a rollback session");
+        assert!(s.rollback_site_done(1).is_err(), "not a rollback session");
         assert_eq!(s.snapshot(), before);
+        s.site_started(1).unwrap();
+        assert!(s.site_started(1).is_err(), "started twice");
+        s.site_retrying(1, ErrorKind::Sql, "x").unwrap();
+        assert_eq!(s.snapshot().site(1).unwrap().attempts, 2);
+        s.phase_skipped(Phase::Cleanup).unwrap();
+        s.phase_started(Phase::Cleanup).unwrap();
+        assert!(
+            s.phase_started(Phase::Cleanup).is_err(),
+            "in_progress -> in_progress"
+        );
+        // A failure found before the phase was recorded as started is still recorded.
+        s.phase_failed(Phase::Preflight, "unreachable").unwrap();
+        assert_eq!(
+            s.snapshot().phase(Phase::Preflight).status,
+            PhaseStatus::Failed
+        );
         let e = s
             .finish(MigrationStatus::Completed, serde_json::Value::Null)
             .unwrap_err();
