@@ -147,7 +147,13 @@ pub async fn existing_tables(
 }
 
 /// Runs the rename as one atomic statement, then the drops.
+///
+/// Trash tables the rename moves tables to are dropped first: a crash between
+/// an earlier rename and its drops leaves them behind, and the rename would
+/// then fail with "table already exists" on every redo.
 pub async fn execute(conn: &mut Conn, swap: &Swap) -> mysql_async::Result<()> {
+    let stale: Vec<String> = swap.renames.iter().map(|(_, to)| to).filter(|to| swap.drops.contains(to)).cloned().collect();
+    drop_tables(conn, &stale).await?;
     if !swap.renames.is_empty() {
         let pairs: Vec<String> = swap
             .renames
