@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::engine::Engine;
 use super::pool::{self, PoolReport};
-use super::{cleanup, network, selection, verify};
+use super::{cleanup, failpoint, network, selection, verify};
 use crate::db::roles;
 use crate::exit::Code;
 use crate::interrupt::Interrupt;
@@ -65,7 +65,8 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
         extra["verification"] = post_migration(&engine, &plan.post_commands).await?;
     }
     let outcome = s.outcome();
-    extra["backupBytes"] = json!(cleanup_phase(&engine, outcome == MigrationStatus::Completed).await?);
+    extra["backupBytes"] =
+        json!(cleanup_phase(&engine, outcome == MigrationStatus::Completed).await?);
     finish(engine, outcome, extra)
 }
 
@@ -86,8 +87,8 @@ async fn network_tables(
         return Ok(None);
     }
     s.phase_started(Phase::NetworkTables)?;
-    let selected: Option<Vec<u64>> =
-        selection::is_partial(options).then(|| s.snapshot().sites().iter().map(|r| r.site_id).collect());
+    let selected: Option<Vec<u64>> = selection::is_partial(options)
+        .then(|| s.snapshot().sites().iter().map(|r| r.site_id).collect());
     let result = tokio::select! {
         r = network::run(engine, options.include_users, selected.as_deref()) => r,
         _ = interrupt.triggered() => return Ok(Some(MigrationStatus::Paused)),
@@ -106,7 +107,11 @@ async fn network_tables(
 }
 
 /// sites: the work queue over this run's selection.
-async fn sites(engine: &Arc<Engine>, options: &crate::state::MigrationOptions, interrupt: &Interrupt) -> Result<PoolReport> {
+async fn sites(
+    engine: &Arc<Engine>,
+    options: &crate::state::MigrationOptions,
+    interrupt: &Interrupt,
+) -> Result<PoolReport> {
     let s = &engine.session;
     if options.network_only {
         if !s.is_phase_completed(Phase::Sites) {
@@ -124,11 +129,18 @@ async fn sites(engine: &Arc<Engine>, options: &crate::state::MigrationOptions, i
     engine.progress.finish();
     if report.fatal.is_none() && !report.interrupted {
         let state = s.snapshot();
-        let bad = state.sites().iter().filter(|r| matches!(r.status, SiteStatus::Failed | SiteStatus::Timeout)).count();
+        let bad = state
+            .sites()
+            .iter()
+            .filter(|r| matches!(r.status, SiteStatus::Failed | SiteStatus::Timeout))
+            .count();
         if bad == 0 {
             s.phase_completed(Phase::Sites)?;
         } else {
-            s.phase_failed(Phase::Sites, &format!("{bad} sites failed or timed out; resume to retry them"))?;
+            s.phase_failed(
+                Phase::Sites,
+                &format!("{bad} sites failed or timed out; resume to retry them"),
+            )?;
         }
     }
     Ok(report)
@@ -141,19 +153,31 @@ async fn post_migration(engine: &Engine, commands: &[String]) -> Result<serde_js
     let mut v = match verify::verify_sites(engine).await {
         Ok(v) => v,
         Err(e) => {
-            s.phase_failed(Phase::PostMigration, &format!("verification could not run: {e}"))?;
+            s.phase_failed(
+                Phase::PostMigration,
+                &format!("verification could not run: {e}"),
+            )?;
             return Ok(json!({ "error": e.to_string() }));
         }
     };
     v.commands = verify::run_commands(engine, commands).await;
     for m in &v.row_count_mismatches {
-        crate::ui::output::warn(format!("site {}: target has {} rows, {} were copied", m.site_id, m.actual, m.expected));
+        crate::ui::output::warn(format!(
+            "site {}: target has {} rows, {} were copied",
+            m.site_id, m.actual, m.expected
+        ));
     }
     for m in &v.url_mismatches {
-        crate::ui::output::warn(format!("site {}: {} is {:?} on the target, expected {:?}", m.site_id, m.option, m.actual, m.expected));
+        crate::ui::output::warn(format!(
+            "site {}: {} is {:?} on the target, expected {:?}",
+            m.site_id, m.option, m.actual, m.expected
+        ));
     }
     for c in v.commands.iter().filter(|c| !c.ok) {
-        crate::ui::output::warn(format!("post-migration command `{}` failed: {}", c.command, c.status));
+        crate::ui::output::warn(format!(
+            "post-migration command `{}` failed: {}",
+            c.command, c.status
+        ));
     }
     s.log(&format!(
         "verification: {} sites checked, {} row-count mismatches, {} URL mismatches",
@@ -161,6 +185,7 @@ async fn post_migration(engine: &Engine, commands: &[String]) -> Result<serde_js
         v.row_count_mismatches.len(),
         v.url_mismatches.len()
     ));
+    failpoint::hit("post_migration_verified");
     s.phase_completed(Phase::PostMigration)?;
     Ok(serde_json::to_value(&v)?)
 }
@@ -170,41 +195,62 @@ async fn post_migration(engine: &Engine, commands: &[String]) -> Result<serde_js
 async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
     let s = &engine.session;
     s.phase_started(Phase::Cleanup)?;
+    failpoint::hit("cleanup_started");
     let mut target = roles::target(&engine.target.opts).await?;
     let dropped = cleanup::drop_leftovers(&mut target, &engine.tag).await?;
     if dropped > 0 {
-        s.log(&format!("cleanup: dropped {dropped} leftover staging tables"));
+        s.log(&format!(
+            "cleanup: dropped {dropped} leftover staging tables"
+        ));
     }
     if completed {
         let old = cleanup::drop_superseded_backups(&mut target, &engine.tag).await?;
         if old > 0 {
-            s.log(&format!("cleanup: dropped {old} backup tables of earlier migrations to {}", engine.target.env));
+            s.log(&format!(
+                "cleanup: dropped {old} backup tables of earlier migrations to {}",
+                engine.target.env
+            ));
         }
     }
     let bytes = cleanup::backup_bytes(&mut target, &engine.tag).await?;
     let _ = target.disconnect().await;
     s.set_backup_bytes(bytes)?;
     s.phase_completed(Phase::Cleanup)?;
+    failpoint::hit("cleanup_finished");
     Ok(bytes)
 }
 
 fn slowest(report: &PoolReport) -> serde_json::Value {
     let mut d = report.durations.clone();
     d.sort_by(|a, b| b.1.total_cmp(&a.1));
-    json!(d.iter().take(10).map(|(id, secs)| json!({"siteId": id, "seconds": (secs * 10.0).round() / 10.0})).collect::<Vec<_>>())
+    json!(d
+        .iter()
+        .take(10)
+        .map(|(id, secs)| json!({"siteId": id, "seconds": (secs * 10.0).round() / 10.0}))
+        .collect::<Vec<_>>())
 }
 
-fn finish(engine: Arc<Engine>, status: MigrationStatus, extra: serde_json::Value) -> Result<RunEnd> {
+fn finish(
+    engine: Arc<Engine>,
+    status: MigrationStatus,
+    extra: serde_json::Value,
+) -> Result<RunEnd> {
     engine.progress.finish();
     let session = match Arc::try_unwrap(engine) {
-        Ok(e) => Arc::try_unwrap(e.session).map_err(|_| anyhow::anyhow!("the state session is still shared at the end of the run"))?,
+        Ok(e) => Arc::try_unwrap(e.session).map_err(|_| {
+            anyhow::anyhow!("the state session is still shared at the end of the run")
+        })?,
         Err(_) => anyhow::bail!("the engine is still shared at the end of the run"),
     };
     let summary = session.finish(status, extra)?;
     let code = match status {
         MigrationStatus::Completed => Code::Success,
         MigrationStatus::Paused => Code::Interrupted,
-        _ if summary.sites.failed + summary.sites.timeout > 0 && summary.status == MigrationStatus::Failed => Code::SitesFailed,
+        _ if summary.sites.failed + summary.sites.timeout > 0
+            && summary.status == MigrationStatus::Failed =>
+        {
+            Code::SitesFailed
+        }
         _ => Code::Fatal,
     };
     Ok(RunEnd { code, summary })
