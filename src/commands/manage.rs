@@ -236,15 +236,6 @@ pub fn choose_migration(ctx: &Context) -> Result<Option<String>> {
     )
 }
 
-/// Bare `wfuwp env-migrate`.
-pub fn choose(ctx: &Context, _args: &EnvMigrateArgs) -> Result<Code> {
-    match choose_migration(ctx)? {
-        Some(id) => println!("resume with: wfuwp env-migrate --resume {id}"),
-        None => info("cancelled; nothing was changed"),
-    }
-    Ok(Code::Success)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
