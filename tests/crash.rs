@@ -1,0 +1,307 @@
+//! Crash safety (issue 5, SPEC §5–§6): the migration process is SIGKILLed at
+//! chosen instants (failpoints) and at random moments, then resumed (each
+//! resume may itself be killed) until it completes; the target must end
+//! checksum-identical to an uninterrupted run's, with no staging or trash
+//! table left behind.
+//!
+//! One source network and one pristine target (a different network, so
+//! backups matter) are seeded per test; each scenario gets its own copy of
+//! the pristine target.
+
+mod migration_kit;
+mod support;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use migration_kit::{
+    assert_killed, assert_same, live_checksums, started_id, tables_marked, Checksums, Scenario,
+    BACKUP, STAGING, TRASH,
+};
+use support::{seed_network, TestDb};
+use wfuwp::testbed::NetworkOptions;
+
+/// Source: 8 sites (blog ids 1–6, 8, 9); target: a different 6-site network
+/// (so sites 8 and 9 are created by the migration and the others replaced,
+/// with backups; the network tables are replaced too).
+struct Fixture {
+    source: TestDb,
+    pristine: TestDb,
+    reference: Checksums,
+    /// How long the uninterrupted run took.
+    clean_run: Duration,
+}
+
+fn source_network() -> NetworkOptions {
+    NetworkOptions {
+        sites: 8,
+        posts_per_site: 2,
+        seed: 7,
+        concurrency: 2,
+        ..NetworkOptions::default()
+    }
+}
+
+fn target_network() -> NetworkOptions {
+    NetworkOptions {
+        sites: 6,
+        posts_per_site: 2,
+        seed: 1234,
+        main_domain: "uat.wfu.edu".into(),
+        subdomain_suffix: ".uat.wfu.edu".into(),
+        cdn_host: "uat.wp.cdn.aws.wfu.edu".into(),
+        bucket: "wordpress-uat-us".into(),
+        concurrency: 2,
+        ..NetworkOptions::default()
+    }
+}
+
+fn fixture(label: &str) -> Fixture {
+    let source = TestDb::new(&format!("{label}_src"));
+    seed_network(&source, &source_network());
+    let pristine = TestDb::new(&format!("{label}_pristine"));
+    seed_network(&pristine, &target_network());
+    let before = live_checksums(&pristine);
+
+    let reference = Scenario::new(&format!("{label}_ref"), &source, Some(&pristine));
+    let started = Instant::now();
+    let r = reference.run(&["env-migrate", "prod", "uat", "--force"], None);
+    let clean_run = started.elapsed();
+    assert_eq!(
+        r.code, 0,
+        "the uninterrupted reference run failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    let checksums = live_checksums(&reference.target);
+    assert_ne!(
+        checksums, before,
+        "the reference migration changed nothing on the target"
+    );
+    assert_clean(&reference, "reference run");
+    assert!(
+        !tables_marked(&reference.target, BACKUP).is_empty(),
+        "the reference run kept no backup tables"
+    );
+    eprintln!(
+        "reference run: {:.2}s, {} live tables",
+        clean_run.as_secs_f64(),
+        checksums.len()
+    );
+    Fixture {
+        source,
+        pristine,
+        reference: checksums,
+        clean_run,
+    }
+}
+
+fn assert_clean(s: &Scenario, what: &str) {
+    let left: Vec<String> = s
+        .target
+        .tables()
+        .into_iter()
+        .filter(|t| t.starts_with(STAGING) || t.starts_with(TRASH))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{what}: staging/trash tables left on the target: {left:?}"
+    );
+}
+
+/// Asserts the scenario's migration completed and its target equals the reference.
+fn assert_converged(f: &Fixture, s: &Scenario, id: &str, what: &str) {
+    let state = s.state(id);
+    assert_eq!(
+        state["status"], "completed",
+        "{what}: migration {id} is not completed: {state:#}"
+    );
+    assert_same(&f.reference, &live_checksums(&s.target), what);
+    assert_clean(s, what);
+}
+
+/// Kill points: each chain is the failpoint of the first run, then of each
+/// resume; a final resume without failpoint must complete the migration.
+const CHAINS: &[&[&str]] = &[
+    // network_tables
+    &["network_copied:1"],
+    &["backup_recorded:1"],
+    &["swap_renamed:1"],
+    &["network_swapped:1"],
+    // sites
+    &["site_copied:1"],
+    &["site_copied:5"],
+    &["backup_recorded:4"],
+    &["backup_recorded:9"],
+    &["swap_renamed:2"],
+    &["swap_renamed:6"],
+    &["site_swapped:1"],
+    &["site_swapped:3"],
+    &["site_swapped:7"],
+    &["site_swapped:8"],
+    // post_migration and cleanup
+    &["post_migration_verified:1"],
+    &["cleanup_started:1"],
+    &["cleanup_finished:1"],
+    // resumes killed too: a redo after a swap, killed in its own swap
+    &["site_swapped:1", "swap_renamed:1"],
+    &["site_swapped:2", "site_swapped:1", "swap_renamed:1"],
+    &["backup_recorded:3", "backup_recorded:1", "site_copied:2"],
+    &[
+        "network_swapped:1",
+        "site_swapped:4",
+        "post_migration_verified:1",
+    ],
+    &["swap_renamed:4", "cleanup_started:1"],
+    &[
+        "network_copied:1",
+        "swap_renamed:1",
+        "site_swapped:2",
+        "cleanup_finished:1",
+    ],
+];
+
+/// Runs one chain in its own copy of the pristine target.
+fn run_chain(f: &Fixture, i: usize, chain: &[&str]) {
+    let what = format!("chain {i} {chain:?}");
+    let s = Scenario::new(&format!("crash_fp{i}"), &f.source, Some(&f.pristine));
+    let first = s.run(&["env-migrate", "prod", "uat", "--force"], Some(chain[0]));
+    assert_killed(&first, &format!("{what}: first run"));
+    let id = s
+        .only_migration()
+        .unwrap_or_else(|| panic!("{what}: no migration directory after the first run"));
+    for fp in &chain[1..] {
+        let r = s.run(&["env-migrate", "--resume", &id, "--force"], Some(fp));
+        assert_killed(&r, &format!("{what}: resume killed at {fp}"));
+    }
+    s.resume_to_completion(&id);
+    assert_converged(f, &s, &id, &what);
+    eprintln!("{what}: ok");
+}
+
+#[test]
+fn killed_at_failpoints_and_resumed_converges_to_the_uninterrupted_result() {
+    let started = Instant::now();
+    let f = fixture("crash_fp");
+    // Chains are independent (own target, own logs): run a few at once, and
+    // report every failing chain, not just the first.
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(chain) = CHAINS.get(i) else { break };
+                if let Err(e) =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| run_chain(&f, i, chain)))
+                {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("chain {i} {chain:?}: {msg}"));
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} chains failed:\n{}",
+        failures.len(),
+        CHAINS.len(),
+        failures.join("\n\n")
+    );
+    eprintln!(
+        "failpoint chains: {} in {:.1}s",
+        CHAINS.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Killed runs per random round (then one run to completion).
+const KILLS_PER_ROUND: usize = 3;
+
+/// Random kills wanted in all (rounds go on until then, at most 10 rounds).
+const WANTED_KILLS: usize = 12;
+
+/// Random moments: every run (the first and each resume) is SIGKILLed after a
+/// delay drawn from a seeded RNG over the length of a clean run (unless it
+/// finishes first), up to KILLS_PER_ROUND times; then a run to completion
+/// must yield the reference result.
+#[test]
+fn killed_at_random_moments_and_resumed_converges_to_the_uninterrupted_result() {
+    let started = Instant::now();
+    let seed: u64 = std::env::var("WFUWP_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20251125);
+    eprintln!("random kills: seed {seed} (set WFUWP_CRASH_SEED to replay)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let f = fixture("crash_rnd");
+    // The window kills are drawn from: the length of a whole uninterrupted run,
+    // re-measured whenever a first run finishes before its kill (the machine's
+    // load changes).
+    let mut span = f.clean_run.as_secs_f64();
+    let mut kills = 0;
+    let mut round = 0;
+    while kills < WANTED_KILLS && round < 10 {
+        round += 1;
+        let what = format!("random round {round}");
+        let s = Scenario::new(&format!("crash_rnd{round}"), &f.source, Some(&f.pristine));
+        let mut id: Option<String> = None;
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            let args: Vec<&str> = match &id {
+                None => vec!["env-migrate", "prod", "uat", "--force"],
+                Some(id) => vec!["env-migrate", "--resume", id, "--force"],
+            };
+            // A few runs are killed at a random instant; the last one is left
+            // to finish, and must then complete (exit 0).
+            let last = runs > KILLS_PER_ROUND;
+            let delay = if last {
+                Duration::from_secs(600)
+            } else {
+                Duration::from_secs_f64(rng.f64() * span)
+            };
+            let t0 = Instant::now();
+            let (code, out) = s.run_killed_after(&args, delay);
+            if code == Some(0) && runs == 1 {
+                span = t0.elapsed().as_secs_f64();
+            }
+            if id.is_none() {
+                id = started_id(&out).or_else(|| s.only_migration());
+            }
+            match code {
+                None if !last => {
+                    kills += 1;
+                    eprintln!(
+                        "{what}: run {runs} killed after {:.0} ms",
+                        delay.as_secs_f64() * 1000.0
+                    );
+                }
+                Some(0) => break,
+                c => panic!(
+                    "{what}: run {runs} exited {c:?} instead of completing or being killed:\n{out}"
+                ),
+            }
+        }
+        let id = id.unwrap_or_else(|| panic!("{what}: completed without a migration id"));
+        assert_converged(&f, &s, &id, &what);
+        eprintln!("{what}: ok after {runs} runs");
+    }
+    assert!(
+        kills >= WANTED_KILLS,
+        "only {kills} runs were actually killed; the random kills did not exercise anything"
+    );
+    eprintln!(
+        "random kills: {kills} kills in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
