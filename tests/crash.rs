@@ -32,6 +32,8 @@ struct Fixture {
     reference: Checksums,
     /// How long the uninterrupted run took.
     clean_run: Duration,
+    /// `env-migrate prod uat --force` and these options start the migration.
+    new_args: Vec<&'static str>,
 }
 
 fn source_network() -> NetworkOptions {
@@ -58,7 +60,9 @@ fn target_network() -> NetworkOptions {
     }
 }
 
-fn fixture(label: &str) -> Fixture {
+fn fixture(label: &str, options: &[&'static str]) -> Fixture {
+    let mut new_args = vec!["env-migrate", "prod", "uat", "--force"];
+    new_args.extend_from_slice(options);
     let source = TestDb::new(&format!("{label}_src"));
     seed_network(&source, &source_network());
     let pristine = TestDb::new(&format!("{label}_pristine"));
@@ -67,7 +71,7 @@ fn fixture(label: &str) -> Fixture {
 
     let reference = Scenario::new(&format!("{label}_ref"), &source, Some(&pristine));
     let started = Instant::now();
-    let r = reference.run(&["env-migrate", "prod", "uat", "--force"], None);
+    let r = reference.run(&new_args, None);
     let clean_run = started.elapsed();
     assert_eq!(
         r.code, 0,
@@ -94,6 +98,7 @@ fn fixture(label: &str) -> Fixture {
         pristine,
         reference: checksums,
         clean_run,
+        new_args,
     }
 }
 
@@ -163,10 +168,10 @@ const CHAINS: &[&[&str]] = &[
 ];
 
 /// Runs one chain in its own copy of the pristine target.
-fn run_chain(f: &Fixture, i: usize, chain: &[&str]) {
-    let what = format!("chain {i} {chain:?}");
-    let s = Scenario::new(&format!("crash_fp{i}"), &f.source, Some(&f.pristine));
-    let first = s.run(&["env-migrate", "prod", "uat", "--force"], Some(chain[0]));
+fn run_chain(f: &Fixture, label: &str, i: usize, chain: &[&str]) {
+    let what = format!("{label} chain {i} {chain:?}");
+    let s = Scenario::new(&format!("{label}{i}"), &f.source, Some(&f.pristine));
+    let first = s.run(&f.new_args, Some(chain[0]));
     assert_killed(&first, &format!("{what}: first run"));
     let id = s
         .only_migration()
@@ -180,21 +185,19 @@ fn run_chain(f: &Fixture, i: usize, chain: &[&str]) {
     eprintln!("{what}: ok");
 }
 
-#[test]
-fn killed_at_failpoints_and_resumed_converges_to_the_uninterrupted_result() {
+/// Runs every chain, a few at once (each has its own target and logs), and
+/// reports every failing chain, not just the first.
+fn run_chains(f: &Fixture, label: &str, chains: &[&[&str]]) {
     let started = Instant::now();
-    let f = fixture("crash_fp");
-    // Chains are independent (own target, own logs): run a few at once, and
-    // report every failing chain, not just the first.
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..3 {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(chain) = CHAINS.get(i) else { break };
+                let Some(chain) = chains.get(i) else { break };
                 if let Err(e) =
-                    std::panic::catch_unwind(AssertUnwindSafe(|| run_chain(&f, i, chain)))
+                    std::panic::catch_unwind(AssertUnwindSafe(|| run_chain(f, label, i, chain)))
                 {
                     let msg = e
                         .downcast_ref::<String>()
@@ -214,14 +217,39 @@ fn killed_at_failpoints_and_resumed_converges_to_the_uninterrupted_result() {
         failures.is_empty(),
         "{} of {} chains failed:\n{}",
         failures.len(),
-        CHAINS.len(),
+        chains.len(),
         failures.join("\n\n")
     );
     eprintln!(
-        "failpoint chains: {} in {:.1}s",
-        CHAINS.len(),
+        "{label}: {} failpoint chains in {:.1}s",
+        chains.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+#[test]
+fn killed_at_failpoints_and_resumed_converges_to_the_uninterrupted_result() {
+    let f = fixture("crash_fp", &[]);
+    run_chains(&f, "crash_fp", CHAINS);
+}
+
+/// Kill points of a partial migration (`--include-sites 2,3,8`: two sites
+/// the target has, one it lacks): its network phase keeps backup copies of
+/// `blogs`/`blogmeta` and upserts the selected rows in place.
+const PARTIAL_CHAINS: &[&[&str]] = &[
+    &["network_backed_up:1"],
+    &["network_upserted:1"],
+    &["network_backed_up:1", "network_upserted:1"],
+    &["site_copied:2"],
+    &["site_swapped:1", "swap_renamed:1"],
+    &["backup_recorded:2", "site_swapped:2"],
+    &["post_migration_verified:1", "cleanup_started:1"],
+];
+
+#[test]
+fn partial_migration_killed_at_failpoints_and_resumed_converges_to_the_uninterrupted_result() {
+    let f = fixture("crash_part", &["--include-sites", "2,3,8"]);
+    run_chains(&f, "crash_part", PARTIAL_CHAINS);
 }
 
 /// Killed runs per random round (then one run to completion).
@@ -243,7 +271,7 @@ fn killed_at_random_moments_and_resumed_converges_to_the_uninterrupted_result() 
         .unwrap_or(20251125);
     eprintln!("random kills: seed {seed} (set WFUWP_CRASH_SEED to replay)");
     let mut rng = fastrand::Rng::with_seed(seed);
-    let f = fixture("crash_rnd");
+    let f = fixture("crash_rnd", &[]);
     // The window kills are drawn from: the length of a whole uninterrupted run,
     // re-measured whenever a first run finishes before its kill (the machine's
     // load changes).
@@ -259,7 +287,7 @@ fn killed_at_random_moments_and_resumed_converges_to_the_uninterrupted_result() 
         loop {
             runs += 1;
             let args: Vec<&str> = match &id {
-                None => vec!["env-migrate", "prod", "uat", "--force"],
+                None => f.new_args.clone(),
                 Some(id) => vec!["env-migrate", "--resume", id, "--force"],
             };
             // A few runs are killed at a random instant; the last one is left
