@@ -10,7 +10,7 @@ use super::names::tag;
 use super::swap::{execute, existing_tables, plan_rollback};
 use crate::interrupt::Interrupt;
 use crate::sites::SiteId;
-use crate::state::model::SiteBackup;
+use crate::state::model::{Phase, PhaseStatus, SiteBackup, SiteStatus};
 use crate::state::{MigrationState, Session};
 
 /// Why a rollback cannot start.
@@ -68,8 +68,13 @@ pub async fn check_backups(
         // Missing backups now mean "already restored" by the interrupted run.
         return Ok(());
     }
+    // A backup plan is recorded before its RENAME, so a migration killed in
+    // between holds records whose backup tables never existed (the originals
+    // are still live). Only records whose swap surely ran (a completed site,
+    // a completed network phase) prove that missing backups were dropped.
     let wanted: Vec<String> = records(state)
         .iter()
+        .filter(|(site, _)| swap_done(state, *site))
         .flat_map(|(_, b)| b.tables.iter().filter_map(|t| t.backup.clone()))
         .collect();
     let existing = existing_tables(conn, &wanted).await.unwrap_or_default();
@@ -81,6 +86,14 @@ pub async fn check_backups(
             missing: missing.len(),
             example: (*example).clone(),
         }),
+    }
+}
+
+/// Whether the swap of a record (site, or `None` = the network tables) surely ran.
+fn swap_done(state: &MigrationState, site: Option<SiteId>) -> bool {
+    match site {
+        Some(id) => state.site(id).is_some_and(|r| r.status == SiteStatus::Completed),
+        None => state.phase(Phase::NetworkTables).status == PhaseStatus::Completed,
     }
 }
 
