@@ -314,3 +314,69 @@ fn rollback_is_refused_without_backups() {
     assert_ok(&rollback(&s, &b, None), "rollback of B");
     assert_same(&after_a, &table_checksums(&s.target), "rollback of B");
 }
+
+/// Every step of a rollback killed once: each run redoes the record the
+/// previous run was killed in (the first failpoint hit) and is killed in the
+/// next one (the second hit), alternately between the RENAME and its drops
+/// and between the swap and the record; the last run finishes.
+#[test]
+fn rollback_killed_at_every_record_completes_when_run_again() {
+    let Setup { source: _source, s } = setup("rb_every");
+    let before = table_checksums(&s.target);
+    let id = migrate(&s, &[]);
+    let mut kills = 0;
+    for run in 0.. {
+        assert!(run < 30, "rollback not finished after 30 runs");
+        let fp = if run % 2 == 0 {
+            "swap_renamed:2"
+        } else {
+            "rollback_site_swapped:2"
+        };
+        let r = rollback(&s, &id, Some(fp));
+        if r.code == -1 {
+            kills += 1;
+            assert_ne!(
+                s.state(&id)["status"],
+                "rolled_back",
+                "a killed rollback recorded itself as done"
+            );
+            continue;
+        }
+        assert_ok(&r, &format!("rollback run {run}"));
+        break;
+    }
+    eprintln!("rollback killed {kills} times");
+    // 8 sites and the network tables: one record restored per killed run.
+    assert!(kills >= 7, "only {kills} rollback runs were killed");
+    assert_restored(&s, &id, &before, "rollback killed at every record");
+}
+
+/// Killed after a site's backup plan was recorded but before its RENAME ran:
+/// the recorded backup tables do not exist yet (the originals are still
+/// live), which must not be mistaken for "backups are gone".
+#[test]
+fn rollback_of_a_migration_killed_between_backup_record_and_swap() {
+    let Setup { source: _source, s } = setup("rb_before_swap");
+    let before = table_checksums(&s.target);
+    // Records: 1 = network tables, 2 = site 1 (swapped, completed), 3 = site 2.
+    let first = s.run(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "1",
+        ],
+        Some("backup_recorded:3"),
+    );
+    assert_killed(&first, "first run");
+    let id = s.only_migration().expect("migration directory");
+    assert_ok(&rollback(&s, &id, None), "rollback");
+    assert_restored(
+        &s,
+        &id,
+        &before,
+        "rollback of a migration killed before a swap",
+    );
+}
