@@ -157,8 +157,8 @@ fn rollback_of_an_interrupted_migration_restores_the_target() {
     let before = table_checksums(&s.target);
     // One site at a time, so the kill points are exact: killed after site 2's
     // swap (site 1 completed), then the resume's redo of site 2 is killed
-    // between its RENAME and the DROP of the trash tables; never resumed
-    // again: a site swapped but not recorded completed, trash tables left.
+    // between its RENAME and the DROP of the trash tables: a site swapped but
+    // not recorded completed, trash tables left.
     let first = s.run(
         &[
             "env-migrate",
@@ -184,13 +184,27 @@ fn rollback_of_an_interrupted_migration_restores_the_target() {
         Some("swap_renamed:1"),
     );
     assert_killed(&resume, "resume killed mid-swap");
-    assert!(
-        s.target
-            .tables()
-            .iter()
-            .any(|t| t.starts_with(migration_kit::TRASH)),
-        "the kill mid-swap left no trash table (the scenario did not happen)"
+    // Then three sites at once, killed when the first finishes its copy: no
+    // swap ran in that run, so the trash stays; staging tables are left.
+    let resume = s.run(
+        &[
+            "env-migrate",
+            "--resume",
+            &id,
+            "--force",
+            "--concurrency",
+            "3",
+        ],
+        Some("site_copied:1"),
     );
+    assert_killed(&resume, "resume killed after a copy");
+    let tables = s.target.tables();
+    for marker in [migration_kit::TRASH, migration_kit::STAGING] {
+        assert!(
+            tables.iter().any(|t| t.starts_with(marker)),
+            "no {marker} table before the rollback (the scenario did not happen): {tables:?}"
+        );
+    }
     assert_ok(&rollback(&s, &id, None), "rollback");
     assert_restored(&s, &id, &before, "rollback of a killed migration");
 }
