@@ -124,7 +124,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(t) = config.defaults.timeout_minutes {
-        if !(t > 0.0) {
+        if t.is_nan() || t <= 0.0 {
             return Err(invalid(format!(
                 "[defaults] timeout_minutes = {t} must be positive"
             )));

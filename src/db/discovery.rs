@@ -148,7 +148,8 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
         prefix: prefix.to_string(),
         ..Default::default()
     };
-    let rows: Vec<(String, Option<u64>, Option<u64>, Option<u64>)> = conn
+    type TableRow = (String, Option<u64>, Option<u64>, Option<u64>);
+    let rows: Vec<TableRow> = conn
         .exec(
             "SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",

@@ -64,11 +64,10 @@ impl From<mysql_async::Error> for SiteError {
                 _ => (ErrorKind::Sql, false),
             },
             mysql_async::Error::Io(_) => (ErrorKind::Connection, true),
-            mysql_async::Error::Driver(d) => match d {
+            mysql_async::Error::Driver(
                 mysql_async::DriverError::ConnectionClosed
-                | mysql_async::DriverError::PoolDisconnected => (ErrorKind::Connection, true),
-                _ => (ErrorKind::Internal, false),
-            },
+                | mysql_async::DriverError::PoolDisconnected,
+            ) => (ErrorKind::Connection, true),
             _ => (ErrorKind::Internal, false),
         };
         SiteError {
