@@ -11,9 +11,10 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 
 use super::engine::Engine;
-use super::errors::SiteError;
+use super::errors::{backoff, SiteError};
 use super::failpoint;
 use super::names::{derived, Role};
+use super::pool::kind_name;
 use super::site::{swap_in, Connections};
 use super::swap::{drop_tables, existing_tables};
 use crate::db::copy::{copy_table, create_statement};
@@ -34,21 +35,40 @@ pub fn full_table_names(prefix: &str, include_users: bool) -> Vec<String> {
         .collect()
 }
 
-/// Runs the phase. `selected` is `None` for a full migration.
+/// Runs the phase on `conns` (the caller's, so that it can kill them when
+/// interrupted). `selected` is `None` for a full migration. Transient
+/// failures (connection, deadlock, lock wait timeout) are retried up to
+/// `--max-retries` times with backoff, as for sites (SPEC §7); the phase is
+/// idempotent, so a retry redoes it from the start.
 pub async fn run(
     engine: &Engine,
+    conns: &mut Connections,
     include_users: bool,
     selected: Option<&[SiteId]>,
 ) -> Result<(), SiteError> {
-    let mut conns = Connections::default();
-    let result = match selected {
-        None => full(engine, &mut conns, include_users).await,
-        Some(ids) => partial(engine, &mut conns, ids).await,
-    };
-    if result.is_err() {
+    let mut retries = 0;
+    loop {
+        let result = match selected {
+            None => full(engine, conns, include_users).await,
+            Some(ids) => partial(engine, conns, ids).await,
+        };
+        let err = match result {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
         conns.forget();
+        if !err.transient || retries >= engine.limits.max_retries {
+            return Err(err);
+        }
+        retries += 1;
+        engine.session.log(&format!(
+            "network tables: {} error, retry {retries}/{}: {}",
+            kind_name(err.kind),
+            engine.limits.max_retries,
+            err.message
+        ));
+        tokio::time::sleep(backoff(retries)).await;
     }
-    result
 }
 
 async fn full(

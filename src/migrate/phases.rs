@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::engine::Engine;
 use super::pool::{self, PoolReport};
+use super::site::Connections;
 use super::{cleanup, failpoint, network, selection, verify};
 use crate::db::roles;
 use crate::exit::Code;
@@ -89,9 +90,14 @@ async fn network_tables(
     s.phase_started(Phase::NetworkTables)?;
     let selected: Option<Vec<u64>> = selection::is_partial(options)
         .then(|| s.snapshot().sites().iter().map(|r| r.site_id).collect());
+    let mut conns = Connections::default();
     let result = tokio::select! {
-        r = network::run(engine, options.include_users, selected.as_deref()) => r,
-        _ = interrupt.triggered() => return Ok(Some(MigrationStatus::Paused)),
+        r = network::run(engine, &mut conns, options.include_users, selected.as_deref()) => r,
+        _ = interrupt.triggered() => {
+            // Stop the phase's queries on the servers, not just our side of them.
+            conns.kill(engine).await;
+            return Ok(Some(MigrationStatus::Paused));
+        }
     };
     match result {
         Ok(()) => {
