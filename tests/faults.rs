@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::proxy::{Action, Proxy};
 use support::{
-    block_on, seed_network, server, server_opts, small_network, wfuwp, write_config_text, TestDb,
-    PROD_TOKENS, UAT_TOKENS,
+    block_on, seed_network, server, server_opts, small_network, table_checksums, wfuwp,
+    write_config_text, TestDb, PROD_TOKENS, UAT_TOKENS,
 };
+use wfuwp::testbed::NetworkOptions;
 
 /// Upper bound for any single wfuwp run in these tests.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -44,28 +45,56 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+/// Which environment the proxy sits in front of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Source,
+    Target,
+}
+
 impl Fixture {
+    /// Source behind the proxy, empty target.
     fn new(label: &str) -> Fixture {
+        Fixture::build(label, Via::Source, false)
+    }
+
+    /// `via` behind the proxy; with `seed_target`, the target starts as a
+    /// "uat" network of its own (so a migration takes backups).
+    fn build(label: &str, via: Via, seed_target: bool) -> Fixture {
         let src = TestDb::new(&format!("{label}_src"));
         let dst = TestDb::new(&format!("{label}_dst"));
         seed_network(&src, &small_network());
+        if seed_target {
+            seed_network(
+                &dst,
+                &NetworkOptions {
+                    posts_per_site: 2,
+                    seed: 977,
+                    main_domain: "uat.wfu.edu".into(),
+                    subdomain_suffix: ".uat.wfu.edu".into(),
+                    cdn_host: "uat.wp.cdn.aws.wfu.edu".into(),
+                    bucket: "wordpress-uat-us".into(),
+                    ..small_network()
+                },
+            );
+        }
         let proxy = Proxy::to_sandbox();
         let dir = tempfile::tempdir().expect("temp dir");
-        // The source goes through the proxy; the target is reached directly.
         let direct_port = format!("port = {}\n", server().port);
-        let source = src.env_toml("prod", PROD_TOKENS).replacen(
-            &direct_port,
-            &format!("port = {}\n", proxy.port()),
-            1,
+        let proxied = |toml: String| {
+            let t = toml.replacen(&direct_port, &format!("port = {}\n", proxy.port()), 1);
+            assert!(t.contains(&format!("port = {}", proxy.port())), "{t}");
+            t
+        };
+        let (mut source, mut target) = (
+            src.env_toml("prod", PROD_TOKENS),
+            dst.env_toml("uat", UAT_TOKENS),
         );
-        assert!(
-            source.contains(&format!("port = {}", proxy.port())),
-            "{source}"
-        );
-        let text = format!(
-            "logs_dir = \"logs\"\n\n{source}{}",
-            dst.env_toml("uat", UAT_TOKENS)
-        );
+        match via {
+            Via::Source => source = proxied(source),
+            Via::Target => target = proxied(target),
+        }
+        let text = format!("logs_dir = \"logs\"\n\n{source}{target}");
         let config = write_config_text(dir.path(), &text);
         let logs = dir.path().join("logs");
         Fixture {
@@ -576,6 +605,16 @@ fn skip_flags_touch_only_their_sites() {
         assert_eq!(third[&n], second[&n], "--skip-timeouts touched site {n}");
     }
 
+    // Again: nothing left for it to do; nothing changes, still exit 3.
+    run_to_end(fx.resume(&id, &["--skip-timeouts"])).expect(3, "--skip-timeouts, nothing to do");
+    let state = fx.state(&id);
+    assert_eq!(state["status"], "failed");
+    assert_eq!(
+        site_table(&state),
+        third,
+        "a run with nothing to do touched sites"
+    );
+
     // Still resumable: --list-migrations shows it.
     let listed =
         run_to_end(fx.cmd(&["--list-migrations", "--json"])).expect(0, "--list-migrations");
@@ -729,4 +768,105 @@ fn proxy_stalls_and_cuts_on_demand() {
         assert_eq!(proxy.pending_faults(), 0);
         assert_eq!(proxy.fired().len(), 2);
     });
+}
+
+/// The target's connection stalls inside a site's copy (its staging table
+/// being created and filled): the site times out, the target-side connection
+/// is killed on the server, and a later `--retry-failed` completes the site.
+#[test]
+fn stalled_target_write_times_out_and_is_killed() {
+    let fx = Fixture::build("tstall", Via::Target, false);
+    // The staging copy of wp_2_posts, as created and filled on the target.
+    fx.proxy.stall_on("_wp_2_posts` ");
+    let running = spawn(fx.new_run(&["--concurrency", "1", "--timeout", SHORT_TIMEOUT]));
+    let thread = first_fired(&fx.proxy)
+        .thread_id
+        .expect("server id of the stalled connection");
+    let done = running
+        .finish(RUN_LIMIT)
+        .expect(3, "a run with a timed-out site");
+    assert_killed(thread, &fx.dst.name, "wp_2_");
+    let id = fx.only_id();
+    let state = fx.state(&id);
+    assert_eq!(
+        (status(&state, 2), &site(&state, 2)["errorKind"]),
+        ("timeout", &Value::from("timeout")),
+        "{}",
+        done.stdout
+    );
+    run_to_end(fx.resume(&id, &["--retry-failed"])).expect(0, "--retry-failed");
+    assert_eq!(fx.state(&id)["status"], "completed");
+    fx.assert_site_copied(2);
+}
+
+/// The target connection is cut right after the server received a site's
+/// swap (`RENAME TABLE`), so the client never learns it happened; the retry
+/// must converge (the live tables are this migration's copies by then), and a
+/// rollback must still restore the target's original tables exactly.
+#[test]
+fn cut_after_swap_is_retried_and_rollback_restores_the_original() {
+    let fx = Fixture::build("tswap", Via::Target, true);
+    let before = table_checksums(&fx.dst);
+    fx.proxy.cut_on("TO `wp_2_");
+    let done = run_to_end(fx.new_run(&["--concurrency", "1"])).expect(0, "a run with a cut swap");
+    assert_eq!(fx.proxy.fired().len(), 1, "{:?}", fx.proxy.fired());
+    let id = fx.only_id();
+    let state = fx.state(&id);
+    assert_eq!(state["status"], "completed", "{}", done.stdout);
+    assert!(attempts(&state, 2) >= 2, "{:#}", site(&state, 2));
+    fx.assert_site_copied(2);
+    assert!(
+        fx.dst
+            .tables()
+            .iter()
+            .all(|t| !t.starts_with("_wfs_") && !t.starts_with("_wft_")),
+        "staging or trash tables left: {:?}",
+        fx.dst.tables()
+    );
+
+    run_to_end(fx.cmd(&["--rollback", &id, "--force"])).expect(0, "rollback");
+    assert_eq!(
+        table_checksums(&fx.dst),
+        before,
+        "the target after rollback"
+    );
+}
+
+/// A connection cut once while the network tables are copied is a transient
+/// failure like any other (SPEC §7): retried, and the run succeeds.
+#[test]
+fn cut_during_network_tables_is_retried() {
+    let fx = Fixture::new("netcut");
+    fx.proxy.cut_on("FROM `wp_sitemeta`");
+    let done = run_to_end(fx.new_run(&["--concurrency", "1"]));
+    assert_eq!(fx.proxy.fired().len(), 1, "{:?}", fx.proxy.fired());
+    let done = done.expect(0, "a run with a cut in the network phase");
+    let state = fx.state(&fx.only_id());
+    assert_eq!(state["status"], "completed", "{}", done.stdout);
+    assert_eq!(fx.dst.count("wp_sitemeta"), fx.src.count("wp_sitemeta"));
+}
+
+/// Ctrl-C while the network tables are being copied (source stalled):
+/// `paused`, exit 130, the stalled query killed; the resume redoes the
+/// phase and completes with no staging table left.
+#[test]
+fn ctrl_c_during_network_tables() {
+    let fx = Fixture::new("netint");
+    fx.proxy.stall_on("FROM `wp_sitemeta`");
+    let running = spawn(fx.new_run(&["--concurrency", "1"]));
+    let thread = first_fired(&fx.proxy)
+        .thread_id
+        .expect("server id of the stalled connection");
+    running.signal(libc::SIGINT);
+    let done = running.finish(RUN_LIMIT).expect(130, "Ctrl-C");
+    assert_killed(thread, &fx.src.name, "wp_sitemeta");
+    let id = fx.only_id();
+    assert_eq!(fx.state(&id)["status"], "paused", "{}", done.stderr);
+    run_to_end(fx.resume(&id, &[])).expect(0, "resume");
+    assert_eq!(fx.state(&id)["status"], "completed");
+    assert!(
+        fx.dst.tables().iter().all(|t| !t.starts_with("_wf")),
+        "leftovers: {:?}",
+        fx.dst.tables()
+    );
 }
