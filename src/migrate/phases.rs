@@ -42,6 +42,7 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     let s = &engine.session;
     s.phase_started(Phase::Preflight)?;
     s.phase_completed(Phase::Preflight)?;
+    settle_orphans(&engine).await?;
     let options = s.config().options;
     let mut extra = json!({
         "bulkMode": format!("{:?}", engine.mode),
@@ -63,12 +64,28 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
         return finish(engine, MigrationStatus::Paused, extra);
     }
     if report.completed + report.failed > 0 || !s.is_phase_completed(Phase::PostMigration) {
-        extra["verification"] = post_migration(&engine, &plan.post_commands).await?;
+        // Ctrl-C pauses here too (SPEC §5), not only between sites.
+        extra["verification"] = tokio::select! {
+            v = post_migration(&engine, &plan.post_commands) => v?,
+            _ = interrupt.triggered() => return finish(engine, MigrationStatus::Paused, extra),
+        };
     }
     let outcome = s.outcome();
     extra["backupBytes"] =
         json!(cleanup_phase(&engine, outcome == MigrationStatus::Completed).await?);
     finish(engine, outcome, extra)
+}
+
+/// Waits for statements that killed runs of this migration left running on
+/// the target (see [`cleanup::settle_orphans`]) before any table is looked at.
+async fn settle_orphans(engine: &Engine) -> Result<()> {
+    let mut target = roles::target(&engine.target.opts).await?;
+    let stopped = cleanup::settle_orphans(&mut target, &engine.tag).await?;
+    let _ = target.disconnect().await;
+    if stopped > 0 {
+        engine.session.log(&format!("waited for {stopped} statements of killed runs to end"));
+    }
+    Ok(())
 }
 
 /// network_tables; returns the status to end with when the run must stop.
