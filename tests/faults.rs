@@ -870,3 +870,33 @@ fn ctrl_c_during_network_tables() {
         fx.dst.tables()
     );
 }
+
+/// Ctrl-C while post-migration verification hangs on a stalled target
+/// connection: one Ctrl-C is enough (`paused`, exit 130), and the resume runs
+/// post_migration again and completes.
+#[test]
+fn ctrl_c_during_verification_pauses() {
+    let fx = Fixture::build("verint", Via::Target, false);
+    // Only the verification counts rows with COUNT(*).
+    fx.proxy.stall_on("COUNT(*) FROM `wp_2_posts`");
+    let running = spawn(fx.new_run(&["--concurrency", "1"]));
+    first_fired(&fx.proxy);
+    let id = fx.only_id();
+    assert_eq!(fx.state(&id)["currentPhase"], "post_migration");
+    running.signal(libc::SIGINT);
+    let done = running
+        .finish(Duration::from_secs(20))
+        .expect(130, "one Ctrl-C during verification");
+    let state = fx.state(&id);
+    assert_eq!(state["status"], "paused", "{}", done.stderr);
+    assert_eq!(state["completedSites"], 6);
+
+    let done = run_to_end(fx.resume(&id, &[])).expect(0, "resume after Ctrl-C");
+    let state = fx.state(&id);
+    assert_eq!(state["status"], "completed", "{}", done.stdout);
+    let post = state["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["phase"] == "post_migration"))
+        .expect("post_migration phase");
+    assert_eq!(post["status"], "completed");
+}
