@@ -42,7 +42,6 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     let s = &engine.session;
     s.phase_started(Phase::Preflight)?;
     s.phase_completed(Phase::Preflight)?;
-    settle_orphans(&engine).await?;
     let options = s.config().options;
     let mut extra = json!({
         "bulkMode": format!("{:?}", engine.mode),
@@ -74,18 +73,6 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     extra["backupBytes"] =
         json!(cleanup_phase(&engine, outcome == MigrationStatus::Completed).await?);
     finish(engine, outcome, extra)
-}
-
-/// Waits for statements that killed runs of this migration left running on
-/// the target (see [`cleanup::settle_orphans`]) before any table is looked at.
-async fn settle_orphans(engine: &Engine) -> Result<()> {
-    let mut target = roles::target(&engine.target.opts).await?;
-    let stopped = cleanup::settle_orphans(&mut target, &engine.tag).await?;
-    let _ = target.disconnect().await;
-    if stopped > 0 {
-        engine.session.log(&format!("waited for {stopped} statements of killed runs to end"));
-    }
-    Ok(())
 }
 
 /// network_tables; returns the status to end with when the run must stop.
