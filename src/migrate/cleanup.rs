@@ -49,3 +49,33 @@ pub async fn backup_bytes(conn: &mut Conn, tag: &str) -> mysql_async::Result<u64
         .map(|(_, d, i)| d.unwrap_or(0) + i.unwrap_or(0))
         .sum())
 }
+
+/// Waits until no other connection is still running a statement on this
+/// migration's tables; returns how many it had to stop.
+///
+/// A SIGKILLed client does not stop its statement: the server finishes it.
+/// A RENAME sent by a killed run can thus land after the next run looked at
+/// which tables exist, and that run's plan (rollback, network backup copy)
+/// then fails with "table doesn't exist" / "already exists". Such leftovers
+/// belong to dead processes (the migration lock is ours), so they are killed
+/// (RENAME is atomic) and waited for. Call before the first look at tables.
+pub async fn settle_orphans(conn: &mut Conn, tag: &str) -> mysql_async::Result<usize> {
+    let markers: Vec<String> = [Role::Staging, Role::Backup, Role::Trash].iter().map(|r| prefix(*r, tag)).collect();
+    let sql = "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO IS NOT NULL \
+               AND (INSTR(INFO, ?) > 0 OR INSTR(INFO, ?) > 0 OR INSTR(INFO, ?) > 0)";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut killed = std::collections::BTreeSet::new();
+    loop {
+        let ids: Vec<u64> = conn.exec(sql, markers.clone()).await?;
+        if ids.is_empty() || std::time::Instant::now() >= deadline {
+            return Ok(killed.len());
+        }
+        for id in ids {
+            if killed.insert(id) {
+                // It may have ended meanwhile ("unknown thread id"): fine.
+                let _ = conn.query_drop(format!("KILL {id}")).await;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

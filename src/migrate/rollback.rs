@@ -64,6 +64,8 @@ pub async fn check_backups(
     if skip_backup {
         return Err(RollbackRefusal::NoBackups(id));
     }
+    // Statements of a killed run may still be renaming tables.
+    let _ = cleanup::settle_orphans(conn, &tag(&id)).await;
     if state.rollback.is_some() {
         // Missing backups now mean "already restored" by the interrupted run.
         return Ok(());
@@ -105,6 +107,10 @@ pub async fn restore(
 ) -> anyhow::Result<RollbackEnd> {
     let state = session.snapshot();
     let tag = tag(&state.migration_id);
+    let stopped = cleanup::settle_orphans(conn, &tag).await?;
+    if stopped > 0 {
+        session.log(&format!("rollback: waited for {stopped} statements of killed runs to end"));
+    }
     session.rollback_started()?;
     for (site, backup) in records(&state) {
         if interrupt.is_set() {
