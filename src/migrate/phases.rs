@@ -42,6 +42,7 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     let s = &engine.session;
     s.phase_started(Phase::Preflight)?;
     s.phase_completed(Phase::Preflight)?;
+    settle_orphans(&engine).await;
     let options = s.config().options;
     let mut extra = json!({
         "bulkMode": format!("{:?}", engine.mode),
@@ -73,6 +74,23 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     extra["backupBytes"] =
         json!(cleanup_phase(&engine, outcome == MigrationStatus::Completed).await?);
     finish(engine, outcome, extra)
+}
+
+/// Waits for statements that killed runs of this migration left running on
+/// the target (see [`cleanup::settle_orphans`]) before any table is looked at.
+/// Best effort: a failure here is logged, and the phases report their own.
+async fn settle_orphans(engine: &Engine) {
+    let settled = async {
+        let mut target = roles::target(&engine.target.opts).await?;
+        let stopped = cleanup::settle_orphans(&mut target, &engine.tag).await?;
+        let _ = target.disconnect().await;
+        anyhow::Ok(stopped)
+    };
+    match settled.await {
+        Ok(0) => {}
+        Ok(n) => engine.session.log(&format!("waited for {n} statements of killed runs to end")),
+        Err(e) => engine.session.log(&format!("could not check for statements of killed runs: {e:#}")),
+    }
 }
 
 /// network_tables; returns the status to end with when the run must stop.
