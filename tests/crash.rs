@@ -20,7 +20,7 @@ use migration_kit::{
     assert_killed, assert_same, live_checksums, started_id, tables_marked, Checksums, Scenario,
     BACKUP, STAGING, TRASH,
 };
-use support::{seed_network, TestDb};
+use support::{seed_network, table_checksums, TestDb};
 use wfuwp::testbed::NetworkOptions;
 
 /// Source: 8 sites (blog ids 1–6, 8, 9); target: a different 6-site network
@@ -261,7 +261,9 @@ const WANTED_KILLS: usize = 12;
 /// Random moments: every run (the first and each resume) is SIGKILLed after a
 /// delay drawn from a seeded RNG over the length of a clean run (unless it
 /// finishes first), up to KILLS_PER_ROUND times; then a run to completion
-/// must yield the reference result.
+/// must yield the reference result. Each converged round is then rolled back,
+/// the rollback killed at random moments too, and must restore the pristine
+/// target exactly.
 #[test]
 fn killed_at_random_moments_and_resumed_converges_to_the_uninterrupted_result() {
     let started = Instant::now();
@@ -277,6 +279,9 @@ fn killed_at_random_moments_and_resumed_converges_to_the_uninterrupted_result() 
     // load changes).
     let mut span = f.clean_run.as_secs_f64();
     let mut kills = 0;
+    let pristine = table_checksums(&f.pristine);
+    let mut rb_span = span / 2.0;
+    let mut rb_kills = 0;
     let mut round = 0;
     while kills < WANTED_KILLS && round < 10 {
         round += 1;
@@ -323,7 +328,51 @@ fn killed_at_random_moments_and_resumed_converges_to_the_uninterrupted_result() 
         let id = id.unwrap_or_else(|| panic!("{what}: completed without a migration id"));
         assert_converged(&f, &s, &id, &what);
         eprintln!("{what}: ok after {runs} runs");
+
+        // Then the rollback, killed at a random moment up to twice: the
+        // target must end exactly as it was before the migration.
+        let args = ["env-migrate", "--rollback", id.as_str(), "--force"];
+        let mut rb_runs = 0;
+        loop {
+            rb_runs += 1;
+            let last = rb_runs > 2;
+            let delay = if last {
+                Duration::from_secs(600)
+            } else {
+                Duration::from_secs_f64(rng.f64() * rb_span)
+            };
+            let t0 = Instant::now();
+            let (code, out) = s.run_killed_after(&args, delay);
+            match code {
+                None if !last => rb_kills += 1,
+                Some(0) => {
+                    if rb_runs == 1 {
+                        rb_span = t0.elapsed().as_secs_f64();
+                    }
+                    break;
+                }
+                c => panic!("{what}: rollback run {rb_runs} exited {c:?} instead of completing or being killed:\n{out}"),
+            }
+        }
+        assert_same(
+            &pristine,
+            &table_checksums(&s.target),
+            &format!("{what}: after the rollback"),
+        );
+        assert_eq!(
+            s.state(&id)["status"],
+            "rolled_back",
+            "{what}: not recorded rolled back"
+        );
+        let log = std::fs::read_to_string(s.logs.join(&id).join("migration-progress.log"))
+            .unwrap_or_default();
+        let settled = log
+            .lines()
+            .filter(|l| l.contains("statements of killed runs"))
+            .count();
+        eprintln!("{what}: rolled back after {rb_runs} runs ({settled} runs waited for statements of killed runs)");
     }
+    eprintln!("random kills of the rollback: {rb_kills}");
     assert!(
         kills >= WANTED_KILLS,
         "only {kills} runs were actually killed; the random kills did not exercise anything"
