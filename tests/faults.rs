@@ -29,9 +29,10 @@ use wfuwp::testbed::NetworkOptions;
 
 /// Upper bound for any single wfuwp run in these tests.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
-/// `--timeout` for runs that expect a timeout: 0.05 minutes = 3 s.
-const SHORT_TIMEOUT: &str = "0.05";
-const SHORT_TIMEOUT_SECS: f64 = 3.0;
+/// `--timeout` for runs that expect a timeout: 0.1 minutes = 6 s (healthy
+/// sites take well under a second, even on a loaded machine).
+const SHORT_TIMEOUT: &str = "0.1";
+const SHORT_TIMEOUT_SECS: f64 = 6.0;
 
 /// A source network behind a proxy, an empty target, a config and a logs dir.
 struct Fixture {
@@ -416,11 +417,24 @@ fn assert_killed(id: u32, db: &str, tables_like: &str) {
     }
 }
 
-/// The first fault, once it fired.
-fn first_fired(proxy: &Proxy) -> support::proxy::Fired {
-    proxy
-        .wait_fired(1, RUN_LIMIT)
-        .expect("the armed fault never fired")[0]
+/// The first fault, once it fired; panics with the run's output if the run
+/// ends first (or after [`RUN_LIMIT`]).
+fn first_fired(proxy: &Proxy, running: &mut Running) -> support::proxy::Fired {
+    let fired = wait_for("the armed fault to fire", RUN_LIMIT, || {
+        if let Some(f) = proxy.fired().first() {
+            return Some(Ok(*f));
+        }
+        running.poll().map(Err)
+    });
+    match fired {
+        Ok(f) => f,
+        Err(code) => {
+            let (out, err) = running.output();
+            panic!(
+                "wfuwp exited {code} before the fault fired\n--- stdout\n{out}\n--- stderr\n{err}"
+            )
+        }
+    }
 }
 
 // ------------------------------------------------------------------ tests
@@ -433,9 +447,9 @@ fn first_fired(proxy: &Proxy) -> support::proxy::Fired {
 fn stalled_site_times_out_and_its_queries_are_killed() {
     let fx = Fixture::new("stall");
     fx.proxy.stall_on(&posts_query(2));
-    let running = spawn(fx.new_run(&["--concurrency", "1", "--timeout", SHORT_TIMEOUT]));
+    let mut running = spawn(fx.new_run(&["--concurrency", "1", "--timeout", SHORT_TIMEOUT]));
 
-    let fired = first_fired(&fx.proxy);
+    let fired = first_fired(&fx.proxy, &mut running);
     assert_eq!(fired.action, Action::Stall);
     let thread = fired.thread_id.expect("the stalled connection's server id");
     // The stalled connection is on the server, inside site 2's copy.
@@ -643,8 +657,8 @@ fn skip_flags_touch_only_their_sites() {
 fn ctrl_c_pauses_and_resume_completes() {
     let fx = Fixture::new("sigint");
     fx.proxy.stall_on(&posts_query(3));
-    let running = spawn(fx.new_run(&["--concurrency", "1"]));
-    let thread = first_fired(&fx.proxy)
+    let mut running = spawn(fx.new_run(&["--concurrency", "1"]));
+    let thread = first_fired(&fx.proxy, &mut running)
         .thread_id
         .expect("server id of the stalled connection");
     let id = wait_for("a migration id", RUN_LIMIT, || {
@@ -686,7 +700,7 @@ fn second_run_on_a_target_exits_4() {
         runs.iter_mut().position(|r| r.poll().is_some())
     });
     let [a, b] = runs;
-    let (lost, won) = if loser == 0 { (a, b) } else { (b, a) };
+    let (lost, mut won) = if loser == 0 { (a, b) } else { (b, a) };
     let holder = won.pid();
     let lost = lost.finish(RUN_LIMIT).expect(4, "the second run");
     let host = wfuwp::state::lock::hostname();
@@ -696,7 +710,7 @@ fn second_run_on_a_target_exits_4() {
         "no pid {holder} / host {host} in:\n{said}"
     );
 
-    first_fired(&fx.proxy);
+    first_fired(&fx.proxy, &mut won);
     fx.proxy.heal();
     won.finish(RUN_LIMIT).expect(0, "the run holding the lock");
     let ids = migration_ids(&fx.logs);
@@ -778,8 +792,8 @@ fn stalled_target_write_times_out_and_is_killed() {
     let fx = Fixture::build("tstall", Via::Target, false);
     // The staging copy of wp_2_posts, as created and filled on the target.
     fx.proxy.stall_on("_wp_2_posts` ");
-    let running = spawn(fx.new_run(&["--concurrency", "1", "--timeout", SHORT_TIMEOUT]));
-    let thread = first_fired(&fx.proxy)
+    let mut running = spawn(fx.new_run(&["--concurrency", "1", "--timeout", SHORT_TIMEOUT]));
+    let thread = first_fired(&fx.proxy, &mut running)
         .thread_id
         .expect("server id of the stalled connection");
     let done = running
@@ -853,8 +867,8 @@ fn cut_during_network_tables_is_retried() {
 fn ctrl_c_during_network_tables() {
     let fx = Fixture::new("netint");
     fx.proxy.stall_on("FROM `wp_sitemeta`");
-    let running = spawn(fx.new_run(&["--concurrency", "1"]));
-    let thread = first_fired(&fx.proxy)
+    let mut running = spawn(fx.new_run(&["--concurrency", "1"]));
+    let thread = first_fired(&fx.proxy, &mut running)
         .thread_id
         .expect("server id of the stalled connection");
     running.signal(libc::SIGINT);
@@ -879,8 +893,8 @@ fn ctrl_c_during_verification_pauses() {
     let fx = Fixture::build("verint", Via::Target, false);
     // Only the verification counts rows with COUNT(*).
     fx.proxy.stall_on("COUNT(*) FROM `wp_2_posts`");
-    let running = spawn(fx.new_run(&["--concurrency", "1"]));
-    first_fired(&fx.proxy);
+    let mut running = spawn(fx.new_run(&["--concurrency", "1"]));
+    first_fired(&fx.proxy, &mut running);
     let id = fx.only_id();
     assert_eq!(fx.state(&id)["currentPhase"], "post_migration");
     running.signal(libc::SIGINT);
