@@ -166,6 +166,22 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// Asserts the cleanup phase left no staging or trash table on the target.
+    fn assert_no_leftovers(&self) {
+        let left: Vec<String> = self
+            .dst
+            .tables()
+            .into_iter()
+            .filter(|t| t.starts_with("_wfs_") || t.starts_with("_wft_"))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "staging/trash tables left on the target: {left:?}"
+        );
+    }
+}
+
 /// The copy query of site `n`'s posts table, as the client sends it.
 fn posts_query(n: u64) -> String {
     format!("FROM `wp_{n}_posts`")
@@ -490,6 +506,7 @@ fn stalled_site_times_out_and_its_queries_are_killed() {
         fx.proxy.stalled_thread_ids().contains(&thread),
         "the proxy kept the socket open"
     );
+    fx.assert_no_leftovers();
 
     // The proxy still stalls that old socket; new connections pass.
     let done = run_to_end(fx.resume(&id, &["--retry-failed"])).expect(0, "--retry-failed");
@@ -800,6 +817,7 @@ fn stalled_target_write_times_out_and_is_killed() {
         .finish(RUN_LIMIT)
         .expect(3, "a run with a timed-out site");
     assert_killed(thread, &fx.dst.name, "wp_2_");
+    fx.assert_no_leftovers();
     let id = fx.only_id();
     let state = fx.state(&id);
     assert_eq!(
@@ -913,4 +931,56 @@ fn ctrl_c_during_verification_pauses() {
         .and_then(|p| p.iter().find(|p| p["phase"] == "post_migration"))
         .expect("post_migration phase");
     assert_eq!(post["status"], "completed");
+}
+
+/// A timeout with nothing wrong on the network: a reader on the target holds
+/// site 2's tables (an open transaction's metadata lock), so the site's swap
+/// waits on the server. The site ends `timeout`, its waiting `RENAME` is
+/// killed (the server would otherwise swap later, behind the state's back),
+/// the target's live tables are untouched, and `--retry-failed` completes it
+/// once the reader is gone.
+#[test]
+fn swap_blocked_by_a_reader_times_out_and_is_killed() {
+    use mysql_async::prelude::Queryable;
+    let fx = Fixture::build("mdl", Via::Source, true);
+    let before = fx.site_counts(&fx.dst, 2);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut reader = rt.block_on(fx.dst.connect());
+    rt.block_on(async {
+        reader.query_drop("START TRANSACTION").await?;
+        reader
+            .query_drop("SELECT * FROM `wp_2_posts` LIMIT 1")
+            .await
+    })
+    .expect("the reader's transaction");
+
+    let done = run_to_end(fx.new_run(&["--concurrency", "1", "--timeout", SHORT_TIMEOUT]))
+        .expect(3, "a run whose swap is blocked");
+    let id = fx.only_id();
+    let state = fx.state(&id);
+    assert_eq!(
+        (status(&state, 2), &site(&state, 2)["errorKind"]),
+        ("timeout", &Value::from("timeout")),
+        "{}",
+        done.stdout
+    );
+    assert_killed(0, &fx.dst.name, "wp_2_");
+    rt.block_on(async {
+        reader.query_drop("COMMIT").await?;
+        reader.disconnect().await
+    })
+    .expect("ending the reader");
+    assert_eq!(
+        fx.site_counts(&fx.dst, 2),
+        before,
+        "site 2 changed after its timeout"
+    );
+    fx.assert_no_leftovers();
+
+    run_to_end(fx.resume(&id, &["--retry-failed"])).expect(0, "--retry-failed");
+    assert_eq!(fx.state(&id)["status"], "completed");
+    fx.assert_site_copied(2);
 }
