@@ -672,7 +672,17 @@ fn skip_flags_touch_only_their_sites() {
 /// kills the site's queries, saves `paused` and exits 130; a resume completes.
 #[test]
 fn ctrl_c_pauses_and_resume_completes() {
-    let fx = Fixture::new("sigint");
+    interrupt_mid_site("sigint", libc::SIGINT);
+}
+
+/// SIGTERM is handled exactly like Ctrl-C.
+#[test]
+fn sigterm_pauses_and_resume_completes() {
+    interrupt_mid_site("sigterm", libc::SIGTERM);
+}
+
+fn interrupt_mid_site(label: &str, sig: i32) {
+    let fx = Fixture::new(label);
     fx.proxy.stall_on(&posts_query(3));
     let mut running = spawn(fx.new_run(&["--concurrency", "1"]));
     let thread = first_fired(&fx.proxy, &mut running)
@@ -685,8 +695,8 @@ fn ctrl_c_pauses_and_resume_completes() {
         let st = load_state(&fx.logs, &id).ok()?;
         (status(&st, 3) == "in_progress").then_some(())
     });
-    running.signal(libc::SIGINT);
-    let done = running.finish(RUN_LIMIT).expect(130, "Ctrl-C");
+    running.signal(sig);
+    let done = running.finish(RUN_LIMIT).expect(130, label);
     assert_killed(thread, &fx.src.name, "wp_3_");
     let state = fx.state(&id);
     assert_eq!(state["status"], "paused", "{}", done.stderr);
