@@ -994,3 +994,39 @@ fn swap_blocked_by_a_reader_times_out_and_is_killed() {
     assert_eq!(fx.state(&id)["status"], "completed");
     fx.assert_site_copied(2);
 }
+
+/// Retries are bounded by `--max-retries` and each try is counted: a site cut
+/// on every try ends `failed` (connection) with 1 + max-retries attempts.
+#[test]
+fn retries_stop_at_max_retries() {
+    let fx = Fixture::new("maxretry");
+    for _ in 0..3 {
+        fx.proxy.cut_on(&posts_query(2));
+    }
+    run_to_end(fx.new_run(&["--concurrency", "1", "--max-retries", "2"]))
+        .expect(3, "a site cut on every try");
+    assert_eq!(fx.proxy.fired().len(), 3);
+    let state = fx.state(&fx.only_id());
+    assert_eq!((status(&state, 2), attempts(&state, 2)), ("failed", 3));
+    assert_eq!(site(&state, 2)["errorKind"], "connection");
+    assert_eq!(state["failedSites"], 1);
+}
+
+/// Every open connection cut at once while two sites copy in parallel: each
+/// worker retries on fresh connections and the run completes.
+#[test]
+fn cut_all_with_two_workers_recovers() {
+    let fx = Fixture::new("cutall");
+    fx.proxy.stall_on(&posts_query(2));
+    let mut running = spawn(fx.new_run(&["--concurrency", "2"]));
+    first_fired(&fx.proxy, &mut running);
+    let before = fx.proxy.open_connections();
+    fx.proxy.cut_all();
+    assert!(before >= 1);
+    assert_eq!(fx.proxy.open_connections(), 0);
+    let done = running.finish(RUN_LIMIT).expect(0, "a run after cut_all");
+    let state = fx.state(&fx.only_id());
+    assert_eq!(state["status"], "completed", "{}", done.stdout);
+    assert!(attempts(&state, 2) >= 2, "{:#}", site(&state, 2));
+    fx.assert_site_copied(2);
+}
