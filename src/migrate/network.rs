@@ -81,17 +81,7 @@ async fn full(
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
     let (source, target) = conns.open(engine).await?;
-    let stagings: Vec<String> = lives
-        .iter()
-        .map(|l| derived(Role::Staging, &engine.tag, l))
-        .collect();
-    drop_tables(target, &stagings).await?;
-    roles::begin_snapshot(source).await?;
-    for live in &lives {
-        engine.session.log(&format!("network: copying {live}"));
-        stage(engine, source, target, live, None).await?;
-    }
-    source.query_drop("COMMIT").await?;
+    stage_all(engine, source, target, &lives, None).await?;
     failpoint::hit("network_copied");
     let recorded = engine.backup_of(None);
     swap_in(engine, target, None, &lives, recorded.as_ref()).await?;
@@ -99,30 +89,47 @@ async fn full(
     Ok(())
 }
 
-/// Creates the staging copy of `live` and fills it (optionally filtered).
-async fn stage(
+/// Fills a staging copy of each of `lives` (rows matching `filter`, if any)
+/// from one source snapshot; returns the staging names.
+async fn stage_all(
     engine: &Engine,
     source: &mut Conn,
     target: &mut Conn,
-    live: &str,
+    lives: &[String],
     filter: Option<&str>,
-) -> Result<(), SiteError> {
-    let staging = derived(Role::Staging, &engine.tag, live);
-    let create = create_statement(source, live, &staging).await?;
-    target.query_drop(create).await?;
-    let job = engine.table_job(live);
-    copy_table(
-        source,
-        target,
-        live,
-        &staging,
-        &job.columns,
-        filter,
-        &engine.replacer,
-        engine.mode,
-    )
-    .await?;
-    Ok(())
+) -> Result<Vec<String>, SiteError> {
+    let stagings: Vec<String> = lives
+        .iter()
+        .map(|l| derived(Role::Staging, &engine.tag, l))
+        .collect();
+    drop_tables(target, &stagings).await?;
+    roles::begin_snapshot(source).await?;
+    for (live, staging) in lives.iter().zip(&stagings) {
+        engine.session.log(&format!(
+            "network: copying {live}{}",
+            if filter.is_some() {
+                " (selected sites' rows)"
+            } else {
+                ""
+            }
+        ));
+        let create = create_statement(source, live, staging).await?;
+        target.query_drop(create).await?;
+        let job = engine.table_job(live);
+        copy_table(
+            source,
+            target,
+            live,
+            staging,
+            &job.columns,
+            filter,
+            &engine.replacer,
+            engine.mode,
+        )
+        .await?;
+    }
+    source.query_drop("COMMIT").await?;
+    Ok(stagings)
 }
 
 async fn partial(
@@ -148,19 +155,7 @@ async fn partial(
         .collect::<Vec<_>>()
         .join(",");
     let filter = format!("{} IN ({id_list})", ident("blog_id"));
-    let stagings: Vec<String> = lives
-        .iter()
-        .map(|l| derived(Role::Staging, &engine.tag, l))
-        .collect();
-    drop_tables(target, &stagings).await?;
-    roles::begin_snapshot(source).await?;
-    for live in &lives {
-        engine.session.log(&format!(
-            "network: copying the selected sites' rows of {live}"
-        ));
-        stage(engine, source, target, live, Some(&filter)).await?;
-    }
-    source.query_drop("COMMIT").await?;
+    let stagings = stage_all(engine, source, target, &lives, Some(&filter)).await?;
     upsert(engine, target, &lives, &filter).await?;
     drop_tables(target, &stagings).await?;
     failpoint::hit("network_upserted");

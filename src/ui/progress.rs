@@ -58,24 +58,6 @@ impl Progress {
         }
     }
 
-    /// A display that shows nothing (dry runs, tests of internals).
-    pub fn hidden() -> Self {
-        let now = Instant::now();
-        let plain = Plain {
-            done: 0,
-            failed: 0,
-            started: now,
-            last_line: now,
-        };
-        Progress {
-            inner: Arc::new(Inner {
-                bars: None,
-                plain: Mutex::new(plain),
-                total: 0,
-            }),
-        }
-    }
-
     /// Worker `worker` is copying `table` of site `site`.
     pub fn table(&self, worker: usize, site: SiteId, table: &str) {
         if let Some(b) = &self.inner.bars {
