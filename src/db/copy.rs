@@ -94,9 +94,54 @@ pub async fn create_statement(
     let (_, create) = row.ok_or_else(|| {
         mysql_async::Error::Other(format!("SHOW CREATE TABLE {table} returned nothing").into())
     })?;
+    Ok(renamed_create(table, new_name, &create))
+}
+
+/// Statements sent in one round trip when DDL is batched.
+const DDL_BATCH: usize = 64;
+
+/// `SHOW CREATE TABLE` of every `(table, new_name)`, rewritten to create
+/// `new_name`: the same statements as [`create_statement`], fetched with one
+/// round trip per [`DDL_BATCH`] tables (multi-statement query).
+pub async fn create_statements(
+    source: &mut Conn,
+    tables: &[(&str, &str)],
+) -> mysql_async::Result<Vec<String>> {
+    let mut out = Vec::with_capacity(tables.len());
+    for chunk in tables.chunks(DDL_BATCH) {
+        let sql: String = chunk
+            .iter()
+            .map(|(t, _)| format!("SHOW CREATE TABLE {};", ident(t)))
+            .collect();
+        let mut result = source.query_iter(sql).await?;
+        for (table, new_name) in chunk {
+            let rows: Vec<(String, String)> = result.collect().await?;
+            let (_, create) = rows.into_iter().next().ok_or_else(|| {
+                mysql_async::Error::Other(
+                    format!("SHOW CREATE TABLE {table} returned nothing").into(),
+                )
+            })?;
+            out.push(renamed_create(table, new_name, &create));
+        }
+        result.drop_result().await?;
+    }
+    Ok(out)
+}
+
+/// Runs `statements` (DDL, no result sets) with one round trip per
+/// [`DDL_BATCH`]; stops at the first error, which it returns.
+pub async fn execute_batched(target: &mut Conn, statements: &[String]) -> mysql_async::Result<()> {
+    for chunk in statements.chunks(DDL_BATCH) {
+        target.query_drop(chunk.join(";\n")).await?;
+    }
+    Ok(())
+}
+
+/// `create` (a `CREATE TABLE` of `table`) creating `new_name` instead.
+fn renamed_create(table: &str, new_name: &str, create: &str) -> String {
     let old = format!("CREATE TABLE {}", ident(table));
-    let rest = create.strip_prefix(&old).unwrap_or(&create);
-    Ok(format!("CREATE TABLE {}{rest}", ident(new_name)))
+    let rest = create.strip_prefix(&old).unwrap_or(create);
+    format!("CREATE TABLE {}{rest}", ident(new_name))
 }
 
 /// Streams every row of `table` (read on `source`, which should be inside a

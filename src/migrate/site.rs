@@ -5,12 +5,12 @@
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
-use super::engine::{Engine, SiteJob, TableJob};
+use super::engine::{Engine, SiteJob};
 use super::errors::SiteError;
 use super::failpoint;
 use super::names::{derived, Role};
 use super::swap::{self, existing_tables, names_to_probe, plan_swap_in};
-use crate::db::copy::{copy_table, create_statement};
+use crate::db::copy::{copy_table, create_statements, execute_batched};
 use crate::db::roles;
 use crate::replace::ValueStats;
 use crate::sites::SiteId;
@@ -117,10 +117,34 @@ async fn copy_into_staging(
     job: &SiteJob,
 ) -> Result<SiteResult, SiteError> {
     roles::begin_snapshot(source).await?;
+    // Every staging table first, in a few round trips rather than two per table.
+    let stagings: Vec<String> = job
+        .tables
+        .iter()
+        .map(|t| derived(Role::Staging, &engine.tag, &t.name))
+        .collect();
+    let pairs: Vec<(&str, &str)> = job
+        .tables
+        .iter()
+        .zip(&stagings)
+        .map(|(t, s)| (t.name.as_str(), s.as_str()))
+        .collect();
+    let creates = create_statements(source, &pairs).await?;
+    execute_batched(target, &creates).await?;
     let mut result = SiteResult::default();
-    for table in &job.tables {
+    for (table, staging) in job.tables.iter().zip(&stagings) {
         engine.progress.table(worker, job.id, &table.name);
-        let copied = copy_one(engine, source, target, table).await?;
+        let copied = copy_table(
+            source,
+            target,
+            &table.name,
+            staging,
+            &table.columns,
+            None,
+            &engine.replacer,
+            engine.mode,
+        )
+        .await?;
         result.stats.tables += 1;
         result.stats.rows += copied.rows;
         result.stats.bytes += copied.bytes;
@@ -128,28 +152,6 @@ async fn copy_into_staging(
     }
     source.query_drop("COMMIT").await?;
     Ok(result)
-}
-
-async fn copy_one(
-    engine: &Engine,
-    source: &mut Conn,
-    target: &mut Conn,
-    table: &TableJob,
-) -> Result<crate::db::copy::CopyStats, SiteError> {
-    let staging = derived(Role::Staging, &engine.tag, &table.name);
-    let create = create_statement(source, &table.name, &staging).await?;
-    target.query_drop(create).await?;
-    Ok(copy_table(
-        source,
-        target,
-        &table.name,
-        &staging,
-        &table.columns,
-        None,
-        &engine.replacer,
-        engine.mode,
-    )
-    .await?)
 }
 
 /// Step 4: record the backup plan durably, then one atomic rename.
