@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Benchmark of a full wfuwp migration against `mysqldump | mysql` (SPEC §10, issue 6).
+#
+#   scripts/bench.sh                 # full run: 200 sites, 3 repetitions (< 15 min on 2 cores)
+#   BENCH_QUICK=1 scripts/bench.sh   # smoke run: 20 small sites, 1 repetition
+#
+# Builds wfuwp (cargo build --release), starts a private MariaDB sandbox
+# (scripts/mariadb-sandbox.sh) in a temporary directory, stopped and removed on
+# exit, and generates a "prod" network with `wfuwp seed-network`. Then, on the
+# same tables (every table of the network, users included), it times:
+#
+#   (a) baseline:  mariadb-dump --single-transaction prod | mariadb <fresh database>
+#   (b) wfuwp:     wfuwp env-migrate prod uat --force --include-users --concurrency N
+#                  for N in 1 2 4: a full migration with replacement, backups
+#                  and state, into a target that already holds a network (seeded
+#                  with another generator seed before every run, so every run
+#                  meets the same target and its backups are real)
+#
+# each BENCH_REPEAT times, interleaved (a, b1, b2, b4, a, b1, ...), and reports
+# medians of wall time, rows/s, MB/s (of the source's dump size, the same
+# figure for every row) and peak RSS of the client processes, with the ratio
+# (b)/(a) of wall times. Then the `wfuwp search-replace` stream rate over that
+# dump. Ends with a Markdown table.
+#
+# Settings (environment):
+#   BENCH_SITES=200        sites in the network (the main site included)
+#   BENCH_POSTS=20         posts per site
+#   BENCH_LARGE=1          include values over 1 MB (seed-network --large)
+#   BENCH_REPEAT=3         repetitions of every measurement (median reported)
+#   BENCH_CONCURRENCY="1 2 4"  wfuwp concurrencies measured
+#   BENCH_QUICK=1          smoke run: defaults become 20 sites, 5 posts, 1 repetition
+#   BENCH_BIN=PATH         use this wfuwp binary instead of building one
+#   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SANDBOX_SCRIPT="$REPO/scripts/mariadb-sandbox.sh"
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    SITES=${BENCH_SITES:-20}
+    POSTS=${BENCH_POSTS:-5}
+    REPEAT=${BENCH_REPEAT:-1}
+else
+    SITES=${BENCH_SITES:-200}
+    POSTS=${BENCH_POSTS:-20}
+    REPEAT=${BENCH_REPEAT:-3}
+fi
+LARGE=${BENCH_LARGE:-1}
+CONCS=${BENCH_CONCURRENCY:-"1 2 4"}
+T0=$(date +%s)
+
+log() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ tools
+# GNU time measures peak RSS; mariadb-dump and mariadb come with mariadb-client.
+need_packages=()
+[ -x /usr/bin/time ] || need_packages+=(time)
+command -v mariadb-dump >/dev/null 2>&1 || need_packages+=(mariadb-client)
+if [ "${#need_packages[@]}" -gt 0 ]; then
+    log "installing ${need_packages[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
+fi
+GNU_TIME=/usr/bin/time
+
+# ------------------------------------------------------------------ build
+if [ -n "${BENCH_BIN:-}" ]; then
+    BIN=$BENCH_BIN
+else
+    command -v cargo >/dev/null || die "cargo not found; install Rust (https://rustup.rs) and run again"
+    log "building wfuwp (cargo build --release)"
+    (cd "$REPO" && cargo build --release --quiet)
+    BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/wfuwp"
+fi
+[ -x "$BIN" ] || die "$BIN is not an executable"
+
+# ------------------------------------------------------------------ sandbox
+# A short path keeps the server's Unix socket under the kernel's 108-byte limit.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/wfuwp-bench.XXXXXX")
+SANDBOX="$WORK/db"
+CHILD=""
+cleanup() {
+    # A measurement still running (interrupted): stop it and what it runs.
+    if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
+        pkill -TERM -P "$CHILD" 2>/dev/null || true
+        kill -TERM "$CHILD" 2>/dev/null || true
+        wait "$CHILD" 2>/dev/null || true
+    fi
+    bash "$SANDBOX_SCRIPT" stop "$SANDBOX" >/dev/null 2>&1 || true
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "bench: work directory kept: $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "starting a MariaDB sandbox in $SANDBOX"
+bash "$SANDBOX_SCRIPT" start "$SANDBOX" >"$WORK/sandbox.log" 2>&1 || { cat "$WORK/sandbox.log" >&2; die "sandbox did not start"; }
+# shellcheck disable=SC1091
+. "$SANDBOX/env.sh"
+# Clients read the password from the environment, never from the command line.
+export MYSQL_PWD="$WFUWP_TEST_DB_PASSWORD"
+CONN=(--no-defaults -h "$WFUWP_TEST_DB_HOST" -P "$WFUWP_TEST_DB_PORT" -u "$WFUWP_TEST_DB_USER")
+# SQL goes through stdin: one argument may not exceed 128 kB.
+sql() { mariadb "${CONN[@]}" --batch --skip-column-names <<<"$1"; }
+
+# ------------------------------------------------------------------ config
+# prod: the source; uat: the wfuwp target (one fresh database per run);
+# dump: the baseline's target (one fresh database per run).
+env_block() { # name database main subdomains cdn bucket
+    cat <<EOF
+[environments.$1]
+host = "$WFUWP_TEST_DB_HOST"
+port = $WFUWP_TEST_DB_PORT
+user = "$WFUWP_TEST_DB_USER"
+password_env = "WFUWP_TEST_DB_PASSWORD"
+database = "$2"
+
+[environments.$1.replace]
+main = "$3"
+subdomains = "$4"
+cdn = "$5"
+bucket = "$6"
+
+EOF
+}
+PROD_TOKENS=(www.wfu.edu .wfu.edu prod.wp.cdn.aws.wfu.edu wordpress-prod-us)
+UAT_TOKENS=(uat.wfu.edu .uat.wfu.edu uat.wp.cdn.aws.wfu.edu wordpress-uat-us)
+write_config() { # file uat_database dump_database
+    {
+        echo 'logs_dir = "logs"'
+        echo
+        env_block prod bench_prod "${PROD_TOKENS[@]}"
+        env_block uat "$2" "${UAT_TOKENS[@]}"
+        env_block dump "$3" "${UAT_TOKENS[@]}"
+    } >"$1"
+}
+
+# ------------------------------------------------------------------ source
+large=()
+[ "$LARGE" = 1 ] && large=(--large)
+write_config "$WORK/config.toml" bench_uat_0 bench_dump_0
+log "seeding prod: $SITES sites, $POSTS posts per site ${large[*]}"
+"$BIN" --config "$WORK/config.toml" seed-network --env prod --sites "$SITES" --posts "$POSTS" "${large[@]}" --seed 42 \
+    >"$WORK/seed-prod.log" 2>&1 || { cat "$WORK/seed-prod.log" >&2; die "seeding prod failed"; }
+sed 's/^/    /' "$WORK/seed-prod.log" >&2
+
+# The tables a full migration with --include-users copies: every table of the
+# network (all carry the prefix) but the network tables it leaves alone
+# (src/migrate/network.rs). The baseline copies exactly these.
+mapfile -t TABLES < <(sql "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'bench_prod' \
+    AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME LIKE 'wp\\_%' \
+    AND TABLE_NAME NOT IN ('wp_signups', 'wp_registration_log', 'wp_blog_versions') ORDER BY TABLE_NAME")
+NTABLES=${#TABLES[@]}
+[ "$NTABLES" -gt 0 ] || die "prod has no tables"
+# Exact row count: one query over every table.
+count_sql="SELECT SUM(n) FROM ("
+sep=""
+for t in "${TABLES[@]}"; do
+    count_sql+="$sep SELECT COUNT(*) AS n FROM bench_prod.\`$t\`"
+    sep=" UNION ALL"
+done
+ROWS=$(sql "$count_sql) AS counts")
+
+DUMP_ARGS=("${CONN[@]}" --single-transaction bench_prod "${TABLES[@]}")
+mariadb-dump "${DUMP_ARGS[@]}" >"$WORK/prod.sql"
+DUMP_BYTES=$(stat -c %s "$WORK/prod.sql")
+MB=$(awk -v b="$DUMP_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }')
+log "source: $NTABLES tables, $ROWS rows, dump $MB MB"
+
+# ------------------------------------------------------------------ measuring
+# Results: one line per measurement in $WORK/results: "kind seconds peak_kb".
+: >"$WORK/results"
+
+# time_it KIND LOGFILE CMD...: runs CMD under GNU time; appends to results.
+time_it() {
+    local kind=$1 logfile=$2 status=0
+    shift 2
+    # In the background and waited for, so that a signal is handled at once.
+    "$GNU_TIME" -f '%e %M' -o "$WORK/time.out" "$@" >"$logfile" 2>&1 &
+    CHILD=$!
+    wait "$CHILD" || status=$?
+    CHILD=""
+    if [ "$status" -ne 0 ]; then
+        tail -n 30 "$logfile" >&2
+        die "$kind failed (exit $status); log: $logfile"
+    fi
+    local secs kb
+    read -r secs kb <"$WORK/time.out"
+    echo "$kind $secs $kb" >>"$WORK/results"
+    log "$kind: ${secs} s, peak RSS $((kb / 1024)) MB"
+}
+
+run_baseline() { # rep
+    local db="bench_dump_$1"
+    sql "CREATE DATABASE \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"
+    # The pipeline as one process tree: GNU time reports the larger client's RSS.
+    time_it baseline "$WORK/baseline-$1.log" bash -c \
+        'set -o pipefail; n=$1 db=$2; shift 2; mariadb-dump "$@" | mariadb "${@:1:n}" "$db"' \
+        _ "${#CONN[@]}" "$db" "${DUMP_ARGS[@]}"
+    local n
+    n=$(sql "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$db'")
+    [ "$n" = "$NTABLES" ] || die "baseline copied $n tables, expected $NTABLES"
+}
+
+run_wfuwp() { # rep concurrency
+    local rep=$1 c=$2 run="r$1c$2"
+    local db="bench_uat_$run" dir="$WORK/$run"
+    mkdir -p "$dir"
+    write_config "$dir/config.toml" "$db" "bench_dump_$rep"
+    # The target's previous content: a network of the same shape, another seed.
+    "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
+        --seed $((1000 + rep)) >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
+    time_it "wfuwp-c$c" "$dir/migrate.log" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
+        env-migrate prod uat --force --include-users --concurrency "$c"
+    grep -q "completed" "$dir/migrate.log" || die "migration $run did not complete; log: $dir/migrate.log"
+    # Every table live, and every previous one kept as a backup.
+    local n
+    n=$(sql "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$db' AND TABLE_NAME LIKE 'wp\\_%'")
+    [ "$n" -ge "$NTABLES" ] || die "migration $run left $n wp_ tables, expected at least $NTABLES"
+}
+
+for rep in $(seq 1 "$REPEAT"); do
+    log "repetition $rep of $REPEAT"
+    run_baseline "$rep"
+    for c in $CONCS; do
+        run_wfuwp "$rep" "$c"
+    done
+done
+
+# search-replace: the dump, repeated to at least 100 MB, streamed through.
+log "search-replace stream"
+: >"$WORK/stream.sql"
+while [ "$(stat -c %s "$WORK/stream.sql")" -lt 100000000 ]; do cat "$WORK/prod.sql" >>"$WORK/stream.sql"; done
+STREAM_BYTES=$(stat -c %s "$WORK/stream.sql")
+for rep in $(seq 1 "$REPEAT"); do
+    time_it stream "$WORK/stream-$rep.log" bash -c '"$0" search-replace www.wfu.edu uat.wfu.edu .wfu.edu .uat.wfu.edu <"$1" >/dev/null' \
+        "$BIN" "$WORK/stream.sql"
+done
+
+# ------------------------------------------------------------------ report
+median() { # kind column → median of that column over the kind's lines
+    awk -v k="$1" -v c="$2" '$1 == k { print $c }' "$WORK/results" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+base=$(median baseline 2)
+runs() { # kind → every wall time of that kind, in run order
+    awk -v k="$1" '$1 == k { printf "%s%s", sep, $2; sep = " " }' "$WORK/results"
+}
+row() { # label kind
+    local s kb
+    s=$(median "$2" 2)
+    kb=$(median "$2" 3)
+    # The label goes through the environment: awk -v would eat its backslashes.
+    LABEL=$1 RUNS=$(runs "$2") awk -v s="$s" -v kb="$kb" -v rows="$ROWS" -v b="$DUMP_BYTES" -v base="$base" 'BEGIN {
+        printf "| %s | %.2f | %.0f | %.2f | %.0f | %.2f | %s |\n", ENVIRON["LABEL"], s, rows / s, b / 1e6 / s, kb / 1024, s / base, ENVIRON["RUNS"] }'
+}
+stream_s=$(median stream 2)
+stream_kb=$(median stream 3)
+ELAPSED=$(( $(date +%s) - T0 ))
+
+echo
+echo "## wfuwp benchmark"
+echo
+echo "$SITES sites ($POSTS posts each$([ "$LARGE" = 1 ] && echo ", large values")): $NTABLES tables, $ROWS rows, $MB MB as a dump;"
+echo "medians of $REPEAT run(s) on $(nproc) cores, MariaDB $(sql 'SELECT VERSION()'), $(date -u '+%Y-%m-%d %H:%M UTC'), load average now $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+echo "| run | wall s | rows/s | MB/s | peak RSS MB | ratio (b)/(a) | every run, s |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+row "(a) mariadb-dump --single-transaction \\| mariadb" baseline
+for c in $CONCS; do
+    row "(b) wfuwp env-migrate --concurrency $c" "wfuwp-c$c"
+done
+echo
+RUNS=$(runs stream) awk -v s="$stream_s" -v kb="$stream_kb" -v b="$STREAM_BYTES" 'BEGIN {
+    printf "search-replace stream (%.1f MB of dump): median %.2f s = **%.0f MB/s**, peak RSS %.0f MB (runs: %s s)\n", b / 1e6, s, b / 1e6 / s, kb / 1024, ENVIRON["RUNS"] }'
+best=$(for c in $CONCS; do echo "$(median "wfuwp-c$c" 2) $c"; done | sort -g | head -n 1)
+awk -v s="${best% *}" -v c="${best#* }" -v base="$base" 'BEGIN {
+    printf "best wfuwp: --concurrency %s, ratio %.2f (target ≤ 1.00: %s)\n", c, s / base, (s / base <= 1.0 ? "met" : "NOT met") }'
+echo "benchmark took $((ELAPSED / 60)) min $((ELAPSED % 60)) s"
