@@ -83,18 +83,12 @@ async fn work(
             break;
         };
         let started = std::time::Instant::now();
-        let outcome = match engine.session.site_started(job.id) {
+        let outcome = match blocking(|| engine.session.site_started(job.id)) {
             Ok(()) => run_site(worker, &engine, &mut conns, &job, &interrupt).await,
             Err(e) => Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}"))),
         };
-        let recorded = record(
-            &engine,
-            worker,
-            &job,
-            &outcome,
-            started.elapsed().as_secs_f64(),
-            &report,
-        );
+        let secs = started.elapsed().as_secs_f64();
+        let recorded = blocking(|| record(&engine, worker, &job, &outcome, secs, &report));
         if let Err(e) = recorded {
             if let Ok(mut r) = report.lock() {
                 r.fatal.get_or_insert(e);
@@ -144,7 +138,7 @@ async fn run_site(
             return Outcome::Failed(err);
         }
         retries += 1;
-        if let Err(e) = engine.session.site_retrying(job.id, err.kind, &err.message) {
+        if let Err(e) = blocking(|| engine.session.site_retrying(job.id, err.kind, &err.message)) {
             return Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}")));
         }
         engine.session.log(&format!(
@@ -159,6 +153,19 @@ async fn run_site(
             _ = sleep_until(wake) => {}
             _ = interrupt.triggered() => return Outcome::Interrupted,
         }
+    }
+}
+
+/// Runs `f`, a durable state write (it waits for an fsync), without holding
+/// up the other workers: on the multi-threaded runtime the thread's other
+/// tasks move to another thread meanwhile. Elsewhere (a current-thread
+/// runtime in tests, no runtime) it simply runs `f`.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
