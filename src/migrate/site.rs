@@ -2,8 +2,6 @@
 //! snapshot into staging, verify counts (in the copy), swap atomically with
 //! the backup taken once per migration. Marking it `completed` is the caller's.
 
-use std::collections::BTreeSet;
-
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
@@ -11,7 +9,7 @@ use super::engine::{Engine, SiteJob};
 use super::errors::SiteError;
 use super::failpoint;
 use super::names::{derived, Role};
-use super::swap::{self, names_to_probe, plan_swap_in};
+use super::swap::{self, existing_tables, names_to_probe, plan_swap_in};
 use crate::db::copy::{copy_table, create_statements, execute_batched};
 use crate::db::roles;
 use crate::replace::ValueStats;
@@ -154,28 +152,6 @@ async fn copy_into_staging(
     }
     source.query_drop("COMMIT").await?;
     Ok(result)
-}
-
-/// Which of `names` exist as tables in the target's current database: the
-/// same answer as [`swap::existing_tables`], but one equality lookup per name
-/// (`TABLE_NAME = ?` branches of a UNION ALL). The server answers those from
-/// the table's own files, whereas `TABLE_NAME IN (…)` makes it list the whole
-/// database directory: ~7x the cost with 4,000 tables, and growing with them.
-async fn existing_tables(
-    conn: &mut Conn,
-    names: &[String],
-) -> mysql_async::Result<BTreeSet<String>> {
-    let mut found = BTreeSet::new();
-    for chunk in names.chunks(100) {
-        let q = vec![
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
-            chunk.len()
-        ]
-        .join(" UNION ALL ");
-        let rows: Vec<String> = conn.exec(q, chunk.to_vec()).await?;
-        found.extend(rows);
-    }
-    Ok(found)
 }
 
 /// Step 4: record the backup plan durably, then one atomic rename.
