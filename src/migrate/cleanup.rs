@@ -60,7 +60,10 @@ pub async fn backup_bytes(conn: &mut Conn, tag: &str) -> mysql_async::Result<u64
 /// belong to dead processes (the migration lock is ours), so they are killed
 /// (RENAME is atomic) and waited for. Call before the first look at tables.
 pub async fn settle_orphans(conn: &mut Conn, tag: &str) -> mysql_async::Result<usize> {
-    let markers: Vec<String> = [Role::Staging, Role::Backup, Role::Trash].iter().map(|r| prefix(*r, tag)).collect();
+    let markers: Vec<String> = [Role::Staging, Role::Backup, Role::Trash]
+        .iter()
+        .map(|r| prefix(*r, tag))
+        .collect();
     let sql = "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO IS NOT NULL \
                AND (INSTR(INFO, ?) > 0 OR INSTR(INFO, ?) > 0 OR INSTR(INFO, ?) > 0)";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -88,8 +88,12 @@ async fn settle_orphans(engine: &Engine) {
     };
     match settled.await {
         Ok(0) => {}
-        Ok(n) => engine.session.log(&format!("waited for {n} statements of killed runs to end")),
-        Err(e) => engine.session.log(&format!("could not check for statements of killed runs: {e:#}")),
+        Ok(n) => engine
+            .session
+            .log(&format!("waited for {n} statements of killed runs to end")),
+        Err(e) => engine.session.log(&format!(
+            "could not check for statements of killed runs: {e:#}"
+        )),
     }
 }
 

@@ -94,7 +94,9 @@ pub async fn check_backups(
 /// Whether the swap of a record (site, or `None` = the network tables) surely ran.
 fn swap_done(state: &MigrationState, site: Option<SiteId>) -> bool {
     match site {
-        Some(id) => state.site(id).is_some_and(|r| r.status == SiteStatus::Completed),
+        Some(id) => state
+            .site(id)
+            .is_some_and(|r| r.status == SiteStatus::Completed),
         None => state.phase(Phase::NetworkTables).status == PhaseStatus::Completed,
     }
 }
@@ -109,7 +111,9 @@ pub async fn restore(
     let tag = tag(&state.migration_id);
     let stopped = cleanup::settle_orphans(conn, &tag).await?;
     if stopped > 0 {
-        session.log(&format!("rollback: waited for {stopped} statements of killed runs to end"));
+        session.log(&format!(
+            "rollback: waited for {stopped} statements of killed runs to end"
+        ));
     }
     session.rollback_started()?;
     for (site, backup) in records(&state) {

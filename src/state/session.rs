@@ -88,7 +88,11 @@ fn wrong(state: &MigrationState, advice: impl Into<String>) -> StateError {
 }
 
 fn check_resumable(s: &MigrationState) -> StateResult<()> {
-    if let Some(r) = s.rollback.as_ref().filter(|_| s.status != MigrationStatus::RolledBack) {
+    if let Some(r) = s
+        .rollback
+        .as_ref()
+        .filter(|_| s.status != MigrationStatus::RolledBack)
+    {
         return Err(wrong(s, format!("a rollback of it was started ({}); finish it with `wfuwp env-migrate --rollback {}`", r.status, s.migration_id)));
     }
     match s.status {
