@@ -127,6 +127,12 @@ pub fn list_migrations(logs_dir: &Path, include_all: bool) -> StateResult<Listin
             Err(e) => listing.problems.push(e),
         }
     }
+    // Ids have one-second resolution; the recorded start time breaks ties.
+    listing.migrations.sort_by(|a, b| {
+        b.start_time
+            .cmp(&a.start_time)
+            .then_with(|| b.migration_id.cmp(&a.migration_id))
+    });
     Ok(listing)
 }
 
