@@ -368,3 +368,52 @@ fn an_incomplete_migration_is_detected_and_bad_selections_refused() {
     let r = run(wfuwp(&config, &logs).args(["env-migrate", "--resume", &id]));
     assert_ne!(r.code, 0, "a completed migration is not resumable: {r:?}");
 }
+
+#[test]
+fn a_site_deleted_from_the_source_before_a_resume_fails_clearly() {
+    let (src, dst) = (TestDb::new("gone_src"), TestDb::new("gone_dst"));
+    seed_network(&src, &small_network());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+    let r = run(wfuwp(&config, &logs)
+        .args([
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "1",
+        ])
+        .env("WFUWP_FAILPOINT", "site_swapped:1"));
+    assert_eq!(r.code, -1, "killed: {r:?}");
+    let id = newest_migration(&logs)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    src.exec("DELETE FROM wp_blogs WHERE blog_id = 3");
+
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "--resume", &id]));
+    assert_eq!(r.code, 3, "{r:?}");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(logs.join(&id).join("migration-state.json")).unwrap(),
+    )
+    .unwrap();
+    let site3 = state["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["siteId"] == 3)
+        .unwrap();
+    assert_eq!(site3["status"], "failed", "{site3}");
+    assert_eq!(site3["errorKind"], "data", "{site3}");
+    assert!(site3["error"]
+        .as_str()
+        .unwrap()
+        .contains("no longer exists"));
+    assert_eq!(state["status"], "failed");
+}

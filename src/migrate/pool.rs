@@ -99,7 +99,6 @@ async fn work(
             break;
         }
     }
-    engine.progress.table(worker, 0, "idle");
 }
 
 /// One site with its time limit, retries and the interrupt.

@@ -85,6 +85,17 @@ pub async fn migrate_site(
     worker: usize,
     job: &SiteJob,
 ) -> Result<SiteResult, SiteError> {
+    if !engine.inventory.sites.iter().any(|s| s.id == job.id) {
+        // Selected at creation, deleted from the source since: copying "no
+        // tables" would report success while leaving the target as it was.
+        return Err(SiteError::permanent(
+            crate::state::model::ErrorKind::Data,
+            format!(
+                "site {} no longer exists in the source's blogs table",
+                job.id
+            ),
+        ));
+    }
     let (source, target) = conns.open(engine).await?;
     let lives: Vec<String> = job.tables.iter().map(|t| t.name.clone()).collect();
     let stagings: Vec<String> = lives

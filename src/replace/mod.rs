@@ -37,6 +37,7 @@ pub enum ReplaceError {
 
 /// Counts of what the engine did to one value (or, summed, to many).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ValueStats {
     /// Occurrences replaced by a different text (identity pairs are not counted).
     pub replacements: u64,
