@@ -70,6 +70,7 @@ fn table(migrations: &[ListedMigration]) -> Table {
         ("TIMEOUTS", Align::Right),
         ("STARTED (UTC)", Align::Left),
         ("DURATION", Align::Right),
+        ("BACKUPS", Align::Right),
         ("NOW", Align::Left),
     ]);
     for m in migrations {
@@ -82,6 +83,8 @@ fn table(migrations: &[ListedMigration]) -> Table {
             m.timeout_sites.to_string(),
             m.start_time.format("%Y-%m-%d %H:%M").to_string(),
             duration(m.duration_seconds),
+            m.backup_bytes
+                .map_or("-".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
             now_text(m),
         ]);
     }

@@ -41,6 +41,8 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
         let _ = conn.disconnect().await;
         match end {
             RollbackEnd::Restored => {
+                // The backups became the live tables again: none are held any more.
+                session.set_backup_bytes(0)?;
                 session.rollback_finished(None)?;
                 session.finish(MigrationStatus::RolledBack, serde_json::json!({}))?;
                 output::info(format!("Rolled back: {} holds the tables it had before {id}.", state.target_env));

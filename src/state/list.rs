@@ -53,6 +53,8 @@ pub struct ListedMigration {
     pub locked_by: Option<LockInfo>,
     /// Whether `--resume` would accept it now.
     pub resumable: bool,
+    /// Space held by its backup tables on the target, when measured.
+    pub backup_bytes: Option<u64>,
     /// Its directory.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -87,6 +89,7 @@ impl ListedMigration {
             resumable: locked_by.is_none()
                 && state.status.is_resumable()
                 && state.rollback.is_none(),
+            backup_bytes: state.backup_bytes,
             locked_by,
             dir,
         }
