@@ -156,6 +156,10 @@ async fn copy_into_staging(
             engine.mode,
         )
         .await?;
+        engine.session.log(&format!(
+            "site {}: {} copied ({} rows, {} bytes)",
+            job.id, table.name, copied.rows, copied.bytes
+        ));
         result.stats.tables += 1;
         result.stats.rows += copied.rows;
         result.stats.bytes += copied.bytes;
