@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use super::manage::{self, ResumeDecision};
 use super::Context;
 use crate::cli::EnvMigrateArgs;
-use crate::config::{self, fingerprint, Config};
+use crate::config::{self, fingerprint, Config, Defaults};
 use crate::exit::{Code, CodedError};
 use crate::interrupt::Interrupt;
 use crate::migrate::engine::{backups_of, Engine, Limits};
@@ -73,7 +73,7 @@ pub fn new_migration(
             "Migration {} started: {source} → {target}",
             session.id()
         ));
-        let limits = limits(args, &config);
+        let limits = limits(args, &config.defaults);
         let post = config.environment(target)?.post_migration.clone();
         run(session, checked, replacer, limits, post, interrupt).await
     })
@@ -117,7 +117,13 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             session.sites_to_process().len()
         ));
         let replacer = Arc::new(Replacer::new(&pairs_of(&session.config().options))?);
-        let limits = limits(args, &config);
+        let o = session.config().options;
+        let created_with = Defaults {
+            concurrency: Some(o.concurrency).filter(|c| *c > 0),
+            timeout_minutes: Some(o.timeout_minutes).filter(|t| *t > 0.0),
+            max_retries: Some(o.max_retries),
+        };
+        let limits = limits(args, &created_with);
         let post = config.environment(target)?.post_migration.clone();
         run(session, checked, replacer, limits, post, interrupt).await
     })
@@ -185,7 +191,7 @@ fn options_from_args(
     config: &Config,
     pairs: &[(String, String)],
 ) -> MigrationOptions {
-    let l = limits(args, config);
+    let l = limits(args, &config.defaults);
     MigrationOptions {
         include_sites: args.include_sites.clone(),
         exclude_sites: args.exclude_sites.clone(),
@@ -209,9 +215,9 @@ fn options_from_args(
     }
 }
 
-/// CLI flag, else `[defaults]`, else the built-in default.
-fn limits(args: &EnvMigrateArgs, config: &Config) -> Limits {
-    let d = &config.defaults;
+/// CLI flag, else `d` (the config's `[defaults]`, or on resume the values
+/// the migration was created with), else the built-in default.
+fn limits(args: &EnvMigrateArgs, d: &Defaults) -> Limits {
     Limits {
         concurrency: args
             .concurrency
