@@ -1030,3 +1030,32 @@ fn cut_all_with_two_workers_recovers() {
     assert!(attempts(&state, 2) >= 2, "{:#}", site(&state, 2));
     fx.assert_site_copied(2);
 }
+
+/// A stall in the network tables phase is bounded by `--timeout` too: its
+/// query is killed on the server, the run ends failed (exit 1, resumable), and
+/// a resume with a healthy connection completes.
+#[test]
+fn stalled_network_tables_time_out() {
+    let fx = Fixture::new("netstall");
+    fx.proxy.stall_on("FROM `wp_sitemeta`");
+    let mut running = spawn(fx.new_run(&["--concurrency", "1", "--timeout", SHORT_TIMEOUT]));
+    let thread = first_fired(&fx.proxy, &mut running)
+        .thread_id
+        .expect("server id of the stalled connection");
+    let done = running
+        .finish(RUN_LIMIT)
+        .expect(1, "a network phase over its time limit");
+    assert_killed(thread, &fx.src.name, "wp_sitemeta");
+    let id = fx.only_id();
+    let state = fx.state(&id);
+    assert_eq!(state["status"], "failed", "{}", done.stderr);
+    let network = &state["phases"][1];
+    assert_eq!(network["status"], "failed", "{network:#}");
+    assert!(
+        network["error"].as_str().unwrap().contains("time limit"),
+        "{network:#}"
+    );
+    fx.proxy.heal();
+    run_to_end(fx.resume(&id, &[])).expect(0, "resume after the network timeout");
+    assert_eq!(fx.state(&id)["status"], "completed");
+}

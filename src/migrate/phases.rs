@@ -124,6 +124,17 @@ async fn network_tables(
             conns.kill(engine).await;
             return Ok(Some(MigrationStatus::Paused));
         }
+        // The per-site limit bounds this phase too: a stalled server must not hang the run.
+        _ = tokio::time::sleep(engine.limits.timeout) => {
+            conns.kill(engine).await;
+            let msg = format!(
+                "the network tables phase exceeded the time limit of {} minutes; resume to retry (raise --timeout if it needs longer)",
+                engine.limits.timeout.as_secs_f64() / 60.0
+            );
+            crate::ui::output::warn(&msg);
+            s.phase_failed(Phase::NetworkTables, &msg)?;
+            return Ok(Some(MigrationStatus::Failed));
+        }
     };
     match result {
         Ok(()) => {
