@@ -61,6 +61,21 @@ fn dump(db: &TestDb) -> (Inventory, BTreeMap<String, Rows>) {
     })
 }
 
+/// A temp dir with a config of `prod` = `src` and `uat` = `dst`; returns
+/// (the dir, which must outlive the test; the config path; the logs dir).
+fn prod_uat_config(
+    src: &TestDb,
+    dst: &TestDb,
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", src, PROD_TOKENS), ("uat", dst, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+    (dir, config, logs)
+}
+
 fn is_ours(table: &str) -> bool {
     table.starts_with("_wf")
 }
@@ -77,12 +92,7 @@ fn a_30_site_network_migrates_value_for_value() {
             ..Default::default()
         },
     );
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
-    );
-    let logs = dir.path().join("logs");
+    let (_dir, config, logs) = prod_uat_config(&src, &dst);
 
     let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat", "--force"]));
     assert_eq!(r.code, 0, "{r:?}");
@@ -226,12 +236,7 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         ))
     };
     let site_4_before = row(&dst, 4);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
-    );
-    let logs = dir.path().join("logs");
+    let (_dir, config, logs) = prod_uat_config(&src, &dst);
 
     let r = run(wfuwp(&config, &logs).args([
         "env-migrate",
@@ -290,12 +295,7 @@ fn a_partial_migration_touches_only_the_selected_sites() {
 fn a_dry_run_writes_nothing_and_plans_in_json() {
     let (src, dst) = (TestDb::new("dry_src"), TestDb::new("dry_dst"));
     seed_network(&src, &small_network());
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
-    );
-    let logs = dir.path().join("logs");
+    let (_dir, config, logs) = prod_uat_config(&src, &dst);
     let r = run(wfuwp(&config, &logs).args([
         "env-migrate",
         "prod",
@@ -323,12 +323,7 @@ fn a_dry_run_writes_nothing_and_plans_in_json() {
 fn an_incomplete_migration_is_detected_and_bad_selections_refused() {
     let (src, dst) = (TestDb::new("det_src"), TestDb::new("det_dst"));
     seed_network(&src, &small_network());
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
-    );
-    let logs = dir.path().join("logs");
+    let (_dir, config, logs) = prod_uat_config(&src, &dst);
 
     let r = run(wfuwp(&config, &logs).args([
         "env-migrate",
@@ -373,12 +368,7 @@ fn an_incomplete_migration_is_detected_and_bad_selections_refused() {
 fn a_site_deleted_from_the_source_before_a_resume_fails_clearly() {
     let (src, dst) = (TestDb::new("gone_src"), TestDb::new("gone_dst"));
     seed_network(&src, &small_network());
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &[("prod", &src, PROD_TOKENS), ("uat", &dst, UAT_TOKENS)],
-    );
-    let logs = dir.path().join("logs");
+    let (_dir, config, logs) = prod_uat_config(&src, &dst);
     let r = run(wfuwp(&config, &logs)
         .args([
             "env-migrate",
