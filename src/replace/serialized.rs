@@ -358,24 +358,34 @@ impl Cursor<'_> {
 
     /// `:N:"<N bytes>"` — returns the span of the length digits and body.
     fn quoted(&mut self) -> Result<Span, Malformed> {
+        self.length_prefixed(b":\"", b"\"", false)
+    }
+
+    /// `:N<open><N bytes><close>`: the shape shared by strings and `C:` payloads.
+    fn length_prefixed(
+        &mut self,
+        open: &[u8],
+        close: &[u8],
+        payload: bool,
+    ) -> Result<Span, Malformed> {
         self.expect(b":")?;
         let len_start = self.pos;
         let len = self.uint()?;
         let len_end = self.pos;
-        self.expect(b":\"")?;
+        self.expect(open)?;
         let body_start = self.pos;
         let body_end = body_start
             .checked_add(len)
             .filter(|&e| e <= self.s.len())
             .ok_or(Malformed)?;
         self.pos = body_end;
-        self.expect(b"\"")?;
+        self.expect(close)?;
         Ok(Span {
             len_start,
             len_end,
             body_start,
             body_end,
-            payload: false,
+            payload,
         })
     }
 
@@ -438,25 +448,7 @@ impl Cursor<'_> {
 
     /// `:N:{<N bytes>}` of a `C:` object.
     fn custom_payload(&mut self, spans: &mut Vec<Span>) -> Result<(), Malformed> {
-        self.expect(b":")?;
-        let len_start = self.pos;
-        let len = self.uint()?;
-        let len_end = self.pos;
-        self.expect(b":{")?;
-        let body_start = self.pos;
-        let body_end = body_start
-            .checked_add(len)
-            .filter(|&e| e <= self.s.len())
-            .ok_or(Malformed)?;
-        self.pos = body_end;
-        self.expect(b"}")?;
-        spans.push(Span {
-            len_start,
-            len_end,
-            body_start,
-            body_end,
-            payload: true,
-        });
+        spans.push(self.length_prefixed(b":{", b"}", true)?);
         Ok(())
     }
 }
