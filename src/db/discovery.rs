@@ -100,6 +100,9 @@ pub struct Inventory {
     pub tables: BTreeMap<String, Table>,
     /// Columns (copyable ones, in order) of every base table.
     pub columns: BTreeMap<String, Vec<Column>>,
+    // Table names by owning site, classified once per discovery: asking per
+    // site would re-classify every table of the network for each site.
+    owners: BTreeMap<SiteId, Vec<String>>,
 }
 
 impl Inventory {
@@ -117,23 +120,29 @@ impl Inventory {
 
     /// Tables owned by site `id`, sorted by name.
     pub fn site_tables(&self, id: SiteId) -> Vec<&Table> {
-        let ids = self.blog_ids();
-        self.tables
-            .values()
-            .filter(|t| owner(&self.prefix, &t.name, &ids) == Owner::Site(id))
-            .collect()
+        self.owners
+            .get(&id)
+            .map(|names| names.iter().filter_map(|n| self.tables.get(n)).collect())
+            .unwrap_or_default()
     }
 
     /// Tables by owning site (sites without tables are absent).
     pub fn tables_by_site(&self) -> BTreeMap<SiteId, Vec<&Table>> {
+        self.owners
+            .keys()
+            .map(|&id| (id, self.site_tables(id)))
+            .collect()
+    }
+
+    /// Classifies every table by owner; call whenever `tables` or `sites` change.
+    pub fn index_owners(&mut self) {
         let ids = self.blog_ids();
-        let mut map: BTreeMap<SiteId, Vec<&Table>> = BTreeMap::new();
+        self.owners.clear();
         for t in self.tables.values() {
             if let Owner::Site(id) = owner(&self.prefix, &t.name, &ids) {
-                map.entry(id).or_default().push(t);
+                self.owners.entry(id).or_default().push(t.name.clone());
             }
         }
-        map
     }
 
     /// The network table `{prefix}{suffix}`, if present.
@@ -169,6 +178,7 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
     if inv.tables.contains_key(&blogs) {
         inv.sites = sites(conn, &blogs).await?;
     }
+    inv.index_owners();
     Ok(inv)
 }
 
