@@ -55,7 +55,12 @@ pub fn classify(err: &anyhow::Error) -> Code {
         if cause.is::<crate::cli::UsageError>() || cause.is::<crate::config::ConfigError>() {
             return Code::Usage;
         }
-        if cause.is::<crate::state::lock::LockHeld>() {
+        if let Some(crate::db::server_lock::ServerLockError::Held(_)) = cause.downcast_ref() {
+            return Code::Locked;
+        }
+        if cause.is::<crate::state::lock::LockHeld>()
+            || cause.is::<crate::db::server_lock::ServerLockHeld>()
+        {
             return Code::Locked;
         }
     }

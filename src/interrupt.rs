@@ -6,7 +6,7 @@
 //! durable, and an interrupted site is simply redone on resume.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context as _, Result};
 use tokio::signal::unix::{signal, SignalKind};
@@ -25,6 +25,9 @@ pub struct Interrupt {
 struct Inner {
     flag: AtomicBool,
     tx: watch::Sender<bool>,
+    /// Why the run must stop, when it was not a signal (lost server lock,
+    /// unreachable server): the run then ends `paused` with exit 1, not 130.
+    cause: Mutex<Option<String>>,
 }
 
 // Signal handlers are process-wide: a second `install` returns the first.
@@ -38,6 +41,7 @@ impl Interrupt {
             inner: Arc::new(Inner {
                 flag: AtomicBool::new(false),
                 tx,
+                cause: Mutex::new(None),
             }),
         }
     }
@@ -80,6 +84,21 @@ impl Interrupt {
     pub fn trigger(&self) {
         self.inner.flag.store(true, Ordering::SeqCst);
         self.inner.tx.send_replace(true);
+    }
+
+    /// Stops the run because of `cause` (not an operator's signal): the
+    /// same orderly stop as Ctrl-C, but the run reports `cause` and exits 1.
+    /// The first cause wins.
+    pub fn stop(&self, cause: impl Into<String>) {
+        if let Ok(mut c) = self.inner.cause.lock() {
+            c.get_or_insert_with(|| cause.into());
+        }
+        self.trigger();
+    }
+
+    /// Why the run was stopped, when it was not by a signal.
+    pub fn cause(&self) -> Option<String> {
+        self.inner.cause.lock().ok().and_then(|c| c.clone())
     }
 
     /// Whether a stop was requested.

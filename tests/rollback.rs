@@ -316,7 +316,7 @@ fn rollback_is_refused_without_backups() {
     assert_refused(
         &r,
         "rollback of A after B completed",
-        &["backup tables", "are gone"],
+        &["backup tables", "dropped", &b],
     );
     assert_same(
         &after_b,

@@ -10,12 +10,13 @@ use super::manage::{self, ResumeDecision};
 use super::Context;
 use crate::cli::EnvMigrateArgs;
 use crate::config::{self, fingerprint, Config, Defaults};
+use crate::db::server_lock::TargetLock;
 use crate::exit::{Code, CodedError};
 use crate::interrupt::Interrupt;
 use crate::migrate::engine::{backups_of, Engine, Limits};
 use crate::migrate::phases::{self, RunEnd, RunPlan};
 use crate::migrate::preflight::{self, Checked};
-use crate::migrate::{names, plan, selection};
+use crate::migrate::{names, plan, rollback, selection};
 use crate::replace::Replacer;
 use crate::state::{self, MigrationOptions, NewMigration, ReplacePair, ResumeRequest, Session};
 use crate::ui::{output, progress::Progress, prompt};
@@ -59,6 +60,7 @@ pub fn new_migration(
         let sites = selection::select(&checked.inventory.sites, &options)
             .map_err(|e| CodedError::usage(e.to_string()))?;
         let replacer = Arc::new(Replacer::new(&pairs_of(&options))?);
+        let lock = preflight::lock_target(&checked.target, &logs_dir, &interrupt).await?;
         let session = Session::create(
             &logs_dir,
             NewMigration {
@@ -75,7 +77,7 @@ pub fn new_migration(
         ));
         let limits = limits(args, &config.defaults);
         let post = config.environment(target)?.post_migration.clone();
-        run(session, checked, replacer, limits, post, interrupt).await
+        run(session, checked, lock, replacer, limits, post, interrupt).await
     })
     .map(report)
 }
@@ -103,6 +105,9 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             force: args.force,
             fingerprints,
         };
+        // Locked before the state changes: a refused resume leaves it as it was.
+        let target_env = preflight::endpoint(config.environment(target)?)?;
+        let lock = preflight::lock_target(&target_env, &logs_dir, &interrupt).await?;
         let session = Session::resume(&logs_dir, id, request)?;
         let checked = match preflight::check(&config, source, target, &logs_dir).await {
             Ok(c) => c,
@@ -125,7 +130,7 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
         };
         let limits = limits(args, &created_with);
         let post = config.environment(target)?.post_migration.clone();
-        run(session, checked, replacer, limits, post, interrupt).await
+        run(session, checked, lock, replacer, limits, post, interrupt).await
     })
     .map(report)
 }
@@ -133,6 +138,7 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
 async fn run(
     session: Session,
     checked: Checked,
+    lock: TargetLock,
     replacer: Arc<Replacer>,
     limits: Limits,
     post: Vec<String>,
@@ -148,6 +154,10 @@ async fn run(
         .map(|s| s.id)
         .filter(|id| !source_ids.contains(id))
         .collect();
+    if let Err(e) = rollback::check_records(&state, &checked.inventory.prefix) {
+        session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
+        return Err(CodedError::usage(e.to_string()).into());
+    }
     let to_process = session.sites_to_process().len() as u64;
     let engine = Engine {
         tag: names::tag(&state.migration_id),
@@ -161,6 +171,7 @@ async fn run(
         keep_backup: !options.skip_backup,
         limits,
         progress: Progress::new(to_process, limits.concurrency),
+        lock,
     };
     phases::run(
         Arc::new(engine),

@@ -4,10 +4,11 @@ use anyhow::Result;
 
 use super::Context;
 use crate::cli::EnvMigrateArgs;
-use crate::db::{connect, roles};
+use crate::db::roles;
 use crate::exit::{Code, CodedError};
 use crate::interrupt::Interrupt;
 use crate::migrate::rollback::{self, RollbackEnd};
+use crate::migrate::{preflight, rollback_order};
 use crate::state::{MigrationStatus, Session};
 use crate::ui::{output, prompt};
 
@@ -23,14 +24,34 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
     let rt = super::runtime()?;
     rt.block_on(async {
         let interrupt = Interrupt::install()?;
-        let mut conn = roles::target(&connect::opts(target)?).await?;
-        if let Err(refusal) = rollback::check_backups(&mut conn, &state, skip_backup).await {
-            session.finish(before, serde_json::json!({}))?;
-            return Err(CodedError::usage(refusal.to_string()).into());
-        }
+        let checked = async {
+            rollback::check_records(&state, &target.table_prefix)
+                .map_err(|e| CodedError::usage(e.to_string()))?;
+            let endpoint = preflight::endpoint(target)?;
+            let lock = preflight::lock_target(&endpoint, &logs_dir, &interrupt).await?;
+            let mut conn = roles::target(&endpoint.opts).await?;
+            rollback_order::check(&config, &logs_dir, &state, &mut conn)
+                .await
+                .map_err(|e| match e.downcast::<rollback_order::NewerMigrations>() {
+                    Ok(newer) => CodedError::usage(newer.to_string()).into(),
+                    Err(other) => other,
+                })?;
+            rollback::check_backups(&mut conn, &state, skip_backup)
+                .await
+                .map_err(|refusal| CodedError::usage(refusal.to_string()))?;
+            anyhow::Ok((lock, conn))
+        };
+        let (lock, mut conn) = match checked.await {
+            Ok(c) => c,
+            Err(e) => {
+                // Refused: the state is left as it was, nothing was changed.
+                session.finish(before, serde_json::json!({}))?;
+                return Err(e);
+            }
+        };
         confirm(args, id, &state.target_env)?;
         output::info(format!("Rolling back {id} on {} …", state.target_env));
-        let end = match rollback::restore(&session, &mut conn, &interrupt).await {
+        let end = match rollback::restore(&session, &mut conn, &lock, &interrupt).await {
             Ok(end) => end,
             Err(e) => {
                 session.rollback_finished(Some(&format!("{e:#}")))?;

@@ -74,6 +74,8 @@ pub struct Column {
     pub name: String,
     /// CHAR/VARCHAR/TEXT family or JSON: goes through the replacement engine.
     pub textual: bool,
+    /// Its values are assigned by the server (`AUTO_INCREMENT`).
+    pub auto_increment: bool,
 }
 
 /// A row of `{prefix}blogs`.
@@ -200,6 +202,7 @@ async fn columns(conn: &mut Conn, db: &str) -> mysql_async::Result<BTreeMap<Stri
         map.entry(table).or_default().push(Column {
             name,
             textual: is_textual(&data_type),
+            auto_increment: extra.contains("AUTO_INCREMENT"),
         });
     }
     Ok(map)

@@ -4,4 +4,5 @@ pub mod connect;
 pub mod copy;
 pub mod discovery;
 pub mod roles;
+pub mod server_lock;
 pub mod sql;

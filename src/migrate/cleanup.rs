@@ -24,6 +24,17 @@ pub async fn drop_leftovers(conn: &mut Conn, tag: &str) -> mysql_async::Result<u
     Ok(names.len())
 }
 
+/// Drops every migration's staging and trash tables; returns how many.
+/// Only while holding the target's server lock: no other run is at work,
+/// and a paused run redoes its staging copies from scratch anyway, so what
+/// abandoned or unknown migrations left behind never stays on the target.
+pub async fn drop_all_leftovers(conn: &mut Conn) -> mysql_async::Result<usize> {
+    let mut names = tables_with_prefix(conn, any_prefix(Role::Staging)).await?;
+    names.extend(tables_with_prefix(conn, any_prefix(Role::Trash)).await?);
+    drop_tables(conn, &names).await?;
+    Ok(names.len())
+}
+
 /// Drops the backup tables of every other migration on this target (a later
 /// migration completed, so theirs are superseded); returns how many.
 pub async fn drop_superseded_backups(conn: &mut Conn, tag: &str) -> mysql_async::Result<usize> {

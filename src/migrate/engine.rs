@@ -9,6 +9,7 @@ use mysql_async::Opts;
 
 use crate::db::copy::BulkMode;
 use crate::db::discovery::{Column, Inventory};
+use crate::db::server_lock::TargetLock;
 use crate::replace::Replacer;
 use crate::sites::SiteId;
 use crate::state::model::{MigrationState, SiteBackup};
@@ -77,6 +78,9 @@ pub struct Engine {
     pub limits: Limits,
     /// Live progress.
     pub progress: Progress,
+    /// The run's exclusive lock on the target database; checked before
+    /// every swap so that nothing goes live once it is lost.
+    pub lock: TargetLock,
     /// Backup records by site (`None` = network tables): loaded once per run
     /// and kept in step with the state, so workers need not copy the state.
     pub backups: Mutex<BTreeMap<Option<SiteId>, SiteBackup>>,

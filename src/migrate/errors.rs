@@ -30,6 +30,13 @@ impl SiteError {
     }
 }
 
+impl From<crate::db::server_lock::LockLost> for SiteError {
+    fn from(e: crate::db::server_lock::LockLost) -> Self {
+        // The run is being stopped: the site is not failed, it stays to redo.
+        SiteError::permanent(ErrorKind::Connection, e.to_string())
+    }
+}
+
 // Server error codes (MySQL and MariaDB share these).
 const ER_CON_COUNT: u16 = 1040;
 const ER_SERVER_SHUTDOWN: u16 = 1053;

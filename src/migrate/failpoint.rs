@@ -3,12 +3,50 @@
 //! `WFUWP_FAILPOINT=site_swapped:3` makes the 3rd hit of `site_swapped` send
 //! SIGKILL to this process — a real, uncatchable kill at a chosen instant,
 //! which is what crash-safety tests need. Unset, a hit costs one atomic load.
+//!
+//! `WFUWP_PAUSEPOINT=site_copied:2:/tmp/dir` makes the 2nd hit of
+//! `site_copied` create `/tmp/dir/reached` and wait until `/tmp/dir/go`
+//! exists: a test can then act on the world (kill a connection, stop a
+//! server) at an exact point of the run, without guessing with sleeps.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
 static HITS: AtomicU64 = AtomicU64::new(0);
+static PAUSE: OnceLock<Option<(String, u64, std::path::PathBuf)>> = OnceLock::new();
+static PAUSE_HITS: AtomicU64 = AtomicU64::new(0);
+
+fn pause_target() -> &'static Option<(String, u64, std::path::PathBuf)> {
+    PAUSE.get_or_init(|| {
+        let v = std::env::var("WFUWP_PAUSEPOINT").ok()?;
+        let mut parts = v.splitn(3, ':');
+        let name = parts.next()?.to_string();
+        let nth = parts.next()?.parse().ok()?;
+        Some((name, nth, parts.next()?.into()))
+    })
+}
+
+fn pause_if_chosen(name: &str) {
+    let Some((want, nth, dir)) = pause_target() else {
+        return;
+    };
+    if want != name || PAUSE_HITS.fetch_add(1, Ordering::SeqCst) + 1 != *nth {
+        return;
+    }
+    let wait = || {
+        let _ = std::fs::write(dir.join("reached"), b"");
+        while !dir.join("go").exists() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
 
 fn target() -> &'static Option<(String, u64)> {
     TARGET.get_or_init(|| {
@@ -20,6 +58,7 @@ fn target() -> &'static Option<(String, u64)> {
 
 /// Marks that execution reached point `name`.
 pub fn hit(name: &str) {
+    pause_if_chosen(name);
     let Some((want, nth)) = target() else { return };
     if want == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *nth {
         // SAFETY: kill(2) on our own pid has no memory-safety preconditions.

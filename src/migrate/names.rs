@@ -63,6 +63,66 @@ pub fn derived(role: Role, tag: &str, live: &str) -> String {
     format!("{head}{kept}{hash}")
 }
 
+/// A backup record read from a state file names a table this migration
+/// could not have created or replaced (the file was edited or damaged).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "the state of migration {migration} records {what} ('{table}' for {owner}); the state file was edited or damaged. \
+     Nothing was changed. Restore migration-state.json from a backup, or roll back by hand."
+)]
+pub struct InvalidRecord {
+    /// The migration whose state holds the record.
+    pub migration: String,
+    /// Which tables the record is about ("site 3", "the network tables").
+    pub owner: String,
+    /// What is wrong with it.
+    pub what: String,
+    /// The offending table name.
+    pub table: String,
+}
+
+/// Checks one backup record against what migration `id` can have made:
+/// each live table belongs to `site` (`None` = the network tables) under
+/// `prefix`, and each backup is exactly the derived backup name of its live
+/// table. Run before any DDL uses names read from a state file.
+pub fn check_backup_record(
+    id: &str,
+    prefix: &str,
+    site: Option<crate::sites::SiteId>,
+    record: &crate::state::SiteBackup,
+) -> Result<(), InvalidRecord> {
+    use crate::db::discovery::{owner, Owner};
+    let tag = tag(id);
+    let owner_name = site.map_or("the network tables".to_string(), |s| format!("site {s}"));
+    let invalid = |what: &str, table: &str| InvalidRecord {
+        migration: id.to_string(),
+        owner: owner_name.clone(),
+        what: what.to_string(),
+        table: table.to_string(),
+    };
+    for t in &record.tables {
+        let ids = site.into_iter().collect();
+        let belongs = match (site, owner(prefix, &t.live, &ids)) {
+            _ if t.live.starts_with("_wf") => false,
+            (Some(s), Owner::Site(o)) => s == o,
+            (None, Owner::Network(_)) => true,
+            _ => false,
+        };
+        if !belongs {
+            return Err(invalid(
+                "a live table that is not one of its tables",
+                &t.live,
+            ));
+        }
+        if let Some(b) = &t.backup {
+            if *b != derived(Role::Backup, &tag, &t.live) {
+                return Err(invalid("a backup table name it cannot have made", b));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn fnv1a32(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ b as u32).wrapping_mul(0x0100_0193)
@@ -72,6 +132,37 @@ fn fnv1a32(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{SiteBackup, TableBackup};
+
+    fn record(live: &str, backup: Option<&str>) -> SiteBackup {
+        SiteBackup {
+            tables: vec![TableBackup {
+                live: live.into(),
+                backup: backup.map(String::from),
+            }],
+            taken_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn backup_records_are_checked_against_what_the_migration_made() {
+        let id = "env-migrate-2025-08-17T12-34-56-abc123";
+        let ok = |site, live: &str, b: Option<&str>| {
+            check_backup_record(id, "wp_", site, &record(live, b))
+        };
+        assert!(ok(Some(3), "wp_3_posts", Some("_wfb_abc123_wp_3_posts")).is_ok());
+        assert!(ok(Some(3), "wp_3_posts", None).is_ok());
+        assert!(ok(Some(1), "wp_options", Some("_wfb_abc123_wp_options")).is_ok());
+        assert!(ok(None, "wp_sitemeta", Some("_wfb_abc123_wp_sitemeta")).is_ok());
+        // A live table given as the backup, another site's table, a network
+        // table under a site, another migration's backup: all refused.
+        assert!(ok(None, "wp_sitemeta", Some("wp_options")).is_err());
+        assert!(ok(Some(3), "wp_4_posts", None).is_err());
+        assert!(ok(Some(1), "wp_sitemeta", None).is_err());
+        assert!(ok(None, "wp_options", None).is_err());
+        assert!(ok(Some(3), "wp_3_posts", Some("_wfb_zzz999_wp_3_posts")).is_err());
+        assert!(ok(Some(1), "_wfs_abc123_wp_options", None).is_err());
+    }
 
     #[test]
     fn names_are_short_unique_and_tagged() {

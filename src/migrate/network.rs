@@ -20,8 +20,12 @@ use super::swap::{drop_tables, existing_tables};
 use crate::db::copy::{copy_table, create_statement};
 use crate::db::roles;
 use crate::db::sql::{ident, ident_list};
+use crate::interrupt::Interrupt;
 use crate::sites::SiteId;
 use crate::state::model::{ErrorKind, SiteBackup, TableBackup};
+
+/// The column of `blogs` and `blogmeta` that names the site a row belongs to.
+const SITE_KEY: &str = "blog_id";
 
 /// Which network tables a full migration copies.
 pub fn full_table_names(prefix: &str, include_users: bool) -> Vec<String> {
@@ -45,6 +49,7 @@ pub async fn run(
     conns: &mut Connections,
     include_users: bool,
     selected: Option<&[SiteId]>,
+    interrupt: &Interrupt,
 ) -> Result<(), SiteError> {
     let mut retries = 0;
     loop {
@@ -57,7 +62,10 @@ pub async fn run(
             Err(e) => e,
         };
         conns.forget();
-        if !err.transient || retries >= engine.limits.max_retries {
+        if super::pool::stop_if_server_gone(engine, &err, interrupt).await
+            || !err.transient
+            || retries >= engine.limits.max_retries
+        {
             return Err(err);
         }
         retries += 1;
@@ -144,6 +152,7 @@ async fn partial(
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
     let (source, target) = conns.open(engine).await?;
+    engine.lock.ensure().await?;
     backup_copies(engine, source, target, &lives).await?;
     failpoint::hit("network_backed_up");
     if ids.is_empty() {
@@ -154,7 +163,7 @@ async fn partial(
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let filter = format!("{} IN ({id_list})", ident("blog_id"));
+    let filter = format!("{} IN ({id_list})", ident(SITE_KEY));
     let stagings = stage_all(engine, source, target, &lives, Some(&filter)).await?;
     upsert(engine, target, &lives, &filter).await?;
     drop_tables(target, &stagings).await?;
@@ -251,25 +260,76 @@ async fn upsert(
     lives: &[String],
     filter: &str,
 ) -> Result<(), SiteError> {
+    engine.lock.ensure().await?;
     let mut tx = target.start_transaction(Default::default()).await?;
     for live in lives {
         let staging = derived(Role::Staging, &engine.tag, live);
-        let cols: Vec<String> = engine
-            .table_job(live)
-            .columns
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
+        let columns = engine.table_job(live).columns;
+        let cols: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         tx.query_drop(format!("DELETE FROM {} WHERE {filter}", ident(live)))
             .await?;
-        tx.query_drop(format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-            ident(live),
-            ident(&staging),
-            cols = ident_list(&cols)
-        ))
-        .await?;
+        // A row id assigned by the target (blogmeta's meta_id; blog_id is
+        // the site's identity and stays) may be taken there by another
+        // site's row: see `renumber_colliding`.
+        let row_id = columns
+            .iter()
+            .find(|c| c.auto_increment && c.name != SITE_KEY)
+            .map(|c| c.name.as_str());
+        let mut insert = format!(
+            "INSERT INTO {live_q} ({cols}) SELECT {cols} FROM {staging_q} s",
+            live_q = ident(live),
+            staging_q = ident(&staging),
+            cols = ident_list(&cols),
+        );
+        if let Some(id) = row_id {
+            renumber_colliding(&mut tx, live, &staging, &cols, id).await?;
+            insert.push_str(&format!(
+                " WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE l.{id} = s.{id})",
+                ident(live),
+                id = ident(id)
+            ));
+        }
+        tx.query_drop(insert).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts the staging rows whose id another row of the target already
+/// holds, under new ids above every id on either side, numbered in source
+/// order. The numbering depends only on the target's other rows and the
+/// source's rows, so a redo after a crash gives every row the same id as an
+/// uninterrupted run (the server's auto-increment counter would not).
+async fn renumber_colliding(
+    tx: &mut mysql_async::Transaction<'_>,
+    live: &str,
+    staging: &str,
+    cols: &[String],
+    id: &str,
+) -> Result<(), SiteError> {
+    let (live_q, staging_q, id_q) = (ident(live), ident(staging), ident(id));
+    let base: Option<u64> = tx
+        .query_first(format!(
+            "SELECT GREATEST(IFNULL((SELECT MAX({id_q}) FROM {live_q}), 0), IFNULL((SELECT MAX({id_q}) FROM {staging_q}), 0))"
+        ))
+        .await?;
+    let base = base.unwrap_or(0);
+    let select: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            if c == id {
+                format!("{base} + ROW_NUMBER() OVER (ORDER BY s.{id_q})")
+            } else {
+                format!("s.{}", ident(c))
+            }
+        })
+        .collect();
+    tx.query_drop(format!(
+        "INSERT INTO {live_q} ({}) SELECT {} FROM {staging_q} s \
+         WHERE EXISTS (SELECT 1 FROM {live_q} l WHERE l.{id_q} = s.{id_q})",
+        ident_list(cols),
+        select.join(", ")
+    ))
+    .await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::engine::Engine;
 use super::pool::{self, PoolReport};
 use super::site::Connections;
-use super::{cleanup, failpoint, network, selection, verify};
+use super::{cleanup, failpoint, hooks, network, selection, verify};
 use crate::db::roles;
 use crate::exit::Code;
 use crate::interrupt::Interrupt;
@@ -51,29 +51,37 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     });
 
     if let Some(end) = network_tables(&engine, &options, &interrupt).await? {
-        return finish(engine, end, extra);
+        return finish(engine, end, extra, &interrupt);
     }
     let report = sites(&engine, &options, &interrupt).await?;
     extra["replacements"] = json!(report.replace);
     extra["slowestSites"] = slowest(&report);
     if let Some(e) = &report.fatal {
         s.phase_failed(Phase::Sites, e)?;
-        return finish(engine, MigrationStatus::Failed, extra);
+        return finish(engine, MigrationStatus::Failed, extra, &interrupt);
     }
     if report.interrupted || interrupt.is_set() {
-        return finish(engine, MigrationStatus::Paused, extra);
+        return finish(engine, MigrationStatus::Paused, extra, &interrupt);
     }
     if report.completed + report.failed > 0 || !s.is_phase_completed(Phase::PostMigration) {
         // Ctrl-C pauses here too (SPEC §5), not only between sites.
+        if report.completed + report.failed > 0 {
+            s.hooks_reset()?;
+        }
         extra["verification"] = tokio::select! {
-            v = post_migration(&engine, &plan.post_commands) => v?,
-            _ = interrupt.triggered() => return finish(engine, MigrationStatus::Paused, extra),
+            v = post_migration(&engine, &plan.post_commands, &interrupt) => v?,
+            _ = interrupt.triggered() => return finish(engine, MigrationStatus::Paused, extra, &interrupt),
         };
     }
     let outcome = s.outcome();
-    extra["backupBytes"] =
-        json!(cleanup_phase(&engine, outcome == MigrationStatus::Completed).await?);
-    finish(engine, outcome, extra)
+    if interrupt.is_set() || engine.lock.ensure().await.is_err() {
+        return finish(engine, MigrationStatus::Paused, extra, &interrupt);
+    }
+    // Only a completed migration that put at least one site live supersedes
+    // older backups: an empty or network-only run must not cost them.
+    let supersedes = outcome == MigrationStatus::Completed && s.snapshot().counts().completed > 0;
+    extra["backupBytes"] = json!(cleanup_phase(&engine, supersedes).await?);
+    finish(engine, outcome, extra, &interrupt)
 }
 
 /// Waits for statements that killed runs of this migration left running on
@@ -118,7 +126,7 @@ async fn network_tables(
         .then(|| s.snapshot().sites().iter().map(|r| r.site_id).collect());
     let mut conns = Connections::default();
     let result = tokio::select! {
-        r = network::run(engine, &mut conns, options.include_users, selected.as_deref()) => r,
+        r = network::run(engine, &mut conns, options.include_users, selected.as_deref(), interrupt) => r,
         _ = interrupt.triggered() => {
             // Stop the phase's queries on the servers, not just our side of them.
             conns.kill(engine).await;
@@ -141,6 +149,7 @@ async fn network_tables(
             s.phase_completed(Phase::NetworkTables)?;
             Ok(None)
         }
+        Err(_) if interrupt.is_set() => Ok(Some(MigrationStatus::Paused)),
         Err(e) => {
             crate::ui::output::warn(format!("network tables failed: {e}"));
             s.phase_failed(Phase::NetworkTables, &e.message)?;
@@ -190,7 +199,11 @@ async fn sites(
 }
 
 /// post_migration: verification, then the target's commands.
-async fn post_migration(engine: &Engine, commands: &[String]) -> Result<serde_json::Value> {
+async fn post_migration(
+    engine: &Engine,
+    commands: &[String],
+    interrupt: &Interrupt,
+) -> Result<serde_json::Value> {
     let s = &engine.session;
     s.phase_started(Phase::PostMigration)?;
     let mut v = match verify::verify_sites(engine).await {
@@ -203,7 +216,10 @@ async fn post_migration(engine: &Engine, commands: &[String]) -> Result<serde_js
             return Ok(json!({ "error": e.to_string() }));
         }
     };
-    v.commands = verify::run_commands(engine, commands).await;
+    v.commands = hooks::run_commands(engine, commands, interrupt).await?;
+    if interrupt.is_set() {
+        return Ok(serde_json::to_value(&v)?);
+    }
     for m in &v.row_count_mismatches {
         crate::ui::output::warn(format!(
             "site {}: target has {} rows, {} were copied",
@@ -240,7 +256,7 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
     s.phase_started(Phase::Cleanup)?;
     failpoint::hit("cleanup_started");
     let mut target = roles::target(&engine.target.opts).await?;
-    let dropped = cleanup::drop_leftovers(&mut target, &engine.tag).await?;
+    let dropped = cleanup::drop_all_leftovers(&mut target).await?;
     if dropped > 0 {
         s.log(&format!(
             "cleanup: dropped {dropped} leftover staging tables"
@@ -254,6 +270,7 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
                 engine.target.env
             ));
         }
+        mark_superseded(engine);
     }
     let bytes = cleanup::backup_bytes(&mut target, &engine.tag).await?;
     let _ = target.disconnect().await;
@@ -261,6 +278,38 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
     s.phase_completed(Phase::Cleanup)?;
     failpoint::hit("cleanup_finished");
     Ok(bytes)
+}
+
+/// Tells the earlier migrations of this logs dir to the same target that
+/// their backups are gone, so their listing and rollback say so. Best effort:
+/// the tables are already dropped, a failure here only leaves a stale figure.
+fn mark_superseded(engine: &Engine) {
+    let s = &engine.session;
+    let ours = s.snapshot();
+    let Some(logs_dir) = s.dir().parent().map(std::path::Path::to_path_buf) else {
+        return;
+    };
+    let Ok(listing) = crate::state::list_migrations(&logs_dir, true) else {
+        return;
+    };
+    for m in listing.migrations.iter().filter(|m| {
+        m.migration_id != ours.migration_id
+            && m.target_env == ours.target_env
+            && m.start_time <= ours.start_time
+            && m.status != MigrationStatus::RolledBack
+    }) {
+        match crate::state::mark_superseded(&logs_dir, &m.migration_id, &ours.migration_id) {
+            Ok(true) => s.log(&format!(
+                "cleanup: {} is superseded by this migration",
+                m.migration_id
+            )),
+            Ok(false) => {}
+            Err(e) => s.log(&format!(
+                "cleanup: could not mark {} superseded: {e}",
+                m.migration_id
+            )),
+        }
+    }
 }
 
 fn slowest(report: &PoolReport) -> serde_json::Value {
@@ -276,9 +325,21 @@ fn slowest(report: &PoolReport) -> serde_json::Value {
 fn finish(
     engine: Arc<Engine>,
     status: MigrationStatus,
-    extra: serde_json::Value,
+    mut extra: serde_json::Value,
+    interrupt: &Interrupt,
 ) -> Result<RunEnd> {
     engine.progress.finish();
+    // A stop that was not the operator's (lost lock, server gone) is an error
+    // to report, though the run pauses just the same and is resumable.
+    let cause = interrupt
+        .cause()
+        .filter(|_| status == MigrationStatus::Paused);
+    if let Some(c) = &cause {
+        engine.session.log(&format!("stopped: {c}"));
+        crate::ui::output::warn(format!("stopped: {c}"));
+        extra["stopReason"] = json!(c);
+    }
+    let lock = engine.lock.clone();
     let session = match Arc::try_unwrap(engine) {
         Ok(e) => Arc::try_unwrap(e.session).map_err(|_| {
             anyhow::anyhow!("the state session is still shared at the end of the run")
@@ -286,8 +347,10 @@ fn finish(
         Err(_) => anyhow::bail!("the engine is still shared at the end of the run"),
     };
     let summary = session.finish(status, extra)?;
+    drop(lock); // released with its connection, after the final state is saved
     let code = match status {
         MigrationStatus::Completed => Code::Success,
+        MigrationStatus::Paused if cause.is_some() => Code::Fatal,
         MigrationStatus::Paused => Code::Interrupted,
         _ if summary.sites.failed + summary.sites.timeout > 0
             && summary.status == MigrationStatus::Failed =>

@@ -132,7 +132,16 @@ async fn run_site(
                 ));
             }
         };
+        if interrupt.is_set() {
+            // The run is stopping (signal, lost lock, server gone): whatever
+            // failed now is redone on resume, not counted against the site.
+            conns.kill(engine).await;
+            return Outcome::Interrupted;
+        }
         conns.forget();
+        if stop_if_server_gone(engine, &err, interrupt).await {
+            return Outcome::Interrupted;
+        }
         if !err.transient || retries >= engine.limits.max_retries {
             return Outcome::Failed(err);
         }
@@ -153,6 +162,32 @@ async fn run_site(
             _ = interrupt.triggered() => return Outcome::Interrupted,
         }
     }
+}
+
+/// After a connection error, finds out whether a whole server is gone
+/// rather than this site's connection: then every other site would fail the
+/// same way, so the run stops (paused, resumable) instead of burning each
+/// remaining site through its retries. Returns whether it stopped the run.
+pub(crate) async fn stop_if_server_gone(
+    engine: &Engine,
+    err: &SiteError,
+    interrupt: &Interrupt,
+) -> bool {
+    if err.kind != ErrorKind::Connection {
+        return false;
+    }
+    for side in [&engine.target, &engine.source] {
+        if let Err(e) = crate::db::roles::open(&side.opts).await {
+            interrupt.stop(format!(
+                "the database server of '{}' cannot be reached ({e}); sites not finished stay pending. \
+                 Resume with `wfuwp env-migrate --resume {}` when it is back",
+                side.env,
+                engine.session.id()
+            ));
+            return true;
+        }
+    }
+    false
 }
 
 /// Runs `f`, a durable state write (it waits for an fsync), without holding

@@ -13,7 +13,10 @@ use crate::config::{fingerprint, Config, Environment};
 use crate::db::connect::{self, opts};
 use crate::db::copy::{bulk_mode, BulkMode};
 use crate::db::discovery::{inventory, Inventory};
+use crate::db::server_lock::{self, TargetLock};
 use crate::exit::CodedError;
+use crate::interrupt::Interrupt;
+use crate::state::lock;
 
 /// Free space the logs dir must have (state, logs and summary of a large run).
 const MIN_FREE_BYTES: u64 = 64 << 20;
@@ -50,17 +53,10 @@ pub async fn check(
         ))
         .into());
     }
-    if same_database(src_env, dst_env) {
-        return Err(CodedError::usage(format!(
-            "environments '{source}' and '{target}' point at the same database ({} on {}); refusing to migrate a database onto itself",
-            src_env.database,
-            src_env.address()
-        ))
-        .into());
-    }
     check_free_space(logs_dir)?;
     let mut src = connect::connect(src_env).await?;
     let mut dst = connect::connect(dst_env).await?;
+    refuse_same_database(&mut src, &mut dst, src_env, dst_env).await?;
     require_privileges(&mut src, src_env, &["SELECT"]).await?;
     require_privileges(
         &mut dst,
@@ -102,7 +98,8 @@ pub async fn check(
     })
 }
 
-fn endpoint(env: &Environment) -> Result<Endpoint> {
+/// The endpoint of an environment's database.
+pub fn endpoint(env: &Environment) -> Result<Endpoint> {
     Ok(Endpoint {
         env: env.name.clone(),
         opts: opts(env)?,
@@ -110,11 +107,56 @@ fn endpoint(env: &Environment) -> Result<Endpoint> {
     })
 }
 
-fn same_database(a: &Environment, b: &Environment) -> bool {
-    a.database == b.database
-        && a.host == b.host
-        && a.port.unwrap_or(3306) == b.port.unwrap_or(3306)
-        && a.socket == b.socket
+/// Takes the run's exclusive server-side lock on the target database (see
+/// [`TargetLock`]); a refusal names the holder (exit 4). `logs_dir` is
+/// searched for a local run that holds the target, to name it too.
+pub async fn lock_target(
+    target: &Endpoint,
+    logs_dir: &Path,
+    stop: &Interrupt,
+) -> Result<TargetLock> {
+    let local = || {
+        lock::probe(&lock::target_lock_path(logs_dir, &target.env))
+            .ok()
+            .flatten()
+            .filter(|l| l.pid != std::process::id())
+    };
+    Ok(TargetLock::acquire(
+        &target.opts,
+        &target.env,
+        &target.database,
+        local,
+        stop.clone(),
+    )
+    .await?)
+}
+
+/// Refuses a source and target that are one database, however differently
+/// the config reaches it (socket and TCP, two host names, a proxy): the
+/// migration would rewrite the source in place.
+async fn refuse_same_database(
+    src: &mut Conn,
+    dst: &mut Conn,
+    src_env: &Environment,
+    dst_env: &Environment,
+) -> Result<()> {
+    let same = server_lock::same_database(src, dst)
+        .await
+        .context("asking the servers whether source and target are the same database")?;
+    if same {
+        return Err(CodedError::usage(format!(
+            "environments '{}' ({} on {}) and '{}' ({} on {}) reach the same database on the same server; \
+             refusing to migrate a database onto itself. Point one of them at another database.",
+            src_env.name,
+            src_env.database,
+            src_env.address(),
+            dst_env.name,
+            dst_env.database,
+            dst_env.address()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Refuses when the grants visible to the user clearly lack a privilege.

@@ -6,8 +6,9 @@ use mysql_async::Conn;
 
 use super::cleanup;
 use super::failpoint;
-use super::names::tag;
+use super::names::{check_backup_record, tag, InvalidRecord};
 use super::swap::{execute, existing_tables, plan_rollback};
+use crate::db::server_lock::TargetLock;
 use crate::interrupt::Interrupt;
 use crate::sites::SiteId;
 use crate::state::model::{Phase, PhaseStatus, SiteBackup, SiteStatus};
@@ -52,6 +53,15 @@ pub fn records(state: &MigrationState) -> Vec<(Option<SiteId>, SiteBackup)> {
         .collect();
     out.extend(state.network_backup.clone().map(|b| (None, b)));
     out
+}
+
+/// Checks every backup record of the state against what the migration can
+/// have made, before any of its names reaches a DDL statement.
+pub fn check_records(state: &MigrationState, prefix: &str) -> Result<(), InvalidRecord> {
+    for (site, backup) in records(state) {
+        check_backup_record(&state.migration_id, prefix, site, &backup)?;
+    }
+    Ok(())
 }
 
 /// Refuses a first rollback whose backups are not all there.
@@ -105,6 +115,7 @@ fn swap_done(state: &MigrationState, site: Option<SiteId>) -> bool {
 pub async fn restore(
     session: &Session,
     conn: &mut Conn,
+    lock: &TargetLock,
     interrupt: &Interrupt,
 ) -> anyhow::Result<RollbackEnd> {
     let state = session.snapshot();
@@ -120,6 +131,7 @@ pub async fn restore(
         if interrupt.is_set() {
             return Ok(RollbackEnd::Interrupted);
         }
+        lock.ensure().await?;
         let done = match site {
             Some(id) => session.is_site_rolled_back(id),
             None => session.is_network_rolled_back(),

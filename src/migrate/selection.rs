@@ -12,6 +12,9 @@ pub enum SelectionError {
     /// `--include-sites` names blog_ids the source does not have.
     #[error("site ids {0} do not exist in the source's blogs table; check them with `wfuwp env-migrate SOURCE TARGET --dry-run`")]
     Unknown(String),
+    /// The flags leave no site to migrate.
+    #[error("the site selection matches no site of the source (check --include-sites, --exclude-sites, --active-only and --exclude-main-site; --dry-run lists the sites); nothing was done")]
+    Empty,
 }
 
 /// Whether the options restrict the migration to some sites (partial network upsert).
@@ -36,7 +39,7 @@ pub fn select(sites: &[Site], o: &MigrationOptions) -> Result<Vec<SiteId>, Selec
             return Err(SelectionError::Unknown(missing.join(",")));
         }
     }
-    Ok(sites
+    let selected: Vec<SiteId> = sites
         .iter()
         .filter(|s| {
             o.include_sites
@@ -51,7 +54,11 @@ pub fn select(sites: &[Site], o: &MigrationOptions) -> Result<Vec<SiteId>, Selec
         .filter(|s| !(o.active_only && s.inactive))
         .filter(|s| !(o.exclude_main_site && s.id == 1))
         .map(|s| s.id)
-        .collect())
+        .collect();
+    if selected.is_empty() {
+        return Err(SelectionError::Empty);
+    }
+    Ok(selected)
 }
 
 #[cfg(test)]
@@ -78,6 +85,10 @@ mod tests {
         assert_eq!(select(&sites(), &o).unwrap(), vec![2, 3, 5]);
         o.exclude_sites = Some("3".parse().unwrap());
         assert_eq!(select(&sites(), &o).unwrap(), vec![2, 5]);
+        o.include_sites = Some("2".parse().unwrap());
+        o.exclude_sites = Some("2".parse().unwrap());
+        assert_eq!(select(&sites(), &o), Err(SelectionError::Empty));
+        o.exclude_sites = Some("3".parse().unwrap());
         o.include_sites = Some("2,4".parse().unwrap());
         assert_eq!(select(&sites(), &o).unwrap(), vec![2]);
         assert!(is_partial(&o));

@@ -178,6 +178,7 @@ pub async fn swap_in(
     lives: &[String],
     recorded: Option<&SiteBackup>,
 ) -> Result<(), SiteError> {
+    engine.lock.ensure().await?;
     let probe = names_to_probe(&engine.tag, lives, recorded);
     let existing = existing_tables(target, &probe).await?;
     let plan = plan_swap_in(&engine.tag, lives, &existing, recorded, engine.keep_backup);
@@ -190,6 +191,7 @@ pub async fn swap_in(
         })?;
     }
     failpoint::hit("backup_recorded");
+    engine.lock.ensure().await?;
     swap::execute(target, &plan.swap).await?;
     Ok(())
 }

@@ -1,7 +1,5 @@
-//! The post_migration phase (SPEC §5): verification of what was copied, and
-//! the target environment's own commands.
-
-use std::time::Duration;
+//! Verification of what was copied (the first half of post_migration):
+//! row counts of every migrated site and its `siteurl`/`home`.
 
 use mysql_async::prelude::*;
 use mysql_async::Conn;
@@ -12,9 +10,6 @@ use crate::db::roles;
 use crate::db::sql::ident;
 use crate::sites::SiteId;
 use crate::state::model::SiteStatus;
-
-/// Time limit of one post-migration command.
-const COMMAND_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 /// Verification results (part of the summary).
 #[derive(Debug, Default, Clone, Serialize)]
@@ -66,16 +61,7 @@ pub struct UrlMismatch {
 }
 
 /// One post-migration command.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CommandResult {
-    /// The command line.
-    pub command: String,
-    /// Exit status 0 within the time limit.
-    pub ok: bool,
-    /// Exit code, or why there is none.
-    pub status: String,
-}
+pub use crate::state::HookRecord as CommandResult;
 
 /// Checks every completed site: row counts and URL options.
 pub async fn verify_sites(engine: &Engine) -> mysql_async::Result<Verification> {
@@ -178,50 +164,4 @@ async fn check_urls(
         }
     }
     Ok(())
-}
-
-/// Runs the target's `post_migration` commands with a time limit each, their
-/// output going to the progress log.
-pub async fn run_commands(engine: &Engine, commands: &[String]) -> Vec<CommandResult> {
-    let mut results = Vec::new();
-    for cmd in commands {
-        engine
-            .session
-            .log(&format!("post_migration: running `{cmd}`"));
-        let child = tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .kill_on_drop(true)
-            .output();
-        let (ok, status) = match tokio::time::timeout(COMMAND_LIMIT, child).await {
-            Ok(Ok(out)) => {
-                for line in String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .chain(String::from_utf8_lossy(&out.stderr).lines())
-                {
-                    engine.session.log(&format!("post_migration: | {line}"));
-                }
-                (
-                    out.status.success(),
-                    out.status
-                        .code()
-                        .map_or("killed by a signal".into(), |c| format!("exit {c}")),
-                )
-            }
-            Ok(Err(e)) => (false, format!("could not start: {e}")),
-            Err(_) => (
-                false,
-                format!("exceeded {} minutes", COMMAND_LIMIT.as_secs() / 60),
-            ),
-        };
-        engine
-            .session
-            .log(&format!("post_migration: `{cmd}` ended: {status}"));
-        results.push(CommandResult {
-            command: cmd.clone(),
-            ok,
-            status,
-        });
-    }
-    results
 }

@@ -55,6 +55,9 @@ pub struct ListedMigration {
     pub resumable: bool,
     /// Space held by its backup tables on the target, when measured.
     pub backup_bytes: Option<u64>,
+    /// The later migration whose completion dropped its backups, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     /// Its directory.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -90,6 +93,7 @@ impl ListedMigration {
                 && state.status.is_resumable()
                 && state.rollback.is_none(),
             backup_bytes: state.backup_bytes,
+            superseded_by: state.superseded_by.clone(),
             locked_by,
             dir,
         }

@@ -393,6 +393,18 @@ pub enum TransitionError {
     NotRunning { id: String, status: MigrationStatus },
 }
 
+/// How one `post_migration` command of the target ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRecord {
+    /// The command line.
+    pub command: String,
+    /// Exit status 0 within the time limit.
+    pub ok: bool,
+    /// Exit code, or why there is none.
+    pub status: String,
+}
+
 /// The whole migration state (SPEC §4). Counters are derived, see [`Counts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MigrationState {
@@ -427,6 +439,12 @@ pub struct MigrationState {
     pub network_backup: Option<SiteBackup>,
     /// Space held by this migration's backup tables.
     pub backup_bytes: Option<u64>,
+    /// The later migration whose completion dropped this one's backups
+    /// (it can no longer be rolled back).
+    pub superseded_by: Option<String>,
+    /// `post_migration` commands that ran to the end since the sites last
+    /// changed: a resume does not run them again.
+    pub hooks: Vec<HookRecord>,
     /// `--rollback` progress.
     pub rollback: Option<RollbackRecord>,
     /// Sequence number of the latest journal record folded into this state.
@@ -475,6 +493,8 @@ impl MigrationState {
             index: HashMap::new(),
             network_backup: None,
             backup_bytes: None,
+            superseded_by: None,
+            hooks: Vec::new(),
             rollback: None,
             journal_seq: 0,
         };
@@ -705,6 +725,10 @@ struct StateFile<S> {
     #[serde(default)]
     backup_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    superseded_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    hooks: Vec<HookRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     rollback: Option<RollbackRecord>,
     #[serde(default)]
     journal_seq: u64,
@@ -736,6 +760,8 @@ impl Serialize for MigrationState {
             in_progress_sites: Some(c.in_progress),
             network_backup: self.network_backup.clone(),
             backup_bytes: self.backup_bytes,
+            superseded_by: self.superseded_by.clone(),
+            hooks: self.hooks.clone(),
             rollback: self.rollback.clone(),
             journal_seq: self.journal_seq,
         }
@@ -796,6 +822,8 @@ fn from_file(f: StateFile<Vec<SiteRecord>>) -> Result<MigrationState, String> {
         index: HashMap::new(),
         network_backup: f.network_backup,
         backup_bytes: f.backup_bytes,
+        superseded_by: f.superseded_by,
+        hooks: f.hooks,
         rollback: f.rollback,
         journal_seq: f.journal_seq,
     };

@@ -113,6 +113,12 @@ fn check_resumable(s: &MigrationState) -> StateResult<()> {
 }
 
 fn check_rollbackable(s: &MigrationState) -> StateResult<()> {
+    if let Some(by) = &s.superseded_by {
+        return Err(wrong(
+            s,
+            format!("its backup tables were dropped when the later migration {by} to the same target completed; there is nothing to roll back to."),
+        ));
+    }
     match s.status {
         MigrationStatus::RolledBack => Err(wrong(
             s,
@@ -618,6 +624,41 @@ impl Session {
         }))
     }
 
+    /// Records how a `post_migration` command ended.
+    pub fn hook_finished(&self, hook: HookRecord) -> anyhow::Result<()> {
+        let line = format!(
+            "post_migration: `{}` recorded: {}",
+            hook.command, hook.status
+        );
+        Self::edge(self.change(&line, |s| {
+            s.hooks.retain(|h| h.command != hook.command);
+            s.hooks.push(hook);
+            Ok(())
+        }))
+    }
+
+    /// Forgets how the `post_migration` commands ended (the sites changed,
+    /// so they must all run again).
+    pub fn hooks_reset(&self) -> anyhow::Result<()> {
+        if self.inner().state.hooks.is_empty() {
+            return Ok(());
+        }
+        Self::edge(self.change("post_migration: commands to run again", |s| {
+            s.hooks.clear();
+            Ok(())
+        }))
+    }
+
+    /// How `command` ended, if it ran to the end since the last reset.
+    pub fn hook_record(&self, command: &str) -> Option<HookRecord> {
+        self.inner()
+            .state
+            .hooks
+            .iter()
+            .find(|h| h.command == command)
+            .cloned()
+    }
+
     /// Records how much space this migration's backup tables hold.
     pub fn set_backup_bytes(&self, bytes: u64) -> anyhow::Result<()> {
         Self::edge(
@@ -783,7 +824,8 @@ impl Session {
         } = &mut *g;
         store::compact(&self.dir, &next, journal)?;
         *state = next;
-        let summary = Summary::of(state, self.run_start, extra);
+        let mut summary = Summary::of(state, self.run_start, extra);
+        summary.skip_backup = self.config.options.skip_backup;
         store::write_json(&self.dir.join(store::SUMMARY_FILE), &summary)?;
         let c = state.counts();
         log.line(&format!(
@@ -857,6 +899,43 @@ pub fn abandon(logs_dir: &Path, id: &str) -> StateResult<MigrationState> {
         lock::hostname()
     ));
     Ok(state)
+}
+
+/// Records in migration `id` that `by` (a later migration to the same target)
+/// dropped its backups: it holds none any more and cannot be rolled back.
+/// Skipped (returns false) while another process holds its lock.
+pub fn mark_superseded(logs_dir: &Path, id: &str, by: &str) -> StateResult<bool> {
+    let dir = existing_dir(logs_dir, id)?;
+    let _lock = match lock_migration(&dir, id) {
+        Ok(l) => l,
+        Err(StateError::Locked(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut state = store::load(&dir)?;
+    if state.superseded_by.as_deref() == Some(by) {
+        return Ok(true);
+    }
+    // A migration that replaced no table (an empty target) kept no backup:
+    // nothing of it was dropped, and its rollback still works.
+    let kept_backups = state
+        .sites()
+        .iter()
+        .filter_map(|s| s.backup.as_ref())
+        .chain(state.network_backup.as_ref())
+        .any(|b| b.tables.iter().any(|t| t.backup.is_some()));
+    if !kept_backups {
+        return Ok(false);
+    }
+    store::remove_stale_temps(&dir);
+    state.superseded_by = Some(by.to_string());
+    state.backup_bytes = Some(0);
+    state.last_save_time = Utc::now();
+    let mut journal = Journal::open(&dir)?;
+    store::compact(&dir, &state, &mut journal)?;
+    ProgressLog::open(&dir)?.line(&format!(
+        "superseded by {by}: its completion dropped this migration's backups; rollback is no longer possible"
+    ));
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -62,6 +62,11 @@ pub struct Summary {
     pub bytes_copied: u64,
     /// Space held by backup tables, when known.
     pub backup_bytes: Option<u64>,
+    /// The migration ran with `--skip-backup`: it cannot be rolled back.
+    pub skip_backup: bool,
+    /// The later migration that dropped this one's backups, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     /// `--rollback` progress, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackRecord>,
@@ -125,6 +130,8 @@ impl Summary {
             rows_copied: rows,
             bytes_copied: bytes,
             backup_bytes: state.backup_bytes,
+            skip_backup: false,
+            superseded_by: state.superseded_by.clone(),
             rollback: state.rollback.clone(),
             extra: serde_json::Map::new(),
         };

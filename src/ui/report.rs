@@ -59,6 +59,9 @@ pub fn final_report(s: &Summary) {
             "  resume with:  wfuwp env-migrate --resume {}   (add --skip-failed, --skip-timeouts or --retry-failed to choose)",
             s.migration_id
         )),
+        MigrationStatus::Completed if s.skip_backup => output::info(
+            "  no backups were kept (--skip-backup): this migration cannot be rolled back",
+        ),
         MigrationStatus::Completed => output::info(format!("  undo with:    wfuwp env-migrate --rollback {}", s.migration_id)),
         _ => {}
     }

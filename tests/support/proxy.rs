@@ -101,6 +101,8 @@ struct State {
 struct Shared {
     upstream: SocketAddr,
     stop: AtomicBool,
+    /// The server looks down: new connections are closed at once.
+    down: AtomicBool,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -130,6 +132,7 @@ impl Proxy {
         let shared = Arc::new(Shared {
             upstream,
             stop: AtomicBool::new(false),
+            down: AtomicBool::new(false),
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         });
@@ -178,6 +181,15 @@ impl Proxy {
             c.close();
         }
         self.shared.changed.notify_all();
+    }
+
+    /// Makes the server look gone (`true`: every open connection is cut and
+    /// new ones are closed at once, as by a stopped server) or back (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.shared.down.store(down, Ordering::SeqCst);
+        if down {
+            self.cut_all();
+        }
     }
 
     /// Resumes every stalled connection and disarms pending faults.
@@ -307,6 +319,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             break;
         }
         let Ok(client) = client else { continue };
+        if shared.down.load(Ordering::SeqCst) {
+            let _ = client.shutdown(Shutdown::Both);
+            continue;
+        }
         let Ok(server) = TcpStream::connect_timeout(&shared.upstream, Duration::from_secs(5))
         else {
             let _ = client.shutdown(Shutdown::Both);

@@ -1,0 +1,906 @@
+//! The safety envelope (issue 9): no way to lose data, whatever the operator
+//! or the environment does. One test per case, each against the real
+//! MariaDB sandbox, with targets built independently of the source (other
+//! ids, a site only the target has), one server reached by socket and by
+//! TCP, and separate logs dirs standing for separate machines.
+
+mod migration_kit;
+mod support;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use migration_kit::{
+    assert_same, copy_db, live_checksums, started_id, tables_marked, Checksums, BACKUP, STAGING,
+};
+use support::proxy::Proxy;
+use support::{
+    run, seed_network, server, table_checksums, wfuwp, write_config_text, Run, TestDb,
+    PASSWORD_VAR, PROD_TOKENS, UAT_TOKENS,
+};
+use wfuwp::testbed::NetworkOptions;
+
+/// How an environment reaches the sandbox server.
+#[derive(Clone, Copy)]
+enum Via {
+    Tcp,
+    Socket,
+    Port(u16),
+}
+
+fn env_block(name: &str, db: &TestDb, via: Via, tokens: &[(&str, &str)], extra: &str) -> String {
+    let s = server();
+    let address = match via {
+        Via::Tcp => format!("host = \"{}\"\nport = {}\n", s.host, s.port),
+        Via::Port(p) => format!("host = \"127.0.0.1\"\nport = {p}\n"),
+        Via::Socket => format!(
+            "socket = \"{}\"\n",
+            s.socket
+                .as_deref()
+                .expect("WFUWP_TEST_DB_SOCKET is not set: scripts/test.sh sets it")
+        ),
+    };
+    let mut out = format!(
+        "[environments.{name}]\n{address}user = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\ndatabase = \"{}\"\n{extra}\n[environments.{name}.replace]\n",
+        s.user, db.name
+    );
+    for (k, v) in tokens {
+        out.push_str(&format!("{k} = \"{v}\"\n"));
+    }
+    out.push('\n');
+    out
+}
+
+/// A config file and a logs dir: one "machine".
+struct Machine {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Machine {
+    fn new(blocks: &[String]) -> Machine {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = format!("logs_dir = \"logs\"\n\n{}", blocks.concat());
+        let config = write_config_text(dir.path(), &text);
+        Machine { dir, config }
+    }
+
+    fn logs(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = wfuwp(&self.config, &self.logs());
+        c.args(args)
+            .env_remove("WFUWP_FAILPOINT")
+            .env_remove("WFUWP_PAUSEPOINT");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        run(&mut self.cmd(args))
+    }
+
+    fn run_ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "wfuwp {args:?} failed:\n{}\n{}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    /// Runs a new migration to completion; returns its id.
+    fn migrate(&self, args: &[&str]) -> String {
+        let r = self.run_ok(args);
+        started_id(&r.stderr)
+            .or_else(|| started_id(&r.stdout))
+            .expect("no 'Migration <id> started' line")
+    }
+
+    fn migration_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.logs())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("env-migrate-"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    fn state_path(&self, id: &str) -> PathBuf {
+        self.logs().join(id).join("migration-state.json")
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.state_path(id)).expect("reading the state");
+        serde_json::from_str(&text).expect("parsing the state")
+    }
+
+    /// Starts `wfuwp ARGS` that stops at pause point `point` (`name:N`).
+    fn start_paused(&self, args: &[&str], point: &str) -> Paused {
+        let pause = tempfile::tempdir().expect("temp dir");
+        let out = pause.path().join("out");
+        let file = File::create(&out).expect("output file");
+        let child = self
+            .cmd(args)
+            .env(
+                "WFUWP_PAUSEPOINT",
+                format!("{point}:{}", pause.path().display()),
+            )
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("dup"))
+            .stderr(file)
+            .spawn()
+            .expect("spawning wfuwp");
+        let p = Paused { child, pause, out };
+        p.wait_reached();
+        p
+    }
+}
+
+/// A run held at a pause point until [`Paused::go`].
+struct Paused {
+    child: Child,
+    pause: tempfile::TempDir,
+    out: PathBuf,
+}
+
+impl Paused {
+    fn wait_reached(&self) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while !self.pause.path().join("reached").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the run never reached its pause point:\n{}",
+                std::fs::read_to_string(&self.out).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets the run go on and waits for its end: (exit code, output).
+    fn go(mut self) -> (i32, String) {
+        std::fs::write(self.pause.path().join("go"), b"").expect("writing go");
+        let status = self.child.wait().expect("waiting for wfuwp");
+        (
+            status.code().unwrap_or(-1),
+            std::fs::read_to_string(&self.out).unwrap_or_default(),
+        )
+    }
+}
+
+fn source_network(label: &str) -> TestDb {
+    let db = TestDb::new(label);
+    seed_network(
+        &db,
+        &NetworkOptions {
+            sites: 8,
+            posts_per_site: 2,
+            seed: 11,
+            concurrency: 2,
+            ..NetworkOptions::default()
+        },
+    );
+    db
+}
+
+/// A uat built independently of the source: another seed and size, its
+/// `blogmeta` ids reversed so that they collide with the source's ids of
+/// other sites, and a site (40) only the target has.
+fn independent_target(label: &str) -> TestDb {
+    let db = TestDb::new(label);
+    seed_network(
+        &db,
+        &NetworkOptions {
+            sites: 6,
+            posts_per_site: 1,
+            seed: 977,
+            main_domain: "uat.wfu.edu".into(),
+            subdomain_suffix: ".uat.wfu.edu".into(),
+            cdn_host: "uat.wp.cdn.aws.wfu.edu".into(),
+            bucket: "wordpress-uat-us".into(),
+            concurrency: 2,
+            ..NetworkOptions::default()
+        },
+    );
+    let max: Vec<u64> = db.query("SELECT MAX(meta_id) FROM wp_blogmeta");
+    let n = max[0];
+    db.exec(&format!(
+        "UPDATE wp_blogmeta SET meta_id = meta_id + {n}; UPDATE wp_blogmeta SET meta_id = {} - meta_id",
+        2 * n + 1
+    ));
+    db.exec(
+        "INSERT INTO wp_blogs (blog_id, site_id, domain, path, registered, last_updated) \
+         VALUES (40, 1, 'only.uat.wfu.edu', '/', '2020-01-01 00:00:00', '2020-01-01 00:00:00'); \
+         INSERT INTO wp_blogmeta (blog_id, meta_key, meta_value) VALUES (40, 'db_version', 'uat-only'); \
+         CREATE TABLE wp_40_options LIKE wp_2_options; \
+         INSERT INTO wp_40_options SELECT * FROM wp_2_options",
+    );
+    db
+}
+
+fn text(r: &Run) -> String {
+    format!("{}\n{}", r.stdout, r.stderr)
+}
+
+fn assert_refused(r: &Run, code: i32, words: &[&str], what: &str) {
+    assert_eq!(
+        r.code,
+        code,
+        "{what}: exit {} instead of {code}:\n{}",
+        r.code,
+        text(r)
+    );
+    let t = text(r).to_lowercase();
+    for w in words {
+        assert!(t.contains(&w.to_lowercase()), "{what}: no {w:?} in:\n{t}");
+    }
+    assert!(!t.contains("panicked"), "{what}: panicked:\n{t}");
+}
+
+// ---- 1. One database, two names -------------------------------------------
+
+#[test]
+fn one_database_reached_by_socket_and_tcp_is_never_source_and_target() {
+    let db = source_network("sf_same");
+    let m = Machine::new(&[
+        env_block("self", &db, Via::Tcp, PROD_TOKENS, ""),
+        env_block("selfsock", &db, Via::Socket, UAT_TOKENS, ""),
+    ]);
+    let before = table_checksums(&db);
+    for args in [
+        &["env-migrate", "self", "selfsock", "--force"][..],
+        &["env-migrate", "selfsock", "self", "--force"],
+        &["env-migrate", "self", "selfsock", "--dry-run"],
+    ] {
+        let r = m.run(args);
+        assert_refused(&r, 2, &["same database"], &format!("{args:?}"));
+    }
+    assert_same(
+        &before,
+        &table_checksums(&db),
+        "the source after the refusals",
+    );
+    assert!(
+        m.migration_ids().is_empty(),
+        "a refused migration left state behind"
+    );
+}
+
+// ---- 2. Locks that hold across machines ------------------------------------
+
+#[test]
+fn two_machines_never_write_one_target_at_once() {
+    let source = source_network("sf_lock_src");
+    let target = independent_target("sf_lock_dst");
+    // Machine A reaches the target over TCP, machine B through the socket,
+    // each with its own logs dir: no file lock can see the other.
+    let a = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let b = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uatsock", &target, Via::Socket, UAT_TOKENS, ""),
+    ]);
+    let held = a.start_paused(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "1",
+        ],
+        "site_copied:2",
+    );
+    let during = table_checksums(&target);
+    let r = b.run(&["env-migrate", "prod", "uatsock", "--force"]);
+    assert_refused(
+        &r,
+        4,
+        &["locked by another wfuwp run", "server connection"],
+        "machine B",
+    );
+    assert!(
+        !text(&r).contains("process"),
+        "the refusal names a local process although none runs here:\n{}",
+        text(&r)
+    );
+    assert!(
+        b.migration_ids().is_empty(),
+        "the refused run created state"
+    );
+    assert_same(
+        &during,
+        &table_checksums(&target),
+        "the target while B was refused",
+    );
+    let (code, out) = held.go();
+    assert_eq!(code, 0, "machine A's run:\n{out}");
+    // Once A is done, B may run.
+    b.migrate(&["env-migrate", "prod", "uatsock", "--force"]);
+}
+
+#[test]
+fn a_run_that_loses_its_server_lock_stops_and_resumes_exactly() {
+    let source = source_network("sf_lost_src");
+    let pristine = independent_target("sf_lost_pristine");
+    let reference = TestDb::new("sf_lost_ref");
+    copy_db(&pristine, &reference);
+    let target = TestDb::new("sf_lost_dst");
+    copy_db(&pristine, &target);
+    let r = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &reference, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    r.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let held = m.start_paused(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "1",
+        ],
+        "site_copied:3",
+    );
+    // The server ends the connection that holds the lock (a DBA's KILL, a
+    // failover, a network cut of that one connection).
+    let holder: Vec<Option<u64>> = target.query(&format!(
+        "SELECT IS_USED_LOCK('wfuwp-target:{}')",
+        target.name
+    ));
+    let id = holder[0].expect("the run holds no server lock on its target");
+    target.exec(&format!("KILL CONNECTION {id}"));
+    let (code, out) = held.go();
+    assert_eq!(
+        code, 1,
+        "a run without its lock must stop with exit 1:\n{out}"
+    );
+    assert!(out.contains("lost the lock"), "no clear message:\n{out}");
+    let ids = m.migration_ids();
+    let state = m.state(&ids[0]);
+    assert_eq!(state["status"], "paused", "state after the lost lock");
+    assert_eq!(
+        state["completedSites"], 2,
+        "only the sites swapped before the loss"
+    );
+    assert_eq!(state["failedSites"], 0, "a lost lock must not fail sites");
+    m.run_ok(&["env-migrate", "--resume", &ids[0], "--force"]);
+    assert_same(
+        &live_checksums(&reference),
+        &live_checksums(&target),
+        "resumed target vs an uninterrupted run",
+    );
+}
+
+// ---- 3. Rollback in order --------------------------------------------------
+
+#[test]
+fn an_older_migration_cannot_be_rolled_back_over_a_newer_one() {
+    let source = source_network("sf_order_src");
+    let target = TestDb::new("sf_order_dst");
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let empty = table_checksums(&target);
+    let m1 = m.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let after_m1 = table_checksums(&target);
+    let m2 = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "3",
+    ]);
+    // Data written after M2 by the site's users.
+    target.exec(
+        "UPDATE wp_3_options SET option_value = 'edited after M2' WHERE option_name = 'blogname'",
+    );
+    let now = table_checksums(&target);
+    let r = m.run(&["env-migrate", "--rollback", &m1, "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &["cannot be rolled back", &m2, "newest first"],
+        "rollback of M1",
+    );
+    assert_same(
+        &now,
+        &table_checksums(&target),
+        "the target after the refused rollback",
+    );
+    m.run_ok(&["env-migrate", "--rollback", &m2, "--force"]);
+    assert_same(
+        &live_checksums_of(&after_m1),
+        &live_checksums(&target),
+        "after rolling back M2",
+    );
+    m.run_ok(&["env-migrate", "--rollback", &m1, "--force"]);
+    assert_same(
+        &empty,
+        &table_checksums(&target),
+        "after rolling back M2 then M1",
+    );
+}
+
+fn live_checksums_of(c: &Checksums) -> Checksums {
+    c.iter()
+        .filter(|(t, _)| !t.starts_with("_wf"))
+        .map(|(t, v)| (t.clone(), *v))
+        .collect()
+}
+
+#[test]
+fn a_newer_migration_under_another_environment_name_blocks_the_rollback() {
+    let source = source_network("sf_alias_src");
+    let target = independent_target("sf_alias_dst");
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+        env_block("uatsock", &target, Via::Socket, UAT_TOKENS, ""),
+    ]);
+    let m1 = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2",
+    ]);
+    let m2 = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uatsock",
+        "--force",
+        "--include-sites",
+        "4",
+    ]);
+    let now = table_checksums(&target);
+    let r = m.run(&["env-migrate", "--rollback", &m1, "--force"]);
+    assert_refused(&r, 2, &[&m2], "rollback of M1 under the other name");
+    assert_same(&now, &table_checksums(&target), "after the refusal");
+}
+
+// ---- 4. Partial migrations into an independent target -----------------------
+
+type MetaRow = (u64, String, Option<String>);
+
+fn blogmeta(db: &TestDb, filter: &str) -> Vec<MetaRow> {
+    db.query(&format!(
+        "SELECT blog_id, meta_key, meta_value FROM wp_blogmeta WHERE {filter} ORDER BY blog_id, meta_key, meta_value"
+    ))
+}
+
+#[test]
+fn a_partial_migration_upserts_into_a_target_whose_ids_differ() {
+    let source = source_network("sf_part_src");
+    let target = independent_target("sf_part_dst");
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let others_before = blogmeta(&target, "blog_id NOT IN (2, 5)");
+    let untouched: Checksums = table_checksums(&target)
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("wp_2_") && !t.starts_with("wp_5_") && !t.contains("blog"))
+        .collect();
+    let before = table_checksums(&target);
+    let id = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2,5",
+    ]);
+    assert_eq!(
+        blogmeta(&target, "blog_id NOT IN (2, 5)"),
+        others_before,
+        "other sites' blogmeta"
+    );
+    // The selected sites' rows: the source's, as hand-computed (the
+    // generator's blogmeta values hold no token).
+    assert_eq!(
+        blogmeta(&target, "blog_id IN (2, 5)"),
+        blogmeta(&source, "blog_id IN (2, 5)"),
+        "selected sites' blogmeta"
+    );
+    let domains: Vec<(u64, String)> = target
+        .query("SELECT blog_id, domain FROM wp_blogs WHERE blog_id IN (2, 5, 40) ORDER BY blog_id");
+    let src_domains: Vec<(u64, String)> = source
+        .query("SELECT blog_id, domain FROM wp_blogs WHERE blog_id IN (2, 5) ORDER BY blog_id");
+    assert_eq!(
+        domains.len(),
+        3,
+        "site 40 (target only) must stay registered"
+    );
+    for ((id, d), (_, s)) in domains.iter().zip(&src_domains) {
+        assert_eq!(
+            *d,
+            s.replace(".wfu.edu", ".uat.wfu.edu"),
+            "domain of site {id}"
+        );
+    }
+    let after = table_checksums(&target);
+    for (t, v) in &untouched {
+        assert_eq!(
+            after.get(t),
+            Some(v),
+            "{t} changed although outside the selection"
+        );
+    }
+    m.run_ok(&["env-migrate", "--rollback", &id, "--force"]);
+    assert_same(&before, &table_checksums(&target), "after the rollback");
+}
+
+// ---- 5. An empty selection ---------------------------------------------------
+
+#[test]
+fn a_selection_matching_no_site_is_refused_and_keeps_older_backups() {
+    let source = source_network("sf_empty_src");
+    let target = independent_target("sf_empty_dst");
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let first = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2,3",
+    ]);
+    let backups = tables_marked(&target, BACKUP);
+    assert!(!backups.is_empty(), "the first migration kept no backups");
+    let now = table_checksums(&target);
+    for extra in [&["--force"][..], &["--dry-run"]] {
+        let mut args = vec![
+            "env-migrate",
+            "prod",
+            "uat",
+            "--include-sites",
+            "2",
+            "--exclude-sites",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let r = m.run(&args);
+        assert_refused(&r, 2, &["matches no site"], &format!("{args:?}"));
+    }
+    assert_eq!(
+        m.migration_ids(),
+        vec![first.clone()],
+        "a refused run created state"
+    );
+    assert_same(
+        &now,
+        &table_checksums(&target),
+        "the target after the refusals",
+    );
+    // A network-only run completes without superseding the sites' backups.
+    m.migrate(&["env-migrate", "prod", "uat", "--force", "--network-only"]);
+    for b in &backups {
+        assert!(
+            target.tables().contains(b),
+            "{b} was dropped by a run that migrated no site"
+        );
+    }
+}
+
+// ---- 6. State files are not trusted blindly ----------------------------------
+
+#[test]
+fn a_state_naming_a_live_table_as_backup_is_refused_before_any_ddl() {
+    let source = source_network("sf_edit_src");
+    let target = independent_target("sf_edit_dst");
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let id = m.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let path = m.state_path(&id);
+    let mut state = m.state(&id);
+    let tables = state["networkBackup"]["tables"]
+        .as_array_mut()
+        .expect("a network backup record");
+    let sitemeta = tables
+        .iter_mut()
+        .find(|t| t["live"] == "wp_sitemeta")
+        .expect("wp_sitemeta in the record");
+    sitemeta["backup"] = "wp_options".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).expect("json")).expect("writing");
+    let now = table_checksums(&target);
+    let r = m.run(&["env-migrate", "--rollback", &id, "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &["wp_options", "edited or damaged"],
+        "rollback of an edited state",
+    );
+    assert_same(
+        &now,
+        &table_checksums(&target),
+        "the target after the refusal",
+    );
+}
+
+// ---- 8. Leftovers of abandoned and superseded migrations ---------------------
+
+#[test]
+fn abandoned_staging_is_removed_and_superseded_migrations_say_so() {
+    let source = source_network("sf_leak_src");
+    let target = independent_target("sf_leak_dst");
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let old = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2",
+    ]);
+    // A run killed with staging tables on the target, then abandoned.
+    let killed = run(m
+        .cmd(&[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "1",
+        ])
+        .env("WFUWP_FAILPOINT", "site_copied:2"));
+    assert_eq!(
+        killed.code,
+        -1,
+        "the failpoint did not kill the run:\n{}",
+        text(&killed)
+    );
+    assert!(
+        !tables_marked(&target, STAGING).is_empty(),
+        "the kill left no staging tables"
+    );
+    let abandoned = m
+        .migration_ids()
+        .into_iter()
+        .find(|i| *i != old)
+        .expect("the killed migration");
+    m.run_ok(&["env-migrate", "--abandon", &abandoned]);
+    let newest = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "3",
+    ]);
+    assert!(
+        tables_marked(&target, STAGING).is_empty(),
+        "staging tables of the abandoned migration remain: {:?}",
+        tables_marked(&target, STAGING)
+    );
+    let old_state = m.state(&old);
+    assert_eq!(
+        old_state["supersededBy"],
+        newest.as_str(),
+        "old state not marked"
+    );
+    assert_eq!(
+        old_state["backupBytes"], 0,
+        "old state still claims backup space"
+    );
+    let list = m.run_ok(&["env-migrate", "--list-migrations", "--all", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).expect("listing JSON");
+    let entry = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["migrationId"] == old.as_str()))
+        .expect("old migration listed");
+    assert_eq!(entry["backupBytes"], 0);
+    assert_eq!(entry["supersededBy"], newest.as_str());
+    let r = m.run(&["env-migrate", "--rollback", &old, "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &["dropped", &newest],
+        "rollback of a superseded migration",
+    );
+    // After --skip-backup the report does not offer a rollback.
+    let r = m.run_ok(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--skip-backup",
+        "--include-sites",
+        "4",
+    ]);
+    assert!(
+        !text(&r).contains("undo with"),
+        "report offers a rollback:\n{}",
+        text(&r)
+    );
+    assert!(
+        text(&r).contains("cannot be rolled back"),
+        "report:\n{}",
+        text(&r)
+    );
+}
+
+// ---- 11. post_migration commands ----------------------------------------------
+
+fn alive(pid: i32) -> bool {
+    // A zombie (exited, not yet reaped by init) is not running.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigterm_during_a_hook_stops_its_whole_group_and_resume_skips_finished_hooks() {
+    let source = source_network("sf_hook_src");
+    let target = independent_target("sf_hook_dst");
+    let hooks = tempfile::tempdir().expect("temp dir");
+    let (log, pid_file, go) = (
+        hooks.path().join("log"),
+        hooks.path().join("pid"),
+        hooks.path().join("go"),
+    );
+    let post = format!(
+        "post_migration = [\"echo one >> {log}\", \"if [ -f {go} ]; then echo two >> {log}; exit 0; fi; sleep 300 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait\"]\n",
+        log = log.display(),
+        go = go.display(),
+        pid = pid_file.display()
+    );
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, &post),
+    ]);
+    let out = m.dir.path().join("run.out");
+    let file = File::create(&out).expect("output file");
+    let mut child = m
+        .cmd(&[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--include-sites",
+            "2",
+        ])
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("dup"))
+        .stderr(file)
+        .spawn()
+        .expect("spawning wfuwp");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !pid_file.exists() {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "wfuwp ended before the hook ran"
+        );
+        assert!(Instant::now() < deadline, "the hook never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let grandchild: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(alive(grandchild), "the hook's child is not running");
+    // SAFETY: kill(2) with a valid pid and signal.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().expect("wait");
+    let output = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "SIGTERM must pause the run:\n{output}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(grandchild) {
+        assert!(
+            Instant::now() < deadline,
+            "the hook's child {grandchild} survived the run"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(&go, b"").expect("go file");
+    let id = m.migration_ids().pop().expect("migration");
+    m.run_ok(&["env-migrate", "--resume", &id, "--force"]);
+    let lines = std::fs::read_to_string(&log).expect("hook log");
+    assert_eq!(
+        lines, "one\ntwo\n",
+        "the finished hook ran again, or the other did not"
+    );
+}
+
+// ---- 14. When the server goes away ---------------------------------------------
+
+#[test]
+fn a_source_server_that_goes_away_pauses_the_run_instead_of_failing_sites() {
+    let source = source_network("sf_gone_src");
+    let pristine = independent_target("sf_gone_pristine");
+    let reference = TestDb::new("sf_gone_ref");
+    copy_db(&pristine, &reference);
+    let target = TestDb::new("sf_gone_dst");
+    copy_db(&pristine, &target);
+    let r = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &reference, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    r.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let proxy = Proxy::to_sandbox();
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Port(proxy.port()), PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    let held = m.start_paused(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "2",
+            "--max-retries",
+            "5",
+        ],
+        "site_swapped:2",
+    );
+    proxy.set_down(true);
+    let (code, out) = held.go();
+    assert_eq!(
+        code, 1,
+        "an unreachable source must stop the run with exit 1:\n{out}"
+    );
+    assert!(
+        out.contains("cannot be reached"),
+        "no clear message:\n{out}"
+    );
+    let id = m.migration_ids().pop().expect("migration");
+    let state = m.state(&id);
+    assert_eq!(state["status"], "paused", "{state}");
+    assert_eq!(
+        state["failedSites"], 0,
+        "sites failed because of the outage: {state}"
+    );
+    assert_eq!(state["timeoutSites"], 0);
+    let unfinished = state["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .filter(|s| s["status"] == "pending" || s["status"] == "in_progress")
+        .count();
+    assert!(unfinished >= 5, "sites were not left to resume: {state}");
+    proxy.set_down(false);
+    m.run_ok(&["env-migrate", "--resume", &id, "--force"]);
+    assert_same(
+        &live_checksums(&reference),
+        &live_checksums(&target),
+        "resumed target vs an uninterrupted run",
+    );
+}
