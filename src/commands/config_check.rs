@@ -62,7 +62,7 @@ enum Problem {
 pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
     let config = ctx.config()?;
     let selected = select(&config, envs)?;
-    println!(
+    crate::outln!(
         "configuration {}: valid, {} environment(s) to check",
         config.path.display(),
         selected.len()
@@ -81,7 +81,7 @@ pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
         }
     }
     if failed.is_empty() {
-        println!("all {} environment(s) OK", reports.len());
+        crate::outln!("all {} environment(s) OK", reports.len());
         return Ok(Code::Success);
     }
     let message = format!(
@@ -257,7 +257,7 @@ fn quote(ident: &str) -> String {
 
 fn print_report(r: &Report) {
     let e = &r.env;
-    println!(
+    crate::outln!(
         "{}: {}@{} database '{}' (prefix {})",
         e.name,
         e.user,
@@ -266,8 +266,8 @@ fn print_report(r: &Report) {
         e.table_prefix
     );
     match &r.outcome {
-        Ok(f) => println!("  ok: {}", describe(e, f)),
-        Err(Problem::Config(m)) | Err(Problem::Database(m)) => println!("  FAILED: {m}"),
+        Ok(f) => crate::outln!("  ok: {}", describe(e, f)),
+        Err(Problem::Config(m)) | Err(Problem::Database(m)) => crate::outln!("  FAILED: {m}"),
     }
 }
 

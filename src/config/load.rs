@@ -117,16 +117,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(c) = config.defaults.concurrency {
-        if c == 0 || c > 64 {
+        if c == 0 || c > super::MAX_CONCURRENCY {
             return Err(invalid(format!(
-                "[defaults] concurrency = {c} must be between 1 and 64"
+                "[defaults] concurrency = {c} must be between 1 and {}",
+                super::MAX_CONCURRENCY
             )));
         }
     }
     if let Some(t) = config.defaults.timeout_minutes {
-        if t.is_nan() || t <= 0.0 {
+        super::check_timeout_minutes(t)
+            .map_err(|why| invalid(format!("[defaults] timeout_minutes = {t}: {why}")))?;
+    }
+    if let Some(r) = config.defaults.max_retries {
+        if r > super::MAX_RETRIES {
             return Err(invalid(format!(
-                "[defaults] timeout_minutes = {t} must be positive"
+                "[defaults] max_retries = {r} must be at most {}",
+                super::MAX_RETRIES
             )));
         }
     }

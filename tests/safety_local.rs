@@ -1,0 +1,201 @@
+//! The local safety envelope: files in a shared logs dir are never followed
+//! through symbolic links, numbers on the command line and in the config are
+//! bounded, a closed stdout never panics, secrets stay out of config errors,
+//! ambiguous replacement pairs are refused, and the small messages tell the
+//! truth.
+//!
+//! Tests that need no database build their own command (see [`bin`]) so that
+//! they also run without the MariaDB sandbox.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use support::{
+    closed_port, run, seed_network, small_network, wfuwp, write_config, write_config_text, Run,
+    TestDb, PROD_TOKENS, UAT_TOKENS,
+};
+use wfuwp::state::{ErrorKind, MigrationStatus, NewMigration, Session};
+
+/// The binary with `--config` and `--logs-dir`, colours off, no outside config.
+fn bin(config: &Path, logs: &Path) -> Command {
+    let mut cmd = bin_without_logs_dir(config);
+    cmd.arg("--logs-dir").arg(logs);
+    cmd
+}
+
+/// Like [`bin`], but the logs dir comes from the config file.
+fn bin_without_logs_dir(config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfuwp"));
+    cmd.arg("--config").arg(config);
+    cmd.env("NO_COLOR", "1")
+        .env("WFUWP_SAFETY_PW", "unused")
+        .env_remove("WFUWP_CONFIG")
+        .env_remove("WFUWP_LOGS_DIR");
+    cmd
+}
+
+/// One environment on a loopback port nothing listens on.
+fn dead_env(name: &str, port: u16, tokens: &[(&str, &str)]) -> String {
+    let mut out = format!(
+        "[environments.{name}]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"wp\"\npassword_env = \"WFUWP_SAFETY_PW\"\ndatabase = \"wp_{name}\"\n"
+    );
+    if !tokens.is_empty() {
+        out.push_str(&format!("[environments.{name}.replace]\n"));
+        for (k, v) in tokens {
+            out.push_str(&format!("{k} = \"{v}\"\n"));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// A prod → uat config whose servers are unreachable; returns its path.
+fn dead_config(dir: &Path, prod: &[(&str, &str)], uat: &[(&str, &str)]) -> PathBuf {
+    let port = closed_port();
+    let text = format!(
+        "{}{}",
+        dead_env("prod", port, prod),
+        dead_env("uat", port, uat)
+    );
+    write_config_text(dir, &text)
+}
+
+/// Creates a failed (resumable) prod → uat migration whose fingerprints match
+/// `config`, through the library; returns its id.
+fn failed_migration(config: &Path, logs: &Path) -> String {
+    let cfg = wfuwp::config::load(Some(config)).expect("test config loads");
+    let fingerprints: BTreeMap<String, String> = cfg
+        .environments
+        .iter()
+        .map(|(n, e)| (n.clone(), wfuwp::config::fingerprint::of(e)))
+        .collect();
+    let s = Session::create(
+        logs,
+        NewMigration {
+            source: "prod".into(),
+            target: "uat".into(),
+            fingerprints,
+            sites: vec![1, 2],
+            ..Default::default()
+        },
+    )
+    .expect("creating a migration");
+    s.site_started(1).unwrap();
+    s.site_failed(1, ErrorKind::Sql, "boom").unwrap();
+    let id = s.id();
+    s.finish(MigrationStatus::Failed, serde_json::Value::Null)
+        .unwrap();
+    id
+}
+
+fn assert_no_panic(r: &Run) {
+    assert_ne!(r.code, 101, "panicked: {r:?}");
+    assert!(!r.stderr.contains("panicked"), "panicked: {r:?}");
+}
+
+const VICTIM: &[u8] = b"precious data that must not change\n";
+
+fn victim(dir: &Path) -> PathBuf {
+    let p = dir.join("victim.txt");
+    std::fs::write(&p, VICTIM).unwrap();
+    p
+}
+
+// ------------------------------------------------- 9: numbers and pipes
+
+#[test]
+fn an_absurd_timeout_flag_is_a_usage_error_not_a_panic() {
+    let prod = TestDb::new("safe_timeout_prod");
+    seed_network(&prod, &small_network());
+    let uat = TestDb::new("safe_timeout_uat");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", &prod, PROD_TOKENS), ("uat", &uat, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+    let r = run(wfuwp(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--timeout",
+        "1e18",
+    ]));
+    assert_no_panic(&r);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--timeout"), "{r:?}");
+    for bad in [
+        &["--timeout", "inf"][..],
+        &["--timeout", "NaN"],
+        &["--timeout=-5"],
+        &["--timeout", "0"],
+        &["--timeout", "10081"],
+        &["--concurrency", "0"],
+        &["--max-retries", "101"],
+    ] {
+        let r = run(wfuwp(&config, &logs)
+            .args(["env-migrate", "prod", "uat", "--force"])
+            .args(bad));
+        assert_eq!(r.code, 2, "{bad:?}: {r:?}");
+    }
+    assert!(uat.tables().is_empty(), "nothing written to the target");
+}
+
+#[test]
+fn an_absurd_timeout_in_the_config_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    for (setting, words) in [
+        ("timeout_minutes = 1e18", "timeout_minutes"),
+        ("timeout_minutes = -1.0", "timeout_minutes"),
+        ("timeout_minutes = inf", "timeout_minutes"),
+        ("max_retries = 1000", "max_retries"),
+        ("concurrency = 100000", "concurrency"),
+    ] {
+        let text = format!("[defaults]\n{setting}\n\n{}", dead_env("prod", port, &[]));
+        let config = write_config_text(dir.path(), &text);
+        let r = run(bin(&config, &dir.path().join("logs")).args(["config", "check"]));
+        assert_no_panic(&r);
+        assert_eq!(r.code, 2, "{setting}: {r:?}");
+        assert!(r.stderr.contains(words), "{setting}: {r:?}");
+    }
+}
+
+/// Runs `cmd` with stdout connected to a pipe whose reading end is already closed.
+fn run_into_closed_pipe(cmd: &mut Command) -> Run {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = cmd
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_closed_stdout_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(dir.path(), &[("main", "www")], &[("main", "uat")]);
+    let logs = dir.path().join("logs");
+    failed_migration(&config, &logs);
+    for args in [
+        &["config", "check"][..],
+        &["env-migrate", "--list-migrations", "--all"],
+        &["env-migrate", "--list-migrations", "--all", "--json"],
+        &["env-migrate", "--show-state-path"],
+        &["completions", "bash"],
+    ] {
+        let r = run_into_closed_pipe(bin(&config, &logs).args(args));
+        assert_no_panic(&r);
+    }
+}
+
