@@ -104,6 +104,88 @@ fn victim(dir: &Path) -> PathBuf {
     p
 }
 
+// ------------------------------------------------------- 7: symbolic links
+
+#[test]
+fn a_symlinked_target_lock_is_refused_and_its_target_left_alone() {
+    let prod = TestDb::new("safe_link_prod");
+    seed_network(&prod, &small_network());
+    let uat = TestDb::new("safe_link_uat");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &[("prod", &prod, PROD_TOKENS), ("uat", &uat, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let victim = victim(dir.path());
+    let link = logs.join(".target-uat.lock");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+    assert_eq!(std::fs::read(&victim).unwrap(), VICTIM, "victim changed");
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("symbolic link") && r.stderr.contains(".target-uat.lock"),
+        "{r:?}"
+    );
+    assert!(uat.tables().is_empty(), "nothing written to the target");
+}
+
+#[test]
+fn symlinked_state_files_are_refused_on_resume_and_abandon() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(dir.path(), &[("main", "www")], &[("main", "uat")]);
+    let logs = dir.path().join("logs");
+    let id = failed_migration(&config, &logs);
+    let mig = logs.join(&id);
+    let victim = victim(dir.path());
+    for file in [
+        ".migration-lock",
+        "migration-state.journal",
+        "migration-progress.log",
+    ] {
+        let path = mig.join(file);
+        let saved = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        for args in [
+            &["env-migrate", "--resume", id.as_str()][..],
+            &["env-migrate", "--abandon", id.as_str()],
+        ] {
+            let r = run(bin(&config, &logs).args(args));
+            assert_eq!(
+                std::fs::read(&victim).unwrap(),
+                VICTIM,
+                "{file} {args:?}: victim changed: {r:?}"
+            );
+            assert_ne!(r.code, 0, "{file} {args:?}: {r:?}");
+            assert!(
+                r.stderr.contains("symbolic link") && r.stderr.contains(file),
+                "{file} {args:?}: {r:?}"
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, saved).unwrap();
+    }
+}
+
+#[test]
+fn a_group_writable_logs_dir_without_sticky_bit_is_warned_about_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(dir.path(), &[("main", "www")], &[("main", "uat")]);
+    let logs = dir.path().join("logs");
+    let id = failed_migration(&config, &logs);
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let r = run(bin(&config, &logs).args(["env-migrate", "--resume", &id]));
+    assert_no_panic(&r);
+    assert_eq!(
+        r.stderr.matches("without the sticky bit").count(),
+        1,
+        "{r:?}"
+    );
+}
+
 // ------------------------------------------------- 9: numbers and pipes
 
 #[test]
