@@ -281,3 +281,80 @@ fn a_closed_stdout_never_panics() {
     }
 }
 
+// ------------------------------------------ 12: ambiguous replacement pairs
+
+#[test]
+fn two_keys_with_the_same_source_value_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(
+        dir.path(),
+        &[("main", "www.wfu.edu"), ("alias", "www.wfu.edu")],
+        &[("main", "uat.wfu.edu"), ("alias", "uat2.wfu.edu")],
+    );
+    let logs = dir.path().join("logs");
+    let r = run(bin(&config, &logs).args(["env-migrate", "prod", "uat", "--dry-run"]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("'main'")
+            && r.stderr.contains("'alias'")
+            && r.stderr.contains("www.wfu.edu"),
+        "{r:?}"
+    );
+    // A --replace pair whose FROM is a token's value with another TO is the same ambiguity.
+    let config = dead_config(dir.path(), &[("main", "www.wfu.edu")], &[("main", "uat")]);
+    let r = run(bin(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--dry-run",
+        "--replace",
+        "www.wfu.edu=other",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+}
+
+#[test]
+fn a_replace_pair_with_an_empty_to_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(dir.path(), &[("main", "www")], &[("main", "uat")]);
+    let r = run(bin(&config, &dir.path().join("logs")).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--dry-run",
+        "--replace",
+        "cdn.wfu.edu=",
+    ]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("empty TO"), "{r:?}");
+}
+
+#[test]
+fn config_check_reports_keys_another_environment_lacks_and_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(
+        dir.path(),
+        &[
+            ("main", "www.wfu.edu"),
+            ("alias", "www.wfu.edu"),
+            ("cdn", "cdn.wfu.edu"),
+        ],
+        &[("main", "uat.wfu.edu"), ("alias", "uat2.wfu.edu")],
+    );
+    let r = run(bin(&config, &dir.path().join("logs")).args(["config", "check"]));
+    assert_no_panic(&r);
+    assert_eq!(r.code, 2, "{r:?}");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("environment 'uat' lacks replacement key 'cdn' that 'prod' has")
+            && all.contains("prod → uat would be refused"),
+        "{r:?}"
+    );
+    assert!(
+        all.contains(
+            "replacement keys 'alias' and 'main' of environment 'prod' have the same value"
+        ),
+        "duplicate values reported: {r:?}"
+    );
+}
+
