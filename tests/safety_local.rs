@@ -281,6 +281,32 @@ fn a_closed_stdout_never_panics() {
     }
 }
 
+// ------------------------------------------------- 10: secrets in errors
+
+#[test]
+fn config_errors_never_echo_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    for (line, secret) in [
+        ("password = \"Sup3rSecretPw\" y", "Sup3rSecretPw"),
+        ("password = 12345678", "12345678"),
+        ("db_token = \"T0kenValue\" z", "T0kenValue"),
+    ] {
+        let text =
+            format!("[environments.prod]\nhost = \"db\"\nuser = \"u\"\n{line}\ndatabase = \"d\"\n");
+        let config = write_config_text(dir.path(), &text);
+        let r = run(bin(&config, &dir.path().join("logs")).args(["config", "check"]));
+        assert_eq!(r.code, 2, "{line}: {r:?}");
+        assert!(
+            !r.stderr.contains(secret) && !r.stdout.contains(secret),
+            "{line}: the secret leaked: {r:?}"
+        );
+        assert!(
+            r.stderr.contains(&config.display().to_string()) && r.stderr.contains("line 4"),
+            "{line}: file and line named: {r:?}"
+        );
+    }
+}
+
 // ------------------------------------------ 12: ambiguous replacement pairs
 
 #[test]
