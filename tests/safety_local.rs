@@ -384,3 +384,109 @@ fn config_check_reports_keys_another_environment_lacks_and_duplicates() {
     );
 }
 
+// ------------------------------------------------------ 13: minor truths
+
+#[test]
+fn the_readable_password_warning_is_printed_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let text = format!(
+        "{}{}",
+        dead_env("prod", port, &[("main", "www")]),
+        dead_env("uat", port, &[("main", "uat")])
+    )
+    .replacen("password_env = \"WFUWP_SAFETY_PW\"", "password = \"x\"", 1);
+    let config = write_config_text(dir.path(), &text);
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = run(bin(&config, &dir.path().join("logs")).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--dry-run",
+    ]));
+    assert_eq!(
+        r.stderr.matches("holds a literal password").count(),
+        1,
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_tilde_in_logs_dir_means_home() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let config = write_config_text(
+        &dir.path().join("etc"),
+        "logs_dir = \"~/wfuwp-logs\"\n[environments.prod]\nhost = \"h\"\nuser = \"u\"\ndatabase = \"d\"\n",
+    );
+    let r = run(bin_without_logs_dir(&config)
+        .env("HOME", &home)
+        .args(["env-migrate", "--show-state-path"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with(&format!("{}\t", home.join("wfuwp-logs").display())),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn socket_and_host_together_say_which_wins_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let text = dead_env("prod", port, &[]).replace(
+        "user = ",
+        &format!(
+            "socket = \"{}\"\nuser = ",
+            dir.path().join("no.sock").display()
+        ),
+    );
+    let config = write_config_text(dir.path(), &text);
+    let r = run(bin(&config, &dir.path().join("logs")).args(["config", "check"]));
+    assert_no_panic(&r);
+    assert_eq!(
+        r.stderr.matches("sets both `host` and `socket`").count(),
+        1,
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("through the socket"), "{r:?}");
+}
+
+#[test]
+fn a_fingerprint_mismatch_names_exactly_the_changed_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(
+        dir.path(),
+        &[("main", "www.wfu.edu"), ("cdn", "cdn.wfu.edu")],
+        &[("main", "uat.wfu.edu"), ("cdn", "cdn.uat.wfu.edu")],
+    );
+    let logs = dir.path().join("logs");
+    let id = failed_migration(&config, &logs);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("cdn.uat.wfu.edu", "cdn2.uat.wfu.edu");
+    std::fs::write(&config, text).unwrap();
+    let r = run(bin(&config, &logs).args(["env-migrate", "--resume", &id]));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("uat") && r.stderr.contains("replacement key 'cdn'"),
+        "{r:?}"
+    );
+    for innocent in ["host", "database", "prefix", "'main'", "prod"] {
+        assert!(!r.stderr.contains(innocent), "{innocent} is blamed: {r:?}");
+    }
+}
+
+#[test]
+fn one_attempt_is_singular_in_the_progress_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dead_config(dir.path(), &[("main", "www")], &[("main", "uat")]);
+    let logs = dir.path().join("logs");
+    let id = failed_migration(&config, &logs);
+    let log =
+        std::fs::read_to_string(logs.join(&id).join(wfuwp::state::store::PROGRESS_LOG)).unwrap();
+    assert!(log.contains("after 1 attempt:"), "{log}");
+    assert!(!log.contains("1 attempts"), "{log}");
+}

@@ -560,8 +560,8 @@ impl Session {
             (&[], to),
             |r| {
                 format!(
-                    "site {id} {to} ({kind}) after {} attempts: {err}",
-                    r.attempts
+                    "site {id} {to} ({kind}) after {}: {err}",
+                    crate::ui::output::count(r.attempts.into(), "attempt")
                 )
             },
             |r| {

@@ -41,10 +41,10 @@ pub fn final_report(s: &Summary) {
     ));
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
-            "  site {} {:?} after {} attempts: {}",
+            "  site {} {:?} after {}: {}",
             f.site_id,
             f.status,
-            f.attempts,
+            output::count(f.attempts.into(), "attempt"),
             f.error.as_deref().unwrap_or("")
         ));
     }
