@@ -107,9 +107,10 @@ pub fn error(err: &anyhow::Error) {
     stderr_line(&format!("{prefix} {text}"));
 }
 
-/// One line on stderr. `eprintln!` would panic if stderr is closed; a message
-/// nobody can read is not worth a crash, so errors are ignored.
-fn stderr_line(line: &str) {
+/// One line on stderr, shown even with `--quiet`. `eprintln!` would panic if
+/// stderr is closed; a message nobody can read is not worth a crash, so
+/// errors are ignored.
+pub fn stderr_line(line: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{line}");
 }
