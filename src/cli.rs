@@ -172,16 +172,16 @@ pub struct EnvMigrateArgs {
     #[arg(long = "replace", value_name = "FROM=TO", value_parser = parse_replace_pair)]
     pub replace: Vec<(String, String)>,
 
-    /// Sites migrated at once [default: 4]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Sites migrated at once, 1 to 64 [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_CONCURRENCY as i64))]
     pub concurrency: Option<u32>,
 
-    /// Per-site time limit in minutes [default: 20]
+    /// Per-site time limit in minutes, up to 10080 (a week) [default: 20]
     #[arg(long, value_name = "MINUTES", value_parser = parse_minutes)]
     pub timeout: Option<f64>,
 
-    /// Retries of a transient failure within one run [default: 3]
-    #[arg(long, value_name = "N")]
+    /// Retries of a transient failure within one run, 0 to 100 [default: 3]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=crate::config::MAX_RETRIES as i64))]
     pub max_retries: Option<u32>,
 
     /// Do not keep the target's previous tables (asks unless --force)
@@ -338,6 +338,13 @@ fn parse_replace_pair(s: &str) -> Result<(String, String), String> {
             "'{s}' has an empty FROM; give the text to replace before '='"
         ));
     }
+    // An empty TO would delete every occurrence, which an empty value in the
+    // config file is refused for too; deleting text is never an environment change.
+    if to.is_empty() {
+        return Err(format!(
+            "'{s}' has an empty TO; give the replacement text after '=' (deleting text is not supported)"
+        ));
+    }
     Ok((from.to_string(), to.to_string()))
 }
 
@@ -345,9 +352,7 @@ fn parse_minutes(s: &str) -> Result<f64, String> {
     let m: f64 = s
         .parse()
         .map_err(|_| format!("'{s}' is not a number of minutes"))?;
-    if !(m > 0.0 && m.is_finite()) {
-        return Err(format!("'{s}' must be a positive number of minutes"));
-    }
+    crate::config::check_timeout_minutes(m)?;
     Ok(m)
 }
 
@@ -399,6 +404,12 @@ mod tests {
             &["env-migrate", "prod", "uat", "--all"],
             &["env-migrate", "prod", "uat", "--include-sites", "a,b"],
             &["env-migrate", "prod", "uat", "--replace", "=x"],
+            &["env-migrate", "prod", "uat", "--replace", "x="],
+            &["env-migrate", "prod", "uat", "--timeout", "1e18"],
+            &["env-migrate", "prod", "uat", "--timeout", "NaN"],
+            &["env-migrate", "prod", "uat", "--timeout", "inf"],
+            &["env-migrate", "prod", "uat", "--timeout=-1"],
+            &["env-migrate", "prod", "uat", "--max-retries", "101"],
             &["env-migrate", "prod", "uat", "--concurrency", "0"],
             &[
                 "env-migrate",

@@ -73,10 +73,12 @@ impl Interrupt {
 
     fn on_signal(&self) {
         if self.inner.flag.swap(true, Ordering::SeqCst) {
-            eprintln!("interrupted again: exiting now (recorded progress is kept; resume later)");
+            crate::ui::output::stderr_line(
+                "interrupted again: exiting now (recorded progress is kept; resume later)",
+            );
             std::process::exit(EXIT_CODE);
         }
-        eprintln!("stopping: finishing state, press Ctrl-C again to exit now");
+        crate::ui::output::stderr_line("stopping: finishing state, press Ctrl-C again to exit now");
         self.inner.tx.send_replace(true);
     }
 

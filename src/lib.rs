@@ -10,6 +10,10 @@
 //! * [`ui`] — progress, prompts and tables.
 //! * [`testbed`] — a generator of realistic multisite networks for tests, demo and benchmarks.
 
+// Command output goes through `outln!` / `out!` (ui::output), which survive a
+// closed stdout; `println!` would panic on `wfuwp … | head -1`.
+#![deny(clippy::print_stdout)]
+
 pub mod cli;
 pub mod commands;
 pub mod config;

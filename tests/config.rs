@@ -199,6 +199,11 @@ fn one_failing_environment_fails_the_check_but_the_others_are_reported() {
         closed_port(),
         support::PASSWORD_VAR
     ));
+    // The same token keys as prod: a missing key would be a configuration problem (exit 2).
+    text.push_str("[environments.dead.replace]\n");
+    for (k, v) in UAT_TOKENS {
+        text.push_str(&format!("{k} = \"{v}\"\n"));
+    }
     let config = write_config_text(dir.path(), &text);
     let r = check(&config, &[]);
     assert_eq!(r.code, 1, "{r:?}");

@@ -62,17 +62,23 @@ enum Problem {
 pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
     let config = ctx.config()?;
     let selected = select(&config, envs)?;
-    println!(
+    crate::outln!(
         "configuration {}: valid, {} environment(s) to check",
         config.path.display(),
         selected.len()
     );
-    for w in token_warnings(&config, &selected) {
-        crate::ui::output::warn(w);
+    // Found without a database: what a migration between two environments
+    // would refuse. Reported as configuration problems (exit 2).
+    let token_problems = crate::config::pairs::problems(&config, envs);
+    if !token_problems.is_empty() {
+        crate::outln!("replacement tokens:");
+        for p in &token_problems {
+            crate::outln!("  PROBLEM: {p}");
+        }
     }
     let reports = runtime()?.block_on(check_all(selected));
     let mut failed = Vec::new();
-    let mut config_failure = false;
+    let mut config_failure = !token_problems.is_empty();
     for r in &reports {
         print_report(r);
         if let Err(p) = &r.outcome {
@@ -80,16 +86,32 @@ pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
             failed.push(r.env.name.clone());
         }
     }
-    if failed.is_empty() {
-        println!("all {} environment(s) OK", reports.len());
+    if failed.is_empty() && token_problems.is_empty() {
+        crate::outln!("all {} environment(s) OK", reports.len());
         return Ok(Code::Success);
     }
-    let message = format!(
-        "config check failed for {} of {} environment(s): {}. Fix the problems shown above and run `wfuwp config check` again.",
-        failed.len(),
-        reports.len(),
-        failed.join(", ")
+    let tokens = format!(
+        "{} replacement-token problem(s) in {}",
+        token_problems.len(),
+        config.path.display()
     );
+    let summary = match (failed.is_empty(), token_problems.is_empty()) {
+        (true, _) => format!("config check found {tokens}"),
+        (false, true) => format!(
+            "config check failed for {} of {} environment(s): {}",
+            failed.len(),
+            reports.len(),
+            failed.join(", ")
+        ),
+        (false, false) => format!(
+            "config check failed for {} of {} environment(s): {}, and found {tokens}",
+            failed.len(),
+            reports.len(),
+            failed.join(", ")
+        ),
+    };
+    let message =
+        format!("{summary}. Fix the problems shown above and run `wfuwp config check` again.");
     Err(CodedError {
         code: if config_failure {
             Code::Usage
@@ -116,35 +138,6 @@ fn select(config: &Config, names: &[String]) -> Result<Vec<Environment>> {
     names
         .iter()
         .map(|n| Ok(config.environment(n)?.clone()))
-        .collect()
-}
-
-/// Selected environments that lack replacement token keys other environments
-/// define: a migration into them would fail its preflight.
-fn token_warnings(config: &Config, selected: &[Environment]) -> Vec<String> {
-    let all: std::collections::BTreeSet<&String> = config
-        .environments
-        .values()
-        .flat_map(|e| e.replace.keys())
-        .collect();
-    selected
-        .iter()
-        .filter_map(|e| {
-            let missing: Vec<&str> = all
-                .iter()
-                .filter(|k| !e.replace.contains_key(k.as_str()))
-                .map(|k| k.as_str())
-                .collect();
-            (!missing.is_empty()).then(|| {
-                format!(
-                    "environment '{}' has no replacement token {} that other environments define; \
-                     migrations into it will be refused. Add them to [environments.{}.replace].",
-                    e.name,
-                    missing.join(", "),
-                    e.name
-                )
-            })
-        })
         .collect()
 }
 
@@ -257,7 +250,7 @@ fn quote(ident: &str) -> String {
 
 fn print_report(r: &Report) {
     let e = &r.env;
-    println!(
+    crate::outln!(
         "{}: {}@{} database '{}' (prefix {})",
         e.name,
         e.user,
@@ -266,8 +259,8 @@ fn print_report(r: &Report) {
         e.table_prefix
     );
     match &r.outcome {
-        Ok(f) => println!("  ok: {}", describe(e, f)),
-        Err(Problem::Config(m)) | Err(Problem::Database(m)) => println!("  FAILED: {m}"),
+        Ok(f) => crate::outln!("  ok: {}", describe(e, f)),
+        Err(Problem::Config(m)) | Err(Problem::Database(m)) => crate::outln!("  FAILED: {m}"),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::ui::table::{Align, Table};
 /// `--show-state-path`
 pub fn show_state_path(ctx: &Context) -> Result<Code> {
     let (dir, source) = ctx.logs_dir()?;
-    println!("{}\t(chosen by {source})", dir.display());
+    crate::outln!("{}\t(chosen by {source})", dir.display());
     Ok(Code::Success)
 }
 
@@ -23,7 +23,7 @@ pub fn list(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
     let (dir, _) = ctx.logs_dir()?;
     let listing = state::list_migrations(&dir, args.all).map_err(StateError::into_anyhow)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&listing.migrations)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&listing.migrations)?);
     } else if listing.migrations.is_empty() {
         let which = if args.all {
             "no migrations"
@@ -32,7 +32,7 @@ pub fn list(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
         };
         info(format!("{which} in {}", dir.display()));
     } else {
-        print!("{}", table(&listing.migrations).render());
+        crate::out!("{}", table(&listing.migrations).render());
         if let Some(m) = listing.migrations.iter().find(|m| m.resumable) {
             info(format!(
                 "resume with: wfuwp env-migrate --resume {}",

@@ -234,12 +234,15 @@ fn limits(args: &EnvMigrateArgs, d: &Defaults) -> Limits {
             .concurrency
             .or(d.concurrency)
             .unwrap_or(DEFAULT_CONCURRENCY) as usize,
-        timeout: Duration::from_secs_f64(
+        // Bounded at parse time; a hand-edited state file must not panic either.
+        timeout: Duration::try_from_secs_f64(
             args.timeout
                 .or(d.timeout_minutes)
                 .unwrap_or(DEFAULT_TIMEOUT_MINUTES)
                 * 60.0,
-        ),
+        )
+        .unwrap_or(Duration::MAX)
+        .min(Duration::from_secs(config::MAX_TIMEOUT_MINUTES as u64 * 60)),
         max_retries: args
             .max_retries
             .or(d.max_retries)

@@ -52,7 +52,10 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::Config(ConfigCommand::Check { envs }) => config_check::run(&ctx, &envs),
         Command::SearchReplace(args) => search_replace::run(&args),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "wfuwp", &mut std::io::stdout());
+            // Rendered in memory first: generate() panics on a write error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "wfuwp", &mut script);
+            crate::ui::output::stdout_bytes(&script);
             Ok(Code::Success)
         }
         Command::SeedNetwork(args) => crate::testbed::run(&ctx, &args),

@@ -4,11 +4,57 @@
 //! differs is refused unless `--force`, because the replacement pairs or the
 //! database behind a name changed under a half-done migration.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use super::Environment;
 
-/// Hex digest of the environment's connection target, prefix and replacement
-/// tokens. Passwords (and the name of the variable holding one) are not included.
+/// Marks the per-field format; a bare 16-hex-digit digest is the older one.
+const V2: &str = "v2 ";
+
+/// The recorded form of a fingerprint: the digest of the whole environment
+/// (the older format, kept so either binary can compare) and one digest per
+/// field, so that a mismatch can name exactly what changed.
+#[derive(Debug, Serialize, Deserialize)]
+struct Fields {
+    all: String,
+    fields: BTreeMap<String, String>,
+}
+
+/// A secret-free fingerprint of the environment's connection target, prefix
+/// and replacement tokens: `v2 {"all":…,"fields":{…}}`. Passwords (and the name
+/// of the variable holding one) are not included; values are only digested.
 pub fn of(env: &Environment) -> String {
+    let mut fields = BTreeMap::new();
+    let mut put = |name: String, value: serde_json::Value| {
+        // The name is part of the digest so that equal values of two fields
+        // do not show as equal digests.
+        let digest = fnv1a64(format!("{name}\0{value}").as_bytes());
+        fields.insert(name, format!("{digest:016x}"));
+    };
+    put("host".into(), serde_json::json!(env.host));
+    put("port".into(), serde_json::json!(env.port.unwrap_or(3306)));
+    put("socket".into(), serde_json::json!(env.socket));
+    put("user".into(), serde_json::json!(env.user));
+    put("database".into(), serde_json::json!(env.database));
+    put("table_prefix".into(), serde_json::json!(env.table_prefix));
+    for (key, value) in &env.replace {
+        put(format!("replace.{key}"), serde_json::json!(value));
+    }
+    let recorded = Fields {
+        all: legacy(env),
+        fields,
+    };
+    // Serializing a map of strings cannot fail; the fallback keeps the old format.
+    match serde_json::to_string(&recorded) {
+        Ok(json) => format!("{V2}{json}"),
+        Err(_) => recorded.all,
+    }
+}
+
+/// The older format: one digest of everything.
+fn legacy(env: &Environment) -> String {
     let canonical = serde_json::json!({
         "host": env.host,
         "port": env.port.unwrap_or(3306),
@@ -19,6 +65,50 @@ pub fn of(env: &Environment) -> String {
         "replace": env.replace,
     });
     format!("{:016x}", fnv1a64(canonical.to_string().as_bytes()))
+}
+
+fn parse(fp: &str) -> Option<Fields> {
+    serde_json::from_str(fp.strip_prefix(V2)?).ok()
+}
+
+/// What differs between a recorded fingerprint and the current one, in words
+/// ("database", "replacement key 'cdn'"); empty when they agree. A fingerprint
+/// in the older format can only say that something changed.
+pub fn changes(recorded: &str, now: &str) -> Vec<String> {
+    let (old, new) = (parse(recorded), parse(now));
+    let (old, new) = match (old, new) {
+        (Some(o), Some(n)) => (o, n),
+        // Compare what both sides have: the whole-environment digest.
+        (o, n) => {
+            let all = |fp: &str, parsed: Option<Fields>| parsed.map_or(fp.to_string(), |f| f.all);
+            return if all(recorded, o) == all(now, n) {
+                Vec::new()
+            } else {
+                vec!["its settings (this migration was recorded by an older wfuwp, which does not say which ones)".into()]
+            };
+        }
+    };
+    let mut names: Vec<&String> = old.fields.keys().chain(new.fields.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let (a, b) = (old.fields.get(name), new.fields.get(name));
+            if a == b {
+                return None;
+            }
+            let what = match name.strip_prefix("replace.") {
+                Some(key) => format!("replacement key '{key}'"),
+                None => name.clone(),
+            };
+            Some(match (a, b) {
+                (None, _) => format!("{what} (added)"),
+                (_, None) => format!("{what} (removed)"),
+                _ => what,
+            })
+        })
+        .collect()
 }
 
 // FNV-1a: stable across Rust releases (unlike DefaultHasher), which matters
@@ -45,5 +135,36 @@ mod tests {
     fn changes_with_meaning_not_with_secrets() {
         assert_eq!(of(&env("a", Some("x"))), of(&env("a", Some("y"))));
         assert_ne!(of(&env("a", None)), of(&env("b", None)));
+    }
+
+    #[test]
+    fn changes_name_exactly_the_changed_fields() {
+        let mut a = env("a", None);
+        a.replace.insert("main".into(), "www".into());
+        a.replace.insert("cdn".into(), "cdn".into());
+        let mut b = a.clone();
+        assert!(changes(&of(&a), &of(&b)).is_empty());
+        b.replace.insert("cdn".into(), "cdn2".into());
+        b.replace.remove("main");
+        b.replace.insert("bucket".into(), "x".into());
+        b.database = "other".into();
+        assert_eq!(
+            changes(&of(&a), &of(&b)),
+            vec![
+                "database",
+                "replacement key 'bucket' (added)",
+                "replacement key 'cdn'",
+                "replacement key 'main' (removed)"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_older_format_is_still_compared() {
+        let a = env("a", None);
+        assert!(changes(&legacy(&a), &of(&a)).is_empty());
+        let c = changes(&legacy(&a), &of(&env("b", None)));
+        assert_eq!(c.len(), 1);
+        assert!(c[0].contains("older wfuwp"), "{c:?}");
     }
 }

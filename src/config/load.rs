@@ -56,6 +56,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     })?;
     let mut config = parse(&text, path)?;
     warn_if_world_readable(path, &config);
+    warn_about_socket_and_host(&config);
     Ok({
         config.path = path.to_path_buf();
         config
@@ -66,12 +67,12 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
+        message: render_toml_error(&e, text),
     })?;
     config.path = path.to_path_buf();
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     if let Some(dir) = &config.logs_dir {
-        config.logs_dir = Some(base.join(dir));
+        config.logs_dir = Some(base.join(expand_home(dir)));
     }
     let invalid = |message: String| ConfigError::Invalid {
         path: path.to_path_buf(),
@@ -80,7 +81,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     for (name, env) in config.environments.iter_mut() {
         env.name = name.clone();
         if let Some(s) = &env.socket {
-            env.socket = Some(base.join(s));
+            env.socket = Some(base.join(expand_home(s)));
         }
         if env.host.is_none() && env.socket.is_none() {
             return Err(invalid(format!(
@@ -117,20 +118,115 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
     if let Some(c) = config.defaults.concurrency {
-        if c == 0 || c > 64 {
+        if c == 0 || c > super::MAX_CONCURRENCY {
             return Err(invalid(format!(
-                "[defaults] concurrency = {c} must be between 1 and 64"
+                "[defaults] concurrency = {c} must be between 1 and {}",
+                super::MAX_CONCURRENCY
             )));
         }
     }
     if let Some(t) = config.defaults.timeout_minutes {
-        if t.is_nan() || t <= 0.0 {
+        super::check_timeout_minutes(t)
+            .map_err(|why| invalid(format!("[defaults] timeout_minutes = {t}: {why}")))?;
+    }
+    if let Some(r) = config.defaults.max_retries {
+        if r > super::MAX_RETRIES {
             return Err(invalid(format!(
-                "[defaults] timeout_minutes = {t} must be positive"
+                "[defaults] max_retries = {r} must be at most {}",
+                super::MAX_RETRIES
             )));
         }
     }
     Ok(config)
+}
+
+/// `~/x` → `$HOME/x`, as a shell would; other paths are returned unchanged.
+fn expand_home(p: &Path) -> PathBuf {
+    match p.strip_prefix("~") {
+        Ok(rest) => home_dir().join(rest),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+/// Whether a TOML key names a secret whose value must never be echoed.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["pass", "secret", "token", "key"]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
+/// The byte offset after which `line` holds a secret value: just past the `=`
+/// of the first `key = …` whose key looks secret (also inside inline tables).
+fn secret_value_start(line: &str) -> Option<usize> {
+    let mut key_start = 0;
+    for (i, c) in line.char_indices() {
+        match c {
+            '=' => {
+                let key = line[key_start..i]
+                    .trim()
+                    .rsplit(['.', ' ', '{', ','])
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches(['"', '\'']);
+                if is_secret_key(key) {
+                    return Some(i + 1);
+                }
+                key_start = i + 1;
+            }
+            '{' | ',' => key_start = i + 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The toml crate's rendering of a parse error quotes the offending source
+/// line, and its message may quote the value; both would print a password.
+/// A line that assigns a secret key is therefore rendered with its value
+/// replaced, and every quoted fragment of that value is removed from the
+/// message. Other errors keep the crate's rendering.
+fn render_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let Some(span) = e.span() else {
+        return e.to_string().trim_end().to_string();
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..]
+        .split('\n')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r');
+    let Some(cut) = secret_value_start(line) else {
+        return e.to_string().trim_end().to_string();
+    };
+    let column = text[line_start..start].chars().count() + 1;
+    let value = line[cut..].trim();
+    let mut message = e.message().trim_end().to_string();
+    // Fragments the message quotes in backticks (`12345678`) that come from the value.
+    let mut redacted = String::new();
+    let mut parts = message.split('`');
+    if let Some(first) = parts.next() {
+        redacted.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        redacted.push('`');
+        let quoted = i % 2 == 0;
+        if quoted && !part.is_empty() && value.contains(part.trim_matches('"')) {
+            redacted.push_str("<redacted>");
+        } else {
+            redacted.push_str(part);
+        }
+    }
+    message = redacted;
+    if !value.is_empty() {
+        message = message.replace(value, "<redacted>");
+    }
+    format!(
+        "TOML parse error at line {line_no}, column {column}\n  |\n{line_no} | {} <redacted>\n  |\n{message}\n(the value on this line is not shown because it may be secret)",
+        line[..cut].trim_end()
+    )
 }
 
 #[cfg(unix)]
@@ -139,17 +235,33 @@ fn warn_if_world_readable(path: &Path, config: &Config) {
     let has_literal = config.environments.values().any(|e| e.password.is_some());
     if let (true, Ok(meta)) = (has_literal, std::fs::metadata(path)) {
         if meta.permissions().mode() & 0o044 != 0 {
-            eprintln!(
-                "warning: {} holds a literal password and other users can read it; run `chmod 600 {}` or use password_env",
+            crate::ui::output::warn_once(format!(
+                "{} holds a literal password and other users can read it; run `chmod 600 {}` or use password_env",
                 path.display(),
                 path.display()
-            );
+            ));
         }
     }
 }
 
 #[cfg(not(unix))]
 fn warn_if_world_readable(_: &Path, _: &Config) {}
+
+/// The driver connects through `socket` when one is set and then ignores
+/// `host`/`port`; a config that sets both says so, once per run.
+fn warn_about_socket_and_host(config: &Config) {
+    for env in config.environments.values() {
+        if let (Some(socket), Some(host)) = (&env.socket, &env.host) {
+            crate::ui::output::warn_once(format!(
+                "[environments.{name}] sets both `host` and `socket`: wfuwp connects through the socket {} \
+                 and ignores host '{host}' and port. Remove the one you do not mean from {}.",
+                socket.display(),
+                config.path.display(),
+                name = env.name,
+            ));
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -210,6 +322,48 @@ main = "uat.wfu.edu"
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn errors_on_secret_lines_hide_the_value() {
+        for (line, secret) in [
+            ("password = \"S3cr3t\" y", "S3cr3t"),
+            ("password = 12345678", "12345678"),
+            ("password = 'S3cr3t", "S3cr3t"),
+            ("\"api_token\" = [\"S3cr3t\", 1]", "S3cr3t"),
+        ] {
+            let text = format!("[environments.prod]\nhost = \"db\"\n{line}\nuser = \"u\"\n");
+            let err = parse(&text, Path::new("/c.toml")).unwrap_err().to_string();
+            assert!(!err.contains(secret), "{line}: {err}");
+            assert!(
+                err.contains("/c.toml") && err.contains("line 3"),
+                "{line}: {err}"
+            );
+        }
+        assert!(is_secret_key("DB_Password") && !is_secret_key("host"));
+        assert_eq!(secret_value_start("host = \"x\""), None);
+        let inline = "a = { user = \"u\", password = 1 }";
+        assert_eq!(
+            secret_value_start(inline),
+            inline.find("password =").map(|i| i + "password =".len())
+        );
+    }
+
+    #[test]
+    fn numbers_are_bounded_and_tilde_is_home() {
+        for bad in [
+            "timeout_minutes = 1e18",
+            "timeout_minutes = nan",
+            "timeout_minutes = -inf",
+            "timeout_minutes = 0.0",
+            "concurrency = 65",
+            "max_retries = 101",
+        ] {
+            let text = format!("[defaults]\n{bad}\n");
+            assert!(parse(&text, Path::new("/c.toml")).is_err(), "{bad}");
+        }
+        let c = parse("logs_dir = \"~/l\"\n", Path::new("/etc/c.toml")).unwrap();
+        assert_eq!(c.logs_dir, Some(home_dir().join("l")));
     }
 
     #[test]

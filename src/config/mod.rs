@@ -18,6 +18,27 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{load, ConfigSource};
 
+/// Largest `--concurrency` / `concurrency`: more sites at once only adds
+/// connections the servers must hold, not speed.
+pub const MAX_CONCURRENCY: u32 = 64;
+/// Largest per-site time limit in minutes (one week). Bounded so that it always
+/// converts to a `Duration` and a typo like `1e18` is caught, not obeyed.
+pub const MAX_TIMEOUT_MINUTES: f64 = 10_080.0;
+/// Largest `--max-retries` / `max_retries`: beyond this a failure is not transient.
+pub const MAX_RETRIES: u32 = 100;
+
+/// Checks a per-site time limit in minutes: a finite number in (0, [`MAX_TIMEOUT_MINUTES`]].
+/// The error says what is wrong without naming where the number came from.
+pub fn check_timeout_minutes(m: f64) -> Result<(), String> {
+    if m.is_finite() && m > 0.0 && m <= MAX_TIMEOUT_MINUTES {
+        Ok(())
+    } else {
+        Err(format!(
+            "{m} is not a usable time limit: give minutes greater than 0 and at most {MAX_TIMEOUT_MINUTES} (one week)"
+        ))
+    }
+}
+
 /// A configuration problem: exits 2 with the file path and what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

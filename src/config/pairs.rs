@@ -1,47 +1,174 @@
 //! Replacement pairs for a SOURCE → TARGET migration (SPEC §3).
 
+use std::collections::BTreeMap;
+
 use super::{Config, ConfigError};
 
 /// One replacement: every occurrence of `from` becomes `to`.
 pub type Pair = (String, String);
 
 /// `source.replace[k] → target.replace[k]` for every key of the source, then the
-/// extra `--replace` pairs. Identity pairs are dropped; a key the target lacks is an error.
+/// extra `--replace` pairs. Identity pairs are dropped. Refused as configuration
+/// errors: a key the target lacks, two pairs with the same FROM but different
+/// TOs (only one could win), and an extra pair with an empty FROM or TO.
 pub fn for_migration(
     config: &Config,
     source: &str,
     target: &str,
     extra: &[Pair],
 ) -> Result<Vec<Pair>, ConfigError> {
-    let src = config.environment(source)?;
-    let dst = config.environment(target)?;
-    let mut pairs = Vec::new();
-    for (key, from) in &src.replace {
-        let to = dst
-            .replace
-            .get(key)
-            .ok_or_else(|| ConfigError::MissingToken {
-                key: key.clone(),
-                source_env: source.to_string(),
-                target_env: target.to_string(),
-                path: config.path.clone(),
-            })?;
-        if from != to {
-            pairs.push((from.clone(), to.clone()));
-        }
+    let tokens = token_pairs(config, source, target)?;
+    if let Some(e) = token_problems(config, source, target, &tokens)
+        .into_iter()
+        .next()
+    {
+        return Err(e);
     }
+    let invalid = |message: String| ConfigError::Invalid {
+        path: config.path.clone(),
+        message,
+    };
+    // FROM → (what set it, TO), to find a second pair for the same text.
+    let mut seen: BTreeMap<&str, (String, &str)> = tokens
+        .iter()
+        .map(|(key, from, to)| {
+            (
+                from.as_str(),
+                (format!("replacement key '{key}'"), to.as_str()),
+            )
+        })
+        .collect();
     for (from, to) in extra {
         if from.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: config.path.clone(),
-                message: "a --replace pair has an empty FROM; give the text to replace".into(),
-            });
+            return Err(invalid(
+                "a --replace pair has an empty FROM; give the text to replace".into(),
+            ));
         }
-        if from != to {
+        if to.is_empty() {
+            return Err(invalid(format!(
+                "--replace '{from}=' has an empty TO; give the replacement text (deleting text is not supported)"
+            )));
+        }
+        let this = format!("--replace '{from}={to}'");
+        match seen.get(from.as_str()) {
+            Some((other, other_to)) if *other_to != to.as_str() => {
+                return Err(invalid(format!(
+                    "{this} conflicts with {other}, which replaces '{from}' with '{other_to}'; \
+                     only one replacement could win. Remove one of them."
+                )));
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(from, (this, to));
+            }
+        }
+    }
+    let mut pairs: Vec<Pair> = Vec::new();
+    let all = tokens
+        .iter()
+        .map(|(_, f, t)| (f, t))
+        .chain(extra.iter().map(|(f, t)| (f, t)));
+    for (from, to) in all {
+        // Same FROM and TO twice (checked above) is harmless; keep one.
+        if from != to && !pairs.iter().any(|(f, _)| f == from) {
             pairs.push((from.clone(), to.clone()));
         }
     }
     Ok(pairs)
+}
+
+/// `(key, source value, target value)` for every key of the source, or the
+/// first key the target lacks.
+fn token_pairs(
+    config: &Config,
+    source: &str,
+    target: &str,
+) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let src = config.environment(source)?;
+    let dst = config.environment(target)?;
+    src.replace
+        .iter()
+        .map(|(key, from)| {
+            let to = dst
+                .replace
+                .get(key)
+                .ok_or_else(|| ConfigError::MissingToken {
+                    key: key.clone(),
+                    source_env: source.to_string(),
+                    target_env: target.to_string(),
+                    path: config.path.clone(),
+                })?;
+            Ok((key.clone(), from.clone(), to.clone()))
+        })
+        .collect()
+}
+
+/// Source keys with the same value but different target values: the engine
+/// could apply only one of them, so the configuration is ambiguous.
+fn token_problems(
+    config: &Config,
+    source: &str,
+    target: &str,
+    tokens: &[(String, String, String)],
+) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
+    for (i, (key, from, to)) in tokens.iter().enumerate() {
+        if let Some((other, _, other_to)) =
+            tokens[..i].iter().find(|(_, f, t)| f == from && t != to)
+        {
+            problems.push(ConfigError::Invalid {
+                path: config.path.clone(),
+                message: format!(
+                    "replacement keys '{other}' and '{key}' of environment '{source}' have the same value \
+                     '{from}', but '{target}' gives them different values ('{other_to}' and '{to}'), so a \
+                     migration {source} → {target} could apply only one of them. Give the keys distinct \
+                     values in [environments.{source}.replace], or the same value in [environments.{target}.replace]."
+                ),
+            });
+        }
+    }
+    problems
+}
+
+/// Every replacement-token problem between configured environments that
+/// involves one of `selected` (all when empty), one sentence each: keys one
+/// environment lacks that another has, and ambiguous duplicate values. A
+/// migration between the two environments named would be refused.
+pub fn problems(config: &Config, selected: &[String]) -> Vec<String> {
+    let involved = |n: &String| selected.is_empty() || selected.contains(n);
+    let mut out = Vec::new();
+    for source in config.environments.keys() {
+        for target in config.environments.keys() {
+            if source == target || !(involved(source) || involved(target)) {
+                continue;
+            }
+            let (src, dst) = (&config.environments[source], &config.environments[target]);
+            for key in src.replace.keys().filter(|k| !dst.replace.contains_key(*k)) {
+                out.push(format!(
+                    "environment '{target}' lacks replacement key '{key}' that '{source}' has; \
+                     a migration {source} → {target} would be refused. Add `{key} = \"...\"` to \
+                     [environments.{target}.replace]."
+                ));
+            }
+            // Ambiguity among the keys both have, even while others are missing.
+            let shared: Vec<(String, String, String)> = src
+                .replace
+                .iter()
+                .filter_map(|(k, from)| {
+                    Some((k.clone(), from.clone(), dst.replace.get(k)?.clone()))
+                })
+                .collect();
+            out.extend(
+                token_problems(config, source, target, &shared)
+                    .into_iter()
+                    .map(|e| match e {
+                        ConfigError::Invalid { message, .. } => message,
+                        other => other.to_string(),
+                    }),
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -103,5 +230,54 @@ main = "dev.wfu.edu"
             1
         );
         assert!(for_migration(&config(), "prod", "nope", &[]).is_err());
+    }
+
+    #[test]
+    fn ambiguous_pairs_are_refused() {
+        let mut c = config();
+        let prod = c.environments.get_mut("prod").unwrap();
+        prod.replace.insert("alias".into(), "www.wfu.edu".into());
+        let uat = c.environments.get_mut("uat").unwrap();
+        uat.replace.insert("alias".into(), "uat2.wfu.edu".into());
+        let err = for_migration(&c, "prod", "uat", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'alias'") && err.contains("'main'"), "{err}");
+        // Same value on both sides is not ambiguous.
+        c.environments
+            .get_mut("uat")
+            .unwrap()
+            .replace
+            .insert("alias".into(), "uat.wfu.edu".into());
+        assert_eq!(for_migration(&c, "prod", "uat", &[]).unwrap().len(), 2);
+        let extra = |f: &str, t: &str| vec![(f.to_string(), t.to_string())];
+        assert!(for_migration(&config(), "prod", "uat", &extra("www.wfu.edu", "x")).is_err());
+        assert!(for_migration(&config(), "prod", "uat", &extra("a", "")).is_err());
+        assert_eq!(
+            for_migration(
+                &config(),
+                "prod",
+                "uat",
+                &extra("www.wfu.edu", "uat.wfu.edu")
+            )
+            .unwrap()
+            .len(),
+            2
+        );
+        let mut two = extra("a", "b");
+        two.extend(extra("a", "c"));
+        assert!(for_migration(&config(), "prod", "uat", &two).is_err());
+    }
+
+    #[test]
+    fn problems_name_both_environments() {
+        // prod → dev and uat → dev both lack `subdomains`.
+        assert_eq!(problems(&config(), &[]).len(), 2);
+        let p = problems(&config(), &["prod".to_string()]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("environment 'dev' lacks replacement key 'subdomains' that 'prod' has")
+        );
+        assert!(p[0].contains("prod → dev would be refused"));
     }
 }

@@ -127,14 +127,15 @@ pub fn print(
 ) -> Result<()> {
     let plan = build(checked, options, sites);
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "Dry run: {} → {} (nothing will be written)",
-        plan.source_env, plan.target_env
+        plan.source_env,
+        plan.target_env
     );
-    println!(
+    crate::outln!(
         "  network tables: {}{}",
         if plan.network_tables.is_empty() {
             "none".to_string()
@@ -147,20 +148,20 @@ pub fn print(
             ""
         }
     );
-    println!("  sites:          {}", plan.sites.len());
-    println!("  tables:         {}", plan.tables);
-    println!("  rows (est.):    {}", plan.rows_estimate);
-    println!(
+    crate::outln!("  sites:          {}", plan.sites.len());
+    crate::outln!("  tables:         {}", plan.tables);
+    crate::outln!("  rows (est.):    {}", plan.rows_estimate);
+    crate::outln!(
         "  size (est.):    {:.1} MB",
         plan.bytes_estimate as f64 / 1e6
     );
-    println!("  bulk mode:      {}", plan.bulk_mode);
-    println!("  replacements:");
+    crate::outln!("  bulk mode:      {}", plan.bulk_mode);
+    crate::outln!("  replacements:");
     for (from, to) in &plan.replacements {
-        println!("    {from} → {to}");
+        crate::outln!("    {from} → {to}");
     }
     if !plan.orphaned_target_sites.is_empty() {
-        println!(
+        crate::outln!(
             "  target sites missing from the source: {:?}",
             plan.orphaned_target_sites
         );

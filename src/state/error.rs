@@ -65,12 +65,21 @@ pub enum StateError {
         advice: String,
     },
     /// The environments' configuration changed since the migration was created.
-    #[error("the configuration of {envs} changed since migration {id} was created (different host, database, prefix or replacement tokens). Resuming would mix two configurations in one target. Restore the old configuration, or pass --force to resume anyway.")]
+    #[error("the configuration changed since migration {id} was created: {envs}. Resuming would mix two configurations in one target. Restore the old configuration, or pass --force to resume anyway.")]
     FingerprintMismatch {
         /// The id.
         id: String,
-        /// Environments whose fingerprint differs.
+        /// Environments whose fingerprint differs, each with the changed fields.
         envs: String,
+    },
+    /// A file wfuwp writes is a symbolic link, or another file's hard link:
+    /// writing through it would change a file outside the migration.
+    #[error("{path} is {what}; refusing to follow it, because writing through it would change another file. Remove it (wfuwp never creates such links; someone else did), keep the logs dir private (chmod 700), and run again.")]
+    UnsafeFile {
+        /// The file.
+        path: PathBuf,
+        /// "a symbolic link", "a hard link to another file", …
+        what: &'static str,
     },
     /// A state-machine violation (an engine bug, reported as such).
     #[error(transparent)]
@@ -89,8 +98,12 @@ impl StateError {
             | StateError::MalformedId(_)
             | StateError::UnknownId { .. }
             | StateError::WrongStatus { .. }
-            | StateError::FingerprintMismatch { .. } => true,
-            StateError::Io { source, .. } => source.kind() == std::io::ErrorKind::PermissionDenied,
+            | StateError::FingerprintMismatch { .. }
+            | StateError::UnsafeFile { .. } => true,
+            StateError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ),
             StateError::Transition(_) | StateError::Locked(_) => false,
         }
     }
@@ -119,18 +132,67 @@ pub(crate) fn io(
 ) -> impl FnOnce(std::io::Error) -> StateError {
     let path = path.into();
     move |source| {
-        let hint = match source.kind() {
-            std::io::ErrorKind::PermissionDenied => {
-                "Choose a logs dir you can write with --logs-dir or WFUWP_LOGS_DIR, or fix its permissions."
-            }
-            std::io::ErrorKind::NotFound => "Check that the logs dir exists and was not moved.",
-            _ => "Check free disk space and the file system, then run again; recorded progress is kept.",
-        };
+        if source.raw_os_error() == Some(libc::ELOOP) {
+            // O_NOFOLLOW met a symbolic link as the last path component.
+            return StateError::UnsafeFile {
+                path,
+                what: "a symbolic link",
+            };
+        }
         StateError::Io {
             action,
+            hint: hint_for(&source),
             path,
             source,
-            hint,
         }
+    }
+}
+
+/// What to do about an I/O error on a state file, by its cause.
+fn hint_for(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::PermissionDenied => {
+            "You may not write there: choose a logs dir you can write with --logs-dir or WFUWP_LOGS_DIR, or fix its permissions."
+        }
+        ErrorKind::ReadOnlyFilesystem => {
+            "The logs dir is on a read-only file system: choose a writable one with --logs-dir or WFUWP_LOGS_DIR (or remount it read-write)."
+        }
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            "The disk (or your quota) is full: free some space, then run again; recorded progress is kept."
+        }
+        ErrorKind::NotFound => "Check that the logs dir exists and was not moved.",
+        _ => "Check the file system of the logs dir, then run again; recorded progress is kept.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(errno: i32) -> String {
+        io("create directory", "/logs/x")(std::io::Error::from_raw_os_error(errno)).to_string()
+    }
+
+    #[test]
+    fn hints_name_the_real_cause() {
+        let ro = hint(libc::EROFS);
+        assert!(
+            ro.contains("read-only file system") && !ro.contains("disk"),
+            "{ro}"
+        );
+        let acc = hint(libc::EACCES);
+        assert!(
+            acc.contains("may not write there") && !acc.contains("disk"),
+            "{acc}"
+        );
+        assert!(hint(libc::ENOSPC).contains("full"));
+        let link =
+            io("open", "/logs/.target-uat.lock")(std::io::Error::from_raw_os_error(libc::ELOOP));
+        assert!(matches!(link, StateError::UnsafeFile { .. }));
+        assert!(link
+            .to_string()
+            .contains("is a symbolic link; refusing to follow it"));
+        assert!(link.is_usage());
     }
 }

@@ -86,15 +86,43 @@ fn is_contended(e: &std::io::Error) -> bool {
         || e.kind() == std::io::ErrorKind::WouldBlock
 }
 
+/// Opens (creating) a lock file. Lock files stay in place between runs, so
+/// one may exist; but it is never opened through a symbolic link
+/// (`O_NOFOLLOW`) nor used when it is another file's hard link: its contents
+/// are rewritten, which would truncate whatever such a link points to.
 fn open_lock_file(path: &Path) -> StateResult<File> {
-    OpenOptions::new()
+    warn_if_shared_dir(path);
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(io("open lock file", path))
+        .map_err(io("open lock file", path))?;
+    super::store::check_own_file(&file, path)?;
+    Ok(file)
+}
+
+/// Warns (once per run) when the directory holding `path` may be written by
+/// other users and lacks the sticky bit: they could then replace or remove
+/// our lock and state files, not only plant links (which are refused).
+fn warn_if_shared_dir(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(dir) = path.parent() else { return };
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        crate::ui::output::warn_once(format!(
+            "the logs dir {} can be written by other users without the sticky bit: they could replace \
+             or remove wfuwp's lock and state files. Run `chmod 700 {}` (or at least `chmod +t`).",
+            dir.display(),
+            dir.display()
+        ));
+    }
 }
 
 /// Takes the exclusive lock on `path` without waiting for a live holder.
@@ -142,7 +170,7 @@ fn held(path: &Path, what: &str) -> StateError {
 /// an unreadable file is read again a few times before giving up.
 pub fn read_info(path: &Path) -> Option<LockInfo> {
     for _ in 0..20 {
-        if let Ok(info) = std::fs::read(path)
+        if let Ok(info) = super::store::read_nofollow(path)
             .map_err(drop)
             .and_then(|b| serde_json::from_slice(&b).map_err(drop))
         {
@@ -155,7 +183,11 @@ pub fn read_info(path: &Path) -> Option<LockInfo> {
 
 /// Who holds the lock on `path` right now, if anyone (a missing file is free).
 pub fn probe(path: &Path) -> StateResult<Option<LockInfo>> {
-    let file = match OpenOptions::new().read(true).open(path) {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("open lock file", path)(e)),
@@ -197,6 +229,22 @@ mod tests {
         drop(g);
         assert_eq!(probe(&p).unwrap(), None);
         acquire(&p, "migration x", "x").unwrap();
+    }
+
+    #[test]
+    fn a_symlinked_lock_file_is_refused_and_its_target_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let p = tmp.path().join(".target-uat.lock");
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        let err = acquire(&p, "target", "x").unwrap_err().to_string();
+        assert!(
+            err.contains("is a symbolic link; refusing to follow it"),
+            "{err}"
+        );
+        assert!(probe(&p).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
     }
 
     #[test]

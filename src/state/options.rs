@@ -114,7 +114,8 @@ impl ResumeRequest {
     }
 }
 
-/// Environments whose fingerprint differs between `recorded` and `now`.
+/// Environments whose fingerprint differs between `recorded` and `now`, each
+/// with the fields that changed: `uat (replacement key 'cdn')`.
 pub fn fingerprint_mismatches(
     recorded: &BTreeMap<String, String>,
     now: &BTreeMap<String, String>,
@@ -127,7 +128,14 @@ pub fn fingerprint_mismatches(
     names.dedup();
     names
         .into_iter()
-        .filter(|n| recorded.get(n) != now.get(n))
+        .filter_map(|n| {
+            let what = match (recorded.get(&n), now.get(&n)) {
+                (Some(r), Some(c)) => crate::config::fingerprint::changes(r, c).join(", "),
+                (Some(_), None) => "no longer compared".into(),
+                (None, _) => "not recorded at creation".into(),
+            };
+            (!what.is_empty()).then(|| format!("{n} ({what})"))
+        })
         .collect()
 }
 
@@ -147,13 +155,12 @@ mod tests {
         let rec = map(&[("prod", "1"), ("uat", "2")]);
         assert!(fingerprint_mismatches(&rec, &rec).is_empty());
         assert!(fingerprint_mismatches(&rec, &BTreeMap::new()).is_empty());
-        assert_eq!(
-            fingerprint_mismatches(&rec, &map(&[("prod", "1"), ("uat", "3")])),
-            vec!["uat"]
-        );
+        let changed = fingerprint_mismatches(&rec, &map(&[("prod", "1"), ("uat", "3")]));
+        assert_eq!(changed.len(), 1);
+        assert!(changed[0].starts_with("uat ("), "{changed:?}");
         assert_eq!(
             fingerprint_mismatches(&rec, &map(&[("prod", "1")])),
-            vec!["uat"]
+            vec!["uat (no longer compared)"]
         );
     }
 

@@ -144,7 +144,7 @@ impl Session {
         // Built under a hidden name and renamed into place, so that no reader
         // ever sees a migration directory without its state file.
         let building = logs_dir.join(format!(".creating-{id}"));
-        store::create_private_dir(&building)?;
+        store::create_new_private_dir(&building)?;
         let migration_lock = lock_migration(&building, &id)?;
         let state = MigrationState::new(
             id.clone(),
@@ -164,8 +164,8 @@ impl Session {
         };
         store::write_json(&building.join(store::CONFIG_FILE), &config)?;
         store::write_json(&building.join(store::STATE_FILE), &state)?;
-        let journal = Journal::open(&building)?;
-        let mut log = ProgressLog::open(&building)?;
+        let journal = Journal::create(&building)?;
+        let mut log = ProgressLog::create(&building)?;
         let dir = store::migration_dir(logs_dir, &id);
         std::fs::rename(&building, &dir).map_err(super::error::io("create", &dir))?;
         store::fsync_dir(logs_dir)?;
@@ -566,8 +566,8 @@ impl Session {
             (&[], to),
             |r| {
                 format!(
-                    "site {id} {to} ({kind}) after {} attempts: {err}",
-                    r.attempts
+                    "site {id} {to} ({kind}) after {}: {err}",
+                    crate::ui::output::count(r.attempts.into(), "attempt")
                 )
             },
             |r| {

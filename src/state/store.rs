@@ -48,14 +48,72 @@ pub fn create_private_dir(path: &Path) -> StateResult<()> {
         .map_err(io("create directory", path))
 }
 
+/// Creates `path` as a new directory readable by the owner only; fails if
+/// anything (a directory, a link) is already there. The parent must exist.
+pub fn create_new_private_dir(path: &Path) -> StateResult<()> {
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(io("create directory", path))
+}
+
 /// Opens `path` for appending, creating it owner-only.
+///
+/// Never through a symbolic link (`O_NOFOLLOW`): in a logs dir other users
+/// can write, a planted link would make us append to, or truncate, the file
+/// it points to. A hard link to another file is refused for the same reason.
 pub fn open_append(path: &Path) -> StateResult<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .map_err(io("open", path))
+        .map_err(io("open", path))?;
+    check_own_file(&file, path)?;
+    Ok(file)
+}
+
+/// Reads a whole state file, never through a symbolic link: a planted link
+/// would otherwise feed another file to the state machine (and its errors).
+pub fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Creates `path` for appending; it must not exist yet (`O_EXCL`, which also
+/// never follows a link).
+pub fn create_append(path: &Path) -> StateResult<File> {
+    OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("create", path))
+}
+
+/// Refuses an opened file that is not a regular file with a single name:
+/// writing to it would change something other than our own file.
+pub fn check_own_file(file: &File, path: &Path) -> StateResult<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().map_err(io("inspect", path))?;
+    let what = if !meta.is_file() {
+        "not a regular file"
+    } else if meta.nlink() > 1 {
+        "a hard link to another file"
+    } else {
+        return Ok(());
+    };
+    Err(StateError::UnsafeFile {
+        path: path.to_path_buf(),
+        what,
+    })
 }
 
 /// fsyncs a directory so that a rename or creation inside it is durable.
@@ -152,6 +210,15 @@ impl Journal {
         let path = dir.join(JOURNAL_FILE);
         Ok(Journal {
             file: open_append(&path)?,
+            path,
+        })
+    }
+
+    /// Creates the journal of a new migration directory (it must not exist).
+    pub fn create(dir: &Path) -> StateResult<Journal> {
+        let path = dir.join(JOURNAL_FILE);
+        Ok(Journal {
+            file: create_append(&path)?,
             path,
         })
     }
@@ -291,7 +358,7 @@ fn replay(dir: &Path, state: &mut MigrationState, bytes: &[u8]) -> StateResult<R
 }
 
 fn read_optional(path: &Path) -> StateResult<Vec<u8>> {
-    match fs::read(path) {
+    match read_nofollow(path) {
         Ok(b) => Ok(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(io("read", path)(e)),
@@ -304,7 +371,7 @@ pub fn load(dir: &Path) -> StateResult<MigrationState> {
     // A writer may compact between our two reads; a gap in sequence numbers
     // reveals it, and reading again then sees a consistent pair.
     for _ in 0..20 {
-        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+        let bytes = read_nofollow(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => corrupt(dir, STATE_FILE, "the file is missing"),
             _ => io("read", &path)(e),
         })?;
@@ -324,7 +391,7 @@ pub fn load(dir: &Path) -> StateResult<MigrationState> {
 /// Reads a JSON file written by [`write_json`].
 pub fn read_json<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> StateResult<T> {
     let path = dir.join(file);
-    let bytes = fs::read(&path).map_err(io("read", &path))?;
+    let bytes = read_nofollow(&path).map_err(io("read", &path))?;
     serde_json::from_slice(&bytes).map_err(|e| corrupt(dir, file, e.to_string()))
 }
 
@@ -339,6 +406,13 @@ impl ProgressLog {
     pub fn open(dir: &Path) -> StateResult<ProgressLog> {
         Ok(ProgressLog {
             file: open_append(&dir.join(PROGRESS_LOG))?,
+        })
+    }
+
+    /// Creates the log of a new migration directory (it must not exist).
+    pub fn create(dir: &Path) -> StateResult<ProgressLog> {
+        Ok(ProgressLog {
+            file: create_append(&dir.join(PROGRESS_LOG))?,
         })
     }
 
@@ -437,6 +511,22 @@ mod tests {
             parse_snapshot(&dir, b"{\"version\": 7}"),
             Err(StateError::FutureVersion { found: 7, .. })
         ));
+    }
+
+    #[test]
+    fn appends_never_follow_links() {
+        let (t, dir, _) = setup();
+        let victim = t.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(PROGRESS_LOG)).unwrap();
+        let err = ProgressLog::open(&dir).unwrap_err();
+        assert!(matches!(err, StateError::UnsafeFile { .. }), "{err}");
+        assert!(err.to_string().contains(PROGRESS_LOG), "{err}");
+        assert!(ProgressLog::create(&dir).is_err());
+        fs::hard_link(&victim, dir.join(JOURNAL_FILE)).unwrap();
+        let err = Journal::open(&dir).unwrap_err();
+        assert!(err.to_string().contains("hard link"), "{err}");
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
     }
 
     #[test]

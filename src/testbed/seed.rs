@@ -154,7 +154,7 @@ async fn table_count(conn: &mut Conn, db: &str) -> Result<Option<u64>> {
 
 fn print_summary(env: &Environment, s: &NetworkSummary) {
     let last = s.sites.last().map_or(1, |x| x.blog_id);
-    println!(
+    crate::outln!(
         "seeded {} sites (blog ids 1..{last}) into environment '{}' (database '{}'): {} tables, {} rows, {:.1} MB in {:.1} s",
         s.sites.len(),
         env.name,
@@ -164,7 +164,7 @@ fn print_summary(env: &Environment, s: &NetworkSummary) {
         s.bytes as f64 / 1e6,
         s.elapsed.as_secs_f64()
     );
-    println!(
+    crate::outln!(
         "archived: {:?}  spam: {:?}  deleted: {:?}",
         s.flagged(|x| x.archived),
         s.flagged(|x| x.spam),

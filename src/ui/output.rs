@@ -1,12 +1,19 @@
 //! Terminal messages: verbosity, colour, and how errors are printed.
 
-use std::io::IsTerminal;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Mutex;
 
 use crate::cli::GlobalArgs;
 
 static VERBOSITY: AtomicU8 = AtomicU8::new(1);
 static COLOR: AtomicBool = AtomicBool::new(false);
+/// Set once stdout's reader went away: later output is dropped silently.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// Warnings already printed by [`warn_once`].
+static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// Records the global output options (call once, first thing).
 pub fn init(global: &GlobalArgs) {
@@ -36,17 +43,26 @@ pub fn interactive() -> bool {
         && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
 }
 
+/// `1 attempt`, `2 attempts`: a count with its noun in the right number.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A status line on stderr (suppressed by `--quiet`).
 pub fn info(msg: impl AsRef<str>) {
     if verbosity() >= 1 {
-        eprintln!("{}", msg.as_ref());
+        stderr_line(msg.as_ref());
     }
 }
 
 /// Detail shown only with `-v`.
 pub fn detail(msg: impl AsRef<str>) {
     if verbosity() >= 2 {
-        eprintln!("{}", msg.as_ref());
+        stderr_line(msg.as_ref());
     }
 }
 
@@ -57,7 +73,20 @@ pub fn warn(msg: impl AsRef<str>) {
     } else {
         "warning:"
     };
-    eprintln!("{prefix} {}", msg.as_ref());
+    stderr_line(&format!("{prefix} {}", msg.as_ref()));
+}
+
+/// Like [`warn`], but a message already printed by this process is not
+/// repeated (the config file, for one, is read more than once per run).
+pub fn warn_once(msg: impl AsRef<str>) {
+    let first = WARNED
+        .lock()
+        .map(|mut seen| seen.insert(msg.as_ref().to_string()))
+        // A poisoned set only means a panic elsewhere; repeating beats hiding.
+        .unwrap_or(true);
+    if first {
+        warn(msg);
+    }
 }
 
 /// Prints an error and its causes, one paragraph.
@@ -75,5 +104,66 @@ pub fn error(err: &anyhow::Error) {
             text.push_str(&c);
         }
     }
-    eprintln!("{prefix} {text}");
+    stderr_line(&format!("{prefix} {text}"));
+}
+
+/// One line on stderr, shown even with `--quiet`. `eprintln!` would panic if
+/// stderr is closed; a message nobody can read is not worth a crash, so
+/// errors are ignored.
+pub fn stderr_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
+/// Writes formatted output to stdout, for [`crate::outln!`] and [`crate::out!`].
+///
+/// `println!` panics when stdout's reader has gone away (`wfuwp … | head -1`).
+/// Here a broken pipe just ends the output: the command still finishes its
+/// work (a migration must not die half-way because its listener did) and
+/// exits with its own code. Other write errors are reported once on stderr.
+pub fn stdout_fmt(args: fmt::Arguments<'_>, newline: bool) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let mut result = out.write_fmt(args);
+    if newline && result.is_ok() {
+        result = out.write_all(b"\n");
+    }
+    if result.is_ok() {
+        result = out.flush();
+    }
+    if let Err(e) = result {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            warn_once(format!(
+                "cannot write to stdout ({e}); the rest of the output is lost"
+            ));
+        }
+    }
+}
+
+/// Writes raw bytes to stdout with the same rules as [`stdout_fmt`].
+pub fn stdout_bytes(bytes: &[u8]) {
+    stdout_fmt(format_args!("{}", String::from_utf8_lossy(bytes)), false);
+}
+
+/// `println!` for command output that never panics on a closed stdout
+/// (see [`output::stdout_fmt`](crate::ui::output::stdout_fmt)).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::ui::output::stdout_fmt(format_args!(""), true)
+    };
+    ($($arg:tt)*) => {
+        $crate::ui::output::stdout_fmt(format_args!($($arg)*), true)
+    };
+}
+
+/// `print!` for command output that never panics on a closed stdout.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::ui::output::stdout_fmt(format_args!($($arg)*), false)
+    };
 }

@@ -17,7 +17,7 @@ pub fn set_json(on: bool) {
 pub fn final_report(s: &Summary) {
     if JSON.load(std::sync::atomic::Ordering::Relaxed) {
         match serde_json::to_string_pretty(s) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => crate::outln!("{text}"),
             Err(e) => output::warn(format!("cannot print the summary as JSON: {e}")),
         }
         return;
@@ -41,10 +41,10 @@ pub fn final_report(s: &Summary) {
     ));
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
-            "  site {} {:?} after {} attempts: {}",
+            "  site {} {:?} after {}: {}",
             f.site_id,
             f.status,
-            f.attempts,
+            output::count(f.attempts.into(), "attempt"),
             f.error.as_deref().unwrap_or("")
         ));
     }
