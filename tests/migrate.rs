@@ -80,7 +80,7 @@ fn a_30_site_network_migrates_value_for_value() {
     );
     let (_dir, config, logs) = prod_uat_config(&src, &dst);
 
-    let extra = ("www.wfu.edu/news", "uat.wfu.edu/latest-news");
+    let extra = ("www.wfu.edu/admissions", "uat.wfu.edu/apply");
     let r = run(wfuwp(&config, &logs).args([
         "env-migrate",
         "prod",

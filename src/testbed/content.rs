@@ -203,6 +203,7 @@ impl<'a> SiteGen<'a> {
             ("wfu_site_settings".into(), self.settings_object()),
             ("wfu_cached_snippet".into(), self.nested_serialized()),
             ("wfu_json_config".into(), self.json_config()),
+            ("wfu_link_map".into(), self.link_map()),
             ("cron".into(), cron()),
             ("_transient_feed_mod_wfu".into(), self.feed_transient()),
             ("rewrite_rules".into(), rewrite_rules()),
@@ -222,6 +223,23 @@ impl<'a> SiteGen<'a> {
             v.push(("wfu_large_cache".into(), self.large_serialized()));
         }
         v
+    }
+
+    /// A cache keyed by URL (as oEmbed and redirect plugins keep them): the
+    /// keys hold tokens that must never be rewritten, the values must.
+    fn link_map(&self) -> String {
+        let home = self.home();
+        Php::map([
+            (
+                format!("{home}/news/"),
+                Php::s(format!("{home}/news/feed/")),
+            ),
+            (
+                format!("https://{}/admissions/", self.opts.main_domain),
+                Php::map([("target", Php::s(format!("{home}/apply/")))]),
+            ),
+        ])
+        .serialize()
     }
 
     fn active_plugins(&self) -> String {
