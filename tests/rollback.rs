@@ -87,8 +87,16 @@ fn assert_refused(r: &Run, what: &str, words: &[&str]) {
 
 /// The target after rollback equals `before`, table for table (so every
 /// table the migration created is gone and no `_wf*` table remains).
-fn assert_restored(s: &Scenario, id: &str, before: &migration_kit::Checksums, what: &str) {
+fn assert_restored(
+    s: &Scenario,
+    id: &str,
+    before: &migration_kit::Checksums,
+    shape: &migration_kit::Picture,
+    what: &str,
+) {
     assert_same(before, &table_checksums(&s.target), what);
+    // Definitions, collations and AUTO_INCREMENT counters too, not just rows.
+    migration_kit::assert_same_picture(shape, &migration_kit::picture(&s.target), what);
     assert_eq!(
         s.state(id)["status"],
         "rolled_back",
@@ -100,6 +108,7 @@ fn assert_restored(s: &Scenario, id: &str, before: &migration_kit::Checksums, wh
 fn rollback_after_a_clean_run_restores_the_target_and_is_final() {
     let Setup { source: _source, s } = setup("rb_clean");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     let id = migrate(&s, &[]);
     let after = table_checksums(&s.target);
     assert_ne!(before, after, "the migration changed nothing");
@@ -109,7 +118,7 @@ fn rollback_after_a_clean_run_restores_the_target_and_is_final() {
     );
 
     assert_ok(&rollback(&s, &id, None), "rollback");
-    assert_restored(&s, &id, &before, "rollback after a clean run");
+    assert_restored(&s, &id, &before, &shape, "rollback after a clean run");
 
     // (f) rolled back is final: no resume, no second rollback, nothing changed.
     let resume = s.run(&["env-migrate", "--resume", &id, "--force"], None);
@@ -127,6 +136,7 @@ fn rollback_after_a_clean_run_restores_the_target_and_is_final() {
 fn rollback_after_kills_and_resumes_restores_the_original_tables() {
     let Setup { source: _source, s } = setup("rb_killed");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     // Killed between a site's swap and its `completed` record, then while the
     // redo of that site swaps again, then at other points; resumed each time.
     let first = s.run(
@@ -148,13 +158,20 @@ fn rollback_after_kills_and_resumes_restores_the_original_tables() {
     s.resume_to_completion(&id);
     assert_eq!(s.state(&id)["status"], "completed");
     assert_ok(&rollback(&s, &id, None), "rollback");
-    assert_restored(&s, &id, &before, "rollback after five kills and resumes");
+    assert_restored(
+        &s,
+        &id,
+        &before,
+        &shape,
+        "rollback after five kills and resumes",
+    );
 }
 
 #[test]
 fn rollback_of_an_interrupted_migration_restores_the_target() {
     let Setup { source: _source, s } = setup("rb_interrupted");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     // One site at a time, so the kill points are exact: killed after site 2's
     // swap (site 1 completed), then the resume's redo of site 2 is killed
     // between its RENAME and the DROP of the trash tables: a site swapped but
@@ -206,13 +223,14 @@ fn rollback_of_an_interrupted_migration_restores_the_target() {
         );
     }
     assert_ok(&rollback(&s, &id, None), "rollback");
-    assert_restored(&s, &id, &before, "rollback of a killed migration");
+    assert_restored(&s, &id, &before, &shape, "rollback of a killed migration");
 }
 
 #[test]
 fn rollback_after_a_partial_migration_restores_the_target() {
     let Setup { source: _source, s } = setup("rb_partial");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     let id = migrate(&s, &["--include-sites", "2,3"]);
     let after = table_checksums(&s.target);
     let changed: Vec<&String> = after
@@ -228,13 +246,20 @@ fn rollback_after_a_partial_migration_restores_the_target() {
         "site 4 changed in a partial migration: {changed:?}"
     );
     assert_ok(&rollback(&s, &id, None), "rollback");
-    assert_restored(&s, &id, &before, "rollback after a partial migration");
+    assert_restored(
+        &s,
+        &id,
+        &before,
+        &shape,
+        "rollback after a partial migration",
+    );
 }
 
 #[test]
 fn rollback_after_a_partial_migration_killed_in_its_network_phase() {
     let Setup { source: _source, s } = setup("rb_partial_killed");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     let args = [
         "env-migrate",
         "prod",
@@ -255,6 +280,7 @@ fn rollback_after_a_partial_migration_killed_in_its_network_phase() {
         &s,
         &id,
         &before,
+        &shape,
         "rollback after a killed partial migration",
     );
 }
@@ -263,6 +289,7 @@ fn rollback_after_a_partial_migration_killed_in_its_network_phase() {
 fn rollback_killed_midway_completes_when_run_again() {
     let Setup { source: _source, s } = setup("rb_rb_killed");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     let id = migrate(&s, &[]);
     assert_killed(
         &rollback(&s, &id, Some("rollback_site_swapped:2")),
@@ -285,7 +312,13 @@ fn rollback_killed_midway_completes_when_run_again() {
         &["rollback"],
     );
     assert_ok(&rollback(&s, &id, None), "rollback run again");
-    assert_restored(&s, &id, &before, "rollback killed twice, then completed");
+    assert_restored(
+        &s,
+        &id,
+        &before,
+        &shape,
+        "rollback killed twice, then completed",
+    );
 }
 
 #[test]
@@ -337,6 +370,7 @@ fn rollback_is_refused_without_backups() {
 fn rollback_killed_at_every_record_completes_when_run_again() {
     let Setup { source: _source, s } = setup("rb_every");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     let id = migrate(&s, &[]);
     let mut kills = 0;
     for run in 0.. {
@@ -362,7 +396,7 @@ fn rollback_killed_at_every_record_completes_when_run_again() {
     eprintln!("rollback killed {kills} times");
     // 8 sites and the network tables: one record restored per killed run.
     assert!(kills >= 7, "only {kills} rollback runs were killed");
-    assert_restored(&s, &id, &before, "rollback killed at every record");
+    assert_restored(&s, &id, &before, &shape, "rollback killed at every record");
 }
 
 /// Killed after a site's backup plan was recorded but before its RENAME ran:
@@ -372,6 +406,7 @@ fn rollback_killed_at_every_record_completes_when_run_again() {
 fn rollback_of_a_migration_killed_between_backup_record_and_swap() {
     let Setup { source: _source, s } = setup("rb_before_swap");
     let before = table_checksums(&s.target);
+    let shape = migration_kit::picture(&s.target);
     // Records: 1 = network tables, 2 = site 1 (swapped, completed), 3 = site 2.
     let first = s.run(
         &[
@@ -391,6 +426,7 @@ fn rollback_of_a_migration_killed_between_backup_record_and_swap() {
         &s,
         &id,
         &before,
+        &shape,
         "rollback of a migration killed before a swap",
     );
 }

@@ -285,6 +285,7 @@ async fn read_rows(
                 &mut buf,
                 Vec::with_capacity(CHUNK + (64 << 10)),
             ));
+            crate::migrate::failpoint::hit("copy_chunk");
             if tx.send(Ok(chunk)).await.is_err() {
                 // The writer stopped; its error is the one to report.
                 break;
@@ -293,6 +294,7 @@ async fn read_rows(
     }
     drop(result);
     if !buf.is_empty() {
+        crate::migrate::failpoint::hit("copy_chunk");
         let _ = tx.send(Ok(Bytes::from(buf))).await;
     }
     Ok(stats)
@@ -344,6 +346,7 @@ async fn flush_insert(
     head: &str,
     pending: &mut Vec<Vec<u8>>,
 ) -> mysql_async::Result<u64> {
+    crate::migrate::failpoint::hit("copy_chunk");
     let mut sql =
         Vec::with_capacity(head.len() + pending.iter().map(|t| t.len() + 1).sum::<usize>());
     sql.extend_from_slice(head.as_bytes());

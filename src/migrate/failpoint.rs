@@ -56,11 +56,33 @@ fn target() -> &'static Option<(String, u64)> {
     })
 }
 
-/// Marks that execution reached point `name`.
+/// Appends every hit's name to the file named by `WFUWP_FAILPOINT_EVENTS`,
+/// so that a test can count a clean run's events and draw kill points from them.
+fn log_event(name: &str) {
+    static LOG: OnceLock<Option<std::sync::Mutex<std::fs::File>>> = OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let path = std::env::var_os("WFUWP_FAILPOINT_EVENTS")?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(std::sync::Mutex::new)
+    });
+    if let Some(Ok(mut f)) = log.as_ref().map(|m| m.lock()) {
+        use std::io::Write as _;
+        let _ = writeln!(f, "{name}");
+    }
+}
+
+/// Marks that execution reached point `name`. `WFUWP_FAILPOINT=any:N` kills
+/// at the Nth hit of any point: with one worker, a seed that draws N replays
+/// the same kill exactly (a delay in wall time would not).
 pub fn hit(name: &str) {
+    log_event(name);
     pause_if_chosen(name);
     let Some((want, nth)) = target() else { return };
-    if want == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *nth {
+    if (want == name || want == "any") && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *nth {
         // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
         unsafe {
             libc::kill(libc::getpid(), libc::SIGKILL);

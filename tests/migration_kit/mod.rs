@@ -69,6 +69,66 @@ pub fn live_checksums(db: &TestDb) -> Checksums {
         .collect()
 }
 
+/// What a table is, beyond its rows: its definition as the server shows it
+/// (`SHOW CREATE TABLE`: columns, keys, collations, `AUTO_INCREMENT`) and
+/// its rows and checksum.
+pub type Picture = BTreeMap<String, (String, (u64, u64))>;
+
+/// The picture of every table of `db`, backups included. Backup names carry
+/// their migration's tag: it is taken out (`_wfb_<tag>_wp_options` becomes
+/// `_wfb_*_wp_options`) so that two migrations' targets compare.
+pub fn picture(db: &TestDb) -> Picture {
+    let sums = table_checksums(db);
+    block_on(async {
+        let mut c = db.connect().await;
+        let mut out = Picture::new();
+        for (t, sum) in sums {
+            let create: Option<(String, String)> = c
+                .query_first(format!("SHOW CREATE TABLE {}", q(&t)))
+                .await
+                .expect("SHOW CREATE TABLE");
+            let create = create.map(|(_, s)| s).unwrap_or_default();
+            let name = untagged(&t);
+            out.insert(name.clone(), (create.replacen(&t, &name, 1), sum));
+        }
+        c.disconnect().await.ok();
+        out
+    })
+}
+
+fn untagged(table: &str) -> String {
+    match table
+        .strip_prefix(BACKUP)
+        .and_then(|rest| rest.split_once('_'))
+    {
+        Some((_tag, live)) => format!("{BACKUP}*_{live}"),
+        None => table.to_string(),
+    }
+}
+
+/// Asserts two pictures are equal, naming what differs.
+pub fn assert_same_picture(expected: &Picture, actual: &Picture, what: &str) {
+    let mut out = Vec::new();
+    for (t, e) in expected {
+        match actual.get(t) {
+            None => out.push(format!("  missing: {t}")),
+            Some(a) if a.1 != e.1 => out.push(format!(
+                "  rows/checksum differ: {t}: {:?} vs {:?}",
+                e.1, a.1
+            )),
+            Some(a) if a.0 != e.0 => out.push(format!(
+                "  definition differs: {t}:\n{}\n  vs\n{}",
+                e.0, a.0
+            )),
+            _ => {}
+        }
+    }
+    for t in actual.keys().filter(|t| !expected.contains_key(*t)) {
+        out.push(format!("  unexpected: {t}"));
+    }
+    assert!(out.is_empty(), "{what}: tables differ:\n{}", out.join("\n"));
+}
+
 /// Tables of `db` whose name starts with `marker`.
 pub fn tables_marked(db: &TestDb, marker: &str) -> Vec<String> {
     db.tables()
