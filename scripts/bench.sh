@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of a full wfuwp migration against `mysqldump | mysql` (SPEC §10, issue 6).
+# Benchmark of a full wfuwp migration against `mysqldump | mysql` (docs/performance.md, issue 6).
 #
 #   scripts/bench.sh                 # full run: 200 sites, 3 repetitions (< 15 min on 2 cores)
 #   BENCH_QUICK=1 scripts/bench.sh   # smoke run: 20 small sites, 1 repetition

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against a private MariaDB sandbox:
-#   scripts/test.sh                      # cargo test --all-targets
+#   scripts/test.sh                      # fmt --check, clippy -D warnings, cargo test --all-targets
 #   scripts/test.sh --test config        # cargo test with these arguments instead
 #
 # Starts a throw-away server (scripts/mariadb-sandbox.sh) in a temporary
@@ -30,6 +30,11 @@ bash "$SANDBOX_SCRIPT" start "$SANDBOX"
 
 cd "$REPO"
 status=0
+if [ "$#" -eq 0 ]; then
+    # The whole suite also holds the code to its gates: formatting and lints.
+    cargo fmt --check || { echo "test.sh: cargo fmt --check failed; run cargo fmt" >&2; exit 1; }
+    cargo clippy --all-targets --all-features -- -D warnings || { echo "test.sh: clippy found problems" >&2; exit 1; }
+fi
 if [ "$#" -gt 0 ]; then
     cargo test "$@" || status=$?
 else

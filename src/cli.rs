@@ -1,4 +1,4 @@
-//! The command line of SPEC §2: every subcommand, flag and conflict rule.
+//! The command line (docs/cli.md): every subcommand, flag and conflict rule.
 //!
 //! Parsing is declarative (clap derive); the few rules clap cannot express
 //! (SOURCE equal to TARGET, site lists that are not numbers) are checked in
@@ -23,9 +23,11 @@ environment's database to another's, rewriting environment-specific strings on t
 )]
 pub struct Cli {
     #[command(flatten)]
+    #[allow(missing_docs)] // clap would show a doc comment as help text
     pub global: GlobalArgs,
 
     #[command(subcommand)]
+    #[allow(missing_docs)]
     pub command: Command,
 }
 
@@ -118,7 +120,7 @@ const SEARCH_REPLACE_EXAMPLES: &str = "\
 Examples:
   wfuwp search-replace www.wfu.edu uat.wfu.edu .wfu.edu .uat.wfu.edu < prod.sql > uat.sql";
 
-/// `wfuwp env-migrate` options (SPEC §2).
+/// `wfuwp env-migrate` options (docs/cli.md).
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("action")
     .args(["resume", "rollback", "abandon", "list_migrations", "show_state_path"])
@@ -239,7 +241,12 @@ pub struct EnvMigrateArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MigrateAction {
     /// Start a new migration SOURCE → TARGET (or resume one the user picks).
-    New { source: String, target: String },
+    New {
+        /// The source environment.
+        source: String,
+        /// The target environment.
+        target: String,
+    },
     /// `--resume ID`
     Resume(String),
     /// `--rollback ID`

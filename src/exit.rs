@@ -1,4 +1,4 @@
-//! Process exit codes (SPEC §2) and the mapping from errors to them.
+//! Process exit codes (docs/cli.md) and the mapping from errors to them.
 
 use std::process::ExitCode;
 

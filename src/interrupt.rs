@@ -1,4 +1,4 @@
-//! Ctrl-C (SIGINT) and SIGTERM during a run (SPEC §5).
+//! Ctrl-C (SIGINT) and SIGTERM during a run (docs/phases.md).
 //!
 //! The first signal asks the run to stop: no new sites start, in-flight ones
 //! are aborted, the engine saves `paused` and exits 130. A second signal exits
@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-/// Exit code after an interrupt (SPEC §2).
+/// Exit code after an interrupt (docs/cli.md).
 pub const EXIT_CODE: i32 = 130;
 
 /// A shared "stop requested" flag, set by the first SIGINT/SIGTERM. Cheap to clone.

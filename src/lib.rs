@@ -13,6 +13,7 @@
 // Command output goes through `outln!` / `out!` (ui::output), which survive a
 // closed stdout; `println!` would panic on `wfuwp … | head -1`.
 #![deny(clippy::print_stdout)]
+#![deny(missing_docs)]
 
 pub mod cli;
 pub mod commands;

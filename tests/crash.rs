@@ -1,4 +1,4 @@
-//! Crash safety (issue 5, SPEC §5–§6): the migration process is SIGKILLed at
+//! Crash safety (issue 5, docs/phases.md): the migration process is SIGKILLed at
 //! chosen instants (failpoints) and at random moments, then resumed (each
 //! resume may itself be killed) until it completes; the target must end
 //! checksum-identical to an uninterrupted run's, with no staging or trash

@@ -1,4 +1,4 @@
-//! Rollback (issue 6, SPEC §6): `--rollback ID` restores the target
+//! Rollback (issue 6, docs/rollback.md): `--rollback ID` restores the target
 //! checksum-identical (`CHECKSUM TABLE` over every table) to its state before
 //! the migration — after a clean run, after a run killed and resumed several
 //! times, after a partial migration, and when the rollback itself is killed —

@@ -140,7 +140,7 @@ pub enum ResumeDecision {
     Cancel,
 }
 
-/// Resume detection for `wfuwp env-migrate SOURCE TARGET` (SPEC §5): with no
+/// Resume detection for `wfuwp env-migrate SOURCE TARGET` (docs/phases.md): with no
 /// incomplete unlocked migration of the pair, or with `--force`, start anew;
 /// on a terminal ask; otherwise refuse (exit 2) naming the resume command.
 pub fn detect_resume(

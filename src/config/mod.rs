@@ -1,4 +1,4 @@
-//! Configuration (SPEC §3): the TOML model, where it is found, and what it derives.
+//! Configuration (docs/cli.md): the TOML model, where it is found, and what it derives.
 //!
 //! * [`load`] — locating, reading and validating the file.
 //! * [`pairs`] — replacement pairs for a SOURCE → TARGET migration.
@@ -44,35 +44,64 @@ pub fn check_timeout_minutes(m: f64) -> Result<(), String> {
 pub enum ConfigError {
     /// No configuration file where one was expected.
     #[error("no configuration file at {path} ({why}). Create one from wfuwp.example.toml, or point --config / WFUWP_CONFIG at it.")]
-    NotFound { path: PathBuf, why: String },
+    NotFound {
+        /// The configuration file.
+        path: PathBuf,
+        /// Why it could not be found.
+        why: String,
+    },
     /// The file exists but cannot be read.
     #[error("cannot read configuration file {path}: {source}")]
     Unreadable {
+        /// The configuration file.
         path: PathBuf,
+        /// The error reading it.
         source: std::io::Error,
     },
     /// TOML syntax error or a value of the wrong type / unknown key.
     #[error("configuration file {path} is invalid:\n{message}\nFix the line shown above and run `wfuwp config check`.")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Semantically invalid (e.g. neither host nor socket).
     #[error("configuration file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// An environment name that is not configured.
     #[error("unknown environment '{name}'. Configured environments: {known}. Add [environments.{name}] to {path}.")]
     UnknownEnvironment {
+        /// The name asked for.
         name: String,
+        /// The configured names.
         known: String,
+        /// The configuration file.
         path: PathBuf,
     },
     /// `password_env` names a variable that is not set.
     #[error("environment '{env}' takes its password from the variable {var}, which is not set. Export it (export {var}=...) and run again.")]
-    MissingPassword { env: String, var: String },
+    MissingPassword {
+        /// The environment.
+        env: String,
+        /// The variable.
+        var: String,
+    },
     /// A replacement key of the source that the target lacks.
     #[error("replacement token '{key}' is set for '{source_env}' but not for '{target_env}'. Add `{key} = \"...\"` to [environments.{target_env}.replace] in {path}.")]
     MissingToken {
+        /// The replacement key.
         key: String,
+        /// The source environment.
         source_env: String,
+        /// The target environment.
         target_env: String,
+        /// The configuration file.
         path: PathBuf,
     },
 }

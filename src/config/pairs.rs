@@ -1,4 +1,4 @@
-//! Replacement pairs for a SOURCE → TARGET migration (SPEC §3).
+//! Replacement pairs for a SOURCE → TARGET migration (docs/cli.md).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The logs directory (SPEC §4): `--logs-dir` > `WFUWP_LOGS_DIR` > config `logs_dir` > `~/.wfuwp/logs`.
+//! The logs directory (docs/state.md): `--logs-dir` > `WFUWP_LOGS_DIR` > config `logs_dir` > `~/.wfuwp/logs`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Discovery of a WordPress multisite's tables, columns and sites (once per run).
 //!
-//! Table ownership follows SPEC §6: `{prefix}{N}_*` belongs to site N when N is
+//! Table ownership follows docs/phases.md: `{prefix}{N}_*` belongs to site N when N is
 //! a blog_id; the network tables are a fixed list; every other `{prefix}*`
 //! table belongs to the main site (so `wp_404_log` is the main site's unless
 //! 404 is a blog_id).

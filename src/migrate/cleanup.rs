@@ -1,4 +1,4 @@
-//! The cleanup phase (SPEC §5, §6): leftover staging and trash tables, backup
+//! The cleanup phase (docs/phases.md): leftover staging and trash tables, backup
 //! retention (the newest migration per target keeps its backups), and the
 //! space the backups hold.
 

@@ -1,4 +1,4 @@
-//! Failure classification (SPEC §7): every failure gets an `errorKind`, and
+//! Failure classification (docs/phases.md): every failure gets an `errorKind`, and
 //! transient ones (connection, deadlock, lock wait timeout) are retried with
 //! exponential backoff and jitter.
 

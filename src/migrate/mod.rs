@@ -1,4 +1,4 @@
-//! The migration engine: phases, site workers, backups and rollback (SPEC §5–§7).
+//! The migration engine: phases, site workers, backups and rollback (docs/phases.md).
 
 pub mod cleanup;
 pub mod engine;

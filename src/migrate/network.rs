@@ -1,4 +1,4 @@
-//! The network_tables phase (SPEC §5).
+//! The network_tables phase (docs/phases.md).
 //!
 //! A full migration replaces `blogs`, `blogmeta`, `site`, `sitemeta` (and
 //! `users`, `usermeta` with `--include-users`) by staging copies in one atomic
@@ -42,7 +42,7 @@ pub fn full_table_names(prefix: &str, include_users: bool) -> Vec<String> {
 /// Runs the phase on `conns` (the caller's, so that it can kill them when
 /// interrupted). `selected` is `None` for a full migration. Transient
 /// failures (connection, deadlock, lock wait timeout) are retried up to
-/// `--max-retries` times with backoff, as for sites (SPEC §7); the phase is
+/// `--max-retries` times with backoff, as for sites (docs/phases.md); the phase is
 /// idempotent, so a retry redoes it from the start.
 pub async fn run(
     engine: &Engine,

@@ -1,4 +1,4 @@
-//! The phase machine (SPEC §5):
+//! The phase machine (docs/phases.md):
 //! `preflight → network_tables → sites → post_migration → cleanup`.
 //!
 //! Preflight runs on every run (the caller did its checks; it is recorded
@@ -64,7 +64,7 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
         return finish(engine, MigrationStatus::Paused, extra, &interrupt);
     }
     if report.completed + report.failed > 0 || !s.is_phase_completed(Phase::PostMigration) {
-        // Ctrl-C pauses here too (SPEC §5), not only between sites.
+        // Ctrl-C pauses here too (docs/phases.md), not only between sites.
         if report.completed + report.failed > 0 {
             s.hooks_reset()?;
         }

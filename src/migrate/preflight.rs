@@ -1,4 +1,4 @@
-//! The preflight phase (SPEC §5): everything checked before anything is
+//! The preflight phase (docs/phases.md): everything checked before anything is
 //! written, on every run. Each problem gets its own clear error.
 
 use std::collections::{BTreeMap, BTreeSet};

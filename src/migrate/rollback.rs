@@ -1,4 +1,4 @@
-//! `--rollback` (SPEC §6): every site and the network tables swapped back to
+//! `--rollback` (docs/rollback.md): every site and the network tables swapped back to
 //! the backups this migration took, atomically per site, recorded as it goes
 //! so that an interrupted rollback continues where it stopped.
 

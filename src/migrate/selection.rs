@@ -1,4 +1,4 @@
-//! Which sites a new migration covers (SPEC §2 site selection flags).
+//! Which sites a new migration covers (docs/cli.md site selection flags).
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,4 @@
-//! Migrating one site (SPEC §6): drop old staging, copy from one consistent
+//! Migrating one site (docs/phases.md): drop old staging, copy from one consistent
 //! snapshot into staging, verify counts (in the copy), swap atomically with
 //! the backup taken once per migration. Marking it `completed` is the caller's.
 

@@ -1,4 +1,4 @@
-//! The one-pass, serialization-safe search-replace engine (SPEC §8).
+//! The one-pass, serialization-safe search-replace engine (docs/replace.md).
 //!
 //! * [`Replacer`] holds every pair (plus its JSON-escaped form) in one
 //!   leftmost-longest automaton and applies them with PHP `strtr` semantics:

@@ -12,7 +12,7 @@ fn rep(pairs: &[(&str, &str)]) -> Replacer {
     Replacer::new(&owned).unwrap()
 }
 
-/// The chained pairs of SPEC §8.
+/// The chained pairs of docs/replace.md.
 fn chain() -> Replacer {
     rep(&[("www.x.edu", "uat.x.edu"), (".x.edu", ".uat.x.edu")])
 }

@@ -1,4 +1,4 @@
-//! Listing migrations of a logs dir and finding resumable ones (SPEC §5).
+//! Listing migrations of a logs dir and finding resumable ones (docs/phases.md).
 
 use std::path::{Path, PathBuf};
 

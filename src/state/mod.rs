@@ -1,6 +1,6 @@
-//! Durable migration state (SPEC §4, §5): model, store, locks, resume selection.
+//! Durable migration state (docs/state.md, docs/phases.md): model, store, locks, resume selection.
 //!
-//! * [`model`] — the state of SPEC §4 and its state machine.
+//! * [`model`] — the state of docs/state.md and its state machine.
 //! * [`store`] — the files of a migration directory, atomic and durable.
 //! * [`session`] — the API the engine drives: create/resume, transitions, finish.
 //! * [`lock`] — OS locks on the migration and on the target environment.

@@ -1,4 +1,4 @@
-//! The migration state of SPEC §4 and the state machine that guards it.
+//! The migration state of docs/state.md and the state machine that guards it.
 //!
 //! The counters of the state file (`totalSites`, `completedSites`, …) are not
 //! fields of [`MigrationState`]: they are computed from `sites` whenever the
@@ -36,7 +36,7 @@ pub enum MigrationStatus {
     RolledBack,
 }
 
-/// The phases of SPEC §5, in execution order.
+/// The phases of docs/phases.md, in execution order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -86,7 +86,7 @@ pub enum PhaseStatus {
     Skipped,
 }
 
-/// Classification of a failure (SPEC §7).
+/// Classification of a failure (docs/phases.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -365,32 +365,53 @@ pub enum TransitionError {
     /// The migration status cannot change this way.
     #[error("migration {id} cannot go from '{from}' to '{to}'")]
     Migration {
+        /// The migration id.
         id: String,
+        /// Its status now.
         from: MigrationStatus,
+        /// The status asked for.
         to: MigrationStatus,
     },
     /// A site status cannot change this way.
     #[error("site {site} of migration {id} cannot go from '{from}' to '{to}'")]
     Site {
+        /// The migration id.
         id: String,
+        /// The site.
         site: SiteId,
+        /// Its status now.
         from: SiteStatus,
+        /// The status asked for.
         to: SiteStatus,
     },
     /// A phase status cannot change this way.
     #[error("phase {phase} of migration {id} cannot go from '{from}' to '{to}'")]
     Phase {
+        /// The migration id.
         id: String,
+        /// The phase.
         phase: Phase,
+        /// Its status now.
         from: PhaseStatus,
+        /// The status asked for.
         to: PhaseStatus,
     },
     /// The site is not part of this migration.
     #[error("site {site} is not part of migration {id}")]
-    UnknownSite { id: String, site: SiteId },
+    UnknownSite {
+        /// The migration id.
+        id: String,
+        /// The site.
+        site: SiteId,
+    },
     /// Sites and phases change only while the migration runs.
     #[error("migration {id} is '{status}', not running; site and phase changes are refused")]
-    NotRunning { id: String, status: MigrationStatus },
+    NotRunning {
+        /// The migration id.
+        id: String,
+        /// Its status.
+        status: MigrationStatus,
+    },
 }
 
 /// How one `post_migration` command of the target ended.
@@ -405,7 +426,7 @@ pub struct HookRecord {
     pub status: String,
 }
 
-/// The whole migration state (SPEC §4). Counters are derived, see [`Counts`].
+/// The whole migration state (docs/state.md). Counters are derived, see [`Counts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MigrationState {
     /// Format version ([`STATE_VERSION`]).
@@ -832,7 +853,7 @@ fn from_file(f: StateFile<Vec<SiteRecord>>) -> Result<MigrationState, String> {
     Ok(s)
 }
 
-/// The `--resume` flags that select sites (SPEC §5).
+/// The `--resume` flags that select sites (docs/phases.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Selection {
     /// `--skip-failed`: leave `failed` sites untouched.
@@ -1115,7 +1136,7 @@ mod tests {
                 assert_eq!(sel.selects(st), expected, "{sel:?} {st}");
             }
         }
-        // SPEC §5 wording, case by case.
+        // docs/phases.md wording, case by case.
         let d = Selection::default();
         assert!([
             SiteStatus::Pending,

@@ -20,7 +20,7 @@ pub struct ReplacePair {
     pub to: String,
 }
 
-/// The options fixed at creation (SPEC §5: selection and pairs never change on resume).
+/// The options fixed at creation (docs/phases.md: selection and pairs never change on resume).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MigrationOptions {

@@ -194,7 +194,7 @@ impl Session {
         })
     }
 
-    /// Loads a migration for another run with the resume flags of `req` (SPEC §5).
+    /// Loads a migration for another run with the resume flags of `req` (docs/phases.md).
     pub fn resume(logs_dir: &Path, id: &str, req: ResumeRequest) -> anyhow::Result<Session> {
         Self::resume_inner(logs_dir, id, req).map_err(StateError::into_anyhow)
     }
@@ -374,7 +374,7 @@ impl Session {
         self.inner().log.line(line);
     }
 
-    /// The sites this run processes, fixed when the run started (SPEC §5).
+    /// The sites this run processes, fixed when the run started (docs/phases.md).
     pub fn sites_to_process(&self) -> Vec<SiteId> {
         self.to_process.clone()
     }

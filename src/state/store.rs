@@ -1,4 +1,4 @@
-//! Files of a migration directory (SPEC §4) and how they are written and read.
+//! Files of a migration directory (docs/state.md) and how they are written and read.
 //!
 //! Durability scheme: `migration-state.json` is a snapshot written atomically
 //! (temp file in the same dir, fsync, rename, fsync dir). Site-level changes —

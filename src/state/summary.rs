@@ -1,4 +1,4 @@
-//! `migration-summary.json`: what a run ended with (SPEC §7).
+//! `migration-summary.json`: what a run ended with (docs/phases.md).
 
 use std::collections::BTreeMap;
 

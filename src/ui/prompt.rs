@@ -1,7 +1,7 @@
 //! Interactive prompts (dialoguer) on stderr, so stdout stays clean for scripts.
 //!
 //! Callers check [`super::output::interactive`] first: without a terminal a
-//! prompt would hang or read garbage, and SPEC §5 wants a clear refusal instead.
+//! prompt would hang or read garbage, and docs/phases.md wants a clear refusal instead.
 
 use anyhow::{Context as _, Result};
 use dialoguer::console::Term;
