@@ -71,8 +71,8 @@ if [ -n "${BENCH_BIN:-}" ]; then
     BIN=$BENCH_BIN
 else
     command -v cargo >/dev/null || die "cargo not found; install Rust (https://rustup.rs) and run again"
-    log "building wfuwp (cargo build --release)"
-    (cd "$REPO" && cargo build --release --quiet)
+    log "building wfuwp (cargo build --release --features testbed)"
+    (cd "$REPO" && cargo build --release --quiet --features testbed)
     BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/wfuwp"
 fi
 [ -x "$BIN" ] || die "$BIN is not an executable"

@@ -36,9 +36,9 @@ show() { printf '$ %s\n' "$*"; }
 step "Building wfuwp ($PROFILE)"
 command -v cargo >/dev/null || { echo "demo: cargo not found; install Rust (https://rustup.rs) and run again" >&2; exit 1; }
 if [ "$PROFILE" = "release" ]; then
-    (cd "$REPO" && cargo build --release --quiet)
+    (cd "$REPO" && cargo build --release --quiet --features failpoints,testbed)
 else
-    (cd "$REPO" && cargo build --quiet)
+    (cd "$REPO" && cargo build --quiet --features failpoints,testbed)
 fi
 BIN="${CARGO_TARGET_DIR:-$REPO/target}/$PROFILE/wfuwp"
 [ -x "$BIN" ] || { echo "demo: $BIN was not built" >&2; exit 1; }

@@ -77,6 +77,7 @@ pub enum Command {
     },
 
     /// Generate a realistic WordPress multisite network (test bed; not for production)
+    #[cfg(feature = "testbed")]
     #[command(hide = true)]
     SeedNetwork(crate::testbed::SeedArgs),
 }

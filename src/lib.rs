@@ -8,7 +8,8 @@
 //! * [`db`] — connections, discovery, table copy.
 //! * [`replace`] — the one-pass, serialization-safe search-replace engine.
 //! * [`ui`] — progress, prompts and tables.
-//! * [`testbed`] — a generator of realistic multisite networks for tests, demo and benchmarks.
+//! * `testbed` — a generator of realistic multisite networks for tests, demo and
+//!   benchmarks (only with the `testbed` feature).
 
 // Command output goes through `outln!` / `out!` (ui::output), which survive a
 // closed stdout; `println!` would panic on `wfuwp … | head -1`.
@@ -25,5 +26,6 @@ pub mod migrate;
 pub mod replace;
 pub mod sites;
 pub mod state;
+#[cfg(feature = "testbed")]
 pub mod testbed;
 pub mod ui;

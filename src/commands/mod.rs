@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> Result<Code> {
             crate::ui::output::stdout_bytes(&script);
             Ok(Code::Success)
         }
+        #[cfg(feature = "testbed")]
         Command::SeedNetwork(args) => crate::testbed::run(&ctx, &args),
     }
 }
