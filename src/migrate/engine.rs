@@ -17,7 +17,7 @@ use crate::state::Session;
 use crate::ui::progress::Progress;
 
 /// One side of the migration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Endpoint {
     /// Environment name.
     pub env: String,
@@ -25,6 +25,21 @@ pub struct Endpoint {
     pub opts: Opts,
     /// Database name.
     pub database: String,
+}
+
+// The driver's own `Debug` of `Opts` prints the password: never show it.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("env", &self.env)
+            .field("database", &self.database)
+            .field("user", &self.opts.user())
+            .field(
+                "address",
+                &self.opts.socket().unwrap_or(self.opts.ip_or_hostname()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Per-run limits (may differ between runs of one migration).
@@ -139,5 +154,29 @@ impl Engine {
                 .cloned()
                 .unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_never_prints_its_password() {
+        let opts: Opts = mysql_async::OptsBuilder::default()
+            .user(Some("wp"))
+            .pass(Some("s3cret-pw"))
+            .ip_or_hostname("db.example.edu")
+            .into();
+        let e = Endpoint {
+            env: "uat".into(),
+            opts,
+            database: "wp_uat".into(),
+        };
+        let shown = format!("{e:?}");
+        assert!(
+            shown.contains("db.example.edu") && !shown.contains("s3cret-pw"),
+            "{shown}"
+        );
     }
 }
