@@ -68,6 +68,9 @@ fn fixture(label: &str, options: &[&'static str]) -> Fixture {
     seed_network(&source, &source_network());
     let pristine = TestDb::new(&format!("{label}_pristine"));
     seed_network(&pristine, &target_network());
+    // Built independently of the source: colliding blogmeta ids, a site
+    // only the target has.
+    support::make_independent(&pristine);
     let before = live_checksums(&pristine);
 
     let reference = Scenario::new(&format!("{label}_ref"), &source, Some(&pristine));
@@ -269,6 +272,41 @@ const PARTIAL_CHAINS: &[&[&str]] = &[
     &["backup_recorded:2", "site_swapped:2"],
     &["post_migration_verified:1", "cleanup_started:1"],
 ];
+
+/// Kill points after which the migration is not resumed but rolled back.
+const KILL_THEN_ROLLBACK: &[&str] = &[
+    "network_copied:1",
+    "network_swapped:1",
+    "site_copied:3",
+    "backup_recorded:4",
+    "swap_renamed:5",
+    "site_swapped:6",
+    "post_migration_verified:1",
+    "cleanup_started:1",
+];
+
+/// A migration killed at a chosen point and then rolled back (never resumed)
+/// leaves the target exactly as it was: definitions, `AUTO_INCREMENT`s and
+/// rows, with no table of the migration left.
+#[test]
+fn killed_then_rolled_back_restores_the_pristine_target() {
+    let f = fixture("crash_kr", &[]);
+    let pristine = migration_kit::picture(&f.pristine);
+    for (i, fp) in KILL_THEN_ROLLBACK.iter().enumerate() {
+        let what = format!("killed at {fp}, then rolled back");
+        let s = Scenario::new(&format!("crash_kr{i}"), &f.source, Some(&f.pristine));
+        let r = s.run(&f.new_args, Some(fp));
+        assert_killed(&r, &what);
+        let id = s.only_migration().expect("migration directory");
+        let rb = s.run(&["env-migrate", "--rollback", &id, "--force"], None);
+        assert_eq!(
+            rb.code, 0,
+            "{what}: rollback failed:\n{}\n{}",
+            rb.stdout, rb.stderr
+        );
+        migration_kit::assert_same_picture(&pristine, &migration_kit::picture(&s.target), &what);
+    }
+}
 
 #[test]
 fn partial_migration_killed_at_failpoints_and_resumed_converges_to_the_uninterrupted_result() {

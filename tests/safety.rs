@@ -211,19 +211,7 @@ fn independent_target(label: &str) -> TestDb {
             ..NetworkOptions::default()
         },
     );
-    let max: Vec<u64> = db.query("SELECT MAX(meta_id) FROM wp_blogmeta");
-    let n = max[0];
-    db.exec(&format!(
-        "UPDATE wp_blogmeta SET meta_id = meta_id + {n}; UPDATE wp_blogmeta SET meta_id = {} - meta_id",
-        2 * n + 1
-    ));
-    db.exec(
-        "INSERT INTO wp_blogs (blog_id, site_id, domain, path, registered, last_updated) \
-         VALUES (40, 1, 'only.uat.wfu.edu', '/', '2020-01-01 00:00:00', '2020-01-01 00:00:00'); \
-         INSERT INTO wp_blogmeta (blog_id, meta_key, meta_value) VALUES (40, 'db_version', 'uat-only'); \
-         CREATE TABLE wp_40_options LIKE wp_2_options; \
-         INSERT INTO wp_40_options SELECT * FROM wp_2_options",
-    );
+    support::make_independent(&db);
     db
 }
 
