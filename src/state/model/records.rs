@@ -1,0 +1,176 @@
+//! The records inside a state: per site, per phase, backups, rollback
+//! progress, hooks, and the counters derived from the sites.
+
+use super::*;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::sites::SiteId;
+
+/// Which target table a site's (or the network's) backup holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableBackup {
+    /// The live table name on the target.
+    pub live: String,
+    /// The backup table holding the target's original contents; `None` when
+    /// the target had no such table before (rollback drops the live one).
+    pub backup: Option<String>,
+}
+
+/// The backup of one site's (or the network's) tables, taken once per migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteBackup {
+    /// Tables swapped out.
+    pub tables: Vec<TableBackup>,
+    /// When the swap happened.
+    pub taken_at: DateTime<Utc>,
+}
+
+/// Work done for a completed site.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteStats {
+    /// Tables copied.
+    pub tables: u64,
+    /// Rows copied.
+    pub rows: u64,
+    /// Bytes copied.
+    pub bytes: u64,
+}
+
+/// One site of the migration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteRecord {
+    /// The site's blog_id.
+    pub site_id: SiteId,
+    /// Where it stands.
+    pub status: SiteStatus,
+    /// Tries so far, over all runs.
+    pub attempts: u32,
+    /// Start of the latest attempt.
+    pub start_time: Option<DateTime<Utc>>,
+    /// End of the latest attempt.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Latest error, or why the site was skipped.
+    pub error: Option<String>,
+    /// Classification of the latest error.
+    pub error_kind: Option<ErrorKind>,
+    /// Tables copied (when completed).
+    pub tables: Option<u64>,
+    /// Rows copied (when completed).
+    pub rows: Option<u64>,
+    /// Bytes copied (when completed).
+    pub bytes: Option<u64>,
+    /// The target's original tables, kept for `--rollback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<SiteBackup>,
+}
+
+impl SiteRecord {
+    /// A site not started yet.
+    pub fn pending(site_id: SiteId) -> Self {
+        SiteRecord {
+            site_id,
+            status: SiteStatus::Pending,
+            attempts: 0,
+            start_time: None,
+            end_time: None,
+            error: None,
+            error_kind: None,
+            tables: None,
+            rows: None,
+            bytes: None,
+            backup: None,
+        }
+    }
+}
+
+/// One phase of the migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseRecord {
+    /// Which phase.
+    pub phase: Phase,
+    /// Where it stands.
+    pub status: PhaseStatus,
+    /// Latest start.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Latest end.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Latest error.
+    pub error: Option<String>,
+}
+
+/// Progress of a `--rollback`, kept so that an interrupted rollback can continue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackRecord {
+    /// Where it stands.
+    pub status: RollbackStatus,
+    /// First start.
+    pub start_time: DateTime<Utc>,
+    /// End of the latest attempt.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Sites already swapped back, in order.
+    pub sites_done: Vec<SiteId>,
+    /// Whether the network tables are swapped back.
+    pub network_done: bool,
+    /// Latest error.
+    pub error: Option<String>,
+}
+
+/// Site counts by status, always derived from the sites.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// All sites.
+    pub total: u64,
+    /// Not started.
+    pub pending: u64,
+    /// Being (or interrupted while being) migrated.
+    pub in_progress: u64,
+    /// Done.
+    pub completed: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Timed out.
+    pub timeout: u64,
+    /// Skipped.
+    pub skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, s: SiteStatus) {
+        self.total += 1;
+        *match s {
+            SiteStatus::Pending => &mut self.pending,
+            SiteStatus::InProgress => &mut self.in_progress,
+            SiteStatus::Completed => &mut self.completed,
+            SiteStatus::Failed => &mut self.failed,
+            SiteStatus::Timeout => &mut self.timeout,
+            SiteStatus::Skipped => &mut self.skipped,
+        } += 1;
+    }
+
+    /// Counts of the given statuses.
+    pub fn of<'a>(statuses: impl IntoIterator<Item = &'a SiteStatus>) -> Counts {
+        let mut c = Counts::default();
+        statuses.into_iter().for_each(|s| c.add(*s));
+        c
+    }
+}
+
+/// How one `post_migration` command of the target ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRecord {
+    /// The command line.
+    pub command: String,
+    /// Exit status 0 within the time limit.
+    pub ok: bool,
+    /// Exit code, or why there is none.
+    pub status: String,
+}
