@@ -48,17 +48,7 @@ fn source_network() -> NetworkOptions {
 }
 
 fn target_network() -> NetworkOptions {
-    NetworkOptions {
-        sites: 6,
-        posts_per_site: 2,
-        seed: 1234,
-        main_domain: "uat.wfu.edu".into(),
-        subdomain_suffix: ".uat.wfu.edu".into(),
-        cdn_host: "uat.wp.cdn.aws.wfu.edu".into(),
-        bucket: "wordpress-uat-us".into(),
-        concurrency: 2,
-        ..NetworkOptions::default()
-    }
+    support::uat_network(1234, 2)
 }
 
 fn fixture(label: &str, options: &[&'static str]) -> Fixture {

@@ -32,20 +32,7 @@ fn setup(label: &str) -> Setup {
         },
     );
     let s = Scenario::new(&format!("{label}_dst"), &source, None);
-    seed_network(
-        &s.target,
-        &NetworkOptions {
-            sites: 6,
-            posts_per_site: 2,
-            seed: 977,
-            main_domain: "uat.wfu.edu".into(),
-            subdomain_suffix: ".uat.wfu.edu".into(),
-            cdn_host: "uat.wp.cdn.aws.wfu.edu".into(),
-            bucket: "wordpress-uat-us".into(),
-            concurrency: 2,
-            ..NetworkOptions::default()
-        },
-    );
+    seed_network(&s.target, &support::uat_network(977, 2));
     Setup { source, s }
 }
 

@@ -197,22 +197,36 @@ fn source_network(label: &str) -> TestDb {
 /// other sites, and a site (40) only the target has.
 fn independent_target(label: &str) -> TestDb {
     let db = TestDb::new(label);
-    seed_network(
-        &db,
-        &NetworkOptions {
-            sites: 6,
-            posts_per_site: 1,
-            seed: 977,
-            main_domain: "uat.wfu.edu".into(),
-            subdomain_suffix: ".uat.wfu.edu".into(),
-            cdn_host: "uat.wp.cdn.aws.wfu.edu".into(),
-            bucket: "wordpress-uat-us".into(),
-            concurrency: 2,
-            ..NetworkOptions::default()
-        },
-    );
+    seed_network(&db, &support::uat_network(977, 1));
     support::make_independent(&db);
     db
+}
+
+/// A source, an independent target and the machine that migrates one to the other.
+fn prod_uat(label: &str) -> (TestDb, TestDb, Machine) {
+    let source = source_network(&format!("{label}_src"));
+    let target = independent_target(&format!("{label}_dst"));
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+    ]);
+    (source, target, m)
+}
+
+/// A target built from an independent pristine network, and the same
+/// network migrated by an uninterrupted run (the reference to compare with).
+fn target_and_reference(source: &TestDb, label: &str) -> (TestDb, TestDb) {
+    let pristine = independent_target(&format!("{label}_pristine"));
+    let reference = TestDb::new(&format!("{label}_ref"));
+    copy_db(&pristine, &reference);
+    let target = TestDb::new(&format!("{label}_dst"));
+    copy_db(&pristine, &target);
+    Machine::new(&[
+        env_block("prod", source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &reference, Via::Tcp, UAT_TOKENS, ""),
+    ])
+    .migrate(&["env-migrate", "prod", "uat", "--force"]);
+    (target, reference)
 }
 
 fn text(r: &Run) -> String {
@@ -321,16 +335,7 @@ fn two_machines_never_write_one_target_at_once() {
 #[test]
 fn a_run_that_loses_its_server_lock_stops_and_resumes_exactly() {
     let source = source_network("sf_lost_src");
-    let pristine = independent_target("sf_lost_pristine");
-    let reference = TestDb::new("sf_lost_ref");
-    copy_db(&pristine, &reference);
-    let target = TestDb::new("sf_lost_dst");
-    copy_db(&pristine, &target);
-    let r = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &reference, Via::Tcp, UAT_TOKENS, ""),
-    ]);
-    r.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let (target, reference) = target_and_reference(&source, "sf_lost");
     let m = Machine::new(&[
         env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
         env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
@@ -478,12 +483,7 @@ fn blogmeta(db: &TestDb, filter: &str) -> Vec<MetaRow> {
 
 #[test]
 fn a_partial_migration_upserts_into_a_target_whose_ids_differ() {
-    let source = source_network("sf_part_src");
-    let target = independent_target("sf_part_dst");
-    let m = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
+    let (source, target, m) = prod_uat("sf_part");
     let others_before = blogmeta(&target, "blog_id NOT IN (2, 4)");
     let untouched: Checksums = table_checksums(&target)
         .into_iter()
@@ -548,12 +548,7 @@ fn a_partial_migration_upserts_into_a_target_whose_ids_differ() {
 
 #[test]
 fn a_selection_matching_no_site_is_refused_and_keeps_older_backups() {
-    let source = source_network("sf_empty_src");
-    let target = independent_target("sf_empty_dst");
-    let m = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
+    let (_source, target, m) = prod_uat("sf_empty");
     let first = m.migrate(&[
         "env-migrate",
         "prod",
@@ -603,12 +598,7 @@ fn a_selection_matching_no_site_is_refused_and_keeps_older_backups() {
 
 #[test]
 fn a_state_naming_a_live_table_as_backup_is_refused_before_any_ddl() {
-    let source = source_network("sf_edit_src");
-    let target = independent_target("sf_edit_dst");
-    let m = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
+    let (_source, target, m) = prod_uat("sf_edit");
     let id = m.migrate(&["env-migrate", "prod", "uat", "--force"]);
     let path = m.state_path(&id);
     let mut state = m.state(&id);
@@ -640,12 +630,7 @@ fn a_state_naming_a_live_table_as_backup_is_refused_before_any_ddl() {
 
 #[test]
 fn abandoned_staging_is_removed_and_superseded_migrations_say_so() {
-    let source = source_network("sf_leak_src");
-    let target = independent_target("sf_leak_dst");
-    let m = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
+    let (_source, target, m) = prod_uat("sf_leak");
     let old = m.migrate(&[
         "env-migrate",
         "prod",
@@ -838,16 +823,7 @@ fn sigterm_during_a_hook_stops_its_whole_group_and_resume_skips_finished_hooks()
 #[test]
 fn a_source_server_that_goes_away_pauses_the_run_instead_of_failing_sites() {
     let source = source_network("sf_gone_src");
-    let pristine = independent_target("sf_gone_pristine");
-    let reference = TestDb::new("sf_gone_ref");
-    copy_db(&pristine, &reference);
-    let target = TestDb::new("sf_gone_dst");
-    copy_db(&pristine, &target);
-    let r = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &reference, Via::Tcp, UAT_TOKENS, ""),
-    ]);
-    r.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let (target, reference) = target_and_reference(&source, "sf_gone");
     let proxy = Proxy::to_sandbox();
     let m = Machine::new(&[
         env_block("prod", &source, Via::Port(proxy.port()), PROD_TOKENS, ""),

@@ -369,3 +369,19 @@ pub fn make_independent(db: &TestDb) {
          INSERT INTO wp_40_options SELECT * FROM wp_2_options",
     );
 }
+
+/// A "uat" network generated with `seed`: other domains, tokens and content
+/// than the source's (`..` more options may be set by the caller).
+pub fn uat_network(seed: u64, posts_per_site: u32) -> NetworkOptions {
+    NetworkOptions {
+        sites: 6,
+        posts_per_site,
+        seed,
+        main_domain: "uat.wfu.edu".into(),
+        subdomain_suffix: ".uat.wfu.edu".into(),
+        cdn_host: "uat.wp.cdn.aws.wfu.edu".into(),
+        bucket: "wordpress-uat-us".into(),
+        concurrency: 2,
+        ..NetworkOptions::default()
+    }
+}
