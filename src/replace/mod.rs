@@ -19,7 +19,7 @@ use std::ops::AddAssign;
 
 pub use matcher::{BytePair, Replacer};
 pub use serialized::looks_serialized;
-pub use sql::stream_sql_dump;
+pub use sql::{stream_sql_dump, stream_sql_dump_noting, NO_TABLE_DEFINITIONS};
 
 /// Why a set of replacement pairs cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
