@@ -15,19 +15,28 @@ fn chain() -> Replacer {
 /// Runs the stream with every chunk size from 1 to 9 and one big chunk,
 /// checks they agree, and returns the output.
 fn run(r: &Replacer, input: &[u8]) -> (Vec<u8>, ValueStats) {
-    let mut first: Option<(Vec<u8>, ValueStats)> = None;
+    let (o, s, _) = run_noting(r, input);
+    (o, s)
+}
+
+/// [`run`], also returning the notes given to the user.
+fn run_noting(r: &Replacer, input: &[u8]) -> (Vec<u8>, ValueStats, Vec<String>) {
+    let mut first: Option<(Vec<u8>, ValueStats, Vec<String>)> = None;
     for chunk in (1..10).chain([CHUNK]) {
         let mut out = Vec::new();
-        let stats = stream_chunked(r, input, &mut out, chunk, |_| {}).unwrap();
+        let mut notes = Vec::new();
+        let stats =
+            stream_chunked(r, input, &mut out, chunk, |n| notes.push(n.to_string())).unwrap();
         match &first {
-            None => first = Some((out, stats)),
-            Some((o, s)) => {
+            None => first = Some((out, stats, notes)),
+            Some((o, s, n)) => {
                 assert_eq!(
                     String::from_utf8_lossy(o),
                     String::from_utf8_lossy(&out),
                     "chunk {chunk}"
                 );
                 assert_eq!(*s, stats, "chunk {chunk}");
+                assert_eq!(*n, notes, "chunk {chunk}");
             }
         }
     }
@@ -232,4 +241,271 @@ fn introducer_detection() {
     assert!(!is_binary_introducer(b"(1,"));
     assert!(!is_binary_introducer(b"max"));
     assert!(!is_binary_introducer(b""));
+}
+
+// ------------------------------------------------------------ column kinds
+
+/// A table with every kind of column, as mariadb-dump writes its definition.
+const MEDIA_TABLE: &str = "\
+DROP TABLE IF EXISTS `wp_media`;
+/*!40101 SET @saved_cs_client     = @@character_set_client */;
+/*!40101 SET character_set_client = utf8mb4 */;
+CREATE TABLE `wp_media` (
+  `id` bigint(20) unsigned NOT NULL AUTO_INCREMENT,
+  `url` varchar(2048) NOT NULL DEFAULT 'https://www.x.edu/, (x)',
+  `hash` binary(16) NOT NULL,
+  `thumb` mediumblob DEFAULT NULL,
+  `extra` varbinary(255) DEFAULT NULL,
+  `status` enum('www.x.edu','b.x.edu') NOT NULL DEFAULT 'www.x.edu',
+  `flags` set('a','b') NOT NULL DEFAULT '',
+  `price` decimal(10,2) DEFAULT NULL,
+  `seen` datetime NOT NULL,
+  `note` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'see www.x.edu',
+  `settings` longtext DEFAULT NULL CHECK (json_valid(`settings`)),
+  PRIMARY KEY (`id`),
+  KEY `url` (`url`(191)),
+  CONSTRAINT `c1` CHECK (`price` > 0)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_520_ci;
+/*!40101 SET character_set_client = @saved_cs_client */;
+";
+
+/// One row of `wp_media` with the FROM in every column.
+const MEDIA_ROW: &str = "(1,'https://www.x.edu/a','www.x.edu\\0\\'1234','\\0\\Zwww.x.edu\\n','b.x.edu',\
+'www.x.edu','a',1.50,'2024-01-01 www.x.edu','a.x.edu','{\\\"u\\\":\\\"www.x.edu\\\"}')";
+
+/// [`MEDIA_ROW`] after the chain: text columns replaced, the rest untouched.
+const MEDIA_ROW_REPLACED: &str = "(1,'https://uat.x.edu/a','www.x.edu\\0\\'1234','\\0\\Zwww.x.edu\\n','b.x.edu',\
+'www.x.edu','a',1.50,'2024-01-01 www.x.edu','a.uat.x.edu','{\\\"u\\\":\\\"uat.x.edu\\\"}')";
+
+/// The definition as it comes out of the stream: literals outside rows are
+/// still replaced, as they always were.
+fn media_table_out() -> String {
+    MEDIA_TABLE
+        .replace("'https://www.x.edu/, (x)'", "'https://uat.x.edu/, (x)'")
+        .replace("enum('www.x.edu','b.x.edu') NOT NULL DEFAULT 'www.x.edu'", "enum('uat.x.edu','b.uat.x.edu') NOT NULL DEFAULT 'uat.x.edu'")
+        .replace("COMMENT 'see www.x.edu'", "COMMENT 'see uat.x.edu'")
+}
+
+#[test]
+fn media_row_constants_are_what_they_claim() {
+    assert!(MEDIA_ROW.contains(r"'www.x.edu\0\'1234'"));
+    assert!(MEDIA_ROW_REPLACED.contains(r#"'{\"u\":\"uat.x.edu\"}'"#));
+}
+
+#[test]
+fn mariadb_dump_sample() {
+    let input = format!(
+        "-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)\n\
+         --\n-- Host: 127.0.0.1    Database: wp\n\
+         /*!40101 SET NAMES utf8mb4 */;\n/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY, NOTE_VERBOSITY=0 */;\n\
+         {MEDIA_TABLE}\n\
+         --\n-- Dumping data for table `wp_media`\n--\n\n\
+         LOCK TABLES `wp_media` WRITE;\n/*!40000 ALTER TABLE `wp_media` DISABLE KEYS */;\n\
+         INSERT INTO `wp_media` VALUES {MEDIA_ROW},\n{MEDIA_ROW};\n\
+         /*!40000 ALTER TABLE `wp_media` ENABLE KEYS */;\nUNLOCK TABLES;\n"
+    );
+    let expected = input
+        .replace(MEDIA_TABLE, &media_table_out())
+        .replace(MEDIA_ROW, MEDIA_ROW_REPLACED);
+    let (o, _, notes) = run_noting(&chain(), input.as_bytes());
+    assert_eq!(String::from_utf8(o).unwrap(), expected);
+    assert!(notes.is_empty(), "{notes:?}");
+}
+
+#[test]
+fn mysql8_dump_sample() {
+    // MySQL 8's mysqldump: `_binary` before binary values, `/*!80023 INVISIBLE */`, utf8mb3 comments.
+    let input = "\
+-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)
+--
+-- Host: localhost    Database: wp
+-- ------------------------------------------------------
+-- Server version\t8.0.36
+
+/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
+/*!50503 SET NAMES utf8mb4 */;
+/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;
+/*!40103 SET TIME_ZONE='+00:00' */;
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
+
+--
+-- Table structure for table `wp_cache`
+--
+
+DROP TABLE IF EXISTS `wp_cache`;
+/*!40101 SET @saved_cs_client     = @@character_set_client */;
+/*!50503 SET character_set_client = utf8mb4 */;
+CREATE TABLE `wp_cache` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `k` varchar(191) COLLATE utf8mb4_unicode_520_ci NOT NULL,
+  `v` longblob,
+  `hidden` tinytext /*!80023 INVISIBLE */,
+  `meta` json DEFAULT NULL,
+  `at` timestamp NULL DEFAULT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB AUTO_INCREMENT=3 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_520_ci;
+/*!40101 SET character_set_client = @saved_cs_client */;
+
+LOCK TABLES `wp_cache` WRITE;
+/*!40000 ALTER TABLE `wp_cache` DISABLE KEYS */;
+INSERT INTO `wp_cache` (`id`, `k`, `v`, `hidden`, `meta`, `at`) VALUES (1,'www.x.edu',_binary 'www.x.edu\\0','www.x.edu','{\\\"u\\\": \\\"www.x.edu\\\"}','2024-01-01 00:00:00'),(2,'a.x.edu',_binary '\\Z.x.edu',NULL,NULL,NULL);
+INSERT INTO `wp_cache` VALUES (3,'www.x.edu','www.x.edu','www.x.edu',NULL,'www.x.edu');
+/*!40000 ALTER TABLE `wp_cache` ENABLE KEYS */;
+UNLOCK TABLES;
+/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
+-- Dump completed on 2024-05-01 12:00:00
+";
+    let expected = input
+        .replace(
+            "(1,'www.x.edu',_binary 'www.x.edu\\0','www.x.edu','{\\\"u\\\": \\\"www.x.edu\\\"}'",
+            "(1,'uat.x.edu',_binary 'www.x.edu\\0','uat.x.edu','{\\\"u\\\": \\\"uat.x.edu\\\"}'",
+        )
+        .replace("(2,'a.x.edu'", "(2,'a.uat.x.edu'")
+        .replace(
+            "(3,'www.x.edu','www.x.edu','www.x.edu',NULL,'www.x.edu')",
+            "(3,'uat.x.edu','www.x.edu','uat.x.edu',NULL,'www.x.edu')",
+        );
+    assert_ne!(input, expected);
+    let (o, _, notes) = run_noting(&chain(), input.as_bytes());
+    assert_eq!(String::from_utf8(o).unwrap(), expected);
+    assert!(notes.is_empty(), "{notes:?}");
+}
+
+const PAIR_TABLE: &str =
+    "CREATE TABLE `t` (`a` varchar(9), `b` blob, `c` int, `d` text) ENGINE=InnoDB;\n";
+
+#[test]
+fn column_list_in_another_order() {
+    let input = format!(
+        "{PAIR_TABLE}INSERT INTO `t` (`b`, d, `A`) VALUES ('www.x.edu','www.x.edu','www.x.edu'),\
+         ('b.x.edu','b.x.edu','b.x.edu');\n"
+    );
+    let expected = format!(
+        "{PAIR_TABLE}INSERT INTO `t` (`b`, d, `A`) VALUES ('www.x.edu','uat.x.edu','uat.x.edu'),\
+         ('b.x.edu','b.uat.x.edu','b.uat.x.edu');\n"
+    );
+    assert_eq!(out(&input), expected);
+}
+
+#[test]
+fn replace_into_and_insert_ignore() {
+    for head in [
+        "REPLACE INTO `t`",
+        "INSERT IGNORE INTO `t`",
+        "INSERT  IGNORE  INTO t",
+        "insert low_priority into `t`",
+        "REPLACE `t`",
+        "INSERT INTO `wp`.`t`",
+    ] {
+        let input = format!(
+            "USE `wp`;\n{PAIR_TABLE}{head} VALUES ('www.x.edu','www.x.edu',1,'www.x.edu');\n"
+        );
+        let expected = format!(
+            "USE `wp`;\n{PAIR_TABLE}{head} VALUES ('uat.x.edu','www.x.edu',1,'uat.x.edu');\n"
+        );
+        assert_eq!(out(&input), expected, "{head}");
+    }
+}
+
+#[test]
+fn same_table_name_in_two_databases() {
+    let input = "\
+CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;
+USE `a`;
+CREATE TABLE `t` (`id` int, `v` blob);
+CREATE DATABASE /*!32312 IF NOT EXISTS*/ `b`;
+USE `b`;
+CREATE TABLE `t` (`id` int, `v` text);
+USE `a`;
+INSERT INTO `t` VALUES (1,'www.x.edu');
+USE `b`;
+INSERT INTO `t` VALUES (1,'www.x.edu');
+INSERT INTO `a`.`t` VALUES (1,'www.x.edu');
+INSERT INTO b.t VALUES (1,'www.x.edu');
+";
+    let expected = "\
+CREATE DATABASE /*!32312 IF NOT EXISTS*/ `a` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;
+USE `a`;
+CREATE TABLE `t` (`id` int, `v` blob);
+CREATE DATABASE /*!32312 IF NOT EXISTS*/ `b`;
+USE `b`;
+CREATE TABLE `t` (`id` int, `v` text);
+USE `a`;
+INSERT INTO `t` VALUES (1,'www.x.edu');
+USE `b`;
+INSERT INTO `t` VALUES (1,'uat.x.edu');
+INSERT INTO `a`.`t` VALUES (1,'www.x.edu');
+INSERT INTO b.t VALUES (1,'uat.x.edu');
+";
+    assert_eq!(out(input), expected);
+}
+
+#[test]
+fn no_table_definitions_replaces_everything_and_says_so_once() {
+    let input = "INSERT INTO `t` VALUES (1,'www.x.edu');\nINSERT INTO `u` VALUES ('www.x.edu');\n";
+    let (o, st, notes) = run_noting(&chain(), input.as_bytes());
+    assert_eq!(String::from_utf8(o).unwrap(), input.replace("www.x.edu", "uat.x.edu"));
+    assert_eq!(st.replacements, 2);
+    assert_eq!(notes, [NO_TABLE_DEFINITIONS]);
+    // Statements other than INSERTs into unknown tables say nothing.
+    let (_, _, notes) = run_noting(&chain(), format!("{PAIR_TABLE}SELECT 'www.x.edu';").as_bytes());
+    assert!(notes.is_empty());
+}
+
+#[test]
+fn binary_introducer_and_hex_in_any_column() {
+    let r = Replacer::new(&[("abcdef".to_string(), "fedcba".to_string())]).unwrap();
+    let input = format!(
+        "{PAIR_TABLE}INSERT INTO `t` VALUES (_binary 'abcdef',0xabcdef,X'abcdef','abcdef'),\
+         (x'abcdef',_binary'abcdef',1,_binary 'abcdef');\n\
+         INSERT INTO `nodef` VALUES (0xabcdef,X'abcdef',_binary 'abcdef','abcdef');\n"
+    );
+    let expected = input
+        .replace("X'abcdef','abcdef')", "X'abcdef','fedcba')")
+        .replace("_binary 'abcdef','abcdef');", "_binary 'abcdef','fedcba');");
+    assert_eq!(input.matches("fedcba").count(), 0);
+    let (o, _, _) = run_noting(&r, input.as_bytes());
+    assert_eq!(String::from_utf8(o).unwrap(), expected);
+}
+
+#[test]
+fn what_is_not_understood_is_replaced() {
+    let cases = [
+        // More values than columns.
+        ("INSERT INTO `t` VALUES (1,'w','x','y','www.x.edu');", "INSERT INTO `t` VALUES (1,'w','x','y','uat.x.edu');"),
+        // Column missing from the definition.
+        ("INSERT INTO `t` (`zz`, `b`) VALUES ('www.x.edu','www.x.edu');", "INSERT INTO `t` (`zz`, `b`) VALUES ('uat.x.edu','www.x.edu');"),
+        // After the rows.
+        ("INSERT INTO `t` VALUES ('a','www.x.edu',1,'') ON DUPLICATE KEY UPDATE b='www.x.edu';",
+         "INSERT INTO `t` VALUES ('a','www.x.edu',1,'') ON DUPLICATE KEY UPDATE b='uat.x.edu';"),
+        // Not VALUES rows.
+        ("INSERT INTO `t` SELECT 'www.x.edu','www.x.edu',1,'';", "INSERT INTO `t` SELECT 'uat.x.edu','uat.x.edu',1,'';"),
+        ("UPDATE `t` SET b='www.x.edu';", "UPDATE `t` SET b='uat.x.edu';"),
+    ];
+    for (input, expected) in cases {
+        let input = format!("{PAIR_TABLE}{input}");
+        let expected = format!("{PAIR_TABLE}{expected}");
+        assert_eq!(out(&input), expected);
+    }
+}
+
+#[test]
+fn redefinitions_win() {
+    // A table re-created with text where it had a blob, or re-created in a way that
+    // cannot be read, no longer keeps its old kinds.
+    let input = "CREATE TABLE t (v blob);\nCREATE TABLE t (v text);\nINSERT INTO t VALUES ('www.x.edu');\n\
+                 CREATE TABLE u (v blob);\nCREATE TABLE u LIKE t;\nINSERT INTO u VALUES ('www.x.edu');\n\
+                 CREATE TABLE w (v blob);\nINSERT INTO w VALUES ('www.x.edu');\n";
+    let expected = input.replacen("www.x.edu", "uat.x.edu", 2);
+    assert_eq!(out(input), expected);
+}
+
+#[test]
+fn identifiers_with_quotes_semicolons_and_comments() {
+    let input = "CREATE TABLE `a;b``c` (\n  `x;``y` /* a, (comment */ blob, -- text\n  `z` text # blob,\n);\n\
+                 INSERT INTO `a;b``c` VALUES ('www.x.edu' /* , */, 'www.x.edu');\n";
+    let expected = "CREATE TABLE `a;b``c` (\n  `x;``y` /* a, (comment */ blob, -- text\n  `z` text # blob,\n);\n\
+                    INSERT INTO `a;b``c` VALUES ('www.x.edu' /* , */, 'uat.x.edu');\n";
+    assert_eq!(out(input), expected);
 }
