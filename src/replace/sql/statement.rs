@@ -369,9 +369,7 @@ impl Parser {
                 self.has_list = true;
                 Columns { expect_name: true }
             }
-            (Name | AfterColumns, Tok::Word(w)) if is(w, "VALUES") || is(w, "VALUE") => {
-                AfterValues
-            }
+            (Name | AfterColumns, Tok::Word(w)) if is(w, "VALUES") || is(w, "VALUE") => AfterValues,
             (Columns { expect_name: true }, Tok::Word(n) | Tok::Ident(n))
                 if self.list.len() < MAX_COLUMNS =>
             {
@@ -395,9 +393,7 @@ impl Parser {
     fn create(&mut self, step: CreateStep, tok: Tok<'_>) {
         use CreateStep::*;
         let next = match (step, tok) {
-            (Modifiers, Tok::Word(w))
-                if is(w, "OR") || is(w, "REPLACE") || is(w, "TEMPORARY") =>
-            {
+            (Modifiers, Tok::Word(w)) if is(w, "OR") || is(w, "REPLACE") || is(w, "TEMPORARY") => {
                 Modifiers
             }
             (Modifiers, Tok::Word(w)) if is(w, "TABLE") => Table,

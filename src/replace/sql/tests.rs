@@ -270,11 +270,13 @@ CREATE TABLE `wp_media` (
 ";
 
 /// One row of `wp_media` with the FROM in every column.
-const MEDIA_ROW: &str = "(1,'https://www.x.edu/a','www.x.edu\\0\\'1234','\\0\\Zwww.x.edu\\n','b.x.edu',\
+const MEDIA_ROW: &str =
+    "(1,'https://www.x.edu/a','www.x.edu\\0\\'1234','\\0\\Zwww.x.edu\\n','b.x.edu',\
 'www.x.edu','a',1.50,'2024-01-01 www.x.edu','a.x.edu','{\\\"u\\\":\\\"www.x.edu\\\"}')";
 
 /// [`MEDIA_ROW`] after the chain: text columns replaced, the rest untouched.
-const MEDIA_ROW_REPLACED: &str = "(1,'https://uat.x.edu/a','www.x.edu\\0\\'1234','\\0\\Zwww.x.edu\\n','b.x.edu',\
+const MEDIA_ROW_REPLACED: &str =
+    "(1,'https://uat.x.edu/a','www.x.edu\\0\\'1234','\\0\\Zwww.x.edu\\n','b.x.edu',\
 'www.x.edu','a',1.50,'2024-01-01 www.x.edu','a.uat.x.edu','{\\\"u\\\":\\\"uat.x.edu\\\"}')";
 
 /// The definition as it comes out of the stream: literals outside rows are
@@ -282,7 +284,10 @@ const MEDIA_ROW_REPLACED: &str = "(1,'https://uat.x.edu/a','www.x.edu\\0\\'1234'
 fn media_table_out() -> String {
     MEDIA_TABLE
         .replace("'https://www.x.edu/, (x)'", "'https://uat.x.edu/, (x)'")
-        .replace("enum('www.x.edu','b.x.edu') NOT NULL DEFAULT 'www.x.edu'", "enum('uat.x.edu','b.uat.x.edu') NOT NULL DEFAULT 'uat.x.edu'")
+        .replace(
+            "enum('www.x.edu','b.x.edu') NOT NULL DEFAULT 'www.x.edu'",
+            "enum('uat.x.edu','b.uat.x.edu') NOT NULL DEFAULT 'uat.x.edu'",
+        )
         .replace("COMMENT 'see www.x.edu'", "COMMENT 'see uat.x.edu'")
 }
 
@@ -445,11 +450,17 @@ INSERT INTO b.t VALUES (1,'uat.x.edu');
 fn no_table_definitions_replaces_everything_and_says_so_once() {
     let input = "INSERT INTO `t` VALUES (1,'www.x.edu');\nINSERT INTO `u` VALUES ('www.x.edu');\n";
     let (o, st, notes) = run_noting(&chain(), input.as_bytes());
-    assert_eq!(String::from_utf8(o).unwrap(), input.replace("www.x.edu", "uat.x.edu"));
+    assert_eq!(
+        String::from_utf8(o).unwrap(),
+        input.replace("www.x.edu", "uat.x.edu")
+    );
     assert_eq!(st.replacements, 2);
     assert_eq!(notes, [NO_TABLE_DEFINITIONS]);
     // Statements other than INSERTs into unknown tables say nothing.
-    let (_, _, notes) = run_noting(&chain(), format!("{PAIR_TABLE}SELECT 'www.x.edu';").as_bytes());
+    let (_, _, notes) = run_noting(
+        &chain(),
+        format!("{PAIR_TABLE}SELECT 'www.x.edu';").as_bytes(),
+    );
     assert!(notes.is_empty());
 }
 
@@ -473,15 +484,29 @@ fn binary_introducer_and_hex_in_any_column() {
 fn what_is_not_understood_is_replaced() {
     let cases = [
         // More values than columns.
-        ("INSERT INTO `t` VALUES (1,'w','x','y','www.x.edu');", "INSERT INTO `t` VALUES (1,'w','x','y','uat.x.edu');"),
+        (
+            "INSERT INTO `t` VALUES (1,'w','x','y','www.x.edu');",
+            "INSERT INTO `t` VALUES (1,'w','x','y','uat.x.edu');",
+        ),
         // Column missing from the definition.
-        ("INSERT INTO `t` (`zz`, `b`) VALUES ('www.x.edu','www.x.edu');", "INSERT INTO `t` (`zz`, `b`) VALUES ('uat.x.edu','www.x.edu');"),
+        (
+            "INSERT INTO `t` (`zz`, `b`) VALUES ('www.x.edu','www.x.edu');",
+            "INSERT INTO `t` (`zz`, `b`) VALUES ('uat.x.edu','www.x.edu');",
+        ),
         // After the rows.
-        ("INSERT INTO `t` VALUES ('a','www.x.edu',1,'') ON DUPLICATE KEY UPDATE b='www.x.edu';",
-         "INSERT INTO `t` VALUES ('a','www.x.edu',1,'') ON DUPLICATE KEY UPDATE b='uat.x.edu';"),
+        (
+            "INSERT INTO `t` VALUES ('a','www.x.edu',1,'') ON DUPLICATE KEY UPDATE b='www.x.edu';",
+            "INSERT INTO `t` VALUES ('a','www.x.edu',1,'') ON DUPLICATE KEY UPDATE b='uat.x.edu';",
+        ),
         // Not VALUES rows.
-        ("INSERT INTO `t` SELECT 'www.x.edu','www.x.edu',1,'';", "INSERT INTO `t` SELECT 'uat.x.edu','uat.x.edu',1,'';"),
-        ("UPDATE `t` SET b='www.x.edu';", "UPDATE `t` SET b='uat.x.edu';"),
+        (
+            "INSERT INTO `t` SELECT 'www.x.edu','www.x.edu',1,'';",
+            "INSERT INTO `t` SELECT 'uat.x.edu','uat.x.edu',1,'';",
+        ),
+        (
+            "UPDATE `t` SET b='www.x.edu';",
+            "UPDATE `t` SET b='uat.x.edu';",
+        ),
     ];
     for (input, expected) in cases {
         let input = format!("{PAIR_TABLE}{input}");

@@ -150,10 +150,7 @@ mod tests {
     fn words_identifiers_and_punctuation() {
         assert_eq!(
             tokens(b"INSERT INTO`a``b`.t(x,`y`)VALUES"),
-            [
-                "w:INSERT", "w:INTO", "i:a`b", ".", "w:t", "(", "w:x", ",", "i:y", ")",
-                "w:VALUES"
-            ]
+            ["w:INSERT", "w:INTO", "i:a`b", ".", "w:t", "(", "w:x", ",", "i:y", ")", "w:VALUES"]
         );
         assert_eq!(tokens(b"`a``` ``"), ["i:a`", "i:"]);
     }
