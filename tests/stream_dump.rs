@@ -370,37 +370,59 @@ fn no_create_info_dump_says_so_once_and_still_replaces() {
 #[test]
 fn same_table_name_in_two_databases_of_one_dump() {
     let (a, b) = (TestDb::new("stream_a"), TestDb::new("stream_b"));
-    a.exec("CREATE TABLE t (id int PRIMARY KEY, v blob, w varchar(64))");
-    b.exec("CREATE TABLE t (id int PRIMARY KEY, v text, w varbinary(64))");
-    for db in [&a, &b] {
-        db.exec("INSERT INTO t VALUES (1, 'https://www.wfu.edu/x', 'a.wfu.edu'), (2, 'x\\0www.wfu.edu', NULL)");
-    }
     let dir = tempfile::tempdir().expect("tempdir");
     let (dump, streamed) = (dir.path().join("in.sql"), dir.path().join("out.sql"));
-    dump_to(&["--databases", &a.name, &b.name], &dump);
-    let stderr = search_replace(&dump, &streamed);
-    assert!(
-        !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
-        "{stderr}"
-    );
-    // The dump re-creates both databases under their names.
-    load(&streamed, None);
-    let rows = |db: &TestDb| {
-        db.query::<(u32, Option<Vec<u8>>, Option<Vec<u8>>)>("SELECT id, v, w FROM t ORDER BY id")
-    };
-    let s = |v: &str| Some(v.as_bytes().to_vec());
-    assert_eq!(
-        rows(&a),
-        [
-            (1, s("https://www.wfu.edu/x"), s("a.uat.wfu.edu")),
-            (2, s("x\0www.wfu.edu"), None)
-        ]
-    );
-    assert_eq!(
-        rows(&b),
-        [
-            (1, s("https://uat.wfu.edu/x"), s("a.wfu.edu")),
-            (2, s("x\0uat.wfu.edu"), None)
-        ]
-    );
+    let dbs = [a.name.as_str(), b.name.as_str()];
+    // One `--databases a b` dump, and the same as a schema dump followed by a
+    // data dump (both definitions come before either table's rows).
+    for split in [false, true] {
+        for (db, ty) in [(&a, "blob, w varchar(64)"), (&b, "text, w varbinary(64)")] {
+            db.exec(&format!(
+                "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY, v {ty}); \
+                 INSERT INTO t VALUES (1, 'https://www.wfu.edu/x', 'a.wfu.edu'), (2, 'x\\0www.wfu.edu', NULL)"
+            ));
+        }
+        if split {
+            let data = dir.path().join("data.sql");
+            dump_to(&[&["--no-data", "--databases"], &dbs[..]].concat(), &dump);
+            dump_to(
+                &[&["--no-create-info", "--databases"], &dbs[..]].concat(),
+                &data,
+            );
+            let mut all = std::fs::read(&dump).expect("reading the schema");
+            all.extend(std::fs::read(&data).expect("reading the data"));
+            std::fs::write(&dump, all).expect("writing the dump");
+        } else {
+            dump_to(&[&["--databases"], &dbs[..]].concat(), &dump);
+        }
+        let stderr = search_replace(&dump, &streamed);
+        assert!(
+            !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
+            "{stderr}"
+        );
+        // The dump re-creates both databases under their names.
+        load(&streamed, None);
+        let rows = |db: &TestDb| {
+            db.query::<(u32, Option<Vec<u8>>, Option<Vec<u8>>)>(
+                "SELECT id, v, w FROM t ORDER BY id",
+            )
+        };
+        let s = |v: &str| Some(v.as_bytes().to_vec());
+        assert_eq!(
+            rows(&a),
+            [
+                (1, s("https://www.wfu.edu/x"), s("a.uat.wfu.edu")),
+                (2, s("x\0www.wfu.edu"), None)
+            ],
+            "split dump: {split}"
+        );
+        assert_eq!(
+            rows(&b),
+            [
+                (1, s("https://uat.wfu.edu/x"), s("a.wfu.edu")),
+                (2, s("x\0uat.wfu.edu"), None)
+            ],
+            "split dump: {split}"
+        );
+    }
 }
