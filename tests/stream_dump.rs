@@ -111,6 +111,9 @@ fn load(file: &Path, db: Option<&TestDb>) {
 
 type Cells = Vec<Vec<Option<Vec<u8>>>>;
 
+/// A table's name, its columns (name, is text) and its rows.
+type Table = (String, Vec<(String, bool)>, Cells);
+
 /// A connection that returns the stored bytes (no charset conversion).
 async fn raw(db: &TestDb) -> Conn {
     let mut c = db.connect().await;
@@ -143,7 +146,7 @@ async fn columns(c: &mut Conn, db: &str, table: &str) -> Vec<(String, bool)> {
 }
 
 /// Every cell of every table of `db`, rows in primary-key (else full) order.
-fn cells(db: &TestDb) -> Vec<(String, Vec<(String, bool)>, Cells)> {
+fn cells(db: &TestDb) -> Vec<Table> {
     block_on(async {
         let mut c = raw(db).await;
         let mut tables: Vec<String> = c.query("SHOW TABLES").await.expect("SHOW TABLES");

@@ -53,11 +53,14 @@ pub(super) struct Column {
     pub(super) kind: ColumnKind,
 }
 
+/// Tables of one database, by name.
+type Tables = HashMap<Vec<u8>, Vec<Column>>;
+
 /// The column definitions seen so far, by database (`None` before any
 /// `USE`) and table name.
 #[derive(Debug, Default)]
 pub(super) struct Schema {
-    tables: HashMap<Option<Vec<u8>>, HashMap<Vec<u8>, Vec<Column>>>,
+    tables: HashMap<Option<Vec<u8>>, Tables>,
 }
 
 impl Schema {
