@@ -8,7 +8,8 @@
 //!   serialized values are parsed and only their string values are replaced,
 //!   with lengths rewritten; everything else is plain byte replacement.
 //! * [`stream_sql_dump`] applies the same engine to the string literals of a
-//!   mysqldump file in bounded memory (`wfuwp search-replace`).
+//!   mysqldump file in bounded memory (`wfuwp search-replace`), leaving the
+//!   values of binary and other non-text columns alone.
 
 mod matcher;
 mod serialized;
