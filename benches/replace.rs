@@ -121,14 +121,27 @@ fn sql_escape(v: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The dump, and the column values in it (for the value API run).
-fn generate(target: usize) -> (Vec<u8>, Vec<String>) {
+/// The dump, and the column values in it (for the value API run). With
+/// `ddl`, each table's rows follow its `CREATE TABLE` (as in a mysqldump),
+/// so stream mode tracks column kinds; without, it replaces in every literal.
+fn generate(target: usize, ddl: bool) -> (Vec<u8>, Vec<String>) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut dump = b"-- MySQL dump 10.13\n/*!40101 SET NAMES utf8mb4 */;\n".to_vec();
     let mut values = Vec::new();
     let mut site = 1;
     while dump.len() < target {
         for (table, kind) in [("options", 0), ("posts", 1), ("postmeta", 2)] {
+            if ddl {
+                dump.extend_from_slice(
+                    format!(
+                        "CREATE TABLE `wp_{site}_{table}` (\n  `id` bigint(20) unsigned NOT NULL,\n  \
+                         `name` varchar(191) NOT NULL DEFAULT '',\n  `value` longtext NOT NULL,\n  \
+                         `autoload` varchar(20) NOT NULL DEFAULT 'yes',\n  `extra` mediumblob,\n  \
+                         PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n"
+                    )
+                    .as_bytes(),
+                );
+            }
             dump.extend_from_slice(format!("INSERT INTO `wp_{site}_{table}` VALUES ").as_bytes());
             for row in 0..50 {
                 let value = match kind {
@@ -237,7 +250,7 @@ fn main() -> io::Result<()> {
             2
         });
     let gen_start = Instant::now();
-    let (dump, values) = generate(mb * 1_000_000);
+    let (dump, values) = generate(mb * 1_000_000, false);
     println!(
         "generated {:.1} MB dump, {} values in {:.1} s",
         dump.len() as f64 / 1e6,
@@ -259,6 +272,12 @@ fn main() -> io::Result<()> {
         bench_stream("no-match", &absent, &dump);
         bench_values("matching", &matching, &values);
         bench_values("no-match", &absent, &values);
+    }
+    drop((dump, values));
+    let (dump, _) = generate(mb * 1_000_000, true);
+    for _ in 0..2 {
+        bench_stream("match+ddl", &matching, &dump);
+        bench_stream("nomatch+ddl", &absent, &dump);
     }
     Ok(())
 }

@@ -119,7 +119,13 @@ Exit codes: 0 success, 1 fatal error (state saved), 2 usage or configuration err
 
 const SEARCH_REPLACE_EXAMPLES: &str = "\
 Examples:
-  wfuwp search-replace www.wfu.edu uat.wfu.edu .wfu.edu .uat.wfu.edu < prod.sql > uat.sql";
+  wfuwp search-replace www.wfu.edu uat.wfu.edu .wfu.edu .uat.wfu.edu < prod.sql > uat.sql
+
+Only text columns (CHAR, VARCHAR, TEXT, JSON) are rewritten, as env-migrate does: the
+CREATE TABLE statements in the dump say which columns those are, so BLOB, BINARY and
+other values pass through untouched, as do _binary '…', 0x… and X'…' literals. A dump
+without table definitions (--no-create-info) is rewritten in every literal, with a note;
+dump with --hex-blob then.";
 
 /// `wfuwp env-migrate` options (docs/cli.md).
 #[derive(Debug, Clone, Args)]

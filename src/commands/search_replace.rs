@@ -20,8 +20,11 @@ pub fn run(args: &SearchReplaceArgs) -> Result<Code> {
     let input = BufReader::with_capacity(IO_BUFFER, stdin.lock());
     let stdout = io::stdout();
     let mut output = BufWriter::with_capacity(IO_BUFFER, stdout.lock());
-    let stats =
-        replace::stream_sql_dump(&replacer, input, &mut output).context("search-replace failed")?;
+    // Notes go to stderr as soon as they are due, before the summary.
+    let stats = replace::stream_sql_dump_noting(&replacer, input, &mut output, |note| {
+        eprintln!("search-replace: {note}")
+    })
+    .context("search-replace failed")?;
     output.flush().context("cannot write to stdout")?;
     // The summary goes to stderr: stdout is the dump.
     let mut summary = format!(

@@ -8,7 +8,8 @@
 //!   serialized values are parsed and only their string values are replaced,
 //!   with lengths rewritten; everything else is plain byte replacement.
 //! * [`stream_sql_dump`] applies the same engine to the string literals of a
-//!   mysqldump file in bounded memory (`wfuwp search-replace`).
+//!   mysqldump file in bounded memory (`wfuwp search-replace`), leaving the
+//!   values of binary and other non-text columns alone.
 
 mod matcher;
 mod serialized;
@@ -19,7 +20,7 @@ use std::ops::AddAssign;
 
 pub use matcher::{BytePair, Replacer};
 pub use serialized::looks_serialized;
-pub use sql::stream_sql_dump;
+pub use sql::{stream_sql_dump, stream_sql_dump_noting, NO_TABLE_DEFINITIONS};
 
 /// Why a set of replacement pairs cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,0 +1,431 @@
+//! `wfuwp search-replace` over real dumps (issue 15): a generated network
+//! dumped with plain `mariadb-dump` (no `--hex-blob`, so BLOBs are quoted
+//! strings), streamed through the binary and loaded into a fresh database
+//! must hold exactly what an independent replacement predicts, cell by cell:
+//! binary and other non-text cells byte-identical, text cells as PHP's
+//! `strtr` (inside unserialized values, for serialized ones) makes them.
+//!
+//! Needs the sandbox (`scripts/test.sh --test stream_dump`), the MariaDB
+//! client programs and `php`.
+
+mod support;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Value};
+use support::*;
+
+/// prod → uat pairs; none has a `/`, so JSON-escaped forms are the same text.
+fn pairs() -> Vec<(String, String)> {
+    PROD_TOKENS
+        .iter()
+        .map(|(key, from)| {
+            let to = UAT_TOKENS
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.to_string())
+                .expect("every prod token has a uat one");
+            (from.to_string(), to)
+        })
+        .collect()
+}
+
+/// The first of `names` found on PATH.
+fn program(names: &[&str]) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!("none of {names:?} is on PATH; install the MariaDB client (mariadb-client)")
+}
+
+/// A MariaDB client program connected to the sandbox over TCP, the password
+/// in the environment (never on the command line), no option files read.
+fn client(names: &[&str]) -> Command {
+    let s = server();
+    let mut cmd = Command::new(program(names));
+    cmd.arg("--no-defaults")
+        .arg("--protocol=TCP")
+        .arg(format!("--host={}", s.host))
+        .arg(format!("--port={}", s.port))
+        .arg(format!("--user={}", s.user))
+        .arg("--default-character-set=utf8mb4")
+        .env("MYSQL_PWD", &s.password);
+    cmd
+}
+
+/// Dumps with plain `mariadb-dump ARGS` into `file`.
+fn dump_to(args: &[&str], file: &Path) {
+    let out = File::create(file).expect("creating the dump file");
+    let status = client(&["mariadb-dump", "mysqldump"])
+        .args(args)
+        .stdout(out)
+        .status()
+        .expect("running mariadb-dump");
+    assert!(status.success(), "mariadb-dump {args:?} failed");
+}
+
+/// Streams `input` through `wfuwp search-replace` into `output`; returns stderr.
+fn search_replace(input: &Path, output: &Path) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wfuwp"));
+    cmd.arg("search-replace");
+    for (from, to) in pairs() {
+        cmd.arg(from).arg(to);
+    }
+    let o = cmd
+        .stdin(File::open(input).expect("opening the dump"))
+        .stdout(File::create(output).expect("creating the output"))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("running wfuwp search-replace");
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "search-replace failed: {stderr}");
+    stderr
+}
+
+/// Loads `file` with the `mariadb` client, into `db` if given.
+fn load(file: &Path, db: Option<&TestDb>) {
+    let mut cmd = client(&["mariadb", "mysql"]);
+    if let Some(db) = db {
+        cmd.arg(&db.name);
+    }
+    let o = cmd
+        .stdin(File::open(file).expect("opening the SQL"))
+        .output()
+        .expect("running mariadb");
+    assert!(
+        o.status.success(),
+        "loading {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+type Cells = Vec<Vec<Option<Vec<u8>>>>;
+
+/// A table's name, its columns (name, is text) and its rows.
+type Table = (String, Vec<(String, bool)>, Cells);
+
+/// A connection that returns the stored bytes (no charset conversion).
+async fn raw(db: &TestDb) -> Conn {
+    let mut c = db.connect().await;
+    c.query_drop("SET SESSION character_set_results = binary")
+        .await
+        .expect("SET character_set_results");
+    c
+}
+
+/// Columns of `table` (in order) and whether each is text, from the
+/// server's own catalogue: the expectation does not use wfuwp's view.
+async fn columns(c: &mut Conn, db: &str, table: &str) -> Vec<(String, bool)> {
+    let rows: Vec<(String, String)> = c
+        .exec(
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (db, table),
+        )
+        .await
+        .expect("information_schema.COLUMNS");
+    rows.into_iter()
+        .map(|(name, ty)| {
+            let text = matches!(
+                ty.to_ascii_lowercase().as_str(),
+                "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "json"
+            );
+            (name, text)
+        })
+        .collect()
+}
+
+/// Every cell of every table of `db`, rows in primary-key (else full) order.
+fn cells(db: &TestDb) -> Vec<Table> {
+    block_on(async {
+        let mut c = raw(db).await;
+        let mut tables: Vec<String> = c.query("SHOW TABLES").await.expect("SHOW TABLES");
+        tables.sort();
+        let mut out = Vec::new();
+        for t in tables {
+            let cols = columns(&mut c, &db.name, &t).await;
+            let order: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+            let rows: Vec<mysql_async::Row> = c
+                .query(format!(
+                    "SELECT * FROM {} ORDER BY {}",
+                    q(&t),
+                    order.join(",")
+                ))
+                .await
+                .expect("SELECT");
+            let rows: Cells = rows
+                .into_iter()
+                .map(|r| {
+                    r.unwrap()
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::NULL => None,
+                            Value::Bytes(b) => Some(b),
+                            other => panic!("the text protocol returns bytes, got {other:?}"),
+                        })
+                        .collect()
+                })
+                .collect();
+            out.push((t, cols, rows));
+        }
+        c.disconnect().await.ok();
+        out
+    })
+}
+
+/// Checks `(original, new)` text values in PHP: a value that unserializes
+/// must unserialize to the original with `strtr` applied to every string
+/// value (recursing into serialized strings); any other must equal
+/// `strtr(original)`. Exchanged as hex so that any byte survives.
+const PHP_CHECK: &str = r#"<?php
+error_reporting(E_ALL & ~E_DEPRECATED);
+function looks_serialized($s) {
+    $t = trim($s);
+    if ($t === 'N;') return true;
+    if (strlen($t) < 4 || $t[1] !== ':') return false;
+    return in_array($t[0], ['s', 'a', 'O', 'C', 'E', 'i', 'd', 'b'], true) && in_array(substr($t, -1), [';', '}'], true);
+}
+function unser($s) {
+    if (!looks_serialized($s)) return [false, null];
+    $u = @unserialize($s, ['allowed_classes' => false]);
+    if ($u === false && trim($s) !== 'b:0;') return [false, null];
+    return [true, $u];
+}
+// A comparable picture of a value, with strtr applied to string values when $pairs is set.
+function canon($v, $pairs) {
+    if (is_string($v)) {
+        [$ok, $u] = unser($v);
+        if ($ok) return ['__ser' => canon($u, $pairs)];
+        return $pairs === null ? $v : strtr($v, $pairs);
+    }
+    if (is_array($v)) { $o = []; foreach ($v as $k => $x) { $o[$k] = canon($x, $pairs); } return $o; }
+    if (is_object($v)) return ['__class' => get_class($v), 'props' => canon((array)$v, $pairs)];
+    if (is_float($v)) return ['__float' => bin2hex(pack('E', $v))];
+    return $v;
+}
+$pairs = [];
+foreach (file($argv[1], FILE_IGNORE_NEW_LINES) as $line) {
+    [$f, $t] = explode(' ', $line . ' ');
+    $pairs[hex2bin($f)] = hex2bin($t);
+}
+$n = 0; $bad = 0; $changed = 0; $ser = 0;
+foreach (file($argv[2], FILE_IGNORE_NEW_LINES) as $line) {
+    [$where, $a, $b] = explode(' ', $line . '  ');
+    [$orig, $new] = [hex2bin($a), hex2bin($b)];
+    [$ok, $u] = unser($orig);
+    if ($ok) {
+        $ser++;
+        $good = canon($new, null) === canon($orig, $pairs);
+        $want = '(structure of) ' . $orig;
+    } else {
+        $want = strtr($orig, $pairs);
+        $good = $new === $want;
+    }
+    if ($orig !== $new) $changed++;
+    if (!$good) { $bad++; if ($bad <= 5) echo "$where differs:\n  orig: $orig\n  new:  $new\n  want: $want\n"; }
+    $n++;
+}
+echo "checked $n, changed $changed, serialized $ser, bad $bad\n";
+exit($bad ? 1 : 0);
+"#;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn plain_dump_of_a_network_keeps_binary_cells_and_replaces_text() {
+    let php_ok = Command::new("php")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(php_ok, "php is needed for the expectation; install php-cli");
+    let src = TestDb::new("stream_src");
+    seed_network(&src, &small_network());
+    let dst = TestDb::new("stream_dst");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dump, streamed) = (dir.path().join("in.sql"), dir.path().join("out.sql"));
+
+    dump_to(&[&src.name], &dump);
+    let text = std::fs::read(&dump).expect("reading the dump");
+    assert!(
+        !text.windows(8).any(|w| w == b"_binary ")
+            && text.windows(12).any(|w| w == b"CREATE TABLE"),
+        "a plain mariadb-dump writes BLOBs as plain quoted strings"
+    );
+    let stderr = search_replace(&dump, &streamed);
+    assert!(
+        !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
+        "{stderr}"
+    );
+    load(&streamed, Some(&dst));
+
+    let before = cells(&src);
+    let after = cells(&dst);
+    assert_eq!(
+        before.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        after.iter().map(|t| &t.0).collect::<Vec<_>>(),
+        "same tables"
+    );
+    let mut text_lines = String::new();
+    let (mut kept, mut blob_with_token) = (0usize, 0usize);
+    let froms: Vec<Vec<u8>> = pairs().into_iter().map(|(f, _)| f.into_bytes()).collect();
+    for ((table, cols, rows), (_, cols_after, rows_after)) in before.iter().zip(&after) {
+        assert_eq!(cols, cols_after, "{table}: same columns");
+        assert_eq!(rows.len(), rows_after.len(), "{table}: same row count");
+        for (r, (row, row_after)) in rows.iter().zip(rows_after).enumerate() {
+            for (((name, textual), old), new) in cols.iter().zip(row).zip(row_after) {
+                let at = format!("{table}.{name}[{r}]");
+                match (old, new) {
+                    (Some(old), Some(new)) if *textual => {
+                        text_lines.push_str(&format!("{at} {} {}\n", hex(old), hex(new)));
+                    }
+                    _ => {
+                        assert!(old == new, "{at}: a non-text cell changed");
+                        kept += 1;
+                        if old.as_ref().is_some_and(|v| {
+                            froms
+                                .iter()
+                                .any(|f| v.windows(f.len()).any(|w| w == f.as_slice()))
+                        }) {
+                            blob_with_token += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        kept > 0 && blob_with_token > 0,
+        "the network has non-text cells holding tokens ({kept}, {blob_with_token})"
+    );
+
+    let pairs_file = dir.path().join("pairs.txt");
+    let pairs_text: String = pairs()
+        .iter()
+        .map(|(f, t)| format!("{} {}\n", hex(f.as_bytes()), hex(t.as_bytes())))
+        .collect();
+    std::fs::write(&pairs_file, pairs_text).expect("writing pairs");
+    let values_file = dir.path().join("values.txt");
+    std::fs::write(&values_file, text_lines).expect("writing values");
+    let script = dir.path().join("check.php");
+    std::fs::write(&script, PHP_CHECK).expect("writing the PHP check");
+    let check = Command::new("php")
+        .arg(&script)
+        .arg(&pairs_file)
+        .arg(&values_file)
+        .output()
+        .expect("running php");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // Make sure the check had something to bite on.
+    let changed: usize = report
+        .split("changed ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    eprintln!("{report}");
+    assert!(changed > 50, "{report}");
+    assert!(!report.contains("serialized 0,"), "{report}");
+}
+
+#[test]
+fn no_create_info_dump_says_so_once_and_still_replaces() {
+    let src = TestDb::new("stream_nci");
+    seed_network(&src, &small_network());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dump, streamed) = (dir.path().join("in.sql"), dir.path().join("out.sql"));
+    dump_to(&["--no-create-info", &src.name], &dump);
+    let stderr = search_replace(&dump, &streamed);
+    assert_eq!(
+        stderr.matches(wfuwp::replace::NO_TABLE_DEFINITIONS).count(),
+        1,
+        "{stderr}"
+    );
+    let input = std::fs::read(&dump).expect("reading the dump");
+    let input = String::from_utf8_lossy(&input);
+    let output = std::fs::read(&streamed).expect("reading the output");
+    let output = String::from_utf8_lossy(&output);
+    assert!(input.matches("www.wfu.edu").count() > 10);
+    assert_eq!(
+        output.matches("www.wfu.edu").count(),
+        0,
+        "replaced in every literal"
+    );
+    assert!(output.matches("uat.wfu.edu").count() >= input.matches("www.wfu.edu").count());
+}
+
+#[test]
+fn same_table_name_in_two_databases_of_one_dump() {
+    let (a, b) = (TestDb::new("stream_a"), TestDb::new("stream_b"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (dump, streamed) = (dir.path().join("in.sql"), dir.path().join("out.sql"));
+    let dbs = [a.name.as_str(), b.name.as_str()];
+    // One `--databases a b` dump, and the same as a schema dump followed by a
+    // data dump (both definitions come before either table's rows).
+    for split in [false, true] {
+        for (db, ty) in [(&a, "blob, w varchar(64)"), (&b, "text, w varbinary(64)")] {
+            db.exec(&format!(
+                "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY, v {ty}); \
+                 INSERT INTO t VALUES (1, 'https://www.wfu.edu/x', 'a.wfu.edu'), (2, 'x\\0www.wfu.edu', NULL)"
+            ));
+        }
+        if split {
+            let data = dir.path().join("data.sql");
+            dump_to(&[&["--no-data", "--databases"], &dbs[..]].concat(), &dump);
+            dump_to(
+                &[&["--no-create-info", "--databases"], &dbs[..]].concat(),
+                &data,
+            );
+            let mut all = std::fs::read(&dump).expect("reading the schema");
+            all.extend(std::fs::read(&data).expect("reading the data"));
+            std::fs::write(&dump, all).expect("writing the dump");
+        } else {
+            dump_to(&[&["--databases"], &dbs[..]].concat(), &dump);
+        }
+        let stderr = search_replace(&dump, &streamed);
+        assert!(
+            !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
+            "{stderr}"
+        );
+        // The dump re-creates both databases under their names.
+        load(&streamed, None);
+        let rows = |db: &TestDb| {
+            db.query::<(u32, Option<Vec<u8>>, Option<Vec<u8>>)>(
+                "SELECT id, v, w FROM t ORDER BY id",
+            )
+        };
+        let s = |v: &str| Some(v.as_bytes().to_vec());
+        assert_eq!(
+            rows(&a),
+            [
+                (1, s("https://www.wfu.edu/x"), s("a.uat.wfu.edu")),
+                (2, s("x\0www.wfu.edu"), None)
+            ],
+            "split dump: {split}"
+        );
+        assert_eq!(
+            rows(&b),
+            [
+                (1, s("https://uat.wfu.edu/x"), s("a.wfu.edu")),
+                (2, s("x\0uat.wfu.edu"), None)
+            ],
+            "split dump: {split}"
+        );
+    }
+}
