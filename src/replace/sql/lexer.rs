@@ -128,7 +128,7 @@ impl<'r> Lexer<'r> {
     }
 
     fn code(&mut self, buf: &[u8], eof: bool) -> Step {
-        let Some(i) = find(buf, self.pos, &CODE_SPECIAL) else {
+        let Some(i) = find(buf, self.pos, &CODE_MARKERS) else {
             self.tracker.code(&buf[self.pos..]);
             self.pos = buf.len();
             return Step::Continue;
@@ -352,4 +352,4 @@ pub(super) fn is_binary_introducer(before: &[u8]) -> bool {
 }
 
 /// Bytes that end a run of plain code.
-static CODE_SPECIAL: [bool; 256] = class(b"'\"`#-/");
+static CODE_MARKERS: [bool; 256] = class(b"'\"`#-/");
