@@ -105,15 +105,28 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             force: args.force,
             fingerprints,
         };
-        // Locked before the state changes: a refused resume leaves it as it was.
-        let target_env = preflight::endpoint(config.environment(target)?)?;
-        let lock = preflight::lock_target(&target_env, &logs_dir, &interrupt).await?;
+        let before = state::store::load(&dir)
+            .map_err(state::StateError::into_anyhow)?
+            .status;
+        // A run that was killed left `running`: it stands for `paused`.
+        let before = match before {
+            state::MigrationStatus::Running => state::MigrationStatus::Paused,
+            other => other,
+        };
         let session = Session::resume(&logs_dir, id, request)?;
         let checked = match preflight::check(&config, source, target, &logs_dir).await {
             Ok(c) => c,
             Err(e) => {
                 session.phase_failed(state::Phase::Preflight, &format!("{e:#}"))?;
                 session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
+                return Err(e);
+            }
+        };
+        let lock = match preflight::lock_target(&checked.target, &logs_dir, &interrupt).await {
+            Ok(l) => l,
+            Err(e) => {
+                // Another run holds the target: this one did nothing.
+                session.finish(before, serde_json::json!({}))?;
                 return Err(e);
             }
         };
