@@ -7,7 +7,7 @@ use super::Context;
 use crate::cli::EnvMigrateArgs;
 use crate::exit::{Code, CodedError};
 use crate::state::{self, ListedMigration, MigrationStatus, StateError};
-use crate::ui::output::{info, interactive, warn};
+use crate::ui::output::{self, info, interactive, warn};
 use crate::ui::prompt;
 use crate::ui::table::{Align, Table};
 
@@ -83,8 +83,7 @@ fn table(migrations: &[ListedMigration]) -> Table {
             m.timeout_sites.to_string(),
             m.start_time.format("%Y-%m-%d %H:%M").to_string(),
             duration(m.duration_seconds),
-            m.backup_bytes
-                .map_or("-".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
+            m.backup_bytes.map_or("-".into(), output::size),
             now_text(m),
         ]);
     }

@@ -152,8 +152,8 @@ pub fn print(
     crate::outln!("  tables:         {}", plan.tables);
     crate::outln!("  rows (est.):    {}", plan.rows_estimate);
     crate::outln!(
-        "  size (est.):    {:.1} MB",
-        plan.bytes_estimate as f64 / 1e6
+        "  size (est.):    {}",
+        crate::ui::output::size(plan.bytes_estimate)
     );
     crate::outln!("  bulk mode:      {}", plan.bulk_mode);
     crate::outln!("  replacements:");

@@ -59,6 +59,17 @@ pub fn info(msg: impl AsRef<str>) {
     }
 }
 
+/// `label` in `style` when colour is on (a terminal, no `--no-color`/`NO_COLOR`).
+fn styled(label: &str, style: console::Style) -> String {
+    style.force_styling(color()).apply_to(label).to_string()
+}
+
+/// A byte count as people read it (`34.5 MiB`): the one size format of every
+/// report, listing and plan.
+pub fn size(bytes: u64) -> String {
+    indicatif::HumanBytes(bytes).to_string()
+}
+
 /// Detail shown only with `-v`.
 pub fn detail(msg: impl AsRef<str>) {
     if verbosity() >= 2 {
@@ -68,11 +79,7 @@ pub fn detail(msg: impl AsRef<str>) {
 
 /// A warning on stderr (always shown).
 pub fn warn(msg: impl AsRef<str>) {
-    let prefix = if color() {
-        "\x1b[33mwarning:\x1b[0m"
-    } else {
-        "warning:"
-    };
+    let prefix = styled("warning:", console::Style::new().yellow());
     stderr_line(&format!("{prefix} {}", msg.as_ref()));
 }
 
@@ -91,11 +98,7 @@ pub fn warn_once(msg: impl AsRef<str>) {
 
 /// Prints an error and its causes, one paragraph.
 pub fn error(err: &anyhow::Error) {
-    let prefix = if color() {
-        "\x1b[31merror:\x1b[0m"
-    } else {
-        "error:"
-    };
+    let prefix = styled("error:", console::Style::new().red());
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         let c = cause.to_string();

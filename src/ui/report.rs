@@ -24,7 +24,7 @@ pub fn final_report(s: &Summary) {
     }
     let c = &s.sites;
     output::info(format!(
-        "\nMigration {} ({} → {}): {}\n  sites: {} completed, {} failed, {} timed out, {} skipped, {} total\n  copied: {} rows, {:.1} MB in {:.0} s{}",
+        "\nMigration {} ({} → {}): {}\n  sites: {} completed, {} failed, {} timed out, {} skipped, {} total\n  copied: {} rows, {} in {:.0} s{}",
         s.migration_id,
         s.source_env,
         s.target_env,
@@ -35,9 +35,9 @@ pub fn final_report(s: &Summary) {
         c.skipped,
         c.total,
         s.rows_copied,
-        s.bytes_copied as f64 / 1e6,
+        output::size(s.bytes_copied),
         s.run_duration_seconds,
-        s.backup_bytes.map(|b| format!("\n  backups held on the target: {:.1} MB", b as f64 / 1e6)).unwrap_or_default()
+        s.backup_bytes.map(|b| format!("\n  backups held on the target: {}", output::size(b))).unwrap_or_default()
     ));
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
