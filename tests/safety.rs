@@ -202,14 +202,29 @@ fn independent_target(label: &str) -> TestDb {
     db
 }
 
+/// A new prod → uat migration with one worker (so pause points are exact).
+const ONE_WORKER: &[&str] = &[
+    "env-migrate",
+    "prod",
+    "uat",
+    "--force",
+    "--concurrency",
+    "1",
+];
+
+/// A machine reaching `source` as prod and `target` as uat, both over TCP.
+fn tcp_machine(source: &TestDb, target: &TestDb) -> Machine {
+    Machine::new(&[
+        env_block("prod", source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", target, Via::Tcp, UAT_TOKENS, ""),
+    ])
+}
+
 /// A source, an independent target and the machine that migrates one to the other.
 fn prod_uat(label: &str) -> (TestDb, TestDb, Machine) {
     let source = source_network(&format!("{label}_src"));
     let target = independent_target(&format!("{label}_dst"));
-    let m = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
+    let m = tcp_machine(&source, &target);
     (source, target, m)
 }
 
@@ -221,11 +236,7 @@ fn target_and_reference(source: &TestDb, label: &str) -> (TestDb, TestDb) {
     copy_db(&pristine, &reference);
     let target = TestDb::new(&format!("{label}_dst"));
     copy_db(&pristine, &target);
-    Machine::new(&[
-        env_block("prod", source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &reference, Via::Tcp, UAT_TOKENS, ""),
-    ])
-    .migrate(&["env-migrate", "prod", "uat", "--force"]);
+    tcp_machine(source, &reference).migrate(&["env-migrate", "prod", "uat", "--force"]);
     (target, reference)
 }
 
@@ -285,25 +296,12 @@ fn two_machines_never_write_one_target_at_once() {
     let target = independent_target("sf_lock_dst");
     // Machine A reaches the target over TCP, machine B through the socket,
     // each with its own logs dir: no file lock can see the other.
-    let a = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
+    let a = tcp_machine(&source, &target);
     let b = Machine::new(&[
         env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
         env_block("uatsock", &target, Via::Socket, UAT_TOKENS, ""),
     ]);
-    let held = a.start_paused(
-        &[
-            "env-migrate",
-            "prod",
-            "uat",
-            "--force",
-            "--concurrency",
-            "1",
-        ],
-        "site_copied:2",
-    );
+    let held = a.start_paused(ONE_WORKER, "site_copied:2");
     let during = table_checksums(&target);
     let r = b.run(&["env-migrate", "prod", "uatsock", "--force"]);
     assert_refused(
@@ -336,21 +334,8 @@ fn two_machines_never_write_one_target_at_once() {
 fn a_run_that_loses_its_server_lock_stops_and_resumes_exactly() {
     let source = source_network("sf_lost_src");
     let (target, reference) = target_and_reference(&source, "sf_lost");
-    let m = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
-    let held = m.start_paused(
-        &[
-            "env-migrate",
-            "prod",
-            "uat",
-            "--force",
-            "--concurrency",
-            "1",
-        ],
-        "site_copied:3",
-    );
+    let m = tcp_machine(&source, &target);
+    let held = m.start_paused(ONE_WORKER, "site_copied:3");
     // The server ends the connection that holds the lock (a DBA's KILL, a
     // failover, a network cut of that one connection).
     let holder: Vec<Option<u64>> = target.query(&format!(
@@ -387,10 +372,7 @@ fn a_run_that_loses_its_server_lock_stops_and_resumes_exactly() {
 fn an_older_migration_cannot_be_rolled_back_over_a_newer_one() {
     let source = source_network("sf_order_src");
     let target = TestDb::new("sf_order_dst");
-    let m = Machine::new(&[
-        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
-        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
-    ]);
+    let m = tcp_machine(&source, &target);
     let empty = table_checksums(&target);
     let m1 = m.migrate(&["env-migrate", "prod", "uat", "--force"]);
     let after_m1 = table_checksums(&target);
@@ -640,16 +622,7 @@ fn abandoned_staging_is_removed_and_superseded_migrations_say_so() {
         "2",
     ]);
     // A run killed with staging tables on the target, then abandoned.
-    let killed = run(m
-        .cmd(&[
-            "env-migrate",
-            "prod",
-            "uat",
-            "--force",
-            "--concurrency",
-            "1",
-        ])
-        .env("WFUWP_FAILPOINT", "site_copied:2"));
+    let killed = run(m.cmd(ONE_WORKER).env("WFUWP_FAILPOINT", "site_copied:2"));
     assert_eq!(
         killed.code,
         -1,

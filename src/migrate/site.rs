@@ -178,7 +178,6 @@ pub async fn swap_in(
     lives: &[String],
     recorded: Option<&SiteBackup>,
 ) -> Result<(), SiteError> {
-    engine.lock.ensure().await?;
     let probe = names_to_probe(&engine.tag, lives, recorded);
     let existing = existing_tables(target, &probe).await?;
     let plan = plan_swap_in(&engine.tag, lives, &existing, recorded, engine.keep_backup);

@@ -8,7 +8,8 @@
 // applied to every string inside it (not to array keys, property names or
 // class names), recursing into strings that are themselves serialized. Any
 // other value must be byte for byte strtr(source, pairs).
-// Output: one line "BAD <index> <hex(expected)>" per wrong value, then "OK <n>".
+// Output: one line "BAD <index> <hex(expected)>" per wrong value, then
+// "OK <n> <how many source values were serialized>".
 error_reporting(E_ALL & ~E_DEPRECATED & ~E_WARNING & ~E_NOTICE);
 ini_set('serialize_precision', '-1');
 
@@ -49,7 +50,7 @@ foreach (file($argv[1], FILE_IGNORE_NEW_LINES) as $line) {
     [$f, $t] = explode(' ', $line . ' ');
     $pairs[hex2bin($f)] = hex2bin($t);
 }
-$n = 0;
+$n = 0; $ser = 0;
 $in = fopen($argv[2], 'r');
 while (($line = fgets($in)) !== false) {
     $line = rtrim($line, "\n");
@@ -57,6 +58,7 @@ while (($line = fgets($in)) !== false) {
     $src = hex2bin($a); $dst = hex2bin($b);
     [$ok, $u] = parse($src);
     if ($ok) {
+        $ser++;
         [$ok2, $d] = parse($dst);
         $good = $ok2 && canon($d, null) === canon($u, $pairs);
         $want = serialize(canon($u, $pairs));
@@ -67,4 +69,4 @@ while (($line = fgets($in)) !== false) {
     if (!$good) echo "BAD $n ", bin2hex($want), "\n";
     $n++;
 }
-echo "OK $n\n";
+echo "OK $n $ser\n";

@@ -187,11 +187,22 @@ fn raw_rows(db: &TestDb, sql: &str) -> Vec<Vec<Option<Vec<u8>>>> {
     })
 }
 
-/// A value the PHP judge must look at.
-struct Pending {
-    place: String,
-    source: Vec<u8>,
-    target: Vec<u8>,
+/// A text value the PHP judge must look at.
+pub struct Pending {
+    /// Where it is (`table.column (row n)`), for messages.
+    pub place: String,
+    /// The source's value.
+    pub source: Vec<u8>,
+    /// What the target holds.
+    pub target: Vec<u8>,
+}
+
+/// What the PHP judge said.
+pub struct Judgement {
+    /// One message per wrong value.
+    pub problems: Vec<String>,
+    /// How many source values PHP could unserialize.
+    pub serialized: usize,
 }
 
 /// Checks every cell of `checks` on `target` against `source` and `pairs`;
@@ -208,7 +219,7 @@ pub fn assert_migrated(
         compare_table(source, target, check, &mut problems, &mut pending);
     }
     let judged = pending.len();
-    problems.extend(judge(pairs, &pending));
+    problems.extend(judge(pairs, &pending).problems);
     assert!(
         problems.is_empty(),
         "the oracle found {} wrong values (first 12):\n{}",
@@ -301,7 +312,7 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 /// Runs the PHP judge over every pending value.
-fn judge(pairs: &[(String, String)], pending: &[Pending]) -> Vec<String> {
+pub fn judge(pairs: &[(String, String)], pending: &[Pending]) -> Judgement {
     let dir = tempfile::tempdir().expect("temp dir");
     let (script, pairs_file, values) = (
         dir.path().join("check.php"),
@@ -328,12 +339,19 @@ fn judge(pairs: &[(String, String)], pending: &[Pending]) -> Vec<String> {
             panic!("the oracle needs PHP (`php` on PATH; CI installs php-cli): {e}")
         });
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.lines().last() == Some(&format!("OK {}", pending.len())),
-        "the PHP judge did not finish:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text.lines()
+    let serialized = text
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix(&format!("OK {} ", pending.len())))
+        .and_then(|n| n.parse().ok());
+    let Some(serialized) = serialized.filter(|_| out.status.success()) else {
+        panic!(
+            "the PHP judge did not finish:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let problems = text
+        .lines()
         .filter_map(|l| l.strip_prefix("BAD "))
         .map(|l| {
             let (i, want) = l.split_once(' ').unwrap_or((l, ""));
@@ -346,5 +364,9 @@ fn judge(pairs: &[(String, String)], pending: &[Pending]) -> Vec<String> {
                 String::from_utf8_lossy(&unhex(want))
             )
         })
-        .collect()
+        .collect();
+    Judgement {
+        problems,
+        serialized,
+    }
 }
