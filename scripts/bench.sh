@@ -72,8 +72,10 @@ if [ -n "${BENCH_BIN:-}" ]; then
 else
     command -v cargo >/dev/null || die "cargo not found; install Rust (https://rustup.rs) and run again"
     log "building wfuwp (cargo build --release --features testbed)"
-    (cd "$REPO" && cargo build --release --quiet --features testbed)
-    BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/wfuwp"
+    # Apart from target/release, which stays the production build.
+    BUILD_DIR="${CARGO_TARGET_DIR:-$REPO/target}/with-test-machinery"
+    (cd "$REPO" && cargo build --release --quiet --features testbed --target-dir "$BUILD_DIR")
+    BIN="$BUILD_DIR/release/wfuwp"
 fi
 [ -x "$BIN" ] || die "$BIN is not an executable"
 

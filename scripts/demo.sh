@@ -35,12 +35,15 @@ show() { printf '$ %s\n' "$*"; }
 # ------------------------------------------------------------------ build
 step "Building wfuwp ($PROFILE)"
 command -v cargo >/dev/null || { echo "demo: cargo not found; install Rust (https://rustup.rs) and run again" >&2; exit 1; }
+# Built apart from target/release: this build carries the test machinery
+# (the generator, the kill points), the production binary never does.
+BUILD_DIR="${CARGO_TARGET_DIR:-$REPO/target}/with-test-machinery"
 if [ "$PROFILE" = "release" ]; then
-    (cd "$REPO" && cargo build --release --quiet --features failpoints,testbed)
+    (cd "$REPO" && cargo build --release --quiet --features failpoints,testbed --target-dir "$BUILD_DIR")
 else
-    (cd "$REPO" && cargo build --quiet --features failpoints,testbed)
+    (cd "$REPO" && cargo build --quiet --features failpoints,testbed --target-dir "$BUILD_DIR")
 fi
-BIN="${CARGO_TARGET_DIR:-$REPO/target}/$PROFILE/wfuwp"
+BIN="$BUILD_DIR/$PROFILE/wfuwp"
 [ -x "$BIN" ] || { echo "demo: $BIN was not built" >&2; exit 1; }
 
 # ------------------------------------------------------------------ server
