@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private MariaDB server for tests, the demo and benchmarks.
 #
-#   scripts/mariadb-sandbox.sh start  DIR   # install if missing, init DIR, start, print settings
+#   scripts/mariadb-sandbox.sh start  DIR [-- OPTION...]  # install if missing, init DIR, start, print settings
 #   scripts/mariadb-sandbox.sh stop   DIR   # shut the server down
 #   scripts/mariadb-sandbox.sh status DIR   # is it running, and where
 #
@@ -9,13 +9,16 @@
 # exports WFUWP_TEST_DB_{HOST,PORT,USER,PASSWORD,SOCKET} for the tests.
 # No system service is used or started; the TCP port is chosen free at start
 # (loopback only), so several sandboxes can run side by side.
+# OPTIONs after `--` go to mariadbd after the defaults (so they win): tests
+# start servers configured like managed ones (e.g. --local-infile=OFF).
+# MARIADB_SANDBOX_PASSWORD, when set, is the test user's password.
 set -euo pipefail
 
 die() { echo "mariadb-sandbox: $*" >&2; exit 1; }
 say() { echo "mariadb-sandbox: $*" >&2; }
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -129,6 +132,7 @@ launch_on_port() {
         --innodb-flush-log-at-trx-commit=2 --innodb-log-file-size=256M \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_520_ci \
         --skip-log-bin --performance-schema=OFF \
+        "${SERVER_OPTIONS[@]}" \
         </dev/null >>"$DIR/mariadbd.out" 2>&1 &
     local launcher=$!
     # Bounded poll (60 s): the server either answers, or its process ends.
@@ -151,7 +155,7 @@ launch_on_port() {
 
 create_user() {
     local pw
-    pw=$(random_password)
+    pw=${MARIADB_SANDBOX_PASSWORD:-$(random_password)}
     [ -n "$pw" ] || die "could not generate a password from /dev/urandom"
     root_sql "
         CREATE USER IF NOT EXISTS 'wfuwp'@'127.0.0.1' IDENTIFIED BY '$pw';
@@ -254,7 +258,14 @@ cmd_status() {
     fi
 }
 
-[ $# -eq 2 ] || usage
+# Extra server options: everything after `start DIR --`.
+SERVER_OPTIONS=()
+if [ $# -gt 2 ]; then
+    [ "$1" = start ] && [ "$3" = -- ] || usage
+    SERVER_OPTIONS=("${@:4}")
+elif [ $# -ne 2 ]; then
+    usage
+fi
 case "$1" in
     start) cmd_start "$2" ;;
     stop) cmd_stop "$2" ;;

@@ -12,6 +12,7 @@
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod private;
 pub mod proxy;
 
 use std::collections::BTreeMap;
@@ -90,17 +91,36 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// Connection options for the server, optionally selecting `database`.
+impl Server {
+    /// Connection options for this server, optionally selecting `database`.
+    pub fn opts(&self, database: Option<&str>) -> Opts {
+        OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .db_name(database.map(str::to_string))
+            .prefer_socket(false)
+            .into()
+    }
+
+    /// Runs `sql` on this server with no database selected.
+    pub fn exec(&self, sql: &str) {
+        block_on(async {
+            let mut c = Conn::new(self.opts(None))
+                .await
+                .unwrap_or_else(|e| panic!("connecting to {}:{}: {e}", self.host, self.port));
+            c.query_drop(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            c.disconnect().await.ok();
+        })
+    }
+}
+
+/// Connection options for the sandbox server, optionally selecting `database`.
 pub fn server_opts(database: Option<&str>) -> Opts {
-    let s = server();
-    OptsBuilder::default()
-        .ip_or_hostname(s.host.clone())
-        .tcp_port(s.port)
-        .user(Some(s.user.clone()))
-        .pass(Some(s.password.clone()))
-        .db_name(database.map(str::to_string))
-        .prefer_socket(false)
-        .into()
+    server().opts(database)
 }
 
 /// Quotes an identifier.
@@ -115,11 +135,18 @@ pub fn q(name: &str) -> String {
 pub struct TestDb {
     /// The database name.
     pub name: String,
+    /// The server holding it.
+    pub server: Server,
 }
 
 impl TestDb {
-    /// Creates a fresh, empty database.
+    /// Creates a fresh, empty database on the sandbox server.
     pub fn new(label: &str) -> TestDb {
+        TestDb::on(server(), label)
+    }
+
+    /// Creates a fresh, empty database on `server` (e.g. a [`private::PrivateServer`]).
+    pub fn on(server: &Server, label: &str) -> TestDb {
         let clean: String = label
             .chars()
             .map(|c| {
@@ -139,13 +166,16 @@ impl TestDb {
             "CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci",
             q(&name)
         );
-        server_exec(&sql);
-        TestDb { name }
+        server.exec(&sql);
+        TestDb {
+            name,
+            server: server.clone(),
+        }
     }
 
     /// Connection options selecting this database.
     pub fn opts(&self) -> Opts {
-        server_opts(Some(&self.name))
+        self.server.opts(Some(&self.name))
     }
 
     /// A connection to this database (async, for tests that run their own runtime).
@@ -194,7 +224,7 @@ impl TestDb {
     /// An `[environments.NAME]` TOML block pointing at this database over TCP,
     /// with the password taken from [`PASSWORD_VAR`] and the given replacement tokens.
     pub fn env_toml(&self, env: &str, tokens: &[(&str, &str)]) -> String {
-        let s = server();
+        let s = &self.server;
         let mut out = format!(
             "[environments.{env}]\nhost = \"{}\"\nport = {}\nuser = \"{}\"\npassword_env = \"{PASSWORD_VAR}\"\ndatabase = \"{}\"\n",
             s.host, s.port, s.user, self.name
@@ -227,21 +257,14 @@ impl Drop for TestDb {
         // A drop may run inside a test's own runtime, where block_on would
         // panic; a helper thread has none.
         let sql = format!("DROP DATABASE IF EXISTS {}", q(&self.name));
-        let _ = std::thread::spawn(move || server_exec(&sql)).join();
+        let server = self.server.clone();
+        let _ = std::thread::spawn(move || server.exec(&sql)).join();
     }
 }
 
-/// Runs `sql` on the server with no database selected.
+/// Runs `sql` on the sandbox server with no database selected.
 pub fn server_exec(sql: &str) {
-    block_on(async {
-        let mut c = Conn::new(server_opts(None))
-            .await
-            .unwrap_or_else(|e| panic!("connecting to the sandbox: {e}"));
-        c.query_drop(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        c.disconnect().await.ok();
-    })
+    server().exec(sql)
 }
 
 /// Replacement tokens of an environment: `(key, value)`.
