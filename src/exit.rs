@@ -46,23 +46,85 @@ impl CodedError {
     }
 }
 
-/// Picks the exit code for an error by looking for known typed errors in its chain.
+/// An error type that decides the exit code of a run it ends.
+pub trait Coded {
+    /// The code to exit with.
+    fn exit_code(&self) -> Code;
+}
+
+impl Coded for CodedError {
+    fn exit_code(&self) -> Code {
+        self.code
+    }
+}
+
+/// The exit code for an error: the first error in its chain that is one of
+/// the [`Coded`] types below decides; anything else is fatal (1). This is the
+/// only place that maps errors to exit codes.
 pub fn classify(err: &anyhow::Error) -> Code {
+    use crate::{cli, config, db, migrate, state};
+    macro_rules! first_coded {
+        ($cause:expr; $($t:ty),+ $(,)?) => {
+            $(if let Some(e) = $cause.downcast_ref::<$t>() {
+                return e.exit_code();
+            })+
+        };
+    }
     for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<CodedError>() {
-            return c.code;
-        }
-        if cause.is::<crate::cli::UsageError>() || cause.is::<crate::config::ConfigError>() {
-            return Code::Usage;
-        }
-        if let Some(crate::db::server_lock::ServerLockError::Held(_)) = cause.downcast_ref() {
-            return Code::Locked;
-        }
-        if cause.is::<crate::state::lock::LockHeld>()
-            || cause.is::<crate::db::server_lock::ServerLockHeld>()
-        {
-            return Code::Locked;
-        }
+        first_coded!(cause;
+            CodedError,
+            cli::UsageError,
+            config::ConfigError,
+            state::StateError,
+            state::lock::LockHeld,
+            db::server_lock::ServerLockHeld,
+            db::server_lock::ServerLockError,
+            migrate::rollback_order::NewerMigrations,
+            migrate::rollback::RollbackRefusal,
+            migrate::names::InvalidRecord,
+        );
     }
     Code::Fatal
+}
+
+/// Errors that are always one code.
+macro_rules! coded {
+    ($code:expr => $($t:ty),+ $(,)?) => {
+        $(impl Coded for $t {
+            fn exit_code(&self) -> Code {
+                $code
+            }
+        })+
+    };
+}
+
+coded!(Code::Usage =>
+    crate::cli::UsageError,
+    crate::config::ConfigError,
+    crate::migrate::rollback_order::NewerMigrations,
+    crate::migrate::rollback::RollbackRefusal,
+    crate::migrate::names::InvalidRecord,
+);
+coded!(Code::Locked =>
+    crate::state::lock::LockHeld,
+    crate::db::server_lock::ServerLockHeld,
+);
+
+impl Coded for crate::db::server_lock::ServerLockError {
+    fn exit_code(&self) -> Code {
+        match self {
+            Self::Held(_) => Code::Locked,
+            _ => Code::Fatal,
+        }
+    }
+}
+
+impl Coded for crate::state::StateError {
+    fn exit_code(&self) -> Code {
+        match self {
+            Self::Locked(_) => Code::Locked,
+            e if e.is_usage() => Code::Usage,
+            _ => Code::Fatal,
+        }
+    }
 }

@@ -212,7 +212,7 @@ pub async fn inspect(conn: &mut Conn, prefix: &str) -> Result<DatabaseFacts, mys
     let siteurl = if has(&options) {
         conn.query_first(format!(
             "SELECT option_value FROM {} WHERE option_name = 'siteurl'",
-            quote(&options)
+            crate::db::sql::ident(&options)
         ))
         .await?
     } else {
@@ -232,7 +232,7 @@ async fn site_counts(conn: &mut Conn, blogs: &str) -> Result<SiteCounts, mysql_a
     let row: Option<Row> = conn
         .query_first(format!(
             "SELECT COUNT(*), SUM(archived <> 0), SUM(spam <> 0), SUM(deleted <> 0) FROM {}",
-            quote(blogs)
+            crate::db::sql::ident(blogs)
         ))
         .await?;
     let (total, archived, spam, deleted) = row.unwrap_or_default();
@@ -242,10 +242,6 @@ async fn site_counts(conn: &mut Conn, blogs: &str) -> Result<SiteCounts, mysql_a
         spam: spam.unwrap_or(0),
         deleted: deleted.unwrap_or(0),
     })
-}
-
-fn quote(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
 }
 
 fn print_report(r: &Report) {

@@ -21,7 +21,7 @@ pub fn show_state_path(ctx: &Context) -> Result<Code> {
 /// `--list-migrations [--all] [--json]`
 pub fn list(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
     let (dir, _) = ctx.logs_dir()?;
-    let listing = state::list_migrations(&dir, args.all).map_err(StateError::into_anyhow)?;
+    let listing = state::list_migrations(&dir, args.all)?;
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&listing.migrations)?);
     } else if listing.migrations.is_empty() {
@@ -119,7 +119,7 @@ fn duration(secs: i64) -> String {
 /// `--abandon ID`
 pub fn abandon(ctx: &Context, id: &str) -> Result<Code> {
     let (dir, _) = ctx.logs_dir()?;
-    let st = state::abandon(&dir, id).map_err(StateError::into_anyhow)?;
+    let st = state::abandon(&dir, id)?;
     info(format!(
         "migration {id} ({} → {}) is now cancelled and will not be offered for resume. \
 Its backup tables stay on {} until `wfuwp env-migrate --rollback {id}` or a later migration to it completes.",
@@ -149,7 +149,7 @@ pub fn detect_resume(
     force: bool,
 ) -> Result<ResumeDecision> {
     let (dir, _) = ctx.logs_dir()?;
-    let found = state::find_resumable(&dir, source, target).map_err(StateError::into_anyhow)?;
+    let found = state::find_resumable(&dir, source, target)?;
     let Some(newest) = found.first() else {
         return Ok(ResumeDecision::StartNew);
     };
@@ -204,7 +204,7 @@ See `wfuwp env-migrate --help` for options, `wfuwp env-migrate --list-migrations
 /// without such migrations: a usage error (exit 2).
 pub fn choose_migration(ctx: &Context) -> Result<Option<String>> {
     let (dir, _) = ctx.logs_dir()?;
-    let listing = state::list_migrations(&dir, false).map_err(StateError::into_anyhow)?;
+    let listing = state::list_migrations(&dir, false)?;
     let resumable: Vec<&ListedMigration> =
         listing.migrations.iter().filter(|m| m.resumable).collect();
     if resumable.is_empty() {

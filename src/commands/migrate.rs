@@ -86,10 +86,9 @@ pub fn new_migration(
 pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
     let config = ctx.config()?;
     let (logs_dir, _) = ctx.logs_dir()?;
-    let dir =
-        state::session::existing_dir(&logs_dir, id).map_err(state::StateError::into_anyhow)?;
-    let recorded: state::MigrationConfig = state::store::read_json(&dir, state::store::CONFIG_FILE)
-        .map_err(state::StateError::into_anyhow)?;
+    let dir = state::session::existing_dir(&logs_dir, id)?;
+    let recorded: state::MigrationConfig =
+        state::store::read_json(&dir, state::store::CONFIG_FILE)?;
     let (source, target) = (recorded.source_env.as_str(), recorded.target_env.as_str());
     let fingerprints = [source, target]
         .iter()
@@ -105,9 +104,7 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             force: args.force,
             fingerprints,
         };
-        let before = state::store::load(&dir)
-            .map_err(state::StateError::into_anyhow)?
-            .status;
+        let before = state::store::load(&dir)?.status;
         // A run that was killed left `running`: it stands for `paused`.
         let before = match before {
             state::MigrationStatus::Running => state::MigrationStatus::Paused,

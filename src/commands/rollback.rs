@@ -25,20 +25,12 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
     rt.block_on(async {
         let interrupt = Interrupt::install()?;
         let checked = async {
-            rollback::check_records(&state, &target.table_prefix)
-                .map_err(|e| CodedError::usage(e.to_string()))?;
+            rollback::check_records(&state, &target.table_prefix)?;
             let endpoint = preflight::endpoint(target)?;
             let lock = preflight::lock_target(&endpoint, &logs_dir, &interrupt).await?;
             let mut conn = roles::target(&endpoint.opts).await?;
-            rollback_order::check(&config, &logs_dir, &state, &mut conn)
-                .await
-                .map_err(|e| match e.downcast::<rollback_order::NewerMigrations>() {
-                    Ok(newer) => CodedError::usage(newer.to_string()).into(),
-                    Err(other) => other,
-                })?;
-            rollback::check_backups(&mut conn, &state, skip_backup)
-                .await
-                .map_err(|refusal| CodedError::usage(refusal.to_string()))?;
+            rollback_order::check(&config, &logs_dir, &state, &mut conn).await?;
+            rollback::check_backups(&mut conn, &state, skip_backup).await?;
             anyhow::Ok((lock, conn))
         };
         let (lock, mut conn) = match checked.await {

@@ -16,7 +16,8 @@ use mysql_async::{Conn, Value};
 use tokio::sync::mpsc;
 
 use super::discovery::Column;
-use super::sql::{ident, ident_list, load_data_statement, push_load_data_field};
+use super::sql::{ident, ident_list, load_data_statement, push_load_data_field, RowFilter};
+use crate::replace::push_quoted_literal;
 use crate::replace::{Replacer, ValueStats};
 
 /// Size of one chunk handed to the target (bytes).
@@ -146,7 +147,7 @@ fn renamed_create(table: &str, new_name: &str, create: &str) -> String {
 
 /// Streams every row of `table` (read on `source`, which should be inside a
 /// consistent-snapshot transaction) into the existing `staging` table on `target`.
-/// `filter` is an optional SQL condition built by the caller from trusted parts.
+/// `filter`, if any, selects the rows copied.
 #[allow(clippy::too_many_arguments)]
 pub async fn copy_table(
     source: &mut Conn,
@@ -154,7 +155,7 @@ pub async fn copy_table(
     table: &str,
     staging: &str,
     columns: &[Column],
-    filter: Option<&str>,
+    filter: Option<&RowFilter>,
     replacer: &Arc<Replacer>,
     mode: BulkMode,
 ) -> Result<CopyStats, CopyError> {
@@ -162,7 +163,7 @@ pub async fn copy_table(
     let mut select = format!("SELECT {} FROM {}", ident_list(&names), ident(table));
     if let Some(cond) = filter {
         select.push_str(" WHERE ");
-        select.push_str(cond);
+        select.push_str(&cond.sql());
     }
     let (stats, written) = match mode {
         BulkMode::LoadData => {
@@ -377,28 +378,11 @@ fn sql_tuple(values: &[Option<Cow<'_, [u8]>>]) -> Vec<u8> {
         }
         match v {
             None => out.extend_from_slice(b"NULL"),
-            Some(bytes) => push_sql_literal(&mut out, bytes),
+            Some(bytes) => push_quoted_literal(&mut out, bytes),
         }
     }
     out.push(b')');
     out
-}
-
-/// A quoted string literal escaped as mysqldump does.
-fn push_sql_literal(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'\'');
-    for &b in bytes {
-        match b {
-            0 => out.extend_from_slice(b"\\0"),
-            b'\'' => out.extend_from_slice(b"\\'"),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0x1a => out.extend_from_slice(b"\\Z"),
-            _ => out.push(b),
-        }
-    }
-    out.push(b'\'');
 }
 
 #[cfg(test)]
@@ -408,8 +392,8 @@ mod tests {
     #[test]
     fn literals_are_escaped_like_mysqldump() {
         let mut out = Vec::new();
-        push_sql_literal(&mut out, b"it's a\\b\n\0\x1a\xff");
-        assert_eq!(out, b"'it\\'s a\\\\b\\n\\0\\Z\xff'".to_vec());
+        push_quoted_literal(&mut out, b"it's \"a\\b\n\0\x1a\xff");
+        assert_eq!(out, b"'it\\'s \\\"a\\\\b\\n\\0\\Z\xff'".to_vec());
         let t = sql_tuple(&[None, Some(Cow::Borrowed(&b"x"[..]))]);
         assert_eq!(t, b"(NULL,'x')".to_vec());
     }

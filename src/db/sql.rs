@@ -1,7 +1,8 @@
-//! SQL text: identifier quoting and the LOAD DATA field encoding.
+//! SQL text: identifier quoting, row filters and the LOAD DATA field encoding.
 //!
-//! Values never reach SQL text except through [`push_load_data_field`], whose
-//! output is data for `LOAD DATA` (not SQL), or bound parameters.
+//! Values reach SQL text only through [`RowFilter`] (numbers, or literals
+//! escaped by [`crate::replace::push_quoted_literal`]), [`push_load_data_field`],
+//! whose output is data for `LOAD DATA` (not SQL), or bound parameters.
 
 /// Quotes an identifier with backticks, doubling embedded backticks.
 pub fn ident(name: &str) -> String {
@@ -15,6 +16,82 @@ pub fn ident_list<S: AsRef<str>>(names: &[S]) -> String {
         .map(|n| ident(n.as_ref()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// One value a [`RowFilter`] matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterValue {
+    /// An integer id.
+    Id(u64),
+    /// A string (a meta key, a login).
+    Text(String),
+}
+
+/// The rows of a table that a copy or a delete touches: each condition is
+/// "`column` holds one of these values", and a row must meet all of them.
+/// Typed, so that no caller assembles SQL conditions by hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFilter {
+    conditions: Vec<(String, Vec<FilterValue>)>,
+}
+
+impl RowFilter {
+    /// Rows whose `column` is one of `ids`.
+    pub fn ids(column: &str, ids: impl IntoIterator<Item = u64>) -> RowFilter {
+        RowFilter::default().and_ids(column, ids)
+    }
+
+    /// Also requires `column` to be one of `ids`.
+    pub fn and_ids(mut self, column: &str, ids: impl IntoIterator<Item = u64>) -> RowFilter {
+        let values = ids.into_iter().map(FilterValue::Id).collect();
+        self.conditions.push((column.to_string(), values));
+        self
+    }
+
+    /// Also requires `column` to be one of `texts`.
+    pub fn and_texts<S: Into<String>>(
+        mut self,
+        column: &str,
+        texts: impl IntoIterator<Item = S>,
+    ) -> RowFilter {
+        let values = texts
+            .into_iter()
+            .map(|t| FilterValue::Text(t.into()))
+            .collect();
+        self.conditions.push((column.to_string(), values));
+        self
+    }
+
+    /// The condition as SQL (for `WHERE`); an empty value list matches nothing.
+    pub fn sql(&self) -> String {
+        if self.conditions.is_empty() {
+            return "TRUE".into();
+        }
+        let parts: Vec<String> = self
+            .conditions
+            .iter()
+            .map(|(column, values)| {
+                if values.is_empty() {
+                    return "FALSE".to_string();
+                }
+                let mut list = Vec::new();
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        list.push(b',');
+                    }
+                    match v {
+                        FilterValue::Id(n) => list.extend_from_slice(n.to_string().as_bytes()),
+                        FilterValue::Text(t) => {
+                            crate::replace::push_quoted_literal(&mut list, t.as_bytes())
+                        }
+                    }
+                }
+                // Escaping keeps valid UTF-8 valid (it only inserts ASCII).
+                format!("{} IN ({})", ident(column), String::from_utf8_lossy(&list))
+            })
+            .collect();
+        parts.join(" AND ")
+    }
 }
 
 /// Appends one field in the format `LOAD DATA … FIELDS TERMINATED BY '\t'
@@ -60,6 +137,17 @@ mod tests {
     fn identifiers_are_quoted() {
         assert_eq!(ident("wp_options"), "`wp_options`");
         assert_eq!(ident("a`b"), "`a``b`");
+    }
+
+    #[test]
+    fn row_filters_render_typed_conditions() {
+        let f = RowFilter::ids("user_id", [3, 1]).and_texts("meta_key", ["wp_2_x", "it's"]);
+        assert_eq!(
+            f.sql(),
+            "`user_id` IN (3,1) AND `meta_key` IN ('wp_2_x','it\\'s')"
+        );
+        assert_eq!(RowFilter::ids("blog_id", []).sql(), "FALSE");
+        assert_eq!(RowFilter::default().sql(), "TRUE");
     }
 
     #[test]

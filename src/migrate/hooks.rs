@@ -75,7 +75,7 @@ pub async fn run_commands(
             ok,
             status,
         };
-        super::pool::blocking(|| s.hook_finished(record.clone()))?;
+        s.hook_finished(record.clone())?;
         results.push(record);
     }
     Ok(results)

@@ -11,6 +11,7 @@ pub mod phases;
 pub mod plan;
 pub mod pool;
 pub mod preflight;
+mod retry;
 pub mod rollback;
 pub mod rollback_order;
 pub mod selection;

@@ -11,15 +11,15 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 
 use super::engine::Engine;
-use super::errors::{backoff, SiteError};
+use super::errors::SiteError;
 use super::failpoint;
 use super::names::{derived, Role};
-use super::pool::kind_name;
+use super::retry::{AfterFailure, Retries};
 use super::site::{swap_in, Connections};
 use super::swap::{drop_tables, existing_tables};
 use crate::db::copy::{copy_table, create_statement};
 use crate::db::roles;
-use crate::db::sql::{ident, ident_list};
+use crate::db::sql::{ident, ident_list, RowFilter};
 use crate::interrupt::Interrupt;
 use crate::sites::SiteId;
 use crate::state::model::{ErrorKind, SiteBackup, TableBackup};
@@ -51,7 +51,7 @@ pub async fn run(
     selected: Option<&[SiteId]>,
     interrupt: &Interrupt,
 ) -> Result<(), SiteError> {
-    let mut retries = 0;
+    let mut retries = Retries::new(engine, interrupt, "network tables");
     loop {
         let result = match selected {
             None => full(engine, conns, include_users).await,
@@ -61,21 +61,14 @@ pub async fn run(
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
-        conns.forget();
-        if super::pool::stop_if_server_gone(engine, &err, interrupt).await
-            || !err.transient
-            || retries >= engine.limits.max_retries
-        {
-            return Err(err);
+        match retries.judge(conns, err).await {
+            AfterFailure::Retry(err) => {
+                if !retries.wait(None).await {
+                    return Err(err);
+                }
+            }
+            AfterFailure::Stop(err) | AfterFailure::GiveUp(err) => return Err(err),
         }
-        retries += 1;
-        engine.session.log(&format!(
-            "network tables: {} error, retry {retries}/{}: {}",
-            kind_name(err.kind),
-            engine.limits.max_retries,
-            err.message
-        ));
-        tokio::time::sleep(backoff(retries)).await;
     }
 }
 
@@ -104,7 +97,7 @@ async fn stage_all(
     source: &mut Conn,
     target: &mut Conn,
     lives: &[String],
-    filter: Option<&str>,
+    filter: Option<&RowFilter>,
 ) -> Result<Vec<String>, SiteError> {
     let stagings: Vec<String> = lives
         .iter()
@@ -158,12 +151,7 @@ async fn partial(
     if ids.is_empty() {
         return Ok(());
     }
-    let id_list = ids
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let filter = format!("{} IN ({id_list})", ident(SITE_KEY));
+    let filter = RowFilter::ids(SITE_KEY, ids.iter().copied());
     let stagings = stage_all(engine, source, target, &lives, Some(&filter)).await?;
     upsert(engine, target, &lives, &filter).await?;
     drop_tables(target, &stagings).await?;
@@ -258,7 +246,7 @@ async fn upsert(
     engine: &Engine,
     target: &mut Conn,
     lives: &[String],
-    filter: &str,
+    filter: &RowFilter,
 ) -> Result<(), SiteError> {
     engine.lock.ensure().await?;
     let mut tx = target.start_transaction(Default::default()).await?;
@@ -266,8 +254,12 @@ async fn upsert(
         let staging = derived(Role::Staging, &engine.tag, live);
         let columns = engine.table_job(live).columns;
         let cols: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        tx.query_drop(format!("DELETE FROM {} WHERE {filter}", ident(live)))
-            .await?;
+        tx.query_drop(format!(
+            "DELETE FROM {} WHERE {}",
+            ident(live),
+            filter.sql()
+        ))
+        .await?;
         // A row id assigned by the target (blogmeta's meta_id; blog_id is
         // the site's identity and stays) may be taken there by another
         // site's row: see `renumber_colliding`.

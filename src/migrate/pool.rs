@@ -6,10 +6,11 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 use super::engine::{Engine, SiteJob};
-use super::errors::{backoff, SiteError};
+use super::errors::SiteError;
+use super::retry::{AfterFailure, Retries};
 use super::site::{migrate_site, Connections, SiteResult};
 use crate::interrupt::Interrupt;
 use crate::replace::ValueStats;
@@ -83,12 +84,12 @@ async fn work(
             break;
         };
         let started = std::time::Instant::now();
-        let outcome = match blocking(|| engine.session.site_started(job.id)) {
+        let outcome = match engine.session.site_started(job.id) {
             Ok(()) => run_site(worker, &engine, &mut conns, &job, &interrupt).await,
             Err(e) => Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}"))),
         };
         let secs = started.elapsed().as_secs_f64();
-        let recorded = blocking(|| record(&engine, worker, &job, &outcome, secs, &report));
+        let recorded = record(&engine, worker, &job, &outcome, secs, &report);
         if let Err(e) = recorded {
             if let Ok(mut r) = report.lock() {
                 r.fatal.get_or_insert(e);
@@ -110,7 +111,7 @@ async fn run_site(
     interrupt: &Interrupt,
 ) -> Outcome {
     let deadline = Instant::now() + engine.limits.timeout;
-    let mut retries = 0;
+    let mut retries = Retries::new(engine, interrupt, format!("site {}", job.id));
     loop {
         let attempt = tokio::select! {
             r = timeout_at(deadline, migrate_site(engine, conns, worker, job)) => r,
@@ -132,34 +133,20 @@ async fn run_site(
                 ));
             }
         };
-        if interrupt.is_set() {
-            // The run is stopping (signal, lost lock, server gone): whatever
-            // failed now is redone on resume, not counted against the site.
-            conns.kill(engine).await;
+        match retries.judge(conns, err).await {
+            AfterFailure::Stop(_) => return Outcome::Interrupted,
+            AfterFailure::GiveUp(err) => return Outcome::Failed(err),
+            AfterFailure::Retry(err) => {
+                if let Err(e) = engine.session.site_retrying(job.id, err.kind, &err.message) {
+                    return Outcome::Failed(SiteError::permanent(
+                        ErrorKind::Internal,
+                        format!("{e:#}"),
+                    ));
+                }
+            }
+        }
+        if !retries.wait(Some(deadline)).await {
             return Outcome::Interrupted;
-        }
-        conns.forget();
-        if stop_if_server_gone(engine, &err, interrupt).await {
-            return Outcome::Interrupted;
-        }
-        if !err.transient || retries >= engine.limits.max_retries {
-            return Outcome::Failed(err);
-        }
-        retries += 1;
-        if let Err(e) = blocking(|| engine.session.site_retrying(job.id, err.kind, &err.message)) {
-            return Outcome::Failed(SiteError::permanent(ErrorKind::Internal, format!("{e:#}")));
-        }
-        engine.session.log(&format!(
-            "site {}: {} error, retry {retries}/{} : {}",
-            job.id,
-            kind_name(err.kind),
-            engine.limits.max_retries,
-            err.message
-        ));
-        let wake = (Instant::now() + backoff(retries)).min(deadline);
-        tokio::select! {
-            _ = sleep_until(wake) => {}
-            _ = interrupt.triggered() => return Outcome::Interrupted,
         }
     }
 }
@@ -188,19 +175,6 @@ pub(crate) async fn stop_if_server_gone(
         }
     }
     false
-}
-
-/// Runs `f`, a durable state write (it waits for an fsync), without holding
-/// up the other workers: on the multi-threaded runtime the thread's other
-/// tasks move to another thread meanwhile. Elsewhere (a current-thread
-/// runtime in tests, no runtime) it simply runs `f`.
-pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
 }
 
 /// Writes the outcome to the state (durably) and the report.

@@ -182,7 +182,7 @@ pub async fn swap_in(
     let existing = existing_tables(target, &probe).await?;
     let plan = plan_swap_in(&engine.tag, lives, &existing, recorded, engine.keep_backup);
     if let Some(record) = plan.record {
-        super::pool::blocking(|| engine.record_backup(site, record)).map_err(|e| {
+        engine.record_backup(site, record).map_err(|e| {
             SiteError::permanent(
                 crate::state::model::ErrorKind::Internal,
                 format!("saving the backup record: {e:#}"),

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::exit::{Code, CodedError};
-
 use super::id::MalformedId;
 use super::lock::LockHeld;
 use super::model::{MigrationStatus, TransitionError};
@@ -105,19 +103,6 @@ impl StateError {
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
             ),
             StateError::Transition(_) | StateError::Locked(_) => false,
-        }
-    }
-
-    /// Wraps for the application edge so that [`crate::exit::classify`] picks
-    /// the right exit code: 2 for usage errors, 4 for locks, 1 otherwise.
-    pub fn into_anyhow(self) -> anyhow::Error {
-        match self {
-            StateError::Locked(l) => anyhow::Error::new(l),
-            e if e.is_usage() => anyhow::Error::new(CodedError {
-                code: Code::Usage,
-                message: e.to_string(),
-            }),
-            e => anyhow::Error::new(e),
         }
     }
 }

@@ -7,9 +7,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 
 use super::content::{network_tables, site_prefix, SiteGen};
-use super::insert::{insert, quote_ident, TableData};
+use super::insert::{insert, TableData};
 use super::schema::create_sql;
 use super::{NetworkOptions, SiteSpec};
+use crate::db::sql::ident;
 
 /// Why a network could not be generated.
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +197,7 @@ async fn write_site(
 }
 
 async fn write_table(conn: &mut Conn, suffix: &str, t: &TableData) -> Result<(), TestbedError> {
-    let create = create_sql(suffix, &quote_ident(&t.name)).ok_or_else(|| {
+    let create = create_sql(suffix, &ident(&t.name)).ok_or_else(|| {
         TestbedError::Internal(format!(
             "no definition for table kind '{suffix}' ({})",
             t.name

@@ -7,6 +7,8 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Value};
 
+use crate::db::sql::{ident, ident_list};
+
 /// Rows per `INSERT` at most.
 const MAX_ROWS: usize = 500;
 /// Parameter bytes per `INSERT` at most: well below a default 16 MB
@@ -73,11 +75,6 @@ pub fn bytes(b: Vec<u8>) -> Value {
 /// SQL NULL.
 pub const NULL: Value = Value::NULL;
 
-/// Quotes an identifier for MySQL (backticks, embedded backticks doubled).
-pub fn quote_ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
 fn value_len(v: &Value) -> usize {
     match v {
         Value::Bytes(b) => b.len(),
@@ -89,12 +86,8 @@ fn value_len(v: &Value) -> usize {
 pub async fn insert(conn: &mut Conn, data: &TableData) -> Result<(), mysql_async::Error> {
     let head = format!(
         "INSERT INTO {} ({}) VALUES ",
-        quote_ident(&data.name),
-        data.columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ")
+        ident(&data.name),
+        ident_list(&data.columns)
     );
     let tuple = format!("({})", vec!["?"; data.columns.len()].join(", "));
     let mut start = 0;
@@ -127,12 +120,6 @@ fn batch_end(rows: &[Vec<Value>], start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_doubles_backticks() {
-        assert_eq!(quote_ident("wp_2_posts"), "`wp_2_posts`");
-        assert_eq!(quote_ident("a`b"), "`a``b`");
-    }
 
     #[test]
     fn batches_split_by_bytes_but_never_empty() {

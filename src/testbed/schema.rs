@@ -7,18 +7,6 @@
 /// Table options WordPress uses on a utf8mb4 server.
 pub const CHARSET: &str = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_520_ci";
 
-/// Network-wide tables, by suffix after the table prefix.
-pub const NETWORK_TABLES: &[&str] = &[
-    "blogs",
-    "blogmeta",
-    "site",
-    "sitemeta",
-    "users",
-    "usermeta",
-    "signups",
-    "registration_log",
-];
-
 /// Per-site core tables, by suffix after the site's prefix (`wp_` or `wp_N_`).
 pub const SITE_TABLES: &[&str] = &[
     "options",

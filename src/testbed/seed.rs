@@ -4,11 +4,11 @@ use anyhow::{Context as _, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use super::insert::quote_ident;
 use super::{generate, NetworkOptions, NetworkSummary};
 use crate::commands::{runtime, Context};
 use crate::config::Environment;
 use crate::db::connect;
+use crate::db::sql::ident;
 use crate::exit::{Code, CodedError};
 
 /// Options of the hidden `wfuwp seed-network` command.
@@ -109,7 +109,7 @@ async fn prepare_database(env: &Environment, recreate: bool) -> Result<()> {
             .into());
         }
         Some(n) if n > 0 => {
-            conn.query_drop(format!("DROP DATABASE {}", quote_ident(db)))
+            conn.query_drop(format!("DROP DATABASE {}", ident(db)))
                 .await
                 .with_context(|| format!("dropping database '{db}' for --recreate"))?;
         }
@@ -118,7 +118,7 @@ async fn prepare_database(env: &Environment, recreate: bool) -> Result<()> {
     }
     conn.query_drop(format!(
         "CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci",
-        quote_ident(db)
+        ident(db)
     ))
     .await
     .with_context(|| {

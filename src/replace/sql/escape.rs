@@ -82,6 +82,14 @@ pub(super) fn escape(value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&value[last..]);
 }
 
+/// Appends `value` as a quoted SQL string literal, escaped as mysqldump
+/// does: the one way the engine writes a value into SQL text.
+pub fn push_quoted_literal(out: &mut Vec<u8>, value: &[u8]) {
+    out.push(b'\'');
+    escape(value, out);
+    out.push(b'\'');
+}
+
 /// Characters after a backslash that mysqldump-style escaping produces. With
 /// only these, a value byte outside [`ESCAPABLE`] is always written verbatim.
 pub(super) const STANDARD_ESCAPES: &[u8] = b"0'\"bnrtZ\\%_";

@@ -24,6 +24,7 @@ use std::io::{self, BufRead, Write};
 use super::{Replacer, ValueStats};
 use lexer::Lexer;
 
+pub use escape::push_quoted_literal;
 pub use statement::NO_TABLE_DEFINITIONS;
 
 /// How much is read from the input per step.

@@ -29,7 +29,7 @@ impl Session {
         status: MigrationStatus,
         extra_summary: serde_json::Value,
     ) -> anyhow::Result<Summary> {
-        Self::edge(self.finish_inner(status, extra_summary))
+        Self::edge(|| self.finish_inner(status, extra_summary))
     }
 
     fn finish_inner(

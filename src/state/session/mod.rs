@@ -61,6 +61,19 @@ pub struct Session {
     _locks: Vec<LockGuard>,
 }
 
+/// Runs `f`, which blocks on the disk (fsync, file locks), without holding
+/// up the other tasks: on the multi-threaded runtime the thread's other
+/// tasks move to another thread meanwhile. Elsewhere (a current-thread
+/// runtime, no runtime) it simply runs `f`.
+fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 fn lock_target(logs_dir: &Path, target: &str, id: &str) -> StateResult<LockGuard> {
     lock::acquire(
         &lock::target_lock_path(logs_dir, target),
@@ -140,7 +153,7 @@ impl Session {
     /// directory (private permissions) with state `running`, run 1, and the
     /// config, then takes the migration lock.
     pub fn create(logs_dir: &Path, new: NewMigration) -> anyhow::Result<Session> {
-        Self::create_inner(logs_dir, new).map_err(StateError::into_anyhow)
+        Self::edge(|| Self::create_inner(logs_dir, new))
     }
 
     fn create_inner(logs_dir: &Path, new: NewMigration) -> StateResult<Session> {
@@ -203,7 +216,7 @@ impl Session {
 
     /// Loads a migration for another run with the resume flags of `req` (docs/phases.md).
     pub fn resume(logs_dir: &Path, id: &str, req: ResumeRequest) -> anyhow::Result<Session> {
-        Self::resume_inner(logs_dir, id, req).map_err(StateError::into_anyhow)
+        Self::edge(|| Self::resume_inner(logs_dir, id, req))
     }
 
     fn resume_inner(logs_dir: &Path, id: &str, req: ResumeRequest) -> StateResult<Session> {
@@ -268,7 +281,7 @@ impl Session {
     /// Loads a migration for `--rollback`: allowed unless it is already rolled
     /// back (an interrupted rollback continues where it stopped).
     pub fn open_for_rollback(logs_dir: &Path, id: &str) -> anyhow::Result<Session> {
-        Self::open_for_rollback_inner(logs_dir, id).map_err(StateError::into_anyhow)
+        Self::edge(|| Self::open_for_rollback_inner(logs_dir, id))
     }
 
     fn open_for_rollback_inner(logs_dir: &Path, id: &str) -> StateResult<Session> {
@@ -471,8 +484,12 @@ impl Session {
         self.journal(&mut g, JournalOp::Site(rec), &line)
     }
 
-    fn edge<T>(r: StateResult<T>) -> anyhow::Result<T> {
-        r.map_err(StateError::into_anyhow)
+    /// Every public operation runs through here: the typed error becomes the
+    /// user-facing one, and the operation (file locks, fsyncs, waiting for
+    /// another worker's write) runs off the async runtime, so no caller in
+    /// async code can stall the other workers by forgetting to.
+    fn edge<T>(op: impl FnOnce() -> StateResult<T>) -> anyhow::Result<T> {
+        Ok(off_runtime(op)?)
     }
 }
 

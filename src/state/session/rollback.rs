@@ -15,22 +15,24 @@ impl Session {
 
     /// Starts (or continues, after an interrupted rollback) the rollback record.
     pub fn rollback_started(&self) -> anyhow::Result<()> {
-        Self::edge(self.change("rollback started", |s| {
-            self.require_rollback(s)?;
-            let now = Utc::now();
-            let r = s.rollback.get_or_insert(RollbackRecord {
-                status: RollbackStatus::InProgress,
-                start_time: now,
-                end_time: None,
-                sites_done: Vec::new(),
-                network_done: false,
-                error: None,
-            });
-            r.status = RollbackStatus::InProgress;
-            r.end_time = None;
-            r.error = None;
-            Ok(())
-        }))
+        Self::edge(|| {
+            self.change("rollback started", |s| {
+                self.require_rollback(s)?;
+                let now = Utc::now();
+                let r = s.rollback.get_or_insert(RollbackRecord {
+                    status: RollbackStatus::InProgress,
+                    start_time: now,
+                    end_time: None,
+                    sites_done: Vec::new(),
+                    network_done: false,
+                    error: None,
+                });
+                r.status = RollbackStatus::InProgress;
+                r.end_time = None;
+                r.error = None;
+                Ok(())
+            })
+        })
     }
 
     /// Whether the rollback already swapped site `id` back.
@@ -61,8 +63,9 @@ impl Session {
 
     /// Site `id` is swapped back to its backup (durable before return).
     pub fn rollback_site_done(&self, id: SiteId) -> anyhow::Result<()> {
-        let mut g = self.inner();
-        Self::edge(self.rollback_in_progress(&g).and_then(|()| {
+        Self::edge(|| {
+            let mut g = self.inner();
+            self.rollback_in_progress(&g)?;
             if g.state.site(id).is_none() {
                 return Err(TransitionError::UnknownSite {
                     id: self.id(),
@@ -75,32 +78,32 @@ impl Session {
                 JournalOp::RollbackSite(id),
                 &format!("rollback: site {id} restored"),
             )
-        }))
+        })
     }
 
     /// The network tables are swapped back.
     pub fn rollback_network_done(&self) -> anyhow::Result<()> {
-        let r = self.rollback_in_progress(&self.inner());
-        Self::edge(r.and_then(|()| {
+        Self::edge(|| {
+            self.rollback_in_progress(&self.inner())?;
             self.change("rollback: network tables restored", |s| {
                 if let Some(r) = s.rollback.as_mut() {
                     r.network_done = true;
                 }
                 Ok(())
             })
-        }))
+        })
     }
 
     /// Ends the rollback record: `error` `None` means the target is restored.
     /// Then call [`Session::finish`] with `RolledBack` (success) or the
     /// migration's current status (failure).
     pub fn rollback_finished(&self, error: Option<&str>) -> anyhow::Result<()> {
-        let r = self.rollback_in_progress(&self.inner());
         let event = match error {
             None => "rollback completed".to_string(),
             Some(e) => format!("rollback failed: {e}"),
         };
-        Self::edge(r.and_then(|()| {
+        Self::edge(|| {
+            self.rollback_in_progress(&self.inner())?;
             self.change(&event, |s| {
                 if let Some(r) = s.rollback.as_mut() {
                     r.status = if error.is_none() {
@@ -113,6 +116,6 @@ impl Session {
                 }
                 Ok(())
             })
-        }))
+        })
     }
 }

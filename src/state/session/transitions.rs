@@ -8,88 +8,102 @@ use super::*;
 impl Session {
     /// A phase starts (`in_progress`; it becomes `currentPhase`).
     pub fn phase_started(&self, p: Phase) -> anyhow::Result<()> {
-        Self::edge(self.change(&format!("phase {p} started"), |s| {
-            Ok(s.set_phase(p, PhaseStatus::InProgress, None, Utc::now())?)
-        }))
+        Self::edge(|| {
+            self.change(&format!("phase {p} started"), |s| {
+                Ok(s.set_phase(p, PhaseStatus::InProgress, None, Utc::now())?)
+            })
+        })
     }
 
     /// A phase completed.
     pub fn phase_completed(&self, p: Phase) -> anyhow::Result<()> {
-        Self::edge(self.change(&format!("phase {p} completed"), |s| {
-            Ok(s.set_phase(p, PhaseStatus::Completed, None, Utc::now())?)
-        }))
+        Self::edge(|| {
+            self.change(&format!("phase {p} completed"), |s| {
+                Ok(s.set_phase(p, PhaseStatus::Completed, None, Utc::now())?)
+            })
+        })
     }
 
     /// A phase failed with `err`. A failure found before the phase was
     /// recorded as started (e.g. a preflight check on resume) counts as a
     /// start and a failure, so the error is never lost to a transition refusal.
     pub fn phase_failed(&self, p: Phase, err: &str) -> anyhow::Result<()> {
-        Self::edge(self.change(&format!("phase {p} failed: {err}"), |s| {
-            let now = Utc::now();
-            if s.phase(p).status != PhaseStatus::InProgress {
-                s.set_phase(p, PhaseStatus::InProgress, None, now)?;
-            }
-            Ok(s.set_phase(p, PhaseStatus::Failed, Some(err), now)?)
-        }))
+        Self::edge(|| {
+            self.change(&format!("phase {p} failed: {err}"), |s| {
+                let now = Utc::now();
+                if s.phase(p).status != PhaseStatus::InProgress {
+                    s.set_phase(p, PhaseStatus::InProgress, None, now)?;
+                }
+                Ok(s.set_phase(p, PhaseStatus::Failed, Some(err), now)?)
+            })
+        })
     }
 
     /// A phase is not needed for this migration.
     pub fn phase_skipped(&self, p: Phase) -> anyhow::Result<()> {
-        Self::edge(self.change(&format!("phase {p} skipped"), |s| {
-            Ok(s.set_phase(p, PhaseStatus::Skipped, None, Utc::now())?)
-        }))
+        Self::edge(|| {
+            self.change(&format!("phase {p} skipped"), |s| {
+                Ok(s.set_phase(p, PhaseStatus::Skipped, None, Utc::now())?)
+            })
+        })
     }
 
     /// A site starts: `in_progress`, `attempts` + 1, `startTime`.
     pub fn site_started(&self, id: SiteId) -> anyhow::Result<()> {
-        Self::edge(self.site_change(
-            id,
-            (
-                &[SiteStatus::Pending, SiteStatus::Failed, SiteStatus::Timeout],
-                SiteStatus::InProgress,
-            ),
-            |r| format!("site {id} started (attempt {})", r.attempts),
-            |_| {},
-        ))
+        Self::edge(|| {
+            self.site_change(
+                id,
+                (
+                    &[SiteStatus::Pending, SiteStatus::Failed, SiteStatus::Timeout],
+                    SiteStatus::InProgress,
+                ),
+                |r| format!("site {id} started (attempt {})", r.attempts),
+                |_| {},
+            )
+        })
     }
 
     /// A transient failure that will be retried: `attempts` + 1, error kept, still `in_progress`.
     pub fn site_retrying(&self, id: SiteId, kind: ErrorKind, err: &str) -> anyhow::Result<()> {
-        Self::edge(self.site_change(
-            id,
-            (&[SiteStatus::InProgress], SiteStatus::InProgress),
-            |r| {
-                format!(
-                    "site {id} retrying (attempt {}) after {kind} error: {err}",
-                    r.attempts
-                )
-            },
-            |r| {
-                r.error = Some(err.to_string());
-                r.error_kind = Some(kind);
-            },
-        ))
+        Self::edge(|| {
+            self.site_change(
+                id,
+                (&[SiteStatus::InProgress], SiteStatus::InProgress),
+                |r| {
+                    format!(
+                        "site {id} retrying (attempt {}) after {kind} error: {err}",
+                        r.attempts
+                    )
+                },
+                |r| {
+                    r.error = Some(err.to_string());
+                    r.error_kind = Some(kind);
+                },
+            )
+        })
     }
 
     /// A site is swapped in on the target.
     pub fn site_completed(&self, id: SiteId, stats: SiteStats) -> anyhow::Result<()> {
-        Self::edge(self.site_change(
-            id,
-            (&[], SiteStatus::Completed),
-            |r| {
-                format!(
-                    "site {id} completed: {} tables, {} rows, {} bytes (attempt {})",
-                    stats.tables, stats.rows, stats.bytes, r.attempts
-                )
-            },
-            |r| {
-                r.tables = Some(stats.tables);
-                r.rows = Some(stats.rows);
-                r.bytes = Some(stats.bytes);
-                r.error = None;
-                r.error_kind = None;
-            },
-        ))
+        Self::edge(|| {
+            self.site_change(
+                id,
+                (&[], SiteStatus::Completed),
+                |r| {
+                    format!(
+                        "site {id} completed: {} tables, {} rows, {} bytes (attempt {})",
+                        stats.tables, stats.rows, stats.bytes, r.attempts
+                    )
+                },
+                |r| {
+                    r.tables = Some(stats.tables);
+                    r.rows = Some(stats.rows);
+                    r.bytes = Some(stats.bytes);
+                    r.error = None;
+                    r.error_kind = None;
+                },
+            )
+        })
     }
 
     /// A site failed; `ErrorKind::Timeout` makes it `timeout`, anything else `failed`.
@@ -99,40 +113,44 @@ impl Session {
         } else {
             SiteStatus::Failed
         };
-        Self::edge(self.site_change(
-            id,
-            (&[], to),
-            |r| {
-                format!(
-                    "site {id} {to} ({kind}) after {}: {err}",
-                    crate::ui::output::count(r.attempts.into(), "attempt")
-                )
-            },
-            |r| {
-                r.error = Some(err.to_string());
-                r.error_kind = Some(kind);
-            },
-        ))
+        Self::edge(|| {
+            self.site_change(
+                id,
+                (&[], to),
+                |r| {
+                    format!(
+                        "site {id} {to} ({kind}) after {}: {err}",
+                        crate::ui::output::count(r.attempts.into(), "attempt")
+                    )
+                },
+                |r| {
+                    r.error = Some(err.to_string());
+                    r.error_kind = Some(kind);
+                },
+            )
+        })
     }
 
     /// A site is deliberately not migrated; `reason` goes into `error`.
     pub fn site_skipped(&self, id: SiteId, reason: &str) -> anyhow::Result<()> {
-        Self::edge(self.site_change(
-            id,
-            (&[], SiteStatus::Skipped),
-            |_| format!("site {id} skipped: {reason}"),
-            |r| {
-                r.error = Some(reason.to_string());
-                r.error_kind = None;
-            },
-        ))
+        Self::edge(|| {
+            self.site_change(
+                id,
+                (&[], SiteStatus::Skipped),
+                |_| format!("site {id} skipped: {reason}"),
+                |r| {
+                    r.error = Some(reason.to_string());
+                    r.error_kind = None;
+                },
+            )
+        })
     }
 
     /// Records (replacing any earlier record) the backup of a site's original
     /// tables. Keeping the *first* backup across redos is the engine's call:
     /// it sees the recorded one in [`Session::snapshot`].
     pub fn record_site_backup(&self, id: SiteId, b: SiteBackup) -> anyhow::Result<()> {
-        Self::edge(self.record_site_backup_inner(id, b))
+        Self::edge(|| self.record_site_backup_inner(id, b))
     }
 
     fn record_site_backup_inner(&self, id: SiteId, b: SiteBackup) -> StateResult<()> {
@@ -156,10 +174,12 @@ impl Session {
             "network tables: backup of {} tables recorded",
             b.tables.len()
         );
-        Self::edge(self.change(&line, |s| {
-            s.network_backup = Some(b);
-            Ok(())
-        }))
+        Self::edge(|| {
+            self.change(&line, |s| {
+                s.network_backup = Some(b);
+                Ok(())
+            })
+        })
     }
 
     /// Records how a `post_migration` command ended.
@@ -168,11 +188,13 @@ impl Session {
             "post_migration: `{}` recorded: {}",
             hook.command, hook.status
         );
-        Self::edge(self.change(&line, |s| {
-            s.hooks.retain(|h| h.command != hook.command);
-            s.hooks.push(hook);
-            Ok(())
-        }))
+        Self::edge(|| {
+            self.change(&line, |s| {
+                s.hooks.retain(|h| h.command != hook.command);
+                s.hooks.push(hook);
+                Ok(())
+            })
+        })
     }
 
     /// Forgets how the `post_migration` commands ended (the sites changed,
@@ -181,10 +203,12 @@ impl Session {
         if self.inner().state.hooks.is_empty() {
             return Ok(());
         }
-        Self::edge(self.change("post_migration: commands to run again", |s| {
-            s.hooks.clear();
-            Ok(())
-        }))
+        Self::edge(|| {
+            self.change("post_migration: commands to run again", |s| {
+                s.hooks.clear();
+                Ok(())
+            })
+        })
     }
 
     /// How `command` ended, if it ran to the end since the last reset.
@@ -199,11 +223,11 @@ impl Session {
 
     /// Records how much space this migration's backup tables hold.
     pub fn set_backup_bytes(&self, bytes: u64) -> anyhow::Result<()> {
-        Self::edge(
+        Self::edge(|| {
             self.change(&format!("backup tables hold {bytes} bytes"), |s| {
                 s.backup_bytes = Some(bytes);
                 Ok(())
-            }),
-        )
+            })
+        })
     }
 }
