@@ -197,7 +197,8 @@ pub struct EnvMigrateArgs {
     #[arg(long)]
     pub skip_backup: bool,
 
-    /// Keep temporary files in the work dir
+    /// Keep temporary files in the work dir (unfinished state writes of
+    /// killed runs, normally removed at cleanup)
     #[arg(long)]
     pub keep_files: bool,
 

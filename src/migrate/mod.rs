@@ -1,6 +1,7 @@
 //! The migration engine: phases, site workers, backups and rollback (docs/phases.md).
 
 pub mod cleanup;
+pub mod details;
 pub mod engine;
 pub mod errors;
 pub mod failpoint;

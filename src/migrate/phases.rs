@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use serde_json::json;
 
+use super::details::{RunDetails, VerificationOutcome};
 use super::engine::Engine;
 use super::pool::{self, PoolReport};
 use super::site::Connections;
@@ -44,18 +44,17 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     s.phase_completed(Phase::Preflight)?;
     settle_orphans(&engine).await;
     let options = s.config().options;
-    let mut extra = json!({
-        "bulkMode": format!("{:?}", engine.mode),
-        "orphanedTargetSites": plan.orphaned_target_sites,
-        "replacementPairs": options.replacements.len(),
-    });
+    let mut extra = RunDetails::new(
+        engine.mode,
+        plan.orphaned_target_sites,
+        options.replacements.len(),
+    );
 
     if let Some(end) = network_tables(&engine, &options, &interrupt).await? {
         return finish(engine, end, extra, &interrupt);
     }
     let report = sites(&engine, &options, &interrupt).await?;
-    extra["replacements"] = json!(report.replace);
-    extra["slowestSites"] = slowest(&report);
+    extra.add_sites(&report);
     if let Some(e) = &report.fatal {
         s.phase_failed(Phase::Sites, e)?;
         return finish(engine, MigrationStatus::Failed, extra, &interrupt);
@@ -68,8 +67,8 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
         if report.completed + report.failed > 0 {
             s.hooks_reset()?;
         }
-        extra["verification"] = tokio::select! {
-            v = post_migration(&engine, &plan.post_commands, &interrupt) => v?,
+        extra.verification = tokio::select! {
+            v = post_migration(&engine, &plan.post_commands, &interrupt) => Some(v?),
             _ = interrupt.triggered() => return finish(engine, MigrationStatus::Paused, extra, &interrupt),
         };
     }
@@ -80,7 +79,7 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     // Only a completed migration that put at least one site live supersedes
     // older backups: an empty or network-only run must not cost them.
     let supersedes = outcome == MigrationStatus::Completed && s.snapshot().counts().completed > 0;
-    extra["backupBytes"] = json!(cleanup_phase(&engine, supersedes).await?);
+    cleanup_phase(&engine, supersedes).await?;
     finish(engine, outcome, extra, &interrupt)
 }
 
@@ -203,7 +202,7 @@ async fn post_migration(
     engine: &Engine,
     commands: &[String],
     interrupt: &Interrupt,
-) -> Result<serde_json::Value> {
+) -> Result<VerificationOutcome> {
     let s = &engine.session;
     s.phase_started(Phase::PostMigration)?;
     let mut v = match verify::verify_sites(engine).await {
@@ -213,12 +212,14 @@ async fn post_migration(
                 Phase::PostMigration,
                 &format!("verification could not run: {e}"),
             )?;
-            return Ok(json!({ "error": e.to_string() }));
+            return Ok(VerificationOutcome::CouldNotRun {
+                error: e.to_string(),
+            });
         }
     };
     v.commands = hooks::run_commands(engine, commands, interrupt).await?;
     if interrupt.is_set() {
-        return Ok(serde_json::to_value(&v)?);
+        return Ok(VerificationOutcome::Ran(v));
     }
     for m in &v.row_count_mismatches {
         crate::ui::output::warn(format!(
@@ -246,7 +247,7 @@ async fn post_migration(
     ));
     failpoint::hit("post_migration_verified");
     s.phase_completed(Phase::PostMigration)?;
-    Ok(serde_json::to_value(&v)?)
+    Ok(VerificationOutcome::Ran(v))
 }
 
 /// cleanup: leftovers dropped, superseded backups dropped when this migration
@@ -275,6 +276,7 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
     let bytes = cleanup::backup_bytes(&mut target, &engine.tag).await?;
     let _ = target.disconnect().await;
     s.set_backup_bytes(bytes)?;
+    s.clean_work_dir();
     s.phase_completed(Phase::Cleanup)?;
     failpoint::hit("cleanup_finished");
     Ok(bytes)
@@ -312,20 +314,10 @@ fn mark_superseded(engine: &Engine) {
     }
 }
 
-fn slowest(report: &PoolReport) -> serde_json::Value {
-    let mut d = report.durations.clone();
-    d.sort_by(|a, b| b.1.total_cmp(&a.1));
-    json!(d
-        .iter()
-        .take(10)
-        .map(|(id, secs)| json!({"siteId": id, "seconds": (secs * 10.0).round() / 10.0}))
-        .collect::<Vec<_>>())
-}
-
 fn finish(
     engine: Arc<Engine>,
     status: MigrationStatus,
-    mut extra: serde_json::Value,
+    mut extra: RunDetails,
     interrupt: &Interrupt,
 ) -> Result<RunEnd> {
     engine.progress.finish();
@@ -337,7 +329,7 @@ fn finish(
     if let Some(c) = &cause {
         engine.session.log(&format!("stopped: {c}"));
         crate::ui::output::warn(format!("stopped: {c}"));
-        extra["stopReason"] = json!(c);
+        extra.stop_reason = Some(c.clone());
     }
     let lock = engine.lock.clone();
     let session = match Arc::try_unwrap(engine) {
@@ -346,7 +338,7 @@ fn finish(
         })?,
         Err(_) => anyhow::bail!("the engine is still shared at the end of the run"),
     };
-    let summary = session.finish(status, extra)?;
+    let summary = session.finish(status, extra.into_json())?;
     drop(lock); // released with its connection, after the final state is saved
     let code = match status {
         MigrationStatus::Completed => Code::Success,

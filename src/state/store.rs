@@ -159,20 +159,30 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> StateResult<()> {
     write_atomic(path, &bytes)
 }
 
-/// Removes temp files a killed writer left behind (call only under the migration lock).
-pub fn remove_stale_temps(dir: &Path) {
+/// Removes the temporary files a killed writer left behind (call only under
+/// the migration lock); returns how many there were.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    stale_temps(dir)
+        .into_iter()
+        .filter(|p| fs::remove_file(p).is_ok())
+        .count()
+}
+
+/// The temporary files of atomic writes that never finished (a writer
+/// killed between writing and renaming).
+pub fn stale_temps(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
-        return;
+        return Vec::new();
     };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        if name
-            .to_str()
-            .is_some_and(|n| n.starts_with('.') && n.contains(".tmp-"))
-        {
-            let _ = fs::remove_file(e.path());
-        }
-    }
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n.contains(".tmp-"))
+        })
+        .map(|e| e.path())
+        .collect()
 }
 
 /// One line of the journal.

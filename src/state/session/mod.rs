@@ -312,7 +312,6 @@ impl Session {
         let migration_lock = lock_migration(&dir, id)?;
         let state = store::load(&dir)?;
         allowed(&state)?;
-        store::remove_stale_temps(&dir);
         Ok((dir, state, vec![target_lock, migration_lock]))
     }
 
@@ -392,6 +391,29 @@ impl Session {
     /// Appends an event to `migration-progress.log`. Never put secrets in it.
     pub fn log(&self, line: &str) {
         self.inner().log.line(line);
+    }
+
+    /// The cleanup phase's part in the migration directory: removes the
+    /// temporary files of state writes that killed runs left, or with
+    /// `--keep-files` keeps them for inspection and says so in the log.
+    pub fn clean_work_dir(&self) {
+        let keep = self.config.options.keep_files;
+        let mut g = self.inner();
+        let n = if keep {
+            store::stale_temps(&self.dir).len()
+        } else {
+            store::remove_stale_temps(&self.dir)
+        };
+        if n > 0 {
+            let done = if keep {
+                "kept (--keep-files)"
+            } else {
+                "removed"
+            };
+            g.log.line(&format!(
+                "cleanup: {n} temporary files of interrupted state writes {done}"
+            ));
+        }
     }
 
     /// The sites this run processes, fixed when the run started (docs/phases.md).
@@ -779,5 +801,26 @@ mod tests {
                 .len()
                 < 10_000
         );
+    }
+
+    #[test]
+    fn cleanup_removes_unfinished_writes_unless_keep_files() {
+        for keep in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut new = new_migration(vec![1]);
+            new.options.keep_files = keep;
+            let s = Session::create(tmp.path(), new).unwrap();
+            let torn = s.dir().join(".migration-state.json.tmp-999-1");
+            std::fs::write(&torn, b"{\"torn").unwrap();
+            s.clean_work_dir();
+            assert_eq!(torn.exists(), keep, "keep_files = {keep}");
+            let log = std::fs::read_to_string(s.dir().join(store::PROGRESS_LOG)).unwrap();
+            let said = if keep {
+                "1 temporary files of interrupted state writes kept"
+            } else {
+                "1 temporary files of interrupted state writes removed"
+            };
+            assert!(log.contains(said), "{log}");
+        }
     }
 }
