@@ -165,7 +165,7 @@ fn detect_child(logs: &Path) -> i32 {
         "env-migrate",
     ])
     .unwrap();
-    let ctx = wfuwp::commands::Context { global: cli.global };
+    let ctx = wfuwp::commands::Context::new(cli.global);
     match wfuwp::commands::manage::detect_resume(&ctx, "prod", "uat", false) {
         Ok(d) => {
             say(&format!("DECISION {d:?}"));
@@ -627,7 +627,7 @@ fn resume_detection_without_terminal() {
             "env-migrate",
         ])
         .unwrap();
-        wfuwp::commands::Context { global: cli.global }
+        wfuwp::commands::Context::new(cli.global)
     };
     use wfuwp::commands::manage::{detect_resume, ResumeDecision};
     let c = ctx(tmp.path());

@@ -42,7 +42,7 @@ pub fn new_migration(
         let checked = rt.block_on(preflight::check(&config, source, target, &logs_dir))?;
         let sites = selection::select(&checked.inventory.sites, &options)
             .map_err(|e| CodedError::usage(e.to_string()))?;
-        plan::print(&checked, &options, &sites, args.json)?;
+        crate::ui::plan::show(&plan::build(&checked, &options, &sites), args.json)?;
         return Ok(Code::Success);
     }
     match manage::detect_resume(ctx, source, target, args.force)? {
@@ -156,14 +156,7 @@ async fn run(
 ) -> Result<RunEnd> {
     let state = session.snapshot();
     let options = session.config().options;
-    let source_ids = checked.inventory.blog_ids();
-    let orphaned = checked
-        .target_inventory
-        .sites
-        .iter()
-        .map(|s| s.id)
-        .filter(|id| !source_ids.contains(id))
-        .collect();
+    let orphaned = checked.orphaned_target_sites();
     if let Err(e) = rollback::check_records(&state, &checked.inventory.prefix) {
         session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
         return Err(CodedError::usage(e.to_string()).into());

@@ -21,32 +21,54 @@ use crate::exit::Code;
 pub struct Context {
     /// Global command-line options.
     pub global: GlobalArgs,
+    /// The configuration file, read once per run (`None`: there is none).
+    loaded: std::sync::OnceLock<Option<Config>>,
 }
 
 impl Context {
-    /// Loads the configuration file (errors exit 2).
+    /// A context for `global`; nothing is read yet.
+    pub fn new(global: GlobalArgs) -> Self {
+        Context {
+            global,
+            loaded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The configuration file, which must exist (errors exit 2).
     pub fn config(&self) -> Result<Config> {
-        Ok(config::load(self.global.config.as_deref())?)
+        match self.load()? {
+            Some(c) => Ok(c.clone()),
+            // Read again only to report the missing file the loader's way.
+            None => Ok(config::load(self.global.config.as_deref())?),
+        }
     }
 
     /// The logs dir and which setting chose it. A missing config file is not an
     /// error here: management commands must work without one.
     pub fn logs_dir(&self) -> Result<(PathBuf, LogsDirSource)> {
-        let cfg = match config::load(self.global.config.as_deref()) {
-            Ok(c) => Some(c),
-            Err(config::ConfigError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let cfg = self.load()?;
         Ok(config::paths::logs_dir(
             self.global.logs_dir.as_deref(),
-            cfg.as_ref(),
+            cfg,
         ))
+    }
+
+    fn load(&self) -> Result<Option<&Config>, config::ConfigError> {
+        if let Some(c) = self.loaded.get() {
+            return Ok(c.as_ref());
+        }
+        let c = match config::load(self.global.config.as_deref()) {
+            Ok(c) => Some(c),
+            Err(config::ConfigError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(self.loaded.get_or_init(|| c).as_ref())
     }
 }
 
 /// Runs the command line; returns the exit code of a completed action.
 pub fn run(cli: Cli) -> Result<Code> {
-    let ctx = Context { global: cli.global };
+    let ctx = Context::new(cli.global);
     match cli.command {
         Command::EnvMigrate(args) => env_migrate::run(&ctx, &args),
         Command::Config(ConfigCommand::Check { envs }) => config_check::run(&ctx, &envs),

@@ -49,6 +49,24 @@ pub enum BulkModeName {
     Insert,
 }
 
+impl BulkModeName {
+    /// The name of `mode`'s path.
+    pub fn of(mode: BulkMode) -> Self {
+        match mode {
+            BulkMode::LoadData => BulkModeName::LoadData,
+            BulkMode::Insert { .. } => BulkModeName::Insert,
+        }
+    }
+
+    /// For people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BulkModeName::LoadData => "LOAD DATA LOCAL INFILE",
+            BulkModeName::Insert => "multi-row INSERT (the target refuses local_infile)",
+        }
+    }
+}
+
 /// One of the slowest sites.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -75,12 +93,12 @@ pub enum VerificationOutcome {
 impl RunDetails {
     /// The details known before any phase runs.
     pub fn new(mode: BulkMode, orphaned: Vec<SiteId>, replacement_pairs: usize) -> Self {
-        let (bulk_mode, max_statement_bytes) = match mode {
-            BulkMode::LoadData => (BulkModeName::LoadData, None),
-            BulkMode::Insert { max_statement } => (BulkModeName::Insert, Some(max_statement)),
+        let max_statement_bytes = match mode {
+            BulkMode::LoadData => None,
+            BulkMode::Insert { max_statement } => Some(max_statement),
         };
         RunDetails {
-            bulk_mode: Some(bulk_mode),
+            bulk_mode: Some(BulkModeName::of(mode)),
             max_statement_bytes,
             orphaned_target_sites: orphaned,
             replacement_pairs,

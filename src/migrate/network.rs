@@ -39,6 +39,14 @@ pub fn full_table_names(prefix: &str, include_users: bool) -> Vec<String> {
         .collect()
 }
 
+/// Which network tables a migration of some sites upserts those sites' rows of.
+pub fn partial_table_names(prefix: &str) -> Vec<String> {
+    ["blogs", "blogmeta"]
+        .iter()
+        .map(|s| format!("{prefix}{s}"))
+        .collect()
+}
+
 /// Runs the phase on `conns` (the caller's, so that it can kill them when
 /// interrupted). `selected` is `None` for a full migration. Transient
 /// failures (connection, deadlock, lock wait timeout) are retried up to
@@ -139,9 +147,8 @@ async fn partial(
     ids: &[SiteId],
 ) -> Result<(), SiteError> {
     let prefix = &engine.inventory.prefix;
-    let lives: Vec<String> = ["blogs", "blogmeta"]
-        .iter()
-        .map(|s| format!("{prefix}{s}"))
+    let lives: Vec<String> = partial_table_names(prefix)
+        .into_iter()
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
     let (source, target) = conns.open(engine).await?;

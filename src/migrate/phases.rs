@@ -138,7 +138,7 @@ async fn network_tables(
                 "the network tables phase exceeded the time limit of {} minutes; resume to retry (raise --timeout if it needs longer)",
                 engine.limits.timeout.as_secs_f64() / 60.0
             );
-            crate::ui::output::warn(&msg);
+            engine.progress.warn(&msg);
             s.phase_failed(Phase::NetworkTables, &msg)?;
             return Ok(Some(MigrationStatus::Failed));
         }
@@ -150,7 +150,7 @@ async fn network_tables(
         }
         Err(_) if interrupt.is_set() => Ok(Some(MigrationStatus::Paused)),
         Err(e) => {
-            crate::ui::output::warn(format!("network tables failed: {e}"));
+            engine.progress.warn(format!("network tables failed: {e}"));
             s.phase_failed(Phase::NetworkTables, &e.message)?;
             Ok(Some(MigrationStatus::Failed))
         }
@@ -222,19 +222,19 @@ async fn post_migration(
         return Ok(VerificationOutcome::Ran(v));
     }
     for m in &v.row_count_mismatches {
-        crate::ui::output::warn(format!(
+        engine.progress.warn(format!(
             "site {}: target has {} rows, {} were copied",
             m.site_id, m.actual, m.expected
         ));
     }
     for m in &v.url_mismatches {
-        crate::ui::output::warn(format!(
+        engine.progress.warn(format!(
             "site {}: {} is {:?} on the target, expected {:?}",
             m.site_id, m.option, m.actual, m.expected
         ));
     }
     for c in v.commands.iter().filter(|c| !c.ok) {
-        crate::ui::output::warn(format!(
+        engine.progress.warn(format!(
             "post-migration command `{}` failed: {}",
             c.command, c.status
         ));
@@ -328,7 +328,7 @@ fn finish(
         .filter(|_| status == MigrationStatus::Paused);
     if let Some(c) = &cause {
         engine.session.log(&format!("stopped: {c}"));
-        crate::ui::output::warn(format!("stopped: {c}"));
+        engine.progress.warn(format!("stopped: {c}"));
         extra.stop_reason = Some(c.clone());
     }
     let lock = engine.lock.clone();

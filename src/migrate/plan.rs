@@ -1,10 +1,10 @@
 //! The `--dry-run` plan: what a migration would copy, computed by a read-only
-//! preflight. Writes nothing and creates no state.
+//! preflight. Writes nothing and creates no state; `ui::plan` shows it.
 
-use anyhow::Result;
 use serde::Serialize;
 
-use super::network::full_table_names;
+use super::details::BulkModeName;
+use super::network::{full_table_names, partial_table_names};
 use super::preflight::Checked;
 use super::selection;
 use crate::sites::SiteId;
@@ -33,7 +33,7 @@ pub struct Plan {
     /// Replacement pairs (FROM → TO), in order.
     pub replacements: Vec<(String, String)>,
     /// How staging tables would be filled.
-    pub bulk_mode: String,
+    pub bulk_mode: BulkModeName,
     /// Sites in the target that the source does not have.
     pub orphaned_target_sites: Vec<SiteId>,
 }
@@ -78,10 +78,7 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
     let network_tables: Vec<String> = if options.sites_only {
         Vec::new()
     } else if partial {
-        ["blogs", "blogmeta"]
-            .iter()
-            .map(|s| format!("{}{s}", inv.prefix))
-            .collect()
+        partial_table_names(&inv.prefix)
     } else {
         full_table_names(&inv.prefix, options.include_users)
     }
@@ -92,7 +89,6 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
     let (net_rows, net_bytes) = net.fold((0, 0), |(r, b), t| {
         (r + t.rows_estimate, b + t.bytes_estimate)
     });
-    let source_ids = inv.blog_ids();
     Plan {
         source_env: checked.source.env.clone(),
         target_env: checked.target.env.clone(),
@@ -107,64 +103,7 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
             .iter()
             .map(|p| (p.from.clone(), p.to.clone()))
             .collect(),
-        bulk_mode: format!("{:?}", checked.mode),
-        orphaned_target_sites: checked
-            .target_inventory
-            .sites
-            .iter()
-            .map(|s| s.id)
-            .filter(|id| !source_ids.contains(id))
-            .collect(),
+        bulk_mode: BulkModeName::of(checked.mode),
+        orphaned_target_sites: checked.orphaned_target_sites(),
     }
-}
-
-/// Prints the plan as text or JSON (stdout).
-pub fn print(
-    checked: &Checked,
-    options: &MigrationOptions,
-    sites: &[SiteId],
-    json: bool,
-) -> Result<()> {
-    let plan = build(checked, options, sites);
-    if json {
-        crate::outln!("{}", serde_json::to_string_pretty(&plan)?);
-        return Ok(());
-    }
-    crate::outln!(
-        "Dry run: {} → {} (nothing will be written)",
-        plan.source_env,
-        plan.target_env
-    );
-    crate::outln!(
-        "  network tables: {}{}",
-        if plan.network_tables.is_empty() {
-            "none".to_string()
-        } else {
-            plan.network_tables.join(", ")
-        },
-        if plan.partial {
-            " (selected sites' rows only)"
-        } else {
-            ""
-        }
-    );
-    crate::outln!("  sites:          {}", plan.sites.len());
-    crate::outln!("  tables:         {}", plan.tables);
-    crate::outln!("  rows (est.):    {}", plan.rows_estimate);
-    crate::outln!(
-        "  size (est.):    {}",
-        crate::ui::output::size(plan.bytes_estimate)
-    );
-    crate::outln!("  bulk mode:      {}", plan.bulk_mode);
-    crate::outln!("  replacements:");
-    for (from, to) in &plan.replacements {
-        crate::outln!("    {from} → {to}");
-    }
-    if !plan.orphaned_target_sites.is_empty() {
-        crate::outln!(
-            "  target sites missing from the source: {:?}",
-            plan.orphaned_target_sites
-        );
-    }
-    Ok(())
 }

@@ -16,6 +16,7 @@ use crate::db::discovery::{inventory, Inventory};
 use crate::db::server_lock::{self, TargetLock};
 use crate::exit::CodedError;
 use crate::interrupt::Interrupt;
+use crate::sites::SiteId;
 use crate::state::lock;
 
 /// Free space the logs dir must have (state, logs and summary of a large run).
@@ -35,6 +36,20 @@ pub struct Checked {
     pub mode: BulkMode,
     /// Fingerprint per environment name.
     pub fingerprints: BTreeMap<String, String>,
+}
+
+impl Checked {
+    /// Blog ids the target has and the source does not: a migration leaves
+    /// them alone and reports them.
+    pub fn orphaned_target_sites(&self) -> Vec<SiteId> {
+        let source_ids = self.inventory.blog_ids();
+        self.target_inventory
+            .sites
+            .iter()
+            .map(|s| s.id)
+            .filter(|id| !source_ids.contains(id))
+            .collect()
+    }
 }
 
 /// Runs every check; `logs_dir` is where state will be written.

@@ -1,6 +1,7 @@
 //! What the user sees: messages, progress, prompts, tables.
 
 pub mod output;
+pub mod plan;
 pub mod progress;
 pub mod prompt;
 pub mod report;

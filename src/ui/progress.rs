@@ -100,6 +100,14 @@ impl Progress {
         }
     }
 
+    /// A warning from the engine, printed above the live display.
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        match &self.inner.bars {
+            Some(b) => b.overall.suspend(|| output::warn(msg)),
+            None => output::warn(msg),
+        }
+    }
+
     /// Clears the live display.
     pub fn finish(&self) {
         if let Some(b) = &self.inner.bars {

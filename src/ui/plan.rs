@@ -1,0 +1,50 @@
+//! Shows the `--dry-run` plan the engine computed, as text or JSON (stdout).
+
+use anyhow::Result;
+
+use crate::migrate::plan::Plan;
+
+/// Prints `plan`; with `json`, exactly as serialized.
+pub fn show(plan: &Plan, json: bool) -> Result<()> {
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(plan)?);
+        return Ok(());
+    }
+    crate::outln!(
+        "Dry run: {} → {} (nothing will be written)",
+        plan.source_env,
+        plan.target_env
+    );
+    crate::outln!(
+        "  network tables: {}{}",
+        if plan.network_tables.is_empty() {
+            "none".to_string()
+        } else {
+            plan.network_tables.join(", ")
+        },
+        if plan.partial {
+            " (selected sites' rows only)"
+        } else {
+            ""
+        }
+    );
+    crate::outln!("  sites:          {}", plan.sites.len());
+    crate::outln!("  tables:         {}", plan.tables);
+    crate::outln!("  rows (est.):    {}", plan.rows_estimate);
+    crate::outln!(
+        "  size (est.):    {}",
+        crate::ui::output::size(plan.bytes_estimate)
+    );
+    crate::outln!("  bulk mode:      {}", plan.bulk_mode.describe());
+    crate::outln!("  replacements:");
+    for (from, to) in &plan.replacements {
+        crate::outln!("    {from} → {to}");
+    }
+    if !plan.orphaned_target_sites.is_empty() {
+        crate::outln!(
+            "  target sites missing from the source: {:?}",
+            plan.orphaned_target_sites
+        );
+    }
+    Ok(())
+}
