@@ -82,6 +82,7 @@ pub fn classify(err: &anyhow::Error) -> Code {
             migrate::rollback_order::NewerMigrations,
             migrate::rollback::RollbackRefusal,
             migrate::names::InvalidRecord,
+            crate::replace::ReplaceError,
         );
     }
     Code::Fatal
@@ -115,6 +116,15 @@ impl Coded for crate::db::server_lock::ServerLockError {
         match self {
             Self::Held(_) => Code::Locked,
             _ => Code::Fatal,
+        }
+    }
+}
+
+impl Coded for crate::replace::ReplaceError {
+    fn exit_code(&self) -> Code {
+        match self {
+            Self::EmptyFrom { .. } => Code::Usage,
+            Self::Build(_) => Code::Fatal,
         }
     }
 }

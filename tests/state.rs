@@ -862,13 +862,10 @@ fn no_file_under_logs_dir_contains_a_password() {
         .collect();
     let logs = tmp.path().join("logs");
     let options = state::MigrationOptions {
-        replacements: vec![state::ReplacePair {
-            from: "www.wfu.edu".into(),
-            to: "uat.wfu.edu".into(),
-        }],
-        concurrency: 4,
-        timeout_minutes: 20.0,
-        max_retries: 3,
+        replacements: vec![wfuwp::replace::Pair::new("www.wfu.edu", "uat.wfu.edu")],
+        concurrency: Some(4),
+        timeout_minutes: Some(20.0),
+        max_retries: Some(3),
         ..Default::default()
     };
     let s = Session::create(

@@ -17,8 +17,9 @@ use crate::migrate::engine::{backups_of, Engine, Limits};
 use crate::migrate::phases::{self, RunEnd, RunPlan};
 use crate::migrate::preflight::{self, Checked};
 use crate::migrate::{names, plan, rollback, selection};
+use crate::replace::Pair;
 use crate::replace::Replacer;
-use crate::state::{self, MigrationOptions, NewMigration, ReplacePair, ResumeRequest, Session};
+use crate::state::{self, MigrationOptions, NewMigration, ResumeRequest, Session};
 use crate::ui::{output, progress::Progress, prompt};
 
 const DEFAULT_CONCURRENCY: u32 = 4;
@@ -34,8 +35,7 @@ pub fn new_migration(
 ) -> Result<Code> {
     let config = ctx.config()?;
     let (logs_dir, _) = ctx.logs_dir()?;
-    let extra: Vec<(String, String)> = args.replace.clone();
-    let pairs = config::pairs::for_migration(&config, source, target, &extra)?;
+    let pairs = config::pairs::for_migration(&config, source, target, &args.replace)?;
     let options = options_from_args(args, &config, &pairs);
     let rt = super::runtime()?;
     if args.dry_run {
@@ -59,7 +59,7 @@ pub fn new_migration(
         let checked = preflight::check(&config, source, target, &logs_dir).await?;
         let sites = selection::select(&checked.inventory.sites, &options)
             .map_err(|e| CodedError::usage(e.to_string()))?;
-        let replacer = Arc::new(Replacer::new(&pairs_of(&options))?);
+        let replacer = Arc::new(Replacer::new(&options.replacements)?);
         let lock = preflight::lock_target(&checked.target, &logs_dir, &interrupt).await?;
         let session = Session::create(
             &logs_dir,
@@ -131,12 +131,12 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             "Resuming {id}: {source} → {target}, {} sites to process",
             session.sites_to_process().len()
         ));
-        let replacer = Arc::new(Replacer::new(&pairs_of(&session.config().options))?);
+        let replacer = Arc::new(Replacer::new(&session.config().options.replacements)?);
         let o = session.config().options;
         let created_with = Defaults {
-            concurrency: Some(o.concurrency).filter(|c| *c > 0),
-            timeout_minutes: Some(o.timeout_minutes).filter(|t| *t > 0.0),
-            max_retries: Some(o.max_retries),
+            concurrency: o.concurrency,
+            timeout_minutes: o.timeout_minutes,
+            max_retries: o.max_retries,
         };
         let limits = limits(args, &created_with);
         let post = config.environment(target)?.post_migration.clone();
@@ -192,19 +192,7 @@ fn report(end: RunEnd) -> Code {
     end.code
 }
 
-fn pairs_of(options: &MigrationOptions) -> Vec<(String, String)> {
-    options
-        .replacements
-        .iter()
-        .map(|p| (p.from.clone(), p.to.clone()))
-        .collect()
-}
-
-fn options_from_args(
-    args: &EnvMigrateArgs,
-    config: &Config,
-    pairs: &[(String, String)],
-) -> MigrationOptions {
+fn options_from_args(args: &EnvMigrateArgs, config: &Config, pairs: &[Pair]) -> MigrationOptions {
     let l = limits(args, &config.defaults);
     MigrationOptions {
         include_sites: args.include_sites.clone(),
@@ -216,16 +204,10 @@ fn options_from_args(
         sites_only: args.sites_only,
         skip_backup: args.skip_backup,
         keep_files: args.keep_files,
-        replacements: pairs
-            .iter()
-            .map(|(from, to)| ReplacePair {
-                from: from.clone(),
-                to: to.clone(),
-            })
-            .collect(),
-        concurrency: l.concurrency as u32,
-        timeout_minutes: l.timeout.as_secs_f64() / 60.0,
-        max_retries: l.max_retries,
+        replacements: pairs.to_vec(),
+        concurrency: Some(l.concurrency as u32),
+        timeout_minutes: Some(l.timeout.as_secs_f64() / 60.0),
+        max_retries: Some(l.max_retries),
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 
 use crate::cli::SearchReplaceArgs;
 use crate::exit::{Code, CodedError};
-use crate::replace::{self, Replacer};
+use crate::replace::{self, Pair, Replacer};
 
 /// Buffer size for stdin and stdout: large enough that the engine, not
 /// system calls, sets the pace.
@@ -14,8 +14,7 @@ const IO_BUFFER: usize = 1 << 20;
 
 /// Streams stdin to stdout through the replacement engine.
 pub fn run(args: &SearchReplaceArgs) -> Result<Code> {
-    let replacer =
-        Replacer::new(&parse_pairs(&args.pairs)?).map_err(|e| CodedError::usage(e.to_string()))?;
+    let replacer = Replacer::new(&parse_pairs(&args.pairs)?)?;
     let stdin = io::stdin();
     let input = BufReader::with_capacity(IO_BUFFER, stdin.lock());
     let stdout = io::stdout();
@@ -41,8 +40,9 @@ pub fn run(args: &SearchReplaceArgs) -> Result<Code> {
     Ok(Code::Success)
 }
 
-/// FROM TO FROM TO … → pairs. An odd count or an empty FROM is a usage error (exit 2).
-fn parse_pairs(args: &[String]) -> Result<Vec<(String, String)>> {
+/// FROM TO FROM TO … → pairs. An odd count is a usage error (exit 2); an
+/// empty FROM is refused by the matcher.
+fn parse_pairs(args: &[String]) -> Result<Vec<Pair>> {
     if !args.len().is_multiple_of(2) {
         return Err(CodedError::usage(format!(
             "search-replace needs FROM TO pairs, but {} arguments were given (an odd number); \
@@ -51,18 +51,7 @@ fn parse_pairs(args: &[String]) -> Result<Vec<(String, String)>> {
         ))
         .into());
     }
-    let pairs: Vec<(String, String)> = args
-        .chunks(2)
-        .map(|p| (p[0].clone(), p[1].clone()))
-        .collect();
-    if let Some(i) = pairs.iter().position(|(from, _)| from.is_empty()) {
-        return Err(CodedError::usage(format!(
-            "search-replace pair {} has an empty FROM; an empty string would match everywhere, give the text to replace",
-            i + 1
-        ))
-        .into());
-    }
-    Ok(pairs)
+    Ok(args.chunks(2).map(|p| Pair::new(&p[0], &p[1])).collect())
 }
 
 #[cfg(test)]
@@ -77,10 +66,7 @@ mod tests {
     #[test]
     fn pairs_are_grouped() {
         let p = parse_pairs(&strings(&["a", "b", "c", ""])).unwrap();
-        assert_eq!(
-            p,
-            vec![("a".into(), "b".into()), ("c".into(), String::new())]
-        );
+        assert_eq!(p, vec![Pair::new("a", "b"), Pair::new("c", "")]);
     }
 
     #[test]
@@ -92,7 +78,8 @@ mod tests {
 
     #[test]
     fn empty_from_is_a_usage_error() {
-        let e = parse_pairs(&strings(&["a", "b", "", "x"])).unwrap_err();
+        let pairs = parse_pairs(&strings(&["a", "b", "", "x"])).unwrap();
+        let e = anyhow::Error::from(Replacer::new(&pairs).unwrap_err());
         assert_eq!(classify(&e), Code::Usage);
         assert!(e.to_string().contains("pair 2"));
     }

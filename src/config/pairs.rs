@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Config, ConfigError};
-
-/// One replacement: every occurrence of `from` becomes `to`.
-pub type Pair = (String, String);
+use crate::replace::Pair;
 
 /// `source.replace[k] → target.replace[k]` for every key of the source, then the
 /// extra `--replace` pairs. Identity pairs are dropped. Refused as configuration
@@ -38,17 +36,8 @@ pub fn for_migration(
             )
         })
         .collect();
-    for (from, to) in extra {
-        if from.is_empty() {
-            return Err(invalid(
-                "a --replace pair has an empty FROM; give the text to replace".into(),
-            ));
-        }
-        if to.is_empty() {
-            return Err(invalid(format!(
-                "--replace '{from}=' has an empty TO; give the replacement text (deleting text is not supported)"
-            )));
-        }
+    // Empty FROM or TO never get here: the command line refuses them.
+    for Pair { from, to } in extra {
         let this = format!("--replace '{from}={to}'");
         match seen.get(from.as_str()) {
             Some((other, other_to)) if *other_to != to.as_str() => {
@@ -67,11 +56,11 @@ pub fn for_migration(
     let all = tokens
         .iter()
         .map(|(_, f, t)| (f, t))
-        .chain(extra.iter().map(|(f, t)| (f, t)));
+        .chain(extra.iter().map(|p| (&p.from, &p.to)));
     for (from, to) in all {
         // Same FROM and TO twice (checked above) is harmless; keep one.
-        if from != to && !pairs.iter().any(|(f, _)| f == from) {
-            pairs.push((from.clone(), to.clone()));
+        if from != to && !pairs.iter().any(|p| &p.from == from) {
+            pairs.push(Pair::new(from, to));
         }
     }
     Ok(pairs)
@@ -207,13 +196,13 @@ main = "dev.wfu.edu"
 
     #[test]
     fn pairs_follow_source_keys() {
-        let p = for_migration(&config(), "prod", "uat", &[("a".into(), "b".into())]).unwrap();
+        let p = for_migration(&config(), "prod", "uat", &[Pair::new("a", "b")]).unwrap();
         assert_eq!(
             p,
             vec![
-                ("www.wfu.edu".into(), "uat.wfu.edu".into()),
-                (".wfu.edu".into(), ".uat.wfu.edu".into()),
-                ("a".into(), "b".into())
+                Pair::new("www.wfu.edu", "uat.wfu.edu"),
+                Pair::new(".wfu.edu", ".uat.wfu.edu"),
+                Pair::new("a", "b")
             ]
         );
     }
@@ -250,9 +239,8 @@ main = "dev.wfu.edu"
             .replace
             .insert("alias".into(), "uat.wfu.edu".into());
         assert_eq!(for_migration(&c, "prod", "uat", &[]).unwrap().len(), 2);
-        let extra = |f: &str, t: &str| vec![(f.to_string(), t.to_string())];
+        let extra = |f: &str, t: &str| vec![Pair::new(f, t)];
         assert!(for_migration(&config(), "prod", "uat", &extra("www.wfu.edu", "x")).is_err());
-        assert!(for_migration(&config(), "prod", "uat", &extra("a", "")).is_err());
         assert_eq!(
             for_migration(
                 &config(),

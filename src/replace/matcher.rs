@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::ReplaceError;
+use super::{Pair, ReplaceError};
 
 /// One FROM → TO pair, as bytes.
 pub type BytePair = (Vec<u8>, Vec<u8>);
@@ -32,10 +32,15 @@ impl Replacer {
     /// are allowed; a FROM given twice keeps the later TO (as a PHP array
     /// would). Each pair whose FROM contains `/` is also added in its
     /// JSON-escaped form (`/` → `\/`), unless that form was given explicitly.
-    pub fn new(pairs: &[(String, String)]) -> Result<Replacer, ReplaceError> {
+    pub fn new<P: Into<Pair>>(
+        pairs: impl IntoIterator<Item = P>,
+    ) -> Result<Replacer, ReplaceError> {
         let bytes: Vec<BytePair> = pairs
-            .iter()
-            .map(|(f, t)| (f.as_bytes().to_vec(), t.as_bytes().to_vec()))
+            .into_iter()
+            .map(|p| {
+                let p = p.into();
+                (p.from.into_bytes(), p.to.into_bytes())
+            })
             .collect();
         Replacer::from_byte_pairs(&bytes)
     }

@@ -36,6 +36,45 @@ pub enum ReplaceError {
     Build(String),
 }
 
+/// One search-replace pair: every occurrence of `from` becomes `to`. The one
+/// type for a pair from the command line or config to the state file
+/// (`{"from": …, "to": …}`) and the matcher.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Pair {
+    /// Text to find.
+    pub from: String,
+    /// Text to put instead.
+    pub to: String,
+}
+
+impl Pair {
+    /// `from` → `to`.
+    pub fn new(from: impl Into<String>, to: impl Into<String>) -> Pair {
+        Pair {
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+}
+
+impl From<&Pair> for Pair {
+    fn from(p: &Pair) -> Pair {
+        p.clone()
+    }
+}
+
+impl From<&(String, String)> for Pair {
+    fn from((from, to): &(String, String)) -> Pair {
+        Pair::new(from, to)
+    }
+}
+
+impl From<(String, String)> for Pair {
+    fn from((from, to): (String, String)) -> Pair {
+        Pair::new(from, to)
+    }
+}
+
 /// Counts of what the engine did to one value (or, summed, to many).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

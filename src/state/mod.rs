@@ -23,6 +23,6 @@ pub use model::{
     RollbackRecord, RollbackStatus, Selection, SiteBackup, SiteRecord, SiteStats, SiteStatus,
     TableBackup,
 };
-pub use options::{MigrationConfig, MigrationOptions, NewMigration, ReplacePair, ResumeRequest};
+pub use options::{MigrationConfig, MigrationOptions, NewMigration, ResumeRequest};
 pub use session::{abandon, mark_superseded, Session, SessionKind};
 pub use summary::Summary;

@@ -6,19 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Selection;
+use crate::replace::Pair;
 use crate::sites::{SiteId, SiteSelector};
 
 /// Format version of `migration-config.json`.
 pub const CONFIG_VERSION: u32 = 1;
-
-/// One replacement pair (not a secret: hosts and bucket names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplacePair {
-    /// Text to find.
-    pub from: String,
-    /// Text to put instead.
-    pub to: String,
-}
 
 /// The options fixed at creation (docs/phases.md: selection and pairs never change on resume).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -43,13 +35,14 @@ pub struct MigrationOptions {
     /// `--keep-files`
     pub keep_files: bool,
     /// Every replacement pair in effect (config tokens and `--replace`), in order.
-    pub replacements: Vec<ReplacePair>,
-    /// `--concurrency` at creation.
-    pub concurrency: u32,
+    pub replacements: Vec<Pair>,
+    /// `--concurrency` at creation (absent in files that predate it: a
+    /// resume then uses the config's or the built-in default).
+    pub concurrency: Option<u32>,
     /// `--timeout` at creation, in minutes.
-    pub timeout_minutes: f64,
+    pub timeout_minutes: Option<f64>,
     /// `--max-retries` at creation.
-    pub max_retries: u32,
+    pub max_retries: Option<u32>,
 }
 
 /// `migration-config.json`: source, target, options and a fingerprint per environment.

@@ -525,7 +525,7 @@ mod tests {
             source: "prod".into(),
             target: "uat".into(),
             options: MigrationOptions {
-                concurrency: 4,
+                concurrency: Some(4),
                 ..Default::default()
             },
             fingerprints: BTreeMap::from([
