@@ -327,14 +327,14 @@ impl Parser {
     fn start(&mut self, tok: Tok<'_>) {
         self.mode = match tok {
             Tok::Word(w) if is(w, "INSERT") || is(w, "REPLACE") => {
-                self.name.clear();
+                self.take_name(b"");
                 self.qualifier = None;
                 self.list.clear();
                 self.has_list = false;
                 Mode::Insert(InsertStep::Modifiers)
             }
             Tok::Word(w) if is(w, "CREATE") => {
-                self.name.clear();
+                self.take_name(b"");
                 self.qualifier = None;
                 Mode::Create(CreateStep::Modifiers)
             }
@@ -357,12 +357,11 @@ impl Parser {
                 Modifiers
             }
             (Modifiers | AfterDot, Tok::Word(n) | Tok::Ident(n)) => {
-                self.name.clear();
-                self.name.extend_from_slice(n);
+                self.take_name(n);
                 Name
             }
             (Name, Tok::Punct(b'.')) if self.qualifier.is_none() => {
-                self.qualifier = Some(std::mem::take(&mut self.name));
+                self.qualify_name();
                 AfterDot
             }
             (Name, Tok::Punct(b'(')) => {
@@ -399,12 +398,11 @@ impl Parser {
             (Modifiers, Tok::Word(w)) if is(w, "TABLE") => Table,
             (Table, Tok::Word(w)) if is(w, "IF") || is(w, "NOT") || is(w, "EXISTS") => Table,
             (Table | AfterDot, Tok::Word(n) | Tok::Ident(n)) => {
-                self.name.clear();
-                self.name.extend_from_slice(n);
+                self.take_name(n);
                 Name
             }
             (Name, Tok::Punct(b'.')) if self.qualifier.is_none() => {
-                self.qualifier = Some(std::mem::take(&mut self.name));
+                self.qualify_name();
                 AfterDot
             }
             (Name, Tok::Punct(b'(')) => {
@@ -422,6 +420,17 @@ impl Parser {
             }
         };
         self.mode = Mode::Create(next);
+    }
+
+    /// The statement's table name so far (INSERT and CREATE heads alike).
+    fn take_name(&mut self, n: &[u8]) {
+        self.name.clear();
+        self.name.extend_from_slice(n);
+    }
+
+    /// `db.` before the table name: what looked like the name was the database.
+    fn qualify_name(&mut self) {
+        self.qualifier = Some(std::mem::take(&mut self.name));
     }
 
     /// The database the current statement's table is in.
