@@ -157,6 +157,7 @@ async fn run(
     let state = session.snapshot();
     let options = session.config().options;
     let orphaned = checked.orphaned_target_sites();
+    let preflight_started = checked.started;
     if let Err(e) = rollback::check_records(&state, &checked.inventory.prefix) {
         session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
         return Err(CodedError::usage(e.to_string()).into());
@@ -181,6 +182,7 @@ async fn run(
         RunPlan {
             post_commands: post,
             orphaned_target_sites: orphaned,
+            preflight_started,
         },
         interrupt,
     )

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 
 use super::details::{RunDetails, VerificationOutcome};
 use super::engine::Engine;
@@ -34,14 +35,15 @@ pub struct RunPlan {
     pub post_commands: Vec<String>,
     /// Blog ids present in the target but not the source (reported).
     pub orphaned_target_sites: Vec<u64>,
+    /// When preflight, which ran before the run could be recorded, began.
+    pub preflight_started: DateTime<Utc>,
 }
 
 /// Runs the phases after preflight succeeded. Consumes the session (its
 /// locks are released when the run ends).
 pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Result<RunEnd> {
     let s = &engine.session;
-    s.phase_started(Phase::Preflight)?;
-    s.phase_completed(Phase::Preflight)?;
+    s.phase_passed(Phase::Preflight, plan.preflight_started)?;
     settle_orphans(&engine).await;
     let options = s.config().options;
     let mut extra = RunDetails::new(

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
@@ -36,6 +37,8 @@ pub struct Checked {
     pub mode: BulkMode,
     /// Fingerprint per environment name.
     pub fingerprints: BTreeMap<String, String>,
+    /// When the checks began (the preflight phase's start in the state).
+    pub started: DateTime<Utc>,
 }
 
 impl Checked {
@@ -59,6 +62,7 @@ pub async fn check(
     target: &str,
     logs_dir: &Path,
 ) -> Result<Checked> {
+    let started = Utc::now();
     let (src_env, dst_env) = (config.environment(source)?, config.environment(target)?);
     if src_env.table_prefix != dst_env.table_prefix {
         return Err(CodedError::usage(format!(
@@ -110,6 +114,7 @@ pub async fn check(
         target_inventory,
         mode,
         fingerprints,
+        started,
     })
 }
 

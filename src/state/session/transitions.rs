@@ -1,7 +1,7 @@
 //! The transitions a run reports: phases, sites, backup records, hooks and
 //! backup space, each durable before the call returns.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::*;
 
@@ -19,6 +19,18 @@ impl Session {
     pub fn phase_completed(&self, p: Phase) -> anyhow::Result<()> {
         Self::edge(|| {
             self.change(&format!("phase {p} completed"), |s| {
+                Ok(s.set_phase(p, PhaseStatus::Completed, None, Utc::now())?)
+            })
+        })
+    }
+
+    /// A phase that ran before it could be recorded (preflight runs before a
+    /// new migration's state exists, so that a refused migration leaves none
+    /// behind) completed; it started at `started`.
+    pub fn phase_passed(&self, p: Phase, started: DateTime<Utc>) -> anyhow::Result<()> {
+        Self::edge(|| {
+            self.change(&format!("phase {p} completed"), |s| {
+                s.set_phase(p, PhaseStatus::InProgress, None, started)?;
                 Ok(s.set_phase(p, PhaseStatus::Completed, None, Utc::now())?)
             })
         })
