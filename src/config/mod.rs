@@ -11,9 +11,9 @@ pub mod pairs;
 pub mod paths;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use load::{load, ConfigSource};
@@ -135,8 +135,9 @@ pub struct Defaults {
     pub max_retries: Option<u32>,
 }
 
-/// One `[environments.NAME]` table.
-#[derive(Clone, Deserialize)]
+/// One `[environments.NAME]` table. The password is a [`SecretString`], so
+/// no `{:?}` of an environment (or anything holding one) can print it.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Database host (or use `socket`).
@@ -147,8 +148,8 @@ pub struct Environment {
     pub socket: Option<PathBuf>,
     /// Database user.
     pub user: String,
-    /// Literal password (prefer `password_env`).
-    pub password: Option<String>,
+    /// Literal password (prefer `password_env`); prints as `[REDACTED]`.
+    pub password: Option<SecretString>,
     /// Name of the environment variable that holds the password.
     pub password_env: Option<String>,
     /// Database (schema) name.
@@ -171,29 +172,12 @@ fn default_prefix() -> String {
     "wp_".to_string()
 }
 
-impl fmt::Debug for Environment {
-    // Hand-written so that a password can never reach a log through `{:?}`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Environment")
-            .field("name", &self.name)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("socket", &self.socket)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("password_env", &self.password_env)
-            .field("database", &self.database)
-            .field("table_prefix", &self.table_prefix)
-            .finish()
-    }
-}
-
 impl Environment {
     /// The password, read from `password_env` when set.
-    pub fn password(&self) -> Result<Option<String>, ConfigError> {
+    pub fn password(&self) -> Result<Option<SecretString>, ConfigError> {
         if let Some(var) = &self.password_env {
             return match std::env::var(var) {
-                Ok(v) => Ok(Some(v)),
+                Ok(v) => Ok(Some(v.into())),
                 Err(_) => Err(ConfigError::MissingPassword {
                     env: self.name.clone(),
                     var: var.clone(),

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use mysql_async::{Conn, Opts, OptsBuilder};
+use secrecy::ExposeSecret;
 
 use crate::config::{ConfigError, Environment};
 
@@ -146,7 +147,8 @@ fn builder(env: &Environment) -> Result<OptsBuilder, DbError> {
     let password = env.password()?;
     let mut b = OptsBuilder::default()
         .user(Some(env.user.clone()))
-        .pass(password)
+        // The driver keeps its own copy; `Endpoint`'s Debug hides it.
+        .pass(password.map(|p| p.expose_secret().to_string()))
         // The configured address is the contract: never switch to a socket the
         // server advertises (it may belong to a different server on this host).
         .prefer_socket(false)
