@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against a private MariaDB sandbox:
 #   scripts/test.sh                      # fmt --check, clippy -D warnings, cargo test --all-targets
-#   scripts/test.sh --test config        # cargo test with these arguments instead
+#   scripts/test.sh --test it config::   # cargo test with these arguments instead
 #
 # Starts a throw-away server (scripts/mariadb-sandbox.sh) in a temporary
 # directory, exports its WFUWP_TEST_DB_* settings to the tests, runs the tests,

@@ -7,7 +7,7 @@
 //! Tests that need no database build their own command (see [`bin`]) so that
 //! they also run without the MariaDB sandbox.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

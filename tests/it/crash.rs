@@ -8,9 +8,9 @@
 //! backups matter) are seeded per test; each scenario gets its own copy of
 //! the pristine target.
 
-mod migration_kit;
-mod oracle;
-mod support;
+use crate::migration_kit;
+use crate::oracle;
+use crate::support;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! (table set per site, row counts, parseable serialized values, flagged sites,
 //! the tricky values), deterministically, and `seed-network` drives it.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

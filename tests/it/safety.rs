@@ -4,9 +4,9 @@
 //! ids, a site only the target has), one server reached by socket and by
 //! TCP, and separate logs dirs standing for separate machines.
 
-mod migration_kit;
-mod oracle;
-mod support;
+use crate::migration_kit;
+use crate::oracle;
+use crate::support;
 
 use std::fs::File;
 use std::path::PathBuf;

@@ -182,7 +182,7 @@ fn spawn_child(role: &str, logs: &Path, extra: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
-        "child_main",
+        "state::child_main",
         "--nocapture",
         "--test-threads=1",
         "--quiet",
@@ -799,7 +799,7 @@ fn resume_detection_prompt_on_a_terminal() {
         let tmux = Tmux::new(tmp.path(), &format!("detect{n}"));
         let exe = std::env::current_exe().unwrap();
         tmux.start(&format!(
-            "{CHILD_ENV}=detect LOGS={} {} --exact child_main --nocapture --test-threads=1 --quiet",
+            "{CHILD_ENV}=detect LOGS={} {} --exact state::child_main --nocapture --test-threads=1 --quiet",
             shell_quote(&logs),
             shell_quote(&exe)
         ));

@@ -2,7 +2,7 @@
 //! correctly, and every failure is clear, names what to fix, and exits non-zero
 //! (2 for configuration, 1 for the database side).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

@@ -4,8 +4,8 @@
 //! times, after a partial migration, and when the rollback itself is killed —
 //! and is refused when there is nothing to roll back to.
 
-mod migration_kit;
-mod support;
+use crate::migration_kit;
+use crate::support;
 
 use migration_kit::{assert_killed, assert_same, started_id, Scenario};
 use support::{seed_network, table_checksums, Run, TestDb};

@@ -11,8 +11,8 @@
 //! observable condition (the proxy, the state files, `SHOW PROCESSLIST`)
 //! against a deadline.
 
-mod oracle;
-mod support;
+use crate::oracle;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -2,8 +2,8 @@
 //! content equality through the engine, partial migrations, dry runs and
 //! resume detection.
 
-mod oracle;
-mod support;
+use crate::oracle;
+use crate::support;
 
 use std::collections::BTreeMap;
 

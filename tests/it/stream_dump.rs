@@ -8,8 +8,8 @@
 //! Needs the sandbox (`scripts/test.sh --test stream_dump`), the MariaDB
 //! client programs and `php`.
 
-mod oracle;
-mod support;
+use crate::oracle;
+use crate::support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

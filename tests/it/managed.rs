@@ -1,7 +1,7 @@
 //! Servers configured as managed MySQL/MariaDB services often are: each test
 //! starts a private server with the setting under test.
 
-mod support;
+use crate::support;
 
 use support::private::PrivateServer;
 use support::TestDb;

@@ -1,0 +1,23 @@
+//! The integration tests, as one test binary (one link instead of one per
+//! file): each module is one area, run against the MariaDB sandbox that
+//! `scripts/test.sh` starts (docs/testing.md).
+//!
+//! Run one area with `cargo test --test it config::`.
+
+mod migration_kit;
+mod oracle;
+mod support;
+
+mod config;
+mod crash;
+mod faults;
+mod managed;
+mod migrate;
+mod replace;
+mod replace_php;
+mod rollback;
+mod safety;
+mod safety_local;
+mod state;
+mod stream_dump;
+mod testbed;
