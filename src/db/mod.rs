@@ -5,4 +5,5 @@ pub mod copy;
 pub mod discovery;
 pub mod roles;
 pub mod server_lock;
+pub mod settings;
 pub mod sql;

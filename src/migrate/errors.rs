@@ -50,11 +50,40 @@ const ER_QUERY_INTERRUPTED: u16 = 1317;
 const ER_CONNECTION_KILLED: u16 = 1927;
 const ER_STATEMENT_TIMEOUT: u16 = 1969;
 const ER_MYSQL_STATEMENT_TIMEOUT: u16 = 3024;
+const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
+const ER_REQUIRES_PRIMARY_KEY: u16 = 1173;
+const ER_WARN_ALLOWED_PACKET_OVERFLOWED: u16 = 1301;
+const ER_TABLE_WITHOUT_PK: u16 = 3750;
+const ER_CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
 
 impl From<mysql_async::Error> for SiteError {
     fn from(e: mysql_async::Error) -> Self {
-        let message = e.to_string();
+        let mut message = e.to_string();
         let (kind, transient) = match &e {
+            // The server closes the connection after refusing an oversized
+            // packet, but the fault is the data's: retrying sends the same
+            // packet, and the server is not gone (docs/managed.md).
+            mysql_async::Error::Server(s)
+                if matches!(
+                    s.code,
+                    ER_NET_PACKET_TOO_LARGE | ER_WARN_ALLOWED_PACKET_OVERFLOWED
+                ) =>
+            {
+                message.push_str(
+                    ": a statement or value is larger than the target's max_allowed_packet; \
+                     raise it on the target or shrink the value in the source, then resume",
+                );
+                (ErrorKind::Data, false)
+            }
+            mysql_async::Error::Server(s)
+                if matches!(s.code, ER_REQUIRES_PRIMARY_KEY | ER_TABLE_WITHOUT_PK) =>
+            {
+                message.push_str(
+                    ": the target requires primary keys (innodb_force_primary_key or sql_require_primary_key); \
+                     add one to the table in the source or turn the setting off, then resume",
+                );
+                (ErrorKind::Data, false)
+            }
             mysql_async::Error::Server(s) => match s.code {
                 ER_LOCK_WAIT_TIMEOUT => (ErrorKind::Timeout, true),
                 ER_LOCK_DEADLOCK => (ErrorKind::Sql, true),
@@ -67,7 +96,8 @@ impl From<mysql_async::Error> for SiteError {
                 | ER_NET_READ_ERROR
                 | ER_NET_ERROR_ON_WRITE
                 | ER_CONNECTION_KILLED
-                | ER_QUERY_INTERRUPTED => (ErrorKind::Connection, true),
+                | ER_QUERY_INTERRUPTED
+                | ER_CLIENT_INTERACTION_TIMEOUT => (ErrorKind::Connection, true),
                 _ => (ErrorKind::Sql, false),
             },
             mysql_async::Error::Io(_) => (ErrorKind::Connection, true),
@@ -89,7 +119,7 @@ impl From<CopyError> for SiteError {
     fn from(e: CopyError) -> Self {
         match e {
             CopyError::Db(db) => db.into(),
-            other @ CopyError::RowCount { .. } => {
+            other @ (CopyError::RowCount { .. } | CopyError::RowTooLarge { .. }) => {
                 SiteError::permanent(ErrorKind::Data, other.to_string())
             }
         }
@@ -137,6 +167,12 @@ mod tests {
         assert!(e.transient);
         let e: SiteError = server(1146).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Sql, false));
+        let e: SiteError = server(1153).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
+        let e: SiteError = server(1173).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
+        let e: SiteError = server(4031).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Connection, true));
         let e: SiteError = mysql_async::Error::Io(std::io::Error::other("x").into()).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Connection, true));
     }
