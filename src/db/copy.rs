@@ -303,6 +303,8 @@ fn row_key(columns: &[Column], raw: &[Option<Value>], number: u64) -> String {
         .map(|(c, v)| {
             let shown = match v {
                 None | Some(Value::NULL) => "NULL".to_string(),
+                // Numbers arrive as text too: shown bare, as in SQL.
+                Some(Value::Bytes(b)) if is_number(b) => String::from_utf8_lossy(b).into_owned(),
                 Some(Value::Bytes(b)) => {
                     let s = String::from_utf8_lossy(b);
                     let short: String = s.chars().take(64).collect();
@@ -322,6 +324,12 @@ fn row_key(columns: &[Column], raw: &[Option<Value>], number: u64) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+fn is_number(b: &[u8]) -> bool {
+    !b.is_empty()
+        && b.len() <= 40
+        && b.iter().all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'.'))
 }
 
 /// Applies the engine to the textual columns of one row.
