@@ -75,6 +75,16 @@ impl From<mysql_async::Error> for SiteError {
                 );
                 (ErrorKind::Data, false)
             }
+            // The client refuses a packet above the max_allowed_packet it
+            // read from the server at connect: an I/O error by type, but
+            // nothing is wrong with the connection or the server.
+            e if packet_too_large(e) => {
+                message.push_str(
+                    ": a statement or value is larger than the server's max_allowed_packet; \
+                     raise it on the target or shrink the value in the source, then resume",
+                );
+                (ErrorKind::Data, false)
+            }
             mysql_async::Error::Server(s)
                 if matches!(s.code, ER_REQUIRES_PRIMARY_KEY | ER_TABLE_WITHOUT_PK) =>
             {
@@ -112,6 +122,21 @@ impl From<mysql_async::Error> for SiteError {
             transient,
             message,
         }
+    }
+}
+
+/// Whether `e` is the driver's refusal of a packet larger than
+/// `max_allowed_packet` (either direction).
+fn packet_too_large(e: &mysql_async::Error) -> bool {
+    use mysql_common::proto::codec::error::PacketCodecError;
+    #[allow(unreachable_patterns)] // TLS variants exist only with TLS features.
+    match e {
+        mysql_async::Error::Driver(mysql_async::DriverError::PacketTooLarge) => true,
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<PacketCodecError>())
+            .is_some_and(|c| matches!(c, PacketCodecError::PacketTooLarge)),
+        _ => false,
     }
 }
 
@@ -170,6 +195,9 @@ mod tests {
         let e: SiteError = server(1153).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
         let e: SiteError = server(1173).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
+        let codec = mysql_common::proto::codec::error::PacketCodecError::PacketTooLarge;
+        let e: SiteError = mysql_async::Error::Io(std::io::Error::other(codec).into()).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
         let e: SiteError = server(4031).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Connection, true));
