@@ -170,7 +170,10 @@ fn query<T: mysql_async::prelude::FromRow + Send + 'static>(server: &Server, sql
     let (opts, sql) = (server.opts(None), sql.to_string());
     block_on(async move {
         let mut c = mysql_async::Conn::new(opts).await.expect("connecting");
-        let rows = c.query(sql.as_str()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let rows = c
+            .query(sql.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         c.disconnect().await.ok();
         rows
     })
@@ -252,8 +255,17 @@ fn rows_larger_than_max_allowed_packet_fail_their_site_as_data_on_both_paths() {
         assert_eq!(two["errorKind"], "data", "{mode}: {two:#}");
         assert_eq!(two["attempts"], 1, "{mode}: not retried: {two:#}");
         let message = two["error"].as_str().unwrap_or_default();
-        for needle in ["wp_2_postmeta", "meta_id = 900001", "5000000 bytes", "max_allowed_packet", "4194304"] {
-            assert!(message.contains(needle), "{mode}: {needle:?} missing from {message:?}");
+        for needle in [
+            "wp_2_postmeta",
+            "meta_id = 900001",
+            "5000000 bytes",
+            "max_allowed_packet",
+            "4194304",
+        ] {
+            assert!(
+                message.contains(needle),
+                "{mode}: {needle:?} missing from {message:?}"
+            );
         }
         for n in [1, 3, 4, 5, 6] {
             assert_eq!(site(&state, n)["status"], "completed", "{mode}: site {n}");
@@ -265,9 +277,15 @@ fn rows_larger_than_max_allowed_packet_fail_their_site_as_data_on_both_paths() {
             dst.tables()
         );
         assert!(ours(&dst).is_empty(), "{mode}: {:?}", ours(&dst));
-        let big: Vec<u64> = dst.query("SELECT LENGTH(meta_value) FROM wp_3_postmeta WHERE meta_id = 900002");
+        let big: Vec<u64> =
+            dst.query("SELECT LENGTH(meta_value) FROM wp_3_postmeta WHERE meta_id = 900002");
         assert_eq!(big, vec![3_500_000], "{mode}");
-        oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[]), &checks_without_site(&src, 2));
+        oracle::assert_migrated(
+            &src,
+            &dst,
+            &oracle::prod_to_uat(&[]),
+            &checks_without_site(&src, 2),
+        );
     }
 }
 
@@ -288,7 +306,14 @@ fn connections_closed_by_wait_timeout_while_idle_are_reopened() {
     let out = pause.path().join("out");
     let file = File::create(&out).expect("output file");
     let mut child: Child = wfuwp(&setup.config, &setup.logs())
-        .args(["env-migrate", "prod", "uat", "--force", "--concurrency", "1"])
+        .args([
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "1",
+        ])
         .env(
             "WFUWP_PAUSEPOINT",
             format!("site_swapped:1:{}", pause.path().display()),
@@ -299,9 +324,11 @@ fn connections_closed_by_wait_timeout_while_idle_are_reopened() {
         .spawn()
         .expect("spawning wfuwp");
     let output = || std::fs::read_to_string(&out).unwrap_or_default();
-    wait_for("the first site to be swapped in", Duration::from_secs(180), || {
-        pause.path().join("reached").exists().then_some(())
-    });
+    wait_for(
+        "the first site to be swapped in",
+        Duration::from_secs(180),
+        || pause.path().join("reached").exists().then_some(()),
+    );
 
     // The worker's connections: every connection to either database but the
     // one holding the run's lock (its session outlives wait_timeout).
@@ -310,16 +337,24 @@ fn connections_closed_by_wait_timeout_while_idle_are_reopened() {
          AND ID <> IFNULL(IS_USED_LOCK('wfuwp-target:{}'), 0)",
         src.name, dst.name, dst.name
     );
-    let idle: BTreeSet<u64> = query::<u64>(private.server(), &workers).into_iter().collect();
+    let idle: BTreeSet<u64> = query::<u64>(private.server(), &workers)
+        .into_iter()
+        .collect();
     assert!(
         idle.len() >= 2,
         "expected the worker's source and target connections, found {idle:?}\n{}",
         output()
     );
-    wait_for("the server to close the idle connections", Duration::from_secs(120), || {
-        let now: BTreeSet<u64> = query::<u64>(private.server(), &workers).into_iter().collect();
-        now.is_disjoint(&idle).then_some(())
-    });
+    wait_for(
+        "the server to close the idle connections",
+        Duration::from_secs(120),
+        || {
+            let now: BTreeSet<u64> = query::<u64>(private.server(), &workers)
+                .into_iter()
+                .collect();
+            now.is_disjoint(&idle).then_some(())
+        },
+    );
 
     std::fs::write(pause.path().join("go"), b"").expect("writing go");
     let status = child.wait().expect("waiting for wfuwp");
@@ -332,7 +367,12 @@ fn connections_closed_by_wait_timeout_while_idle_are_reopened() {
     let log = setup.progress_log();
     assert!(log.contains("closed an idle connection"), "{log}");
     assert!(!log.contains("retry"), "{log}");
-    oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[]), &oracle::full_migration(&src));
+    oracle::assert_migrated(
+        &src,
+        &dst,
+        &oracle::prod_to_uat(&[]),
+        &oracle::full_migration(&src),
+    );
 }
 
 // ------------------------------------------------------------------ read_only
@@ -348,12 +388,26 @@ fn a_read_only_target_is_refused_naming_the_setting() {
     seed_network(&dst, &uat_network(5, 1));
     let setup = Setup::new(&src, &dst);
     // A migration made while writable, to try rolling it back later.
-    let r = setup.run(&["env-migrate", "prod", "uat", "--force", "--include-sites", "2"]);
+    let r = setup.run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2",
+    ]);
     assert_eq!(r.code, 0, "{r:?}");
     let id = setup.newest_id();
     // What a rollback would change in the state (times and pids aside).
     let essentials = |state: Value| {
-        ["status", "sites", "networkBackup", "backupBytes", "rollback"].map(|k| state[k].clone())
+        [
+            "status",
+            "sites",
+            "networkBackup",
+            "backupBytes",
+            "rollback",
+        ]
+        .map(|k| state[k].clone())
     };
     let state_before = essentials(setup.state());
 
@@ -367,12 +421,25 @@ fn a_read_only_target_is_refused_naming_the_setting() {
     ] {
         let r = setup.run(&args);
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
-        for needle in ["read_only = ON", "read-only", "writer", "[environments.uat]"] {
-            assert!(r.stderr.contains(needle), "{args:?}: {needle:?} missing: {}", r.stderr);
+        for needle in [
+            "read_only = ON",
+            "read-only",
+            "writer",
+            "[environments.uat]",
+        ] {
+            assert!(
+                r.stderr.contains(needle),
+                "{args:?}: {needle:?} missing: {}",
+                r.stderr
+            );
         }
     }
     private.server().exec("SET GLOBAL read_only = OFF");
-    assert_eq!(table_checksums(&dst), before, "nothing may change on the target");
+    assert_eq!(
+        table_checksums(&dst),
+        before,
+        "nothing may change on the target"
+    );
     assert_eq!(setup.migrations(), migrations_before, "no new migration");
     assert!(
         essentials(setup.state()) == state_before,
@@ -406,12 +473,24 @@ fn a_keyless_table_is_refused_cleanly_when_the_target_requires_primary_keys() {
     let three = site(&state, 3);
     assert_eq!(
         (&three["status"], &three["errorKind"], &three["attempts"]),
-        (&Value::from("failed"), &Value::from("data"), &Value::from(1)),
+        (
+            &Value::from("failed"),
+            &Value::from("data"),
+            &Value::from(1)
+        ),
         "{three:#}"
     );
     let message = three["error"].as_str().unwrap_or_default();
-    for needle in ["wp_3_plugin_log", "no primary key", "innodb_force_primary_key", "--retry-failed"] {
-        assert!(message.contains(needle), "{needle:?} missing from {message:?}");
+    for needle in [
+        "wp_3_plugin_log",
+        "no primary key",
+        "innodb_force_primary_key",
+        "--retry-failed",
+    ] {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from {message:?}"
+        );
     }
     for n in [1, 2, 4, 5, 6] {
         assert_eq!(site(&state, n)["status"], "completed", "site {n}");
@@ -424,13 +503,20 @@ fn a_keyless_table_is_refused_cleanly_when_the_target_requires_primary_keys() {
     );
     assert_eq!(dst.count("wp_2_plugin_cache"), 1);
 
-    private.server().exec("SET GLOBAL innodb_force_primary_key = OFF");
+    private
+        .server()
+        .exec("SET GLOBAL innodb_force_primary_key = OFF");
     let id = setup.newest_id();
     let r = setup.run(&["env-migrate", "--resume", &id, "--retry-failed", "--force"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(site(&setup.state(), 3)["status"], "completed");
     assert!(ours(&dst).is_empty(), "{:?}", ours(&dst));
-    oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[]), &oracle::full_migration(&src));
+    oracle::assert_migrated(
+        &src,
+        &dst,
+        &oracle::prod_to_uat(&[]),
+        &oracle::full_migration(&src),
+    );
 }
 
 // ------------------------------------------------------------------ GTID consistency
@@ -448,10 +534,19 @@ fn no_statement_the_engine_sends_breaks_gtid_consistency() {
     seed_network(&dst, &uat_network(9, 1));
     let setup = Setup::new(&src, &dst);
 
-    private.server().exec("TRUNCATE mysql.general_log; SET GLOBAL general_log = ON");
+    private
+        .server()
+        .exec("TRUNCATE mysql.general_log; SET GLOBAL general_log = ON");
     let r = setup.run(&["env-migrate", "prod", "uat", "--force"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let r = setup.run(&["env-migrate", "prod", "uat", "--force", "--include-sites", "2,3"]);
+    let r = setup.run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2,3",
+    ]);
     assert_eq!(r.code, 0, "{r:?}");
     let partial = started_id(&r);
     let r = setup.run(&["env-migrate", "--rollback", &partial, "--force"]);
@@ -468,24 +563,34 @@ fn no_statement_the_engine_sends_breaks_gtid_consistency() {
         .filter(|(_, s)| !s.contains("general_log"))
         .collect();
     // The log holds the engine's work: DDL, transactions and copies.
-    for needle in ["RENAME TABLE", "START TRANSACTION", "LOAD DATA", "CREATE TABLE"] {
+    for needle in [
+        "RENAME TABLE",
+        "START TRANSACTION",
+        "LOAD DATA",
+        "CREATE TABLE",
+    ] {
         assert!(
-            statements.iter().any(|(_, s)| s.to_ascii_uppercase().contains(needle)),
+            statements
+                .iter()
+                .any(|(_, s)| s.to_ascii_uppercase().contains(needle)),
             "no {needle} in the {} statements logged",
             statements.len()
         );
     }
     let mut in_transaction: BTreeSet<u64> = BTreeSet::new();
-    let each = statements
-        .iter()
-        .flat_map(|(thread, sql)| top_level_words(sql).into_iter().map(move |w| (thread, sql, w)));
+    let each = statements.iter().flat_map(|(thread, sql)| {
+        top_level_words(sql)
+            .into_iter()
+            .map(move |w| (thread, sql, w))
+    });
     for (thread, sql, words) in each {
         let first = words.first().map(String::as_str).unwrap_or("");
         assert!(
             !(first == "CREATE" && words.iter().any(|w| w == "SELECT")),
             "CREATE TABLE … SELECT sent: {sql}"
         );
-        let temporary = (first == "CREATE" || first == "DROP") && words.get(1).is_some_and(|w| w == "TEMPORARY");
+        let temporary = (first == "CREATE" || first == "DROP")
+            && words.get(1).is_some_and(|w| w == "TEMPORARY");
         assert!(!temporary, "temporary table statement sent: {sql}");
         match first {
             "BEGIN" => {
@@ -571,7 +676,10 @@ fn top_level_words(sql: &str) -> Vec<Vec<String>> {
 fn top_level_words_see_through_quotes_and_definitions() {
     assert_eq!(
         top_level_words("CREATE TABLE `t;` (a INT COMMENT 'select;') ENGINE=InnoDB;\nDROP TABLE u"),
-        [vec!["CREATE", "TABLE", "ENGINE", "INNODB"], vec!["DROP", "TABLE", "U"]]
+        [
+            vec!["CREATE", "TABLE", "ENGINE", "INNODB"],
+            vec!["DROP", "TABLE", "U"]
+        ]
     );
     let select = "SELECT".to_string();
     assert!(top_level_words("create table t (a int) select 1")[0].contains(&select));

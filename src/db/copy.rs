@@ -15,8 +15,8 @@ use mysql_async::prelude::*;
 use mysql_async::{Conn, Value};
 use tokio::sync::mpsc;
 
+use super::bulk::{row_key, BulkMode};
 use super::discovery::Column;
-use super::settings::ServerSettings;
 use super::sql::{ident, ident_list, load_data_statement, push_load_data_field, RowFilter};
 use crate::replace::push_quoted_literal;
 use crate::replace::{Replacer, ValueStats};
@@ -25,62 +25,6 @@ use crate::replace::{Replacer, ValueStats};
 const CHUNK: usize = 1 << 20;
 /// Chunks buffered between reader and writer.
 const CHANNEL_DEPTH: usize = 4;
-
-/// How rows are written into staging tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BulkMode {
-    /// `LOAD DATA LOCAL INFILE` streamed from memory (fast).
-    LoadData {
-        /// The target's `max_allowed_packet`: no chunk of input, and no row,
-        /// may be larger.
-        max_packet: usize,
-    },
-    /// Multi-row INSERT statements of at most this many bytes.
-    Insert {
-        /// Statement size limit (below the server's `max_allowed_packet`).
-        max_statement: usize,
-        /// The target's `max_allowed_packet`: a row alone may use up to it.
-        max_packet: usize,
-    },
-}
-
-impl BulkMode {
-    /// The mode the target's settings allow: LOAD DATA where `local_infile`
-    /// is on, else INSERTs sized to its `max_allowed_packet`.
-    pub fn for_server(settings: &ServerSettings) -> BulkMode {
-        let max_packet = settings.max_allowed_packet;
-        if settings.local_infile {
-            return BulkMode::LoadData { max_packet };
-        }
-        // Room for the statement's head and the protocol; past 16 MB larger
-        // statements gain nothing and cost memory.
-        let max_statement = max_packet
-            .saturating_sub(64 << 10)
-            .clamp(64 << 10, 16 << 20)
-            .min(max_packet.saturating_sub(ROW_SLACK));
-        BulkMode::Insert {
-            max_statement,
-            max_packet,
-        }
-    }
-
-    /// The largest row, as sent (INSERT tuple or LOAD DATA line), that the
-    /// target takes: a row that does not fit in one packet cannot be written
-    /// by WordPress either, so both paths refuse it (docs/managed.md).
-    pub fn max_row(self) -> usize {
-        self.max_packet().saturating_sub(ROW_SLACK)
-    }
-
-    /// The target's `max_allowed_packet`.
-    pub fn max_packet(self) -> usize {
-        match self {
-            BulkMode::LoadData { max_packet } | BulkMode::Insert { max_packet, .. } => max_packet,
-        }
-    }
-}
-
-/// Bytes of a packet kept for the protocol around a statement or a row.
-const ROW_SLACK: usize = 1 << 10;
 
 /// What one table copy did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -291,45 +235,6 @@ impl TableCopy<'_> {
             max_packet: self.mode.max_packet(),
         }
     }
-}
-
-/// `meta_id = 17` (every primary-key column, source values), or the row's
-/// position when the table has no primary key.
-fn row_key(columns: &[Column], raw: &[Option<Value>], number: u64) -> String {
-    let parts: Vec<String> = columns
-        .iter()
-        .zip(raw)
-        .filter(|(c, _)| c.primary)
-        .map(|(c, v)| {
-            let shown = match v {
-                None | Some(Value::NULL) => "NULL".to_string(),
-                // Numbers arrive as text too: shown bare, as in SQL.
-                Some(Value::Bytes(b)) if is_number(b) => String::from_utf8_lossy(b).into_owned(),
-                Some(Value::Bytes(b)) => {
-                    let s = String::from_utf8_lossy(b);
-                    let short: String = s.chars().take(64).collect();
-                    if short.len() < s.len() {
-                        format!("'{short}…'")
-                    } else {
-                        format!("'{short}'")
-                    }
-                }
-                Some(other) => other.as_sql(true),
-            };
-            format!("{} = {shown}", c.name)
-        })
-        .collect();
-    if parts.is_empty() {
-        format!("number {number} in the source's order (the table has no primary key)")
-    } else {
-        parts.join(", ")
-    }
-}
-
-fn is_number(b: &[u8]) -> bool {
-    !b.is_empty()
-        && b.len() <= 40
-        && b.iter().all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'.'))
 }
 
 /// Applies the engine to the textual columns of one row.

@@ -166,7 +166,13 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
         prefix: prefix.to_string(),
         ..Default::default()
     };
-    type TableRow = (String, Option<u64>, Option<u64>, Option<u64>, Option<String>);
+    type TableRow = (
+        String,
+        Option<u64>,
+        Option<u64>,
+        Option<u64>,
+        Option<String>,
+    );
     let rows: Vec<TableRow> = conn
         .exec(
             "SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, ENGINE FROM information_schema.TABLES \

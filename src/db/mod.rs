@@ -1,5 +1,6 @@
 //! Database access: connections, discovery, table copy.
 
+pub mod bulk;
 pub mod connect;
 pub mod copy;
 pub mod discovery;

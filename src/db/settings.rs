@@ -46,9 +46,7 @@ impl RequiresPrimaryKey {
     pub fn refuses(self, engine: Option<&str>) -> bool {
         match self {
             // Engine unknown (a view has none; base tables always have one): assume InnoDB.
-            Self::InnodbForcePrimaryKey => {
-                engine.is_none_or(|e| e.eq_ignore_ascii_case("InnoDB"))
-            }
+            Self::InnodbForcePrimaryKey => engine.is_none_or(|e| e.eq_ignore_ascii_case("InnoDB")),
             Self::SqlRequirePrimaryKey => true,
         }
     }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::pool::PoolReport;
 use super::verify::Verification;
-use crate::db::copy::BulkMode;
+use crate::db::bulk::BulkMode;
 use crate::replace::ValueStats;
 use crate::sites::SiteId;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mysql_async::Opts;
 
-use crate::db::copy::BulkMode;
+use crate::db::bulk::BulkMode;
 use crate::db::discovery::{Column, Inventory};
 use crate::db::server_lock::TargetLock;
 use crate::db::settings::RequiresPrimaryKey;

@@ -10,11 +10,11 @@ use mysql_async::Conn;
 
 use super::engine::Endpoint;
 use crate::config::{fingerprint, Config, Environment};
+use crate::db::bulk::BulkMode;
 use crate::db::connect::{self, opts};
-use crate::db::copy::BulkMode;
-use crate::db::settings::{self, ServerSettings};
 use crate::db::discovery::{inventory, Inventory};
 use crate::db::server_lock::{self, TargetLock};
+use crate::db::settings::{self, ServerSettings};
 use crate::exit::CodedError;
 use crate::interrupt::Interrupt;
 use crate::sites::SiteId;
