@@ -15,6 +15,10 @@
 #                  and state, into a target that already holds a network (seeded
 #                  with another generator seed before every run, so every run
 #                  meets the same target and its backups are real)
+#   (c) wfuwp with local_infile OFF on the server (as managed servers often
+#                  have it): the same migration at --concurrency N for N in
+#                  BENCH_INSERT_CONCURRENCY, written with multi-row INSERTs
+#                  instead of LOAD DATA (the summary's bulkMode is checked)
 #
 # each BENCH_REPEAT times, interleaved (a, b1, b2, b4, a, b1, ...), and reports
 # medians of wall time, rows/s, MB/s (of the source's dump size, the same
@@ -28,6 +32,7 @@
 #   BENCH_LARGE=1          include values over 1 MB (seed-network --large)
 #   BENCH_REPEAT=3         repetitions of every measurement (median reported)
 #   BENCH_CONCURRENCY="1 2 4"  wfuwp concurrencies measured
+#   BENCH_INSERT_CONCURRENCY="4"  concurrencies measured with local_infile OFF ("" skips (c))
 #   BENCH_QUICK=1          smoke run: defaults become 20 sites, 5 posts, 1 repetition
 #   BENCH_BIN=PATH         use this wfuwp binary instead of building one
 #   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
@@ -47,6 +52,7 @@ else
 fi
 LARGE=${BENCH_LARGE:-1}
 CONCS=${BENCH_CONCURRENCY:-"1 2 4"}
+INSERT_CONCS=${BENCH_INSERT_CONCURRENCY-"4"}
 T0=$(date +%s)
 
 log() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
@@ -211,21 +217,24 @@ run_baseline() { # rep
     [ "$n" = "$NTABLES" ] || die "baseline copied $n tables, expected $NTABLES"
 }
 
-run_wfuwp() { # rep concurrency
-    local rep=$1 c=$2 run="r$1c$2"
+run_wfuwp() { # rep concurrency [kind, default wfuwp-cN] [bulkMode expected, default loadData]
+    local rep=$1 c=$2 kind=${3:-wfuwp-c$2} mode=${4:-loadData}
+    local run="r$1${kind#wfuwp}"
     local db="bench_uat_$run" dir="$WORK/$run"
     mkdir -p "$dir"
     write_config "$dir/config.toml" "$db" "bench_dump_$rep"
     # The target's previous content: a network of the same shape, another seed.
     "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
         --seed $((1000 + rep)) >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
-    time_it "wfuwp-c$c" "$dir/migrate.log" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
+    time_it "$kind" "$dir/migrate.log" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
         env-migrate prod uat --force --include-users --concurrency "$c"
     grep -q "completed" "$dir/migrate.log" || die "migration $run did not complete; log: $dir/migrate.log"
     # Every table live, and every previous one kept as a backup.
     local n
     n=$(sql "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '$db' AND TABLE_NAME LIKE 'wp\\_%'")
     [ "$n" -ge "$NTABLES" ] || die "migration $run left $n wp_ tables, expected at least $NTABLES"
+    grep -rqs "\"bulkMode\": \"$mode\"" "$dir"/logs/env-migrate-*/migration-summary.json \
+        || die "migration $run did not write with bulkMode $mode"
 }
 
 for rep in $(seq 1 "$REPEAT"); do
@@ -234,6 +243,14 @@ for rep in $(seq 1 "$REPEAT"); do
     for c in $CONCS; do
         run_wfuwp "$rep" "$c"
     done
+    if [ -n "$INSERT_CONCS" ]; then
+        # The server refuses LOAD DATA LOCAL: wfuwp falls back to INSERTs.
+        sql "SET GLOBAL local_infile = 0"
+        for c in $INSERT_CONCS; do
+            run_wfuwp "$rep" "$c" "wfuwp-insert-c$c" insert
+        done
+        sql "SET GLOBAL local_infile = 1"
+    fi
 done
 
 # search-replace: the dump, repeated to at least 100 MB, streamed through.
@@ -279,7 +296,16 @@ row "(a) mariadb-dump --single-transaction \\| mariadb" baseline
 for c in $CONCS; do
     row "(b) wfuwp env-migrate --concurrency $c" "wfuwp-c$c"
 done
+for c in $INSERT_CONCS; do
+    row "(c) wfuwp --concurrency $c, local_infile OFF (INSERT)" "wfuwp-insert-c$c"
+done
 echo
+for c in $INSERT_CONCS; do
+    ld=$(median "wfuwp-c$c" 2)
+    ins=$(median "wfuwp-insert-c$c" 2)
+    [ -n "$ld" ] && [ -n "$ins" ] && awk -v ld="$ld" -v ins="$ins" -v base="$base" -v c="$c" 'BEGIN {
+        printf "write paths at --concurrency %s: LOAD DATA %.2f s (ratio %.2f), INSERT %.2f s (ratio %.2f); INSERT/LOAD DATA %.2f\n", c, ld, ld / base, ins, ins / base, ins / ld }'
+done
 RUNS=$(runs stream) awk -v s="$stream_s" -v kb="$stream_kb" -v b="$STREAM_BYTES" 'BEGIN {
     printf "search-replace stream (%.1f MB of dump): median %.2f s = **%.0f MB/s**, peak RSS %.0f MB (runs: %s s)\n", b / 1e6, s, b / 1e6 / s, kb / 1024, ENVIRON["RUNS"] }'
 best=$(for c in $CONCS; do echo "$(median "wfuwp-c$c" 2) $c"; done | sort -g | head -n 1)

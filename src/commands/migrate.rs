@@ -172,6 +172,7 @@ async fn run(
         inventory: checked.inventory,
         replacer,
         mode: checked.mode,
+        requires_primary_key: checked.target_settings.requires_primary_key,
         keep_backup: !options.skip_backup,
         limits,
         progress: Progress::new(to_process, limits.concurrency),

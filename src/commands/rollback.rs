@@ -1,10 +1,11 @@
 //! `wfuwp env-migrate --rollback ID`: confirmation, lock, restore, record.
 
 use anyhow::Result;
+use mysql_async::prelude::Queryable as _;
 
 use super::Context;
 use crate::cli::EnvMigrateArgs;
-use crate::db::roles;
+use crate::db::{roles, settings};
 use crate::exit::{Code, CodedError};
 use crate::interrupt::Interrupt;
 use crate::migrate::rollback::{self, RollbackEnd};
@@ -29,11 +30,13 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             let endpoint = preflight::endpoint(target)?;
             let lock = preflight::lock_target(&endpoint, &logs_dir, &interrupt).await?;
             let mut conn = roles::target(&endpoint.opts).await?;
+            let settings = settings::read(&mut conn).await?;
+            preflight::refuse_read_only(&settings, target)?;
             rollback_order::check(&config, &logs_dir, &state, &mut conn).await?;
             rollback::check_backups(&mut conn, &state, skip_backup).await?;
-            anyhow::Ok((lock, conn))
+            anyhow::Ok((lock, conn, endpoint))
         };
-        let (lock, mut conn) = match checked.await {
+        let (lock, mut conn, endpoint) = match checked.await {
             Ok(c) => c,
             Err(e) => {
                 // Refused: the state is left as it was, nothing was changed.
@@ -42,6 +45,11 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             }
         };
         confirm(args, id, &state.target_env)?;
+        // The operator may have taken longer to answer than the server's
+        // wait_timeout: a connection it closed meanwhile is replaced.
+        if conn.ping().await.is_err() {
+            conn = roles::target(&endpoint.opts).await?;
+        }
         output::info(format!("Rolling back {id} on {} …", state.target_env));
         let end = match rollback::restore(&session, &mut conn, &lock, &interrupt).await {
             Ok(end) => end,

@@ -15,6 +15,7 @@ use mysql_async::prelude::*;
 use mysql_async::{Conn, Value};
 use tokio::sync::mpsc;
 
+use super::bulk::{row_key, BulkMode};
 use super::discovery::Column;
 use super::sql::{ident, ident_list, load_data_statement, push_load_data_field, RowFilter};
 use crate::replace::push_quoted_literal;
@@ -24,18 +25,6 @@ use crate::replace::{Replacer, ValueStats};
 const CHUNK: usize = 1 << 20;
 /// Chunks buffered between reader and writer.
 const CHANNEL_DEPTH: usize = 4;
-
-/// How rows are written into staging tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BulkMode {
-    /// `LOAD DATA LOCAL INFILE` streamed from memory (fast).
-    LoadData,
-    /// Multi-row INSERT statements of at most this many bytes.
-    Insert {
-        /// Statement size limit (below the server's `max_allowed_packet`).
-        max_statement: usize,
-    },
-}
 
 /// What one table copy did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,6 +43,27 @@ pub enum CopyError {
     /// A server or connection error.
     #[error(transparent)]
     Db(#[from] mysql_async::Error),
+    /// A row too large for the target's `max_allowed_packet`.
+    #[error(
+        "table {table}, row {key}: {row_bytes} bytes as sent (largest value: column {column}, {value_bytes} bytes), \
+         more than the target's max_allowed_packet allows ({max_packet} bytes). Raise max_allowed_packet on the \
+         target (a managed service: its parameter group) above {row_bytes}, or shrink that value in the source; \
+         then resume the migration"
+    )]
+    RowTooLarge {
+        /// Source table.
+        table: String,
+        /// The row's primary key (`id = 7`), or its position when it has none.
+        key: String,
+        /// The row as it would be sent.
+        row_bytes: usize,
+        /// Its largest column.
+        column: String,
+        /// That column's value, after replacement.
+        value_bytes: usize,
+        /// The target's `max_allowed_packet`.
+        max_packet: usize,
+    },
     /// The target did not receive every row.
     #[error("staging table {staging} holds {written} rows, but {read} were read from the source {table}")]
     RowCount {
@@ -66,21 +76,6 @@ pub enum CopyError {
         /// Rows the target reported.
         written: u64,
     },
-}
-
-/// Chooses the bulk mode the target supports.
-pub async fn bulk_mode(target: &mut Conn) -> mysql_async::Result<BulkMode> {
-    let (local_infile, max_packet): (Option<i64>, Option<u64>) = target
-        .query_first("SELECT @@GLOBAL.local_infile, @@GLOBAL.max_allowed_packet")
-        .await?
-        .unwrap_or((None, None));
-    if local_infile == Some(1) {
-        return Ok(BulkMode::LoadData);
-    }
-    let max_statement = (max_packet.unwrap_or(4 << 20) as usize)
-        .saturating_sub(64 << 10)
-        .clamp(64 << 10, 16 << 20);
-    Ok(BulkMode::Insert { max_statement })
 }
 
 /// `SHOW CREATE TABLE` of `table`, rewritten to create `new_name` instead.
@@ -165,21 +160,18 @@ pub async fn copy_table(
         select.push_str(" WHERE ");
         select.push_str(&cond.sql());
     }
+    let job = TableCopy {
+        table,
+        select,
+        staging,
+        columns,
+        replacer,
+        mode,
+    };
     let (stats, written) = match mode {
-        BulkMode::LoadData => {
-            load_data(source, target, &select, staging, columns, replacer).await?
-        }
-        BulkMode::Insert { max_statement } => {
-            insert_batches(
-                source,
-                target,
-                &select,
-                staging,
-                columns,
-                replacer,
-                max_statement,
-            )
-            .await?
+        BulkMode::LoadData { max_packet } => load_data(source, target, &job, max_packet).await?,
+        BulkMode::Insert { max_statement, .. } => {
+            insert_batches(source, target, &job, max_statement).await?
         }
     };
     if written != stats.rows {
@@ -191,6 +183,58 @@ pub async fn copy_table(
         });
     }
     Ok(stats)
+}
+
+/// One table's copy, as both write paths need it.
+struct TableCopy<'a> {
+    table: &'a str,
+    select: String,
+    staging: &'a str,
+    columns: &'a [Column],
+    replacer: &'a Replacer,
+    mode: BulkMode,
+}
+
+impl TableCopy<'_> {
+    /// Refuses row number `number` (1-based, source order) when, `row_bytes`
+    /// long as sent (a one-row INSERT, or a line of LOAD DATA input), does
+    /// not fit in one packet on the target.
+    fn check_row(
+        &self,
+        raw: &[Option<Value>],
+        values: &[Option<Cow<'_, [u8]>>],
+        row_bytes: usize,
+        number: u64,
+    ) -> Result<(), CopyError> {
+        if row_bytes <= self.mode.max_row() {
+            return Ok(());
+        }
+        Err(self.too_large(raw, values, row_bytes, number))
+    }
+
+    #[cold]
+    fn too_large(
+        &self,
+        raw: &[Option<Value>],
+        values: &[Option<Cow<'_, [u8]>>],
+        row_bytes: usize,
+        number: u64,
+    ) -> CopyError {
+        let (column, value_bytes) = values
+            .iter()
+            .zip(self.columns)
+            .map(|(v, c)| (c.name.clone(), v.as_ref().map_or(0, |b| b.len())))
+            .max_by_key(|(_, n)| *n)
+            .unwrap_or_default();
+        CopyError::RowTooLarge {
+            table: self.table.to_string(),
+            key: row_key(self.columns, raw, number),
+            row_bytes,
+            column,
+            value_bytes,
+            max_packet: self.mode.max_packet(),
+        }
+    }
 }
 
 /// Applies the engine to the textual columns of one row.
@@ -224,10 +268,8 @@ fn replaced_row<'a>(
 async fn load_data(
     source: &mut Conn,
     target: &mut Conn,
-    select: &str,
-    staging: &str,
-    columns: &[Column],
-    replacer: &Arc<Replacer>,
+    job: &TableCopy<'_>,
+    max_packet: usize,
 ) -> Result<(CopyStats, u64), CopyError> {
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_DEPTH);
     // The handler must be Sync, so it captures the (Sync) receiver and builds
@@ -238,11 +280,14 @@ async fn load_data(
         })
         .boxed())
     });
-    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-    let statement = load_data_statement(staging, &names);
+    let names: Vec<String> = job.columns.iter().map(|c| c.name.clone()).collect();
+    let statement = load_data_statement(job.staging, &names);
+    // Every chunk goes out as one packet, which the server refuses above
+    // its max_allowed_packet: stay well below it.
+    let chunk = CHUNK.min(max_packet / 2).max(1);
 
     let reader = async {
-        let result = read_rows(source, select, columns, replacer, &tx).await;
+        let result = read_rows(source, job, chunk, &tx).await;
         if let Err(e) = &result {
             // Make the LOAD DATA fail rather than commit a partial table.
             let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
@@ -262,17 +307,17 @@ async fn load_data(
 
 async fn read_rows(
     source: &mut Conn,
-    select: &str,
-    columns: &[Column],
-    replacer: &Replacer,
+    job: &TableCopy<'_>,
+    chunk: usize,
     tx: &mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<CopyStats, CopyError> {
     let mut stats = CopyStats::default();
-    let mut buf = Vec::with_capacity(CHUNK + (64 << 10));
-    let mut result = source.query_iter(select).await?;
+    let mut buf = Vec::with_capacity(chunk + (64 << 10));
+    let mut result = source.query_iter(job.select.as_str()).await?;
     while let Some(row) = result.next().await? {
         let raw = row.unwrap_raw();
-        let values = replaced_row(&raw, columns, replacer, &mut stats);
+        let values = replaced_row(&raw, job.columns, job.replacer, &mut stats);
+        let start = buf.len();
         for (i, v) in values.iter().enumerate() {
             if i > 0 {
                 buf.push(b'\t');
@@ -281,13 +326,10 @@ async fn read_rows(
         }
         buf.push(b'\n');
         stats.rows += 1;
-        if buf.len() >= CHUNK {
-            let chunk = Bytes::from(std::mem::replace(
-                &mut buf,
-                Vec::with_capacity(CHUNK + (64 << 10)),
-            ));
-            crate::migrate::failpoint::hit("copy_chunk");
-            if tx.send(Ok(chunk)).await.is_err() {
+        job.check_row(&raw, &values, buf.len() - start, stats.rows)?;
+        if buf.len() >= chunk {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(chunk + (64 << 10)));
+            if !send_chunks(tx, full, chunk).await {
                 // The writer stopped; its error is the one to report.
                 break;
             }
@@ -295,37 +337,53 @@ async fn read_rows(
     }
     drop(result);
     if !buf.is_empty() {
-        crate::migrate::failpoint::hit("copy_chunk");
-        let _ = tx.send(Ok(Bytes::from(buf))).await;
+        send_chunks(tx, buf, chunk).await;
     }
     Ok(stats)
+}
+
+/// Sends `data` in pieces of at most `chunk` bytes (a large row makes the
+/// buffer overshoot); `false` when the writer is gone.
+async fn send_chunks(
+    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+    data: Vec<u8>,
+    chunk: usize,
+) -> bool {
+    let mut data = Bytes::from(data);
+    while !data.is_empty() {
+        let piece = data.split_to(chunk.min(data.len()));
+        crate::migrate::failpoint::hit("copy_chunk");
+        if tx.send(Ok(piece)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 async fn insert_batches(
     source: &mut Conn,
     target: &mut Conn,
-    select: &str,
-    staging: &str,
-    columns: &[Column],
-    replacer: &Arc<Replacer>,
+    job: &TableCopy<'_>,
     max_statement: usize,
 ) -> Result<(CopyStats, u64), CopyError> {
-    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let names: Vec<String> = job.columns.iter().map(|c| c.name.clone()).collect();
     let head = format!(
         "INSERT INTO {} ({}) VALUES ",
-        ident(staging),
+        ident(job.staging),
         ident_list(&names)
     );
     let mut stats = CopyStats::default();
     let mut written = 0u64;
     let mut pending: Vec<Vec<u8>> = Vec::new();
     let mut pending_len = head.len();
-    let mut result = source.query_iter(select).await?;
+    let mut result = source.query_iter(job.select.as_str()).await?;
     while let Some(row) = result.next().await? {
         let raw = row.unwrap_raw();
-        let values = replaced_row(&raw, columns, replacer, &mut stats);
+        let values = replaced_row(&raw, job.columns, job.replacer, &mut stats);
         let tuple = sql_tuple(&values);
         stats.rows += 1;
+        // Alone in a statement, the row must still fit in one packet.
+        job.check_row(&raw, &values, head.len() + tuple.len(), stats.rows)?;
         if !pending.is_empty() && pending_len + tuple.len() + 1 > max_statement {
             // Writing while the source result is open is fine (another
             // connection) and keeps memory bounded to one statement.

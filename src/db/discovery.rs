@@ -65,6 +65,10 @@ pub struct Table {
     pub rows_estimate: u64,
     /// Data + index bytes (estimate).
     pub bytes_estimate: u64,
+    /// Storage engine (`InnoDB`, `MyISAM`, …), when the server says.
+    pub engine: Option<String>,
+    /// It has a primary key (or a UNIQUE NOT NULL key the server takes as one).
+    pub has_primary_key: bool,
 }
 
 /// A column as the copy needs to know it.
@@ -76,6 +80,9 @@ pub struct Column {
     pub textual: bool,
     /// Its values are assigned by the server (`AUTO_INCREMENT`).
     pub auto_increment: bool,
+    /// Part of the primary key, or of the UNIQUE NOT NULL key the server
+    /// takes as one when the table has none (`COLUMN_KEY = 'PRI'`).
+    pub primary: bool,
 }
 
 /// A row of `{prefix}blogs`.
@@ -159,23 +166,37 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
         prefix: prefix.to_string(),
         ..Default::default()
     };
-    type TableRow = (String, Option<u64>, Option<u64>, Option<u64>);
+    type TableRow = (
+        String,
+        Option<u64>,
+        Option<u64>,
+        Option<u64>,
+        Option<String>,
+    );
     let rows: Vec<TableRow> = conn
         .exec(
-            "SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES \
+            "SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, ENGINE FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
             (db,),
         )
         .await?;
-    for (name, rows, data, index) in rows {
+    for (name, rows, data, index, engine) in rows {
         let t = Table {
             name: name.clone(),
             rows_estimate: rows.unwrap_or(0),
             bytes_estimate: data.unwrap_or(0) + index.unwrap_or(0),
+            engine,
+            has_primary_key: false,
         };
         inv.tables.insert(name, t);
     }
-    inv.columns = columns(conn, db).await?;
+    let (columns, keyed) = columns(conn, db).await?;
+    inv.columns = columns;
+    for name in keyed {
+        if let Some(t) = inv.tables.get_mut(&name) {
+            t.has_primary_key = true;
+        }
+    }
     let blogs = format!("{prefix}blogs");
     if inv.tables.contains_key(&blogs) {
         inv.sites = sites(conn, &blogs).await?;
@@ -184,17 +205,25 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
     Ok(inv)
 }
 
-async fn columns(conn: &mut Conn, db: &str) -> mysql_async::Result<BTreeMap<String, Vec<Column>>> {
+/// Copyable columns by table, and the tables that have a primary key.
+async fn columns(
+    conn: &mut Conn,
+    db: &str,
+) -> mysql_async::Result<(BTreeMap<String, Vec<Column>>, BTreeSet<String>)> {
     // Generated columns are computed by the server and cannot be inserted into.
-    let rows: Vec<(String, String, String, String)> = conn
+    let rows: Vec<(String, String, String, String, String)> = conn
         .exec(
-            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(EXTRA, '') FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IFNULL(EXTRA, ''), IFNULL(COLUMN_KEY, '') \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION",
             (db,),
         )
         .await?;
     let mut map: BTreeMap<String, Vec<Column>> = BTreeMap::new();
-    for (table, name, data_type, extra) in rows {
+    let mut keyed = BTreeSet::new();
+    for (table, name, data_type, extra, key) in rows {
+        if key == "PRI" {
+            keyed.insert(table.clone());
+        }
         let extra = extra.to_ascii_uppercase();
         if extra.contains("VIRTUAL") || extra.contains("STORED") || extra.contains("PERSISTENT") {
             continue;
@@ -203,9 +232,10 @@ async fn columns(conn: &mut Conn, db: &str) -> mysql_async::Result<BTreeMap<Stri
             name,
             textual: is_textual(&data_type),
             auto_increment: extra.contains("AUTO_INCREMENT"),
+            primary: key == "PRI",
         });
     }
-    Ok(map)
+    Ok((map, keyed))
 }
 
 /// CHAR, VARCHAR, TINYTEXT…LONGTEXT and JSON; not ENUM/SET, binary or numeric types.

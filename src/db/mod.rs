@@ -1,8 +1,10 @@
 //! Database access: connections, discovery, table copy.
 
+pub mod bulk;
 pub mod connect;
 pub mod copy;
 pub mod discovery;
 pub mod roles;
 pub mod server_lock;
+pub mod settings;
 pub mod sql;

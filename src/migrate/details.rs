@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::pool::PoolReport;
 use super::verify::Verification;
-use crate::db::copy::BulkMode;
+use crate::db::bulk::BulkMode;
 use crate::replace::ValueStats;
 use crate::sites::SiteId;
 
@@ -53,7 +53,7 @@ impl BulkModeName {
     /// The name of `mode`'s path.
     pub fn of(mode: BulkMode) -> Self {
         match mode {
-            BulkMode::LoadData => BulkModeName::LoadData,
+            BulkMode::LoadData { .. } => BulkModeName::LoadData,
             BulkMode::Insert { .. } => BulkModeName::Insert,
         }
     }
@@ -94,8 +94,8 @@ impl RunDetails {
     /// The details known before any phase runs.
     pub fn new(mode: BulkMode, orphaned: Vec<SiteId>, replacement_pairs: usize) -> Self {
         let max_statement_bytes = match mode {
-            BulkMode::LoadData => None,
-            BulkMode::Insert { max_statement } => Some(max_statement),
+            BulkMode::LoadData { .. } => None,
+            BulkMode::Insert { max_statement, .. } => Some(max_statement),
         };
         RunDetails {
             bulk_mode: Some(BulkModeName::of(mode)),

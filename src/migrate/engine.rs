@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use mysql_async::Opts;
 
-use crate::db::copy::BulkMode;
+use crate::db::bulk::BulkMode;
 use crate::db::discovery::{Column, Inventory};
 use crate::db::server_lock::TargetLock;
+use crate::db::settings::RequiresPrimaryKey;
 use crate::replace::Replacer;
 use crate::sites::SiteId;
 use crate::state::model::{MigrationState, SiteBackup};
@@ -85,6 +86,8 @@ pub struct Engine {
     pub replacer: Arc<Replacer>,
     /// How staging tables are filled.
     pub mode: BulkMode,
+    /// The target's setting that refuses tables without a primary key, when on.
+    pub requires_primary_key: Option<RequiresPrimaryKey>,
     /// The migration's table-name tag.
     pub tag: String,
     /// Keep the target's previous tables as backups.

@@ -50,11 +50,50 @@ const ER_QUERY_INTERRUPTED: u16 = 1317;
 const ER_CONNECTION_KILLED: u16 = 1927;
 const ER_STATEMENT_TIMEOUT: u16 = 1969;
 const ER_MYSQL_STATEMENT_TIMEOUT: u16 = 3024;
+const ER_NET_PACKET_TOO_LARGE: u16 = 1153;
+const ER_REQUIRES_PRIMARY_KEY: u16 = 1173;
+const ER_WARN_ALLOWED_PACKET_OVERFLOWED: u16 = 1301;
+const ER_TABLE_WITHOUT_PK: u16 = 3750;
+const ER_CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
 
 impl From<mysql_async::Error> for SiteError {
     fn from(e: mysql_async::Error) -> Self {
-        let message = e.to_string();
+        let mut message = e.to_string();
         let (kind, transient) = match &e {
+            // The server closes the connection after refusing an oversized
+            // packet, but the fault is the data's: retrying sends the same
+            // packet, and the server is not gone (docs/managed.md).
+            mysql_async::Error::Server(s)
+                if matches!(
+                    s.code,
+                    ER_NET_PACKET_TOO_LARGE | ER_WARN_ALLOWED_PACKET_OVERFLOWED
+                ) =>
+            {
+                message.push_str(
+                    ": a statement or value is larger than the target's max_allowed_packet; \
+                     raise it on the target or shrink the value in the source, then resume",
+                );
+                (ErrorKind::Data, false)
+            }
+            // The client refuses a packet above the max_allowed_packet it
+            // read from the server at connect: an I/O error by type, but
+            // nothing is wrong with the connection or the server.
+            e if packet_too_large(e) => {
+                message.push_str(
+                    ": a statement or value is larger than the server's max_allowed_packet; \
+                     raise it on the target or shrink the value in the source, then resume",
+                );
+                (ErrorKind::Data, false)
+            }
+            mysql_async::Error::Server(s)
+                if matches!(s.code, ER_REQUIRES_PRIMARY_KEY | ER_TABLE_WITHOUT_PK) =>
+            {
+                message.push_str(
+                    ": the target requires primary keys (innodb_force_primary_key or sql_require_primary_key); \
+                     add one to the table in the source or turn the setting off, then resume",
+                );
+                (ErrorKind::Data, false)
+            }
             mysql_async::Error::Server(s) => match s.code {
                 ER_LOCK_WAIT_TIMEOUT => (ErrorKind::Timeout, true),
                 ER_LOCK_DEADLOCK => (ErrorKind::Sql, true),
@@ -67,7 +106,8 @@ impl From<mysql_async::Error> for SiteError {
                 | ER_NET_READ_ERROR
                 | ER_NET_ERROR_ON_WRITE
                 | ER_CONNECTION_KILLED
-                | ER_QUERY_INTERRUPTED => (ErrorKind::Connection, true),
+                | ER_QUERY_INTERRUPTED
+                | ER_CLIENT_INTERACTION_TIMEOUT => (ErrorKind::Connection, true),
                 _ => (ErrorKind::Sql, false),
             },
             mysql_async::Error::Io(_) => (ErrorKind::Connection, true),
@@ -85,11 +125,26 @@ impl From<mysql_async::Error> for SiteError {
     }
 }
 
+/// Whether `e` is the driver's refusal of a packet larger than
+/// `max_allowed_packet` (either direction).
+fn packet_too_large(e: &mysql_async::Error) -> bool {
+    use mysql_common::proto::codec::error::PacketCodecError;
+    #[allow(unreachable_patterns)] // TLS variants exist only with TLS features.
+    match e {
+        mysql_async::Error::Driver(mysql_async::DriverError::PacketTooLarge) => true,
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<PacketCodecError>())
+            .is_some_and(|c| matches!(c, PacketCodecError::PacketTooLarge)),
+        _ => false,
+    }
+}
+
 impl From<CopyError> for SiteError {
     fn from(e: CopyError) -> Self {
         match e {
             CopyError::Db(db) => db.into(),
-            other @ CopyError::RowCount { .. } => {
+            other @ (CopyError::RowCount { .. } | CopyError::RowTooLarge { .. }) => {
                 SiteError::permanent(ErrorKind::Data, other.to_string())
             }
         }
@@ -137,6 +192,15 @@ mod tests {
         assert!(e.transient);
         let e: SiteError = server(1146).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Sql, false));
+        let e: SiteError = server(1153).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
+        let e: SiteError = server(1173).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
+        let codec = mysql_common::proto::codec::error::PacketCodecError::PacketTooLarge;
+        let e: SiteError = mysql_async::Error::Io(std::io::Error::other(codec).into()).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
+        let e: SiteError = server(4031).into();
+        assert_eq!((e.kind, e.transient), (ErrorKind::Connection, true));
         let e: SiteError = mysql_async::Error::Io(std::io::Error::other("x").into()).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Connection, true));
     }

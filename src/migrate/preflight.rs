@@ -11,10 +11,11 @@ use mysql_async::Conn;
 
 use super::engine::Endpoint;
 use crate::config::{fingerprint, Config, Environment};
+use crate::db::bulk::BulkMode;
 use crate::db::connect::{self, opts};
-use crate::db::copy::{bulk_mode, BulkMode};
 use crate::db::discovery::{inventory, Inventory};
 use crate::db::server_lock::{self, TargetLock};
+use crate::db::settings::{self, ServerSettings};
 use crate::exit::CodedError;
 use crate::interrupt::Interrupt;
 use crate::sites::SiteId;
@@ -35,6 +36,8 @@ pub struct Checked {
     pub target_inventory: Inventory,
     /// How staging tables will be filled.
     pub mode: BulkMode,
+    /// The target server's settings (docs/managed.md).
+    pub target_settings: ServerSettings,
     /// Fingerprint per environment name.
     pub fingerprints: BTreeMap<String, String>,
     /// When the checks began (the preflight phase's start in the state).
@@ -76,6 +79,10 @@ pub async fn check(
     let mut src = connect::connect(src_env).await?;
     let mut dst = connect::connect(dst_env).await?;
     refuse_same_database(&mut src, &mut dst, src_env, dst_env).await?;
+    let target_settings = settings::read(&mut dst)
+        .await
+        .with_context(|| format!("reading the server settings of {target}"))?;
+    refuse_read_only(&target_settings, dst_env)?;
     require_privileges(&mut src, src_env, &["SELECT"]).await?;
     require_privileges(
         &mut dst,
@@ -98,7 +105,7 @@ pub async fn check(
     let target_inventory = inventory(&mut dst, &dst_env.database, &dst_env.table_prefix)
         .await
         .with_context(|| format!("reading the tables of {target}"))?;
-    let mode = bulk_mode(&mut dst).await?;
+    let mode = BulkMode::for_server(&target_settings);
     let _ = src.disconnect().await;
     let _ = dst.disconnect().await;
     let fingerprints = [
@@ -113,6 +120,7 @@ pub async fn check(
         inventory: inv,
         target_inventory,
         mode,
+        target_settings,
         fingerprints,
         started,
     })
@@ -177,6 +185,32 @@ async fn refuse_same_database(
         .into());
     }
     Ok(())
+}
+
+/// Refuses a target whose server is read-only (a replica or a reader
+/// endpoint by mistake). Asked of the setting itself: a user with SUPER or
+/// READ ONLY ADMIN may write through `read_only`, so a test write proves
+/// nothing, and writing to a replica splits it from its primary.
+pub fn refuse_read_only(settings: &ServerSettings, env: &Environment) -> Result<()> {
+    if settings.read_only.is_empty() {
+        return Ok(());
+    }
+    let on = settings
+        .read_only
+        .iter()
+        .map(|s| format!("{s} = ON"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(CodedError::usage(format!(
+        "the target '{}' (database {} at {}) is read-only: its server has {on}. It is probably a replica or a \
+         reader endpoint. Nothing was written. Point `host` in [environments.{}] at the writer (primary) endpoint, \
+         or have the server made writable (read_only = OFF), then run again.",
+        env.name,
+        env.database,
+        env.address(),
+        env.name
+    ))
+    .into())
 }
 
 /// Refuses when the grants visible to the user clearly lack a privilege.

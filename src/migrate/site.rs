@@ -33,8 +33,19 @@ pub struct Connections {
 }
 
 impl Connections {
-    /// Opens whichever connection is missing.
+    /// Opens whichever connection is missing, and replaces one the server
+    /// closed while it sat idle since its last use (docs/managed.md).
     pub async fn open(&mut self, engine: &Engine) -> Result<(&mut Conn, &mut Conn), SiteError> {
+        for (side, slot) in [("source", &mut self.source), ("target", &mut self.target)] {
+            if let Some(conn) = slot {
+                if !alive(conn).await {
+                    engine.session.log(&format!(
+                        "the {side} server closed an idle connection (wait_timeout?); opening a new one"
+                    ));
+                    *slot = None;
+                }
+            }
+        }
         if self.source.is_none() {
             self.source = Some(roles::source(&engine.source.opts).await?);
         }
@@ -77,6 +88,54 @@ impl Connections {
     }
 }
 
+/// Whether `conn` still answers. A server (or proxy) closes connections idle
+/// longer than its `wait_timeout`, which managed services often set short;
+/// a worker's connections idle between sites, and a dead one would fail the
+/// next site's first statement. One round trip per site is cheap insurance;
+/// bounded so that a silently dropped connection cannot hang the worker.
+async fn alive(conn: &mut Conn) -> bool {
+    matches!(
+        tokio::time::timeout(PING_TIMEOUT, conn.ping()).await,
+        Ok(Ok(()))
+    )
+}
+
+/// How long a live server takes at most to answer a ping.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Refuses the site before anything of it is created when the target
+/// requires primary keys and one of its tables has none: the CREATE would
+/// fail part-way through the site's tables (docs/managed.md says why wfuwp
+/// does not add a key of its own).
+fn refuse_keyless_tables(engine: &Engine, job: &SiteJob) -> Result<(), SiteError> {
+    let Some(setting) = engine.requires_primary_key else {
+        return Ok(());
+    };
+    let keyless: Vec<&str> = job
+        .tables
+        .iter()
+        .filter_map(|t| engine.inventory.tables.get(&t.name))
+        .filter(|t| !t.has_primary_key && setting.refuses(t.engine.as_deref()))
+        .map(|t| t.name.as_str())
+        .collect();
+    if keyless.is_empty() {
+        return Ok(());
+    }
+    Err(SiteError::permanent(
+        crate::state::model::ErrorKind::Data,
+        format!(
+            "{} {} no primary key, and the target requires one ({} = ON): nothing of site {} was written. \
+             Add a primary key in the source (e.g. ALTER TABLE … ADD COLUMN id BIGINT UNSIGNED AUTO_INCREMENT \
+             PRIMARY KEY), or turn {} off on the target; then resume with --retry-failed",
+            keyless.join(", "),
+            if keyless.len() == 1 { "has" } else { "have" },
+            setting.name(),
+            job.id,
+            setting.name()
+        ),
+    ))
+}
+
 /// Copies and swaps in one site. Idempotent: safe to call again after a crash
 /// or failure at any point.
 pub async fn migrate_site(
@@ -96,6 +155,7 @@ pub async fn migrate_site(
             ),
         ));
     }
+    refuse_keyless_tables(engine, job)?;
     let (source, target) = conns.open(engine).await?;
     let lives: Vec<String> = job.tables.iter().map(|t| t.name.clone()).collect();
     let stagings: Vec<String> = lives
