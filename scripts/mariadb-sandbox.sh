@@ -4,6 +4,7 @@
 #   scripts/mariadb-sandbox.sh start  DIR [-- OPTION...]  # install if missing, init DIR, start, print settings
 #   scripts/mariadb-sandbox.sh stop   DIR   # shut the server down
 #   scripts/mariadb-sandbox.sh status DIR   # is it running, and where
+#   scripts/mariadb-sandbox.sh certs  DIR   # test certificates (openssl) in DIR
 #
 # Everything lives under DIR: datadir, socket, pid file, logs, and env.sh, which
 # exports WFUWP_TEST_DB_{HOST,PORT,USER,PASSWORD,SOCKET} for the tests.
@@ -18,7 +19,7 @@ die() { echo "mariadb-sandbox: $*" >&2; exit 1; }
 say() { echo "mariadb-sandbox: $*" >&2; }
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -220,6 +221,45 @@ cmd_start() {
     die "could not find a free port after 8 attempts"
 }
 
+# ---------------------------------------------------------------- certs
+
+# Test certificates for TLS: a CA; a server certificate for localhost and
+# 127.0.0.1; a client certificate (REQUIRE X509 accounts); and for the
+# failure cases an unrelated CA and a server certificate for another name.
+# EC P-256 keys in PKCS#8: quick to make, read by MariaDB and by rustls.
+cmd_certs() {
+    local dir
+    dir=$(abs_dir "$1")
+    command -v openssl >/dev/null || die "openssl is not installed (apt-get install openssl)"
+    (
+        cd "$dir"
+        key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+        ca() {
+            key "$1.key"
+            openssl req -x509 -new -key "$1.key" -sha256 -days 3650 -subj "/CN=$2" \
+                -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+                -out "$1.pem" 2>/dev/null
+        }
+        # leaf NAME CN SAN EKU: a certificate signed by ca.pem
+        leaf() {
+            key "$1.key"
+            openssl req -new -key "$1.key" -subj "/CN=$2" -out "$1.csr" 2>/dev/null
+            printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n%s\n' \
+                "$4" "$3" >"$1.ext"
+            openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
+                -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+            rm -f "$1.csr" "$1.ext"
+        }
+        ca ca "wfuwp test CA"
+        ca other-ca "unrelated test CA"
+        leaf server localhost "subjectAltName=DNS:localhost,IP:127.0.0.1" serverAuth
+        leaf wrong-name db.example.internal "subjectAltName=DNS:db.example.internal" serverAuth
+        leaf client wfuwp-client "" clientAuth
+        chmod 600 ./*.key
+    ) || die "making certificates in $dir failed"
+    say "certificates in $dir: ca.pem, server.{pem,key}, client.{pem,key}, other-ca.pem, wrong-name.{pem,key}"
+}
+
 # ---------------------------------------------------------------- stop / status
 
 cmd_stop() {
@@ -270,5 +310,6 @@ case "$1" in
     start) cmd_start "$2" ;;
     stop) cmd_stop "$2" ;;
     status) cmd_status "$2" ;;
+    certs) cmd_certs "$2" ;;
     *) usage ;;
 esac

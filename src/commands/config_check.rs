@@ -14,6 +14,7 @@ use mysql_async::Conn;
 use super::{runtime, Context};
 use crate::config::{Config, Environment};
 use crate::db::connect::{self, DbError};
+use crate::db::tls;
 use crate::exit::{Code, CodedError};
 
 /// What a reachable environment's database holds.
@@ -46,7 +47,7 @@ pub struct SiteCounts {
 #[derive(Debug)]
 struct Report {
     env: Environment,
-    outcome: Result<DatabaseFacts, Problem>,
+    outcome: Result<(DatabaseFacts, String), Problem>,
 }
 
 /// Why an environment failed its check.
@@ -161,11 +162,18 @@ async fn check_all(envs: Vec<Environment>) -> Vec<Report> {
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
-async fn check(env: &Environment) -> Result<DatabaseFacts, Problem> {
-    let mut conn = connect::connect(env).await.map_err(|e| match e {
+async fn check(env: &Environment) -> Result<(DatabaseFacts, String), Problem> {
+    let connected = connect::connect_reporting(env).await.map_err(|e| match e {
         DbError::Config(c) => Problem::Config(c.to_string()),
         other => Problem::Database(other.to_string()),
     })?;
+    let mut conn = connected.conn;
+    let negotiated = tls::negotiated(&mut conn).await.map_err(|e| {
+        Problem::Database(format!(
+            "connected, but asking for the TLS status failed: {e}"
+        ))
+    })?;
+    let wire = describe_wire(env, &negotiated, connected.tls_fallback.as_deref());
     let facts = inspect(&mut conn, &env.table_prefix).await.map_err(|e| {
         Problem::Database(format!(
             "connected, but reading database '{}' failed: {e}",
@@ -181,7 +189,26 @@ async fn check(env: &Environment) -> Result<DatabaseFacts, Problem> {
             p = env.table_prefix
         )));
     }
-    Ok(facts)
+    Ok((facts, wire))
+}
+
+/// Whether the connection is encrypted, with which TLS version, and why not.
+fn describe_wire(env: &Environment, n: &tls::Negotiated, fallback: Option<&str>) -> String {
+    match (&n.version, fallback) {
+        (Some(v), _) => format!(
+            "encrypted, {v} ({}; ssl_mode = \"{}\")",
+            n.cipher.as_deref().unwrap_or("cipher unknown"),
+            env.ssl_mode
+        ),
+        (None, Some(why)) => format!(
+            "NOT encrypted: {why}; ssl_mode = \"preferred\" fell back to a plain connection"
+        ),
+        (None, None) if env.socket.is_some() => {
+            "not encrypted: a Unix socket on this machine (TLS is not used over sockets)"
+                .to_string()
+        }
+        (None, None) => format!("NOT encrypted: ssl_mode = \"{}\"", env.ssl_mode),
+    }
 }
 
 /// Reads what [`DatabaseFacts`] reports from the connection's current database.
@@ -255,7 +282,10 @@ fn print_report(r: &Report) {
         e.table_prefix
     );
     match &r.outcome {
-        Ok(f) => crate::outln!("  ok: {}", describe(e, f)),
+        Ok((f, wire)) => {
+            crate::outln!("  ok: {}", describe(e, f));
+            crate::outln!("  connection: {wire}");
+        }
         Err(Problem::Config(m)) | Err(Problem::Database(m)) => crate::outln!("  FAILED: {m}"),
     }
 }

@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
         let interrupt = Interrupt::install()?;
         let checked = async {
             rollback::check_records(&state, &target.table_prefix)?;
-            let endpoint = preflight::endpoint(target)?;
+            let endpoint = preflight::endpoint(target).await?;
             let lock = preflight::lock_target(&endpoint, &logs_dir, &interrupt).await?;
             let mut conn = roles::target(&endpoint.opts).await?;
             let settings = settings::read(&mut conn).await?;

@@ -83,6 +83,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         if let Some(s) = &env.socket {
             env.socket = Some(base.join(expand_home(s)));
         }
+        for file in [&mut env.ssl_ca, &mut env.ssl_cert, &mut env.ssl_key] {
+            if let Some(p) = file.as_ref() {
+                *file = Some(base.join(expand_home(p)));
+            }
+        }
+        if let Some(problem) = env.tls().problem(name) {
+            return Err(invalid(problem));
+        }
         if env.host.is_none() && env.socket.is_none() {
             return Err(invalid(format!(
                 "[environments.{name}] needs `host = \"...\"` or `socket = \"...\"`"

@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod load;
 pub mod pairs;
 pub mod paths;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use load::{load, ConfigSource};
+pub use tls::{SslMode, Tls};
 
 /// Largest `--concurrency` / `concurrency`: more sites at once only adds
 /// connections the servers must hold, not speed.
@@ -154,6 +156,15 @@ pub struct Environment {
     pub password_env: Option<String>,
     /// Database (schema) name.
     pub database: String,
+    /// TLS: `disabled | preferred | required | verify_ca | verify_identity`.
+    #[serde(default)]
+    pub ssl_mode: SslMode,
+    /// CA certificate(s) for `verify_ca`/`verify_identity` (PEM, relative to the config file).
+    pub ssl_ca: Option<PathBuf>,
+    /// Client certificate (PEM), for accounts that `REQUIRE X509`.
+    pub ssl_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub ssl_key: Option<PathBuf>,
     /// WordPress table prefix.
     #[serde(default = "default_prefix")]
     pub table_prefix: String,
@@ -185,6 +196,16 @@ impl Environment {
             };
         }
         Ok(self.password.clone())
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> Tls {
+        Tls {
+            mode: self.ssl_mode,
+            ca: self.ssl_ca.clone(),
+            cert: self.ssl_cert.clone(),
+            key: self.ssl_key.clone(),
+        }
     }
 
     /// `host:port` or the socket path, for messages.

@@ -10,7 +10,8 @@ use std::time::Duration;
 use mysql_async::{Conn, Opts, OptsBuilder};
 use secrecy::ExposeSecret;
 
-use crate::config::{ConfigError, Environment};
+use super::tls::{self, TlsFailure};
+use crate::config::{ConfigError, Environment, SslMode};
 
 /// How long to wait for a server to accept a connection and finish the handshake.
 /// A firewall that drops packets would otherwise hang the operator's terminal
@@ -51,7 +52,7 @@ pub enum DbError {
     #[error(
         "access denied for user '{user}' at {address} (environment '{env}'): the server rejected \
          the user name or the password from {password_source}. Check `user` in [environments.{env}] \
-         and the password, then run `wfuwp config check {env}`."
+         and the password, then run `wfuwp config check {env}`.{tls_hint}"
     )]
     AccessDenied {
         /// Environment name.
@@ -62,6 +63,8 @@ pub enum DbError {
         address: String,
         /// Where the password came from (a setting's name, never the password).
         password_source: String,
+        /// With `ssl_mode = "disabled"`, the other likely cause.
+        tls_hint: String,
     },
 
     /// The user may log in but not use the configured database.
@@ -95,6 +98,19 @@ pub enum DbError {
         address: String,
     },
 
+    /// TLS could not be set up as `ssl_mode` asks.
+    #[error("{}", tls_advice(env, address, *mode, failure))]
+    Tls {
+        /// Environment name.
+        env: String,
+        /// `host:port` or socket path.
+        address: String,
+        /// The configured mode.
+        mode: SslMode,
+        /// What went wrong.
+        failure: TlsFailure,
+    },
+
     /// Any other driver or server error while connecting.
     #[error("cannot connect to environment '{env}' at {address}: {source}")]
     Other {
@@ -121,7 +137,56 @@ pub fn server_opts(env: &Environment) -> Result<Opts, DbError> {
 
 /// Opens a connection to `env`'s database.
 pub async fn connect(env: &Environment) -> Result<Conn, DbError> {
-    connect_with(env, opts(env)?).await
+    Ok(connect_reporting(env).await?.conn)
+}
+
+/// A connection, the options that made it and, when `preferred` went on
+/// without TLS, why.
+pub struct Connected {
+    /// The connection.
+    pub conn: Conn,
+    /// The options that worked: the engine opens its other connections with them.
+    pub opts: Opts,
+    /// Why the connection is not encrypted although TLS was preferred.
+    pub tls_fallback: Option<String>,
+}
+
+/// Opens a connection to `env`'s database; with `ssl_mode = "preferred"` a
+/// server that offers no TLS gets a plain connection, and the caller learns why.
+pub async fn connect_reporting(env: &Environment) -> Result<Connected, DbError> {
+    let opts = opts(env)?;
+    match open(&opts).await {
+        Ok(conn) => Ok(Connected {
+            conn,
+            opts,
+            tls_fallback: None,
+        }),
+        Err(e) if env.ssl_mode == SslMode::VerifyCa => {
+            let retry = tls::failure(&e).and_then(|f| tls::verify_ca_retry(&opts, &f));
+            let Some(named) = retry else {
+                return Err(classify(env, e));
+            };
+            let conn = open(&named).await.map_err(|e| classify(env, e))?;
+            Ok(Connected {
+                conn,
+                opts: named,
+                tls_fallback: None,
+            })
+        }
+        Err(e)
+            if env.ssl_mode == SslMode::Preferred
+                && tls::failure(&e) == Some(TlsFailure::NotOffered) =>
+        {
+            let plain: Opts = OptsBuilder::from_opts(opts).ssl_opts(None).into();
+            let conn = open(&plain).await.map_err(|e| classify(env, e))?;
+            Ok(Connected {
+                conn,
+                opts: plain,
+                tls_fallback: Some("the server does not offer TLS (have_ssl is not YES)".into()),
+            })
+        }
+        Err(e) => Err(classify(env, e)),
+    }
 }
 
 /// Opens a connection to `env`'s server with no default database.
@@ -130,16 +195,24 @@ pub async fn connect_server(env: &Environment) -> Result<Conn, DbError> {
 }
 
 /// Opens a connection with `opts` (built by [`opts`] or [`server_opts`] for
-/// `env`), bounded by [`CONNECT_TIMEOUT`], and classifies a failure.
+/// `env`) and classifies a failure.
 pub async fn connect_with(env: &Environment, opts: Opts) -> Result<Conn, DbError> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(classify(env, e)),
-        Err(_) => Err(DbError::Unreachable {
-            env: env.name.clone(),
-            address: env.address(),
-            reason: format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
-        }),
+    open(&opts).await.map_err(|e| classify(env, e))
+}
+
+/// Opens a connection, bounded by [`CONNECT_TIMEOUT`]: a silent firewall
+/// must surface as an error, not a hang. Every connection wfuwp opens comes
+/// through here.
+pub async fn open(opts: &Opts) -> mysql_async::Result<Conn> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts.clone())).await {
+        Ok(r) => r,
+        Err(_) => Err(mysql_async::Error::Io(
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+            )
+            .into(),
+        )),
     }
 }
 
@@ -153,7 +226,8 @@ fn builder(env: &Environment) -> Result<OptsBuilder, DbError> {
         // server advertises (it may belong to a different server on this host).
         .prefer_socket(false)
         .tcp_nodelay(true)
-        .stmt_cache_size(64usize);
+        .stmt_cache_size(64usize)
+        .ssl_opts(tls::ssl_opts(&env.tls()));
     if let Some(socket) = &env.socket {
         b = b.socket(Some(socket.display().to_string()));
     }
@@ -168,12 +242,27 @@ fn builder(env: &Environment) -> Result<OptsBuilder, DbError> {
 /// Maps a driver error seen while connecting to the variant the operator can act on.
 fn classify(env: &Environment, e: mysql_async::Error) -> DbError {
     let (name, address) = (env.name.clone(), env.address());
+    if let Some(failure) = tls::failure(&e) {
+        return DbError::Tls {
+            env: name,
+            address,
+            mode: env.ssl_mode,
+            failure,
+        };
+    }
     match e {
         mysql_async::Error::Server(ref s) if s.code == ER_ACCESS_DENIED => DbError::AccessDenied {
             env: name,
             user: env.user.clone(),
             address,
             password_source: password_source(env),
+            tls_hint: if env.ssl_mode == SslMode::Disabled {
+                " With ssl_mode = \"disabled\" this is also what an account that must use TLS \
+                 (REQUIRE SSL or X509) gets: if so, set ssl_mode to \"required\" or stronger."
+                    .into()
+            } else {
+                String::new()
+            },
         },
         mysql_async::Error::Server(ref s) if s.code == ER_DBACCESS_DENIED => {
             DbError::DatabaseDenied {
@@ -208,6 +297,33 @@ fn io_reason(io: &mysql_async::IoError) -> String {
     match io {
         mysql_async::IoError::Io(e) => e.to_string(),
         other => other.to_string(),
+    }
+}
+
+/// What to say about a TLS failure: the cause, then the fix.
+fn tls_advice(env: &str, address: &str, mode: SslMode, failure: &TlsFailure) -> String {
+    let at = format!("environment '{env}' at {address} (ssl_mode = \"{mode}\")");
+    match failure {
+        TlsFailure::NotOffered => format!(
+            "{at}: the server does not offer TLS. Enable TLS on the server (ssl_cert/ssl_key in its configuration), \
+             or set ssl_mode = \"preferred\" or \"disabled\" in [environments.{env}] if plain connections are acceptable."
+        ),
+        TlsFailure::UnknownCa => format!(
+            "{at}: the server's certificate is not signed by the CA in ssl_ca. Point ssl_ca at the CA certificate \
+             (bundle) that signed the server's certificate."
+        ),
+        TlsFailure::NameMismatch { .. } => format!(
+            "{at}: the server's certificate does not name the host '{address}'. Connect by a name the certificate \
+             lists (set `host`), or use ssl_mode = \"verify_ca\" to verify the chain without the name."
+        ),
+        TlsFailure::Expired => format!(
+            "{at}: the server's certificate has expired or is not valid yet. Renew it on the server (or check this machine's clock)."
+        ),
+        TlsFailure::Files(why) => format!(
+            "{at}: a certificate or key file could not be read ({why}). Check ssl_ca, ssl_cert and ssl_key in \
+             [environments.{env}] (paths are relative to the config file)."
+        ),
+        TlsFailure::Other(why) => format!("{at}: TLS failed: {why}."),
     }
 }
 

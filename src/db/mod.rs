@@ -8,3 +8,4 @@ pub mod roles;
 pub mod server_lock;
 pub mod settings;
 pub mod sql;
+pub mod tls;

@@ -4,18 +4,7 @@
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Opts};
 
-use super::connect::CONNECT_TIMEOUT;
-
-/// Opens a connection, bounded by [`CONNECT_TIMEOUT`] (a silent firewall must
-/// surface as an error, not a hang).
-pub async fn open(opts: &Opts) -> mysql_async::Result<Conn> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts.clone())).await {
-        Ok(r) => r,
-        Err(_) => Err(mysql_async::Error::Io(
-            std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting timed out").into(),
-        )),
-    }
-}
+pub use super::connect::open;
 
 /// A connection reading the source: results arrive as the stored bytes (no
 /// charset conversion), and the server waits patiently while we write.

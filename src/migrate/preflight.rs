@@ -12,7 +12,7 @@ use mysql_async::Conn;
 use super::engine::Endpoint;
 use crate::config::{fingerprint, Config, Environment};
 use crate::db::bulk::BulkMode;
-use crate::db::connect::{self, opts};
+use crate::db::connect;
 use crate::db::discovery::{inventory, Inventory};
 use crate::db::server_lock::{self, TargetLock};
 use crate::db::settings::{self, ServerSettings};
@@ -76,8 +76,18 @@ pub async fn check(
         .into());
     }
     check_free_space(logs_dir)?;
-    let mut src = connect::connect(src_env).await?;
-    let mut dst = connect::connect(dst_env).await?;
+    let src_conn = connect::connect_reporting(src_env).await?;
+    let dst_conn = connect::connect_reporting(dst_env).await?;
+    for (env, c) in [(src_env, &src_conn), (dst_env, &dst_conn)] {
+        if let Some(why) = &c.tls_fallback {
+            crate::ui::output::warn_once(format!(
+                "'{}' is connected without TLS: {why} (ssl_mode = \"preferred\")",
+                env.name
+            ));
+        }
+    }
+    let (source_opts, target_opts) = (src_conn.opts.clone(), dst_conn.opts.clone());
+    let (mut src, mut dst) = (src_conn.conn, dst_conn.conn);
     refuse_same_database(&mut src, &mut dst, src_env, dst_env).await?;
     let target_settings = settings::read(&mut dst)
         .await
@@ -115,8 +125,8 @@ pub async fn check(
     .into_iter()
     .collect();
     Ok(Checked {
-        source: endpoint(src_env)?,
-        target: endpoint(dst_env)?,
+        source: endpoint_with(src_env, source_opts),
+        target: endpoint_with(dst_env, target_opts),
         inventory: inv,
         target_inventory,
         mode,
@@ -126,13 +136,20 @@ pub async fn check(
     })
 }
 
-/// The endpoint of an environment's database.
-pub fn endpoint(env: &Environment) -> Result<Endpoint> {
-    Ok(Endpoint {
+/// The endpoint of an environment's database, with the options a first
+/// connection proved (TLS, or plain where `preferred` had to fall back).
+pub async fn endpoint(env: &Environment) -> Result<Endpoint> {
+    let c = connect::connect_reporting(env).await?;
+    let _ = c.conn.disconnect().await;
+    Ok(endpoint_with(env, c.opts))
+}
+
+fn endpoint_with(env: &Environment, opts: mysql_async::Opts) -> Endpoint {
+    Endpoint {
         env: env.name.clone(),
-        opts: opts(env)?,
+        opts,
         database: env.database.clone(),
-    })
+    }
 }
 
 /// Takes the run's exclusive server-side lock on the target database (see

@@ -21,3 +21,4 @@ mod safety_local;
 mod state;
 mod stream_dump;
 mod testbed;
+mod tls;

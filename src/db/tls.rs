@@ -1,0 +1,217 @@
+//! TLS on the wire: the driver's options for an environment's `ssl_mode`,
+//! what a connection negotiated, and the TLS failures an operator can act on
+//! (docs/tls.md).
+
+use mysql_async::prelude::*;
+use mysql_async::{
+    ClientIdentity, Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts, TlsError,
+};
+use rustls::CertificateError;
+
+use crate::config::{SslMode, Tls};
+
+/// The driver's TLS options for `tls`; `None` for `disabled`.
+///
+/// `preferred` and `required` encrypt without verifying the certificate (as
+/// MySQL clients do); `verify_ca` checks the chain against `ssl_ca` only;
+/// `verify_identity` also the host name. Over a Unix socket the driver does
+/// not use TLS at all: the socket never leaves the machine.
+pub fn ssl_opts(tls: &Tls) -> Option<SslOpts> {
+    let mut opts = SslOpts::default();
+    match tls.mode {
+        SslMode::Disabled => return None,
+        SslMode::Preferred | SslMode::Required => {
+            opts = opts.with_danger_accept_invalid_certs(true);
+        }
+        SslMode::VerifyCa => opts = opts.with_danger_skip_domain_validation(true),
+        SslMode::VerifyIdentity => {}
+    }
+    if let Some(ca) = &tls.ca {
+        // The configured CA is the only one trusted: a public CA must not
+        // vouch for a private database server.
+        opts = opts
+            .with_root_certs(vec![ca.clone().into()])
+            .with_disable_built_in_roots(true);
+    }
+    if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+        opts = opts.with_client_identity(Some(ClientIdentity::new(
+            cert.clone().into(),
+            key.clone().into(),
+        )));
+    }
+    Some(opts)
+}
+
+/// Why a TLS connection could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The server does not offer TLS.
+    NotOffered,
+    /// The server's certificate is not signed by `ssl_ca`.
+    UnknownCa,
+    /// The certificate does not name the host connected to; it names these.
+    NameMismatch {
+        /// The names in the certificate.
+        presented: Vec<String>,
+    },
+    /// The certificate has expired or is not valid yet.
+    Expired,
+    /// A certificate or key file could not be read or parsed.
+    Files(String),
+    /// Anything else the TLS layer reported.
+    Other(String),
+}
+
+/// The TLS failure behind a connection error, if that is what it is.
+pub fn failure(e: &mysql_async::Error) -> Option<TlsFailure> {
+    match e {
+        mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer) => {
+            Some(TlsFailure::NotOffered)
+        }
+        mysql_async::Error::Io(IoError::Tls(t)) => Some(match t {
+            TlsError::Tls(r) => from_rustls(r),
+            TlsError::Pem(p) => TlsFailure::Files(p.to_string()),
+            other => TlsFailure::Other(other.to_string()),
+        }),
+        mysql_async::Error::Io(IoError::Io(io)) => {
+            // The handshake reports through the socket: a rustls error
+            // arrives wrapped in an io::Error.
+            if let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Some(from_rustls(r));
+            }
+            // The driver reads certificate files as plain I/O.
+            (io.kind() == std::io::ErrorKind::NotFound).then(|| TlsFailure::Files(io.to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn from_rustls(e: &rustls::Error) -> TlsFailure {
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return TlsFailure::Other(e.to_string());
+    };
+    match c {
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => TlsFailure::UnknownCa,
+        CertificateError::NotValidForName => TlsFailure::NameMismatch {
+            presented: Vec::new(),
+        },
+        CertificateError::NotValidForNameContext { presented, .. } => TlsFailure::NameMismatch {
+            presented: presented.clone(),
+        },
+        CertificateError::Expired
+        | CertificateError::ExpiredContext { .. }
+        | CertificateError::NotValidYet
+        | CertificateError::NotValidYetContext { .. } => TlsFailure::Expired,
+        other => TlsFailure::Other(format!("{other:?}")),
+    }
+}
+
+/// For `verify_ca`, the options to try again with after `failure`.
+///
+/// The driver skips only the host name check it recognises by an older
+/// rustls error text, so a certificate for another name fails `verify_ca`
+/// too. The name check comes after the chain check, so a name mismatch means
+/// the chain verified: verifying again against a name the certificate
+/// presents keeps the chain check and drops only the name, which is what
+/// `verify_ca` means.
+pub fn verify_ca_retry(opts: &Opts, failure: &TlsFailure) -> Option<Opts> {
+    let TlsFailure::NameMismatch { presented } = failure else {
+        return None;
+    };
+    let name = presented.iter().find_map(|p| presented_name(p))?;
+    let ssl = opts
+        .ssl_opts()?
+        .clone()
+        .with_danger_tls_hostname_override(Some(name));
+    Some(OptsBuilder::from_opts(opts.clone()).ssl_opts(ssl).into())
+}
+
+/// A name to verify against, from rustls' rendering of a certificate name
+/// (`DnsName("db.example")`, `IpAddress(10.0.0.5)`); a wildcard gets a label.
+fn presented_name(p: &str) -> Option<String> {
+    let inner = p
+        .strip_prefix("DnsName(\"")
+        .and_then(|s| s.strip_suffix("\")"))
+        .or_else(|| {
+            p.strip_prefix("IpAddress(")
+                .and_then(|s| s.strip_suffix(')'))
+        })?;
+    let name = match inner.strip_prefix("*.") {
+        Some(rest) => format!("wfuwp.{rest}"),
+        None => inner.to_string(),
+    };
+    (!name.is_empty() && !name.contains(['(', '"', ' '])).then_some(name)
+}
+
+/// What a connection negotiated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    /// `TLSv1.3` and the like; `None` for a plain connection.
+    pub version: Option<String>,
+    /// The cipher, when encrypted.
+    pub cipher: Option<String>,
+}
+
+/// Asks the server what `conn` negotiated.
+pub async fn negotiated(conn: &mut Conn) -> mysql_async::Result<Negotiated> {
+    let rows: Vec<(String, String)> = conn
+        .query("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')")
+        .await?;
+    let get = |name: &str| {
+        rows.iter()
+            .find(|(n, v)| n.eq_ignore_ascii_case(name) && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    Ok(Negotiated {
+        version: get("Ssl_version"),
+        cipher: get("Ssl_cipher"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presented_names_become_names_to_verify() {
+        assert_eq!(
+            presented_name("DnsName(\"db.example\")").as_deref(),
+            Some("db.example")
+        );
+        assert_eq!(
+            presented_name("DnsName(\"*.rds.aws\")").as_deref(),
+            Some("wfuwp.rds.aws")
+        );
+        assert_eq!(
+            presented_name("IpAddress(10.0.0.5)").as_deref(),
+            Some("10.0.0.5")
+        );
+        assert_eq!(presented_name("DirectoryName"), None);
+        assert_eq!(presented_name("Unsupported(0x01)"), None);
+    }
+
+    #[test]
+    fn only_disabled_has_no_tls_options() {
+        let tls = |mode| Tls {
+            mode,
+            ..Tls::default()
+        };
+        assert!(ssl_opts(&tls(SslMode::Disabled)).is_none());
+        let preferred = ssl_opts(&tls(SslMode::Preferred)).unwrap();
+        assert!(preferred.accept_invalid_certs());
+        let ca = Tls {
+            mode: SslMode::VerifyCa,
+            ca: Some("/ca.pem".into()),
+            ..Tls::default()
+        };
+        let o = ssl_opts(&ca).unwrap();
+        assert!(!o.accept_invalid_certs() && o.skip_domain_validation());
+        assert!(o.disable_built_in_roots());
+        let id = Tls {
+            mode: SslMode::VerifyIdentity,
+            ..ca
+        };
+        let o = ssl_opts(&id).unwrap();
+        assert!(!o.accept_invalid_certs() && !o.skip_domain_validation());
+    }
+}

@@ -1,0 +1,298 @@
+//! TLS to the database (docs/tls.md): every `ssl_mode` against servers
+//! started with test certificates (`scripts/mariadb-sandbox.sh certs`), the
+//! failures an operator meets, accounts that require TLS or a client
+//! certificate, and a full migration over verified TLS judged by the oracle.
+
+use crate::oracle;
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::private::PrivateServer;
+use support::*;
+
+/// Test certificates in a temporary directory (see the script for what is made).
+struct Certs {
+    dir: tempfile::TempDir,
+}
+
+impl Certs {
+    fn make() -> Certs {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mariadb-sandbox.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg("certs")
+            .arg(dir.path())
+            .output()
+            .expect("running the certs command");
+        assert!(
+            out.status.success(),
+            "making certificates: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Certs { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A server presenting `cert` (`server` or `wrong-name`), signed by ca.pem.
+    fn server(&self, cert: &str) -> PrivateServer {
+        PrivateServer::start(&[
+            &format!("--ssl-ca={}", self.path("ca.pem").display()),
+            &format!("--ssl-cert={}", self.path(&format!("{cert}.pem")).display()),
+            &format!("--ssl-key={}", self.path(&format!("{cert}.key")).display()),
+        ])
+    }
+}
+
+/// `[environments.NAME]` for `db` with extra lines (TLS keys, another user).
+fn env_block(db: &TestDb, name: &str, tokens: Tokens, user: Option<&str>, tls: &str) -> String {
+    let mut text = db.env_toml(name, tokens);
+    if let Some(u) = user {
+        text = text.replace(
+            &format!("user = \"{}\"\n", db.server.user),
+            &format!("user = \"{u}\"\n"),
+        );
+    }
+    let database = format!("database = \"{}\"\n", db.name);
+    text.replace(&database, &format!("{database}{tls}"))
+}
+
+fn tls_lines(mode: &str, certs: &Certs, ca: Option<&str>, client: bool) -> String {
+    let mut s = format!("ssl_mode = \"{mode}\"\n");
+    if let Some(ca) = ca {
+        s.push_str(&format!("ssl_ca = \"{}\"\n", certs.path(ca).display()));
+    }
+    if client {
+        s.push_str(&format!(
+            "ssl_cert = \"{}\"\nssl_key = \"{}\"\n",
+            certs.path("client.pem").display(),
+            certs.path("client.key").display()
+        ));
+    }
+    s
+}
+
+/// Runs `config check` on a config holding `blocks`.
+fn check(blocks: &[String]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_text(dir.path(), &blocks.concat());
+    run(wfuwp(&config, &dir.path().join("logs")).args(["config", "check"]))
+}
+
+/// Creates `name` on `server` with the sandbox password, all privileges and `require`.
+fn account(server: &Server, name: &str, require: &str) {
+    for host in ["127.0.0.1", "localhost"] {
+        server.exec(&format!(
+            "CREATE USER IF NOT EXISTS '{name}'@'{host}' IDENTIFIED BY '{pw}' REQUIRE {require}",
+            pw = server.password
+        ));
+        server.exec(&format!("GRANT ALL PRIVILEGES ON *.* TO '{name}'@'{host}'"));
+    }
+}
+
+#[test]
+fn every_mode_connects_to_a_tls_server_and_config_check_says_how() {
+    let certs = Certs::make();
+    let server = certs.server("server");
+    let db = TestDb::on(server.server(), "tls_modes");
+    let cases = [
+        ("disabled", None, "NOT encrypted: ssl_mode = \"disabled\""),
+        ("preferred", None, "encrypted, TLSv1."),
+        ("required", None, "encrypted, TLSv1."),
+        ("verify_ca", Some("ca.pem"), "encrypted, TLSv1."),
+        ("verify_identity", Some("ca.pem"), "encrypted, TLSv1."),
+    ];
+    for (mode, ca, expected) in cases {
+        let r = check(&[env_block(
+            &db,
+            "uat",
+            &[],
+            None,
+            &tls_lines(mode, &certs, ca, false),
+        )]);
+        assert_eq!(r.code, 0, "{mode}: {r:?}");
+        assert!(r.stdout.contains(expected), "{mode}: {}", r.stdout);
+        if mode != "disabled" {
+            assert!(
+                r.stdout.contains(&format!("ssl_mode = \"{mode}\"")),
+                "{mode}: {}",
+                r.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn preferred_falls_back_to_plain_and_required_refuses_a_server_without_tls() {
+    // The shared sandbox runs without certificates: it offers no TLS.
+    let db = TestDb::new("tls_none");
+    let certs = Certs::make();
+    let preferred = check(&[env_block(&db, "uat", &[], None, "")]);
+    assert_eq!(preferred.code, 0, "{preferred:?}");
+    assert!(
+        preferred
+            .stdout
+            .contains("NOT encrypted: the server does not offer TLS")
+            && preferred.stdout.contains("fell back"),
+        "{}",
+        preferred.stdout
+    );
+    for mode in ["required", "verify_identity"] {
+        let ca = (mode != "required").then_some("ca.pem");
+        let r = check(&[env_block(
+            &db,
+            "uat",
+            &[],
+            None,
+            &tls_lines(mode, &certs, ca, false),
+        )]);
+        assert_eq!(r.code, 1, "{mode}: {r:?}");
+        assert!(
+            r.stdout.contains("the server does not offer TLS")
+                && r.stdout.contains("Enable TLS on the server"),
+            "{mode}: {}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn certificate_failures_name_the_cause_and_the_fix() {
+    let certs = Certs::make();
+    let good = certs.server("server");
+    let db = TestDb::on(good.server(), "tls_ca");
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        None,
+        &tls_lines("verify_ca", &certs, Some("other-ca.pem"), false),
+    )]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("not signed by the CA in ssl_ca"),
+        "{}",
+        r.stdout
+    );
+
+    let renamed = certs.server("wrong-name");
+    let db = TestDb::on(renamed.server(), "tls_name");
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        None,
+        &tls_lines("verify_identity", &certs, Some("ca.pem"), false),
+    )]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("does not name the host") && r.stdout.contains("verify_ca"),
+        "{}",
+        r.stdout
+    );
+    // The chain is fine: verify_ca accepts the same server.
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        None,
+        &tls_lines("verify_ca", &certs, Some("ca.pem"), false),
+    )]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        None,
+        &tls_lines("verify_ca", &certs, Some("missing.pem"), false),
+    )]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("could not be read"), "{}", r.stdout);
+}
+
+#[test]
+fn accounts_that_require_tls_or_a_client_certificate() {
+    let certs = Certs::make();
+    let server = certs.server("server");
+    account(server.server(), "tls_only", "SSL");
+    account(server.server(), "cert_only", "X509");
+    let db = TestDb::on(server.server(), "tls_req");
+
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        Some("tls_only"),
+        &tls_lines("disabled", &certs, None, false),
+    )]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("access denied") && r.stdout.contains("REQUIRE SSL or X509"),
+        "{}",
+        r.stdout
+    );
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        Some("tls_only"),
+        &tls_lines("required", &certs, None, false),
+    )]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        Some("cert_only"),
+        &tls_lines("verify_identity", &certs, Some("ca.pem"), false),
+    )]);
+    assert_eq!(r.code, 1, "without a client certificate: {r:?}");
+    let r = check(&[env_block(
+        &db,
+        "uat",
+        &[],
+        Some("cert_only"),
+        &tls_lines("verify_identity", &certs, Some("ca.pem"), true),
+    )]);
+    assert_eq!(r.code, 0, "with the client certificate: {r:?}");
+    assert!(r.stdout.contains("encrypted, TLSv1."), "{}", r.stdout);
+}
+
+/// A whole migration whose every connection must use TLS with a client
+/// certificate (the account requires X509), judged value for value.
+#[test]
+fn a_full_migration_over_verified_tls_is_exact() {
+    let certs = Certs::make();
+    let server = certs.server("server");
+    account(server.server(), "migrator", "X509");
+    let (src, dst) = (
+        TestDb::on(server.server(), "tls_src"),
+        TestDb::on(server.server(), "tls_dst"),
+    );
+    seed_network(&src, &small_network());
+    let tls = tls_lines("verify_identity", &certs, Some("ca.pem"), true);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "logs_dir = \"logs\"\n\n{}{}",
+        env_block(&src, "prod", PROD_TOKENS, Some("migrator"), &tls),
+        env_block(&dst, "uat", UAT_TOKENS, Some("migrator"), &tls)
+    );
+    let config = write_config_text(dir.path(), &text);
+    let r = run(wfuwp(&config, &dir.path().join("logs")).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let checks = oracle::full_migration(&src);
+    let judged = oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[]), &checks);
+    assert!(judged > 300, "only {judged} values judged");
+}
