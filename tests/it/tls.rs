@@ -84,6 +84,60 @@ fn check(blocks: &[String]) -> Run {
     run(wfuwp(&config, &dir.path().join("logs")).args(["config", "check"]))
 }
 
+/// How one environment connects: account, mode, CA file, client certificate.
+#[derive(Clone, Copy)]
+struct Setting<'a> {
+    user: Option<&'a str>,
+    mode: &'a str,
+    ca: Option<&'a str>,
+    client: bool,
+}
+
+const fn mode(mode: &str) -> Setting<'_> {
+    Setting {
+        user: None,
+        mode,
+        ca: None,
+        client: false,
+    }
+}
+
+impl<'a> Setting<'a> {
+    const fn ca(self, ca: &'a str) -> Self {
+        Setting {
+            ca: Some(ca),
+            ..self
+        }
+    }
+    const fn user(self, user: &'a str) -> Self {
+        Setting {
+            user: Some(user),
+            ..self
+        }
+    }
+    const fn client(self) -> Self {
+        Setting {
+            client: true,
+            ..self
+        }
+    }
+}
+
+/// `config check` of `db` connected as `s` exits `code` and prints every one of `needles`.
+fn expect(db: &TestDb, certs: &Certs, s: Setting, code: i32, needles: &[&str]) {
+    let tls = tls_lines(s.mode, certs, s.ca, s.client);
+    let r = check(&[env_block(db, "uat", &[], s.user, &tls)]);
+    let what = format!("ssl_mode {} as {:?}", s.mode, s.user);
+    assert_eq!(r.code, code, "{what}: {r:?}");
+    for n in needles {
+        assert!(
+            r.stdout.contains(n),
+            "{what}: expected {n:?} in\n{}",
+            r.stdout
+        );
+    }
+}
+
 /// Creates `name` on `server` with the sandbox password, all privileges and `require`.
 fn account(server: &Server, name: &str, require: &str) {
     for host in ["127.0.0.1", "localhost"] {
@@ -95,36 +149,50 @@ fn account(server: &Server, name: &str, require: &str) {
     }
 }
 
+const ENCRYPTED: &str = "encrypted, TLSv1.";
+
 #[test]
 fn every_mode_connects_to_a_tls_server_and_config_check_says_how() {
     let certs = Certs::make();
     let server = certs.server("server");
     let db = TestDb::on(server.server(), "tls_modes");
-    let cases = [
-        ("disabled", None, "NOT encrypted: ssl_mode = \"disabled\""),
-        ("preferred", None, "encrypted, TLSv1."),
-        ("required", None, "encrypted, TLSv1."),
-        ("verify_ca", Some("ca.pem"), "encrypted, TLSv1."),
-        ("verify_identity", Some("ca.pem"), "encrypted, TLSv1."),
-    ];
-    for (mode, ca, expected) in cases {
-        let r = check(&[env_block(
-            &db,
-            "uat",
-            &[],
-            None,
-            &tls_lines(mode, &certs, ca, false),
-        )]);
-        assert_eq!(r.code, 0, "{mode}: {r:?}");
-        assert!(r.stdout.contains(expected), "{mode}: {}", r.stdout);
-        if mode != "disabled" {
-            assert!(
-                r.stdout.contains(&format!("ssl_mode = \"{mode}\"")),
-                "{mode}: {}",
-                r.stdout
-            );
-        }
-    }
+    expect(
+        &db,
+        &certs,
+        mode("disabled"),
+        0,
+        &["NOT encrypted: ssl_mode = \"disabled\""],
+    );
+    expect(
+        &db,
+        &certs,
+        mode("preferred"),
+        0,
+        &[ENCRYPTED, "ssl_mode = \"preferred\""],
+    );
+    expect(
+        &db,
+        &certs,
+        mode("required"),
+        0,
+        &[ENCRYPTED, "ssl_mode = \"required\""],
+    );
+    let verify_ca = mode("verify_ca").ca("ca.pem");
+    expect(
+        &db,
+        &certs,
+        verify_ca,
+        0,
+        &[ENCRYPTED, "ssl_mode = \"verify_ca\""],
+    );
+    let verify_id = mode("verify_identity").ca("ca.pem");
+    expect(
+        &db,
+        &certs,
+        verify_id,
+        0,
+        &[ENCRYPTED, "ssl_mode = \"verify_identity\""],
+    );
 }
 
 #[test]
@@ -132,33 +200,17 @@ fn preferred_falls_back_to_plain_and_required_refuses_a_server_without_tls() {
     // The shared sandbox runs without certificates: it offers no TLS.
     let db = TestDb::new("tls_none");
     let certs = Certs::make();
-    let preferred = check(&[env_block(&db, "uat", &[], None, "")]);
-    assert_eq!(preferred.code, 0, "{preferred:?}");
-    assert!(
-        preferred
-            .stdout
-            .contains("NOT encrypted: the server does not offer TLS")
-            && preferred.stdout.contains("fell back"),
-        "{}",
-        preferred.stdout
+    let fell_back = ["NOT encrypted: the server does not offer TLS", "fell back"];
+    expect(&db, &certs, mode("preferred"), 0, &fell_back);
+    let refused = ["the server does not offer TLS", "Enable TLS on the server"];
+    expect(&db, &certs, mode("required"), 1, &refused);
+    expect(
+        &db,
+        &certs,
+        mode("verify_identity").ca("ca.pem"),
+        1,
+        &refused,
     );
-    for mode in ["required", "verify_identity"] {
-        let ca = (mode != "required").then_some("ca.pem");
-        let r = check(&[env_block(
-            &db,
-            "uat",
-            &[],
-            None,
-            &tls_lines(mode, &certs, ca, false),
-        )]);
-        assert_eq!(r.code, 1, "{mode}: {r:?}");
-        assert!(
-            r.stdout.contains("the server does not offer TLS")
-                && r.stdout.contains("Enable TLS on the server"),
-            "{mode}: {}",
-            r.stdout
-        );
-    }
 }
 
 #[test]
@@ -166,54 +218,29 @@ fn certificate_failures_name_the_cause_and_the_fix() {
     let certs = Certs::make();
     let good = certs.server("server");
     let db = TestDb::on(good.server(), "tls_ca");
-    let r = check(&[env_block(
+    let other_ca = mode("verify_ca").ca("other-ca.pem");
+    expect(
         &db,
-        "uat",
-        &[],
-        None,
-        &tls_lines("verify_ca", &certs, Some("other-ca.pem"), false),
-    )]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stdout.contains("not signed by the CA in ssl_ca"),
-        "{}",
-        r.stdout
+        &certs,
+        other_ca,
+        1,
+        &["not signed by the CA in ssl_ca"],
     );
+    let missing = mode("verify_ca").ca("missing.pem");
+    expect(&db, &certs, missing, 1, &["could not be read"]);
 
     let renamed = certs.server("wrong-name");
     let db = TestDb::on(renamed.server(), "tls_name");
-    let r = check(&[env_block(
+    let identity = mode("verify_identity").ca("ca.pem");
+    expect(
         &db,
-        "uat",
-        &[],
-        None,
-        &tls_lines("verify_identity", &certs, Some("ca.pem"), false),
-    )]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stdout.contains("does not name the host") && r.stdout.contains("verify_ca"),
-        "{}",
-        r.stdout
+        &certs,
+        identity,
+        1,
+        &["does not name the host", "verify_ca"],
     );
     // The chain is fine: verify_ca accepts the same server.
-    let r = check(&[env_block(
-        &db,
-        "uat",
-        &[],
-        None,
-        &tls_lines("verify_ca", &certs, Some("ca.pem"), false),
-    )]);
-    assert_eq!(r.code, 0, "{r:?}");
-
-    let r = check(&[env_block(
-        &db,
-        "uat",
-        &[],
-        None,
-        &tls_lines("verify_ca", &certs, Some("missing.pem"), false),
-    )]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.contains("could not be read"), "{}", r.stdout);
+    expect(&db, &certs, mode("verify_ca").ca("ca.pem"), 0, &[ENCRYPTED]);
 }
 
 #[test]
@@ -223,46 +250,18 @@ fn accounts_that_require_tls_or_a_client_certificate() {
     account(server.server(), "tls_only", "SSL");
     account(server.server(), "cert_only", "X509");
     let db = TestDb::on(server.server(), "tls_req");
-
-    let r = check(&[env_block(
+    let hint = ["access denied", "REQUIRE SSL or X509"];
+    expect(&db, &certs, mode("disabled").user("tls_only"), 1, &hint);
+    expect(
         &db,
-        "uat",
-        &[],
-        Some("tls_only"),
-        &tls_lines("disabled", &certs, None, false),
-    )]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stdout.contains("access denied") && r.stdout.contains("REQUIRE SSL or X509"),
-        "{}",
-        r.stdout
+        &certs,
+        mode("required").user("tls_only"),
+        0,
+        &[ENCRYPTED],
     );
-    let r = check(&[env_block(
-        &db,
-        "uat",
-        &[],
-        Some("tls_only"),
-        &tls_lines("required", &certs, None, false),
-    )]);
-    assert_eq!(r.code, 0, "{r:?}");
-
-    let r = check(&[env_block(
-        &db,
-        "uat",
-        &[],
-        Some("cert_only"),
-        &tls_lines("verify_identity", &certs, Some("ca.pem"), false),
-    )]);
-    assert_eq!(r.code, 1, "without a client certificate: {r:?}");
-    let r = check(&[env_block(
-        &db,
-        "uat",
-        &[],
-        Some("cert_only"),
-        &tls_lines("verify_identity", &certs, Some("ca.pem"), true),
-    )]);
-    assert_eq!(r.code, 0, "with the client certificate: {r:?}");
-    assert!(r.stdout.contains("encrypted, TLSv1."), "{}", r.stdout);
+    let verified = mode("verify_identity").ca("ca.pem").user("cert_only");
+    expect(&db, &certs, verified, 1, &["access denied"]);
+    expect(&db, &certs, verified.client(), 0, &[ENCRYPTED]);
 }
 
 /// A whole migration whose every connection must use TLS with a client
