@@ -35,8 +35,10 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code> {
         crate::ui::init::ask(args.envs.envs.clone())?
     } else {
         draft::finish_all(&args.envs.envs).map_err(|e| {
+            let e = e.to_string();
+            let end = if e.ends_with('.') { "" } else { "." };
             usage(format!(
-                "{e} Nothing was written (no terminal to ask on, so every value must come from the flags)."
+                "{e}{end} Nothing was written (there is no terminal to ask on, so every value must come from the flags)."
             ))
         })?
     };

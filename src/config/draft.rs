@@ -367,7 +367,8 @@ mod tests {
 
     #[test]
     fn missing_values_name_the_flag() {
-        let cases: [(fn(&mut EnvDraft), &str); 4] = [
+        type Change = fn(&mut EnvDraft);
+        let cases: [(Change, &str); 4] = [
             (|d| d.host = None, "--host HOST (or --socket PATH)"),
             (|d| d.user = None, "--user USER"),
             (|d| d.database = None, "--database NAME"),

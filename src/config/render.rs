@@ -75,8 +75,7 @@ pub fn render(envs: &[NewEnvironment]) -> String {
     }
     let mut tokens_explained = false;
     for e in envs {
-        let dashes = "-".repeat(64usize.saturating_sub(e.name.len() + 3).max(4));
-        let _ = writeln!(out, "\n# {dashes} {}", e.name);
+        let _ = writeln!(out, "\n# {} {}", "-".repeat(64), e.name);
         let _ = writeln!(out, "[environments.{}]", e.name);
         match &e.endpoint {
             Endpoint::Tcp { host, port } => {
@@ -88,7 +87,7 @@ pub fn render(envs: &[NewEnvironment]) -> String {
             Endpoint::Socket(path) => {
                 let _ = writeln!(
                     out,
-                    "socket = {}            # Unix socket of a server on this machine",
+                    "socket = {}   # Unix socket of a server on this machine",
                     quote(path)
                 );
             }

@@ -62,9 +62,8 @@ where
     q.interact_text_on(term).context(PROMPT_FAILED)
 }
 
-fn not_blank(s: &String) -> Result<(), String> {
-    draft::check_not_blank("the answer", s)
-}
+/// For text answers that must not be empty (a closure: `input` takes `&T`, here `&String`).
+const NOT_BLANK: fn(&String) -> Result<(), String> = |s| draft::check_not_blank("the answer", s);
 
 fn ask_environments(term: &Term) -> Result<Vec<String>> {
     loop {
@@ -74,7 +73,7 @@ fn ask_environments(term: &Term) -> Result<Vec<String>> {
             .collect();
         let picked = MultiSelect::new()
             .with_prompt("Environments to configure (space toggles, enter accepts)")
-            .items(&STANDARD_ENVIRONMENTS)
+            .items(STANDARD_ENVIRONMENTS)
             .defaults(&checked)
             .interact_on(term)
             .context(PROMPT_FAILED)?;
@@ -149,7 +148,7 @@ fn complete(
         let socket_first = name == "local";
         let how = Select::new()
             .with_prompt(format!("{name}: connect through"))
-            .items(&[
+            .items([
                 "TCP (host and port)",
                 "Unix socket (a server on this machine)",
             ])
@@ -161,7 +160,7 @@ fn complete(
                 term,
                 &format!("{name}: database host"),
                 None,
-                not_blank,
+                NOT_BLANK,
             )?);
             d.port = Some(input(term, &format!("{name}: port"), Some(3306u16), |p| {
                 if *p == 0 {
@@ -175,7 +174,7 @@ fn complete(
                 term,
                 &format!("{name}: socket path"),
                 Some("/run/mysqld/mysqld.sock".to_string()),
-                not_blank,
+                NOT_BLANK,
             )?);
         }
     }
@@ -184,7 +183,7 @@ fn complete(
             term,
             &format!("{name}: database user"),
             previous_user.map(str::to_string),
-            not_blank,
+            NOT_BLANK,
         )?);
     }
     if d.database.is_none() {
@@ -192,7 +191,7 @@ fn complete(
             term,
             &format!("{name}: database name"),
             Some(draft::default_database(&name)),
-            not_blank,
+            NOT_BLANK,
         )?);
     }
     if d.password_env.is_none() && everything {
@@ -217,7 +216,7 @@ fn complete(
                 term,
                 &format!("{name}: value of token '{key}'"),
                 None,
-                not_blank,
+                NOT_BLANK,
             )?;
             d.tokens.push((key.clone(), value));
         }
