@@ -486,7 +486,7 @@ fn on_a_terminal_flags_are_kept_and_only_what_is_missing_is_asked() {
 }
 
 #[test]
-fn on_a_terminal_an_existing_file_is_refused_before_any_question() {
+fn on_a_terminal_refusals_come_before_any_question() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "# mine\n").unwrap();
@@ -498,4 +498,15 @@ fn on_a_terminal_an_existing_file_is_refused_before_any_question() {
         "{screen}"
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "# mine\n");
+
+    let fresh = dir.path().join("fresh.toml");
+    let env = ["--env", "a", "--user", "u"];
+    let t = on_terminal(&fresh, &[&env[..], &env[..]].concat());
+    let (code, screen) = t.finish();
+    assert_eq!(code, 2, "{screen}");
+    assert!(
+        screen.contains("'a' is given twice") && !screen.contains("database host"),
+        "{screen}"
+    );
+    assert!(!fresh.exists());
 }

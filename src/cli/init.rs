@@ -45,8 +45,8 @@ Examples:
 
 Every flag after --env NAME describes that environment. Required per environment:
 --host (or --socket), --user, --database; every environment needs the same --token
-keys. Values not given are asked for on a terminal; without one, the command fails
-naming the flag to add. The file is written with mode 0600 and never replaces an
+keys. Required values not given are asked for on a terminal; without one, the command
+fails naming the flag to add. The file is written with mode 0600 and never replaces an
 existing one without --force; `wfuwp config check` runs on it at the end.";
 
 /// The per-environment flags, grouped by the `--env` they follow.

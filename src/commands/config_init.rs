@@ -32,14 +32,19 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code> {
              the file names the environment variable that holds each one.",
             path.display()
         ));
-        crate::ui::init::ask(args.envs.envs.clone())?
+        crate::ui::init::ask(args.envs.envs.clone()).map_err(|e| {
+            // Flags that cannot make a configuration are a usage error, as without a terminal.
+            match e.downcast_ref::<draft::DraftError>() {
+                Some(d) => refused(d, ""),
+                None => e,
+            }
+        })?
     } else {
         draft::finish_all(&args.envs.envs).map_err(|e| {
-            let e = e.to_string();
-            let end = if e.ends_with('.') { "" } else { "." };
-            usage(format!(
-                "{e}{end} Nothing was written (there is no terminal to ask on, so every value must come from the flags)."
-            ))
+            refused(
+                &e,
+                " (there is no terminal to ask on, so every value must come from the flags)",
+            )
         })?
     };
     let (text, _) = render::render_checked(&envs, &path)
@@ -77,6 +82,13 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code> {
             path.display()
         )
     })
+}
+
+/// `e` as a usage error that also says nothing was written, and `why`.
+fn refused(e: &draft::DraftError, why: &str) -> anyhow::Error {
+    let e = e.to_string();
+    let end = if e.ends_with('.') { "" } else { "." };
+    usage(format!("{e}{end} Nothing was written{why}."))
 }
 
 fn usage(e: impl std::fmt::Display) -> anyhow::Error {

@@ -322,16 +322,22 @@ impl EnvDraft {
     }
 }
 
-/// Completes every draft (the non-interactive path): the first problem is the error.
-pub fn finish_all(drafts: &[EnvDraft]) -> Result<Vec<NewEnvironment>, DraftError> {
-    if drafts.is_empty() {
-        return Err(DraftError::NoEnvironments);
-    }
+/// Refuses an environment given twice.
+pub fn check_unique(drafts: &[EnvDraft]) -> Result<(), DraftError> {
     for (i, d) in drafts.iter().enumerate() {
         if drafts[..i].iter().any(|o| o.name == d.name) {
             return Err(DraftError::Duplicate(d.name.clone()));
         }
     }
+    Ok(())
+}
+
+/// Completes every draft (the non-interactive path): the first problem is the error.
+pub fn finish_all(drafts: &[EnvDraft]) -> Result<Vec<NewEnvironment>, DraftError> {
+    if drafts.is_empty() {
+        return Err(DraftError::NoEnvironments);
+    }
+    check_unique(drafts)?;
     let keys = token_keys(drafts);
     drafts.iter().map(|d| d.finish(&keys, drafts)).collect()
 }

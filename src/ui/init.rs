@@ -31,11 +31,17 @@ pub fn ask(seeds: Vec<EnvDraft>) -> Result<Vec<NewEnvironment>> {
         let keys = ask_token_keys(&term)?;
         (names.into_iter().map(EnvDraft::named).collect(), keys)
     } else {
+        // Before any question: answers for a command line that fails anyway are wasted.
+        draft::check_unique(&seeds)?;
         let keys = draft::token_keys(&seeds);
         (seeds, keys)
     };
     let mut previous_user: Option<String> = None;
     for d in drafts.iter_mut() {
+        if !everything && d.finish(&keys, &[]).is_ok() {
+            previous_user = d.user.clone();
+            continue;
+        }
         term.write_line(&format!("\n[environments.{}]", d.name))
             .context(PROMPT_FAILED)?;
         complete(&term, d, &keys, everything, previous_user.as_deref())?;
