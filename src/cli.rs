@@ -4,11 +4,14 @@
 //! (SOURCE equal to TARGET, site lists that are not numbers) are checked in
 //! [`EnvMigrateArgs::validate`] so that every usage error exits with code 2.
 
+pub mod init;
+
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::sites::SiteSelector;
+pub use init::InitArgs;
 
 /// Top-level command line.
 #[derive(Debug, Parser)]
@@ -62,7 +65,7 @@ pub enum Command {
     #[command(after_help = ENV_MIGRATE_EXAMPLES)]
     EnvMigrate(Box<EnvMigrateArgs>),
 
-    /// Inspect the configuration
+    /// Write a starting configuration, or inspect the configuration
     #[command(subcommand)]
     Config(ConfigCommand),
 
@@ -90,6 +93,9 @@ pub enum ConfigCommand {
         /// Environments to check (default: all configured)
         envs: Vec<String>,
     },
+    /// Write a starting configuration file (asks on a terminal, or takes flags), then check it
+    #[command(after_help = init::INIT_EXAMPLES)]
+    Init(InitArgs),
 }
 
 /// `wfuwp search-replace FROM TO [FROM TO …]`

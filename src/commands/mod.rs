@@ -1,6 +1,7 @@
 //! One module per user-facing action; [`run`] dispatches the parsed command line.
 
 pub mod config_check;
+pub mod config_init;
 pub mod env_migrate;
 pub mod manage;
 pub mod migrate;
@@ -72,6 +73,7 @@ pub fn run(cli: Cli) -> Result<Code> {
     match cli.command {
         Command::EnvMigrate(args) => env_migrate::run(&ctx, &args),
         Command::Config(ConfigCommand::Check { envs }) => config_check::run(&ctx, &envs),
+        Command::Config(ConfigCommand::Init(args)) => config_init::run(&ctx, &args),
         Command::SearchReplace(args) => search_replace::run(&args),
         Command::Completions { shell } => {
             // Rendered in memory first: generate() panics on a write error.

@@ -4,12 +4,17 @@
 //! * [`pairs`] — replacement pairs for a SOURCE → TARGET migration.
 //! * [`fingerprint`] — a secret-free digest that detects config drift on resume.
 //! * [`paths`] — the logs directory and which setting chose it.
+//! * [`draft`], [`render`], [`write`] — a new file from `wfuwp config init`:
+//!   what it must contain, its commented text, and writing it privately.
 
+pub mod draft;
 pub mod fingerprint;
 pub mod load;
 pub mod pairs;
 pub mod paths;
+pub mod render;
 pub mod tls;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! What the user sees: messages, progress, prompts, tables.
 
+pub mod init;
 pub mod output;
 pub mod plan;
 pub mod progress;

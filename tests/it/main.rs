@@ -9,6 +9,7 @@ mod oracle;
 mod support;
 
 mod config;
+mod config_init;
 mod crash;
 mod faults;
 mod managed;

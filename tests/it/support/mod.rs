@@ -14,6 +14,7 @@
 
 pub mod private;
 pub mod proxy;
+pub mod pty;
 
 use std::collections::BTreeMap;
 use std::future::Future;
