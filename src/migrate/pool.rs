@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{sleep_until, Instant};
 
 use super::engine::{Engine, SiteJob};
 use super::errors::{backoff, SiteError};
@@ -76,6 +76,8 @@ async fn work(
 ) {
     let mut conns = Connections::default();
     loop {
+        // Not while a server is above --max-load (before the site's clock starts).
+        engine.throttle.wait().await;
         if interrupt.is_set() || report.lock().map(|r| r.fatal.is_some()).unwrap_or(true) {
             break;
         }
@@ -109,11 +111,12 @@ async fn run_site(
     job: &SiteJob,
     interrupt: &Interrupt,
 ) -> Outcome {
-    let deadline = Instant::now() + engine.limits.timeout;
+    // Its clock stops while the run is throttled (docs/throttling.md).
+    let deadline = engine.throttle.deadline(engine.limits.timeout);
     let mut retries = 0;
     loop {
         let attempt = tokio::select! {
-            r = timeout_at(deadline, migrate_site(engine, conns, worker, job)) => r,
+            r = deadline.run(migrate_site(engine, conns, worker, job)) => r,
             _ = interrupt.triggered() => {
                 conns.kill(engine).await;
                 return Outcome::Interrupted;
@@ -156,7 +159,7 @@ async fn run_site(
             engine.limits.max_retries,
             err.message
         ));
-        let wake = (Instant::now() + backoff(retries)).min(deadline);
+        let wake = (Instant::now() + backoff(retries)).min(deadline.instant());
         tokio::select! {
             _ = sleep_until(wake) => {}
             _ = interrupt.triggered() => return Outcome::Interrupted,

@@ -80,7 +80,8 @@ fn script() -> PathBuf {
 
 /// Reads the `export NAME=value` lines of the server's env.sh.
 fn read_settings(dir: &Path) -> Server {
-    let text = std::fs::read_to_string(dir.join("env.sh")).expect("reading the private server's env.sh");
+    let text =
+        std::fs::read_to_string(dir.join("env.sh")).expect("reading the private server's env.sh");
     let get = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("export {name}=")))
