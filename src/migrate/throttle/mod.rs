@@ -159,7 +159,10 @@ impl Deadline {
     /// When the limit ends, as of now: later by the time the gate has been
     /// closed since the limit was set.
     pub fn instant(&self) -> Instant {
-        let closed = self.throttle.closed_total(Instant::now()) - self.closed_at_start;
+        let closed = self
+            .throttle
+            .closed_total(Instant::now())
+            .saturating_sub(self.closed_at_start);
         self.end + closed
     }
 
