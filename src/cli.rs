@@ -107,6 +107,7 @@ Examples:
   wfuwp env-migrate prod uat --force               no prompts
   wfuwp env-migrate prod uat --dry-run --json      plan only, machine-readable
   wfuwp env-migrate prod uat --include-sites 1,43,78-80
+  wfuwp env-migrate prod uat --max-load Threads_running=15 --critical-load Threads_running=60
   wfuwp env-migrate --list-migrations [--all] [--json]
   wfuwp env-migrate --resume env-migrate-2025-08-17T12-34-56-abc123 --skip-failed
   wfuwp env-migrate --resume <ID> --retry-failed
