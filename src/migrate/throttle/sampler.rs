@@ -236,15 +236,20 @@ impl Task {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is now: start() judged that reading
+        let stop = self.interrupt.clone();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = self.interrupt.triggered() => return,
+                _ = stop.triggered() => return,
             }
             let Some(shared) = gate.upgrade() else {
                 return;
             };
-            let readings = self.read_all().await;
+            // A stop must open the gate at once, not after a slow reading.
+            let readings = tokio::select! {
+                r = self.read_all() => r,
+                _ = stop.triggered() => return,
+            };
             self.judge(&Throttle { shared }, &readings);
             if self.interrupt.is_set() {
                 return;
