@@ -291,6 +291,11 @@ fn a_busy_server_holds_the_run_until_the_load_drops() {
     }
     let log = s.progress_log();
     assert!(log.contains("load back under --max-load"), "{log}");
+    assert!(
+        output(&out).contains("s in all (--max-load threads_running=4)"),
+        "the final report does not say the run was throttled:\n{}",
+        output(&out)
+    );
     let summary = s.json("migration-summary.json");
     assert_eq!(
         summary["throttle"]["maxLoad"], "threads_running=4",
