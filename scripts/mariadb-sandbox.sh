@@ -113,7 +113,9 @@ init_datadir() {
     mkdir -p "$DATADIR" "$DIR/tmp"
     local as_root=()
     [ "$(id -u)" -eq 0 ] && as_root=(--user=root)
-    "$INSTALL_DB" --no-defaults "${as_root[@]}" --datadir="$DATADIR" \
+    # --tmpdir: the bootstrap's temporary tables must not meet those of
+    # another server initialising at the same time in a shared /tmp.
+    "$INSTALL_DB" --no-defaults "${as_root[@]}" --datadir="$DATADIR" --tmpdir="$DIR/tmp" \
         --auth-root-authentication-method=normal --skip-test-db \
         >"$DIR/install-db.log" 2>&1 || { cat "$DIR/install-db.log" >&2; die "mariadb-install-db failed (log above)"; }
 }

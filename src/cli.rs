@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::migrate::throttle::LoadLimits;
 use crate::sites::SiteSelector;
 pub use init::InitArgs;
 
@@ -112,6 +113,7 @@ Examples:
   wfuwp env-migrate prod uat --force               no prompts
   wfuwp env-migrate prod uat --dry-run --json      plan only, machine-readable
   wfuwp env-migrate prod uat --include-sites 1,43,78-80
+  wfuwp env-migrate prod uat --max-load Threads_running=15 --critical-load Threads_running=60
   wfuwp env-migrate --list-migrations [--all] [--json]
   wfuwp env-migrate --resume env-migrate-2025-08-17T12-34-56-abc123 --skip-failed
   wfuwp env-migrate --resume <ID> --retry-failed
@@ -198,6 +200,18 @@ pub struct EnvMigrateArgs {
     /// Retries of a transient failure within one run, 0 to 100 [default: 3]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=crate::config::MAX_RETRIES as i64))]
     pub max_retries: Option<u32>,
+
+    /// Workers wait while SHOW GLOBAL STATUS on source or target is above this:
+    /// VAR=N[,VAR=N], or off [default: Threads_running=25]
+    #[arg(long, value_name = "VAR=N", value_parser = parse_load_limits,
+          conflicts_with_all = ["rollback", "abandon", "list_migrations", "show_state_path"])]
+    pub max_load: Option<LoadLimits>,
+
+    /// The run stops (paused, resumable) when source or target is above this:
+    /// VAR=N[,VAR=N] [default: off]
+    #[arg(long, value_name = "VAR=N", value_parser = parse_load_limits,
+          conflicts_with_all = ["rollback", "abandon", "list_migrations", "show_state_path"])]
+    pub critical_load: Option<LoadLimits>,
 
     /// Do not keep the target's previous tables (asks unless --force)
     #[arg(long)]
@@ -369,6 +383,11 @@ fn parse_replace_pair(s: &str) -> Result<crate::replace::Pair, String> {
     Ok(crate::replace::Pair::new(from, to))
 }
 
+fn parse_load_limits(s: &str) -> Result<LoadLimits, String> {
+    s.parse()
+        .map_err(|e: crate::migrate::throttle::LoadSpecError| e.to_string())
+}
+
 fn parse_minutes(s: &str) -> Result<f64, String> {
     let m: f64 = s
         .parse()
@@ -436,6 +455,40 @@ mod tests {
                 "env-migrate",
                 "prod",
                 "uat",
+                "--max-load",
+                "Threads_running",
+            ],
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--max-load",
+                "Threads_running=lots",
+            ],
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--critical-load",
+                "Threads_running=-1",
+            ],
+            &[
+                "env-migrate",
+                "--rollback",
+                "x",
+                "--max-load",
+                "Threads_running=5",
+            ],
+            &[
+                "env-migrate",
+                "--list-migrations",
+                "--critical-load",
+                "Threads_running=5",
+            ],
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
                 "--include-users",
                 "--include-sites",
                 "2",
@@ -485,6 +538,17 @@ mod tests {
             MigrateAction::List
         );
         assert_eq!(action(&["env-migrate"]).unwrap(), MigrateAction::Choose);
+        assert_eq!(
+            action(&[
+                "env-migrate",
+                "--resume",
+                "id1",
+                "--max-load",
+                "threads_running=10"
+            ])
+            .unwrap(),
+            MigrateAction::Resume("id1".into())
+        );
         assert_eq!(
             action(&["--verbose", "env-migrate", "--show-state-path"]).unwrap(),
             MigrateAction::ShowStatePath

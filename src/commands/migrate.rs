@@ -16,6 +16,7 @@ use crate::interrupt::Interrupt;
 use crate::migrate::engine::{backups_of, Engine, Limits};
 use crate::migrate::phases::{self, RunEnd, RunPlan};
 use crate::migrate::preflight::{self, Checked};
+use crate::migrate::throttle::{LoadLimits, LoadSpec, Sampler};
 use crate::migrate::{names, plan, rollback, selection};
 use crate::replace::Pair;
 use crate::replace::Replacer;
@@ -39,7 +40,7 @@ pub fn new_migration(
     let options = options_from_args(args, &config, &pairs);
     let rt = super::runtime()?;
     if args.dry_run {
-        let checked = rt.block_on(preflight::check(&config, source, target, &logs_dir))?;
+        let (checked, _) = rt.block_on(check(&config, args, source, target, &logs_dir))?;
         let sites = selection::select(&checked.inventory.sites, &options)
             .map_err(|e| CodedError::usage(e.to_string()))?;
         crate::ui::plan::show(&plan::build(&checked, &options, &sites), args.json)?;
@@ -56,7 +57,7 @@ pub fn new_migration(
     confirm_new(args, source, target)?;
     rt.block_on(async {
         let interrupt = Interrupt::install()?;
-        let checked = preflight::check(&config, source, target, &logs_dir).await?;
+        let (checked, sampler) = check(&config, args, source, target, &logs_dir).await?;
         let sites = selection::select(&checked.inventory.sites, &options)
             .map_err(|e| CodedError::usage(e.to_string()))?;
         let replacer = Arc::new(Replacer::new(&options.replacements)?);
@@ -77,7 +78,16 @@ pub fn new_migration(
         ));
         let limits = limits(args, &config.defaults);
         let post = config.environment(target)?.post_migration.clone();
-        run(session, checked, lock, replacer, limits, post, interrupt).await
+        run(
+            session,
+            (checked, sampler),
+            lock,
+            replacer,
+            limits,
+            post,
+            interrupt,
+        )
+        .await
     })
     .map(report)
 }
@@ -111,7 +121,7 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             other => other,
         };
         let session = Session::resume(&logs_dir, id, request)?;
-        let checked = match preflight::check(&config, source, target, &logs_dir).await {
+        let (checked, sampler) = match check(&config, args, source, target, &logs_dir).await {
             Ok(c) => c,
             Err(e) => {
                 session.phase_failed(state::Phase::Preflight, &format!("{e:#}"))?;
@@ -140,14 +150,49 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
         };
         let limits = limits(args, &created_with);
         let post = config.environment(target)?.post_migration.clone();
-        run(session, checked, lock, replacer, limits, post, interrupt).await
+        run(
+            session,
+            (checked, sampler),
+            lock,
+            replacer,
+            limits,
+            post,
+            interrupt,
+        )
+        .await
     })
     .map(report)
 }
 
+/// Preflight, then the load limits checked against both servers (a name the
+/// server does not have is the operator's mistake: exit 2).
+async fn check(
+    config: &Config,
+    args: &EnvMigrateArgs,
+    source: &str,
+    target: &str,
+    logs_dir: &std::path::Path,
+) -> Result<(Checked, Sampler)> {
+    let checked = preflight::check(config, source, target, logs_dir).await?;
+    let spec = LoadSpec {
+        max: args
+            .max_load
+            .clone()
+            .unwrap_or_else(LoadLimits::default_max),
+        critical: args.critical_load.clone().unwrap_or_default(),
+    };
+    let sampler = Sampler::check(&checked.source, &checked.target, spec)
+        .await
+        .map_err(|e| match e.is_usage() {
+            true => anyhow::Error::from(CodedError::usage(e.to_string())),
+            false => anyhow::Error::from(e),
+        })?;
+    Ok((checked, sampler))
+}
+
 async fn run(
     session: Session,
-    checked: Checked,
+    (checked, sampler): (Checked, Sampler),
     lock: TargetLock,
     replacer: Arc<Replacer>,
     limits: Limits,
@@ -163,6 +208,9 @@ async fn run(
         return Err(CodedError::usage(e.to_string()).into());
     }
     let to_process = session.sites_to_process().len() as u64;
+    let progress = Progress::new(to_process, limits.concurrency);
+    let log = state::store::ProgressLog::open(&session.dir())?;
+    let throttle = sampler.start(log, progress.clone(), interrupt.clone(), session.id());
     let engine = Engine {
         tag: names::tag(&state.migration_id),
         backups: backups_of(&state),
@@ -175,7 +223,8 @@ async fn run(
         requires_primary_key: checked.target_settings.requires_primary_key,
         keep_backup: !options.skip_backup,
         limits,
-        progress: Progress::new(to_process, limits.concurrency),
+        progress,
+        throttle,
         lock,
     };
     phases::run(

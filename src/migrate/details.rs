@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::pool::PoolReport;
+use super::throttle::ThrottleSummary;
 use super::verify::Verification;
 use crate::db::bulk::BulkMode;
 use crate::replace::ValueStats;
@@ -33,6 +34,9 @@ pub struct RunDetails {
     /// The post_migration phase's checks, when it ran in this run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<VerificationOutcome>,
+    /// The load limits and the time spent waiting for the load to drop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<ThrottleSummary>,
     /// Why the run stopped, when it paused for a reason other than the
     /// operator's Ctrl-C (lost lock, server gone, critical load).
     #[serde(skip_serializing_if = "Option::is_none")]

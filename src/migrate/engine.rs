@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mysql_async::Opts;
 
+use super::throttle::Throttle;
 use crate::db::bulk::BulkMode;
 use crate::db::discovery::{Column, Inventory};
 use crate::db::server_lock::TargetLock;
@@ -96,6 +97,8 @@ pub struct Engine {
     pub limits: Limits,
     /// Live progress.
     pub progress: Progress,
+    /// The `--max-load` gate workers pass before each unit of work.
+    pub throttle: Throttle,
     /// The run's exclusive lock on the target database; checked before
     /// every swap so that nothing goes live once it is lost.
     pub lock: TargetLock,

@@ -18,4 +18,5 @@ pub mod rollback_order;
 pub mod selection;
 pub mod site;
 pub mod swap;
+pub mod throttle;
 pub mod verify;

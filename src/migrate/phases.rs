@@ -122,6 +122,12 @@ async fn network_tables(
     if s.is_phase_completed(Phase::NetworkTables) {
         return Ok(None);
     }
+    // The phase is short and swaps all at once: it waits for the load to drop
+    // before it starts, not midway, and its time limit starts after the wait.
+    tokio::select! {
+        _ = engine.throttle.wait() => {}
+        _ = interrupt.triggered() => return Ok(Some(MigrationStatus::Paused)),
+    }
     s.phase_started(Phase::NetworkTables)?;
     let selected: Option<Vec<u64>> = selection::is_partial(options)
         .then(|| s.snapshot().sites().iter().map(|r| r.site_id).collect());
@@ -323,6 +329,7 @@ fn finish(
     interrupt: &Interrupt,
 ) -> Result<RunEnd> {
     engine.progress.finish();
+    extra.throttle = Some(engine.throttle.summary());
     // A stop that was not the operator's (lost lock, server gone) is an error
     // to report, though the run pauses just the same and is resumable.
     let cause = interrupt

@@ -6,8 +6,6 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::time::{timeout_at, Instant};
-
 use super::engine::{Engine, SiteJob};
 use super::errors::SiteError;
 use super::retry::{AfterFailure, Retries};
@@ -77,6 +75,8 @@ async fn work(
 ) {
     let mut conns = Connections::default();
     loop {
+        // Not while a server is above --max-load (before the site's clock starts).
+        engine.throttle.wait().await;
         if interrupt.is_set() || report.lock().map(|r| r.fatal.is_some()).unwrap_or(true) {
             break;
         }
@@ -110,11 +110,12 @@ async fn run_site(
     job: &SiteJob,
     interrupt: &Interrupt,
 ) -> Outcome {
-    let deadline = Instant::now() + engine.limits.timeout;
+    // Its clock stops while the run is throttled (docs/throttling.md).
+    let deadline = engine.throttle.deadline(engine.limits.timeout);
     let mut retries = Retries::new(engine, interrupt, format!("site {}", job.id));
     loop {
         let attempt = tokio::select! {
-            r = timeout_at(deadline, migrate_site(engine, conns, worker, job)) => r,
+            r = deadline.run(migrate_site(engine, conns, worker, job)) => r,
             _ = interrupt.triggered() => {
                 conns.kill(engine).await;
                 return Outcome::Interrupted;
@@ -145,7 +146,7 @@ async fn run_site(
                 }
             }
         }
-        if !retries.wait(Some(deadline)).await {
+        if !retries.wait(Some(deadline.instant())).await {
             return Outcome::Interrupted;
         }
     }

@@ -204,6 +204,8 @@ async fn copy_into_staging(
     execute_batched(target, &creates).await?;
     let mut result = SiteResult::default();
     for (table, staging) in job.tables.iter().zip(&stagings) {
+        // A table is the unit of work a throttled run waits between.
+        engine.throttle.wait().await;
         engine.progress.table(worker, job.id, &table.name);
         let copied = copy_table(
             source,

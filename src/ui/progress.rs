@@ -108,6 +108,15 @@ impl Progress {
         }
     }
 
+    /// A line about the run as a whole (e.g. "throttled: …"): above the bars
+    /// on a terminal, a status line otherwise.
+    pub fn note(&self, line: &str) {
+        match &self.inner.bars {
+            Some(b) => b.overall.println(line),
+            None => output::info(line),
+        }
+    }
+
     /// Clears the live display.
     pub fn finish(&self) {
         if let Some(b) = &self.inner.bars {

@@ -39,6 +39,18 @@ pub fn final_report(s: &Summary) {
         s.run_duration_seconds,
         s.backup_bytes.map(|b| format!("\n  backups held on the target: {}", output::size(b))).unwrap_or_default()
     ));
+    let throttle = s.extra.get("throttle");
+    let times = throttle
+        .and_then(|t| t["throttledTimes"].as_u64())
+        .unwrap_or(0);
+    if let (Some(t), true) = (throttle, times > 0) {
+        output::info(format!(
+            "  throttled {} for {} s in all (--max-load {})",
+            output::count(times, "time"),
+            t["throttledSeconds"].as_f64().unwrap_or(0.0),
+            t["maxLoad"].as_str().unwrap_or("?")
+        ));
+    }
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
             "  site {} {:?} after {}: {}",

@@ -22,4 +22,5 @@ mod safety_local;
 mod state;
 mod stream_dump;
 mod testbed;
+mod throttle;
 mod tls;
