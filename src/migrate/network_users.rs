@@ -296,9 +296,12 @@ async fn clashes(target: &mut Conn, users: &str, staging: &str) -> Result<Vec<Cl
         .collect())
 }
 
-/// Which of `brought` the target did not have before this migration: read
-/// from the backup copy of `users` when there is one (a redo must not take
-/// the users an earlier attempt inserted for the target's own), else live.
+/// Which of `brought` are new to the target: not in its `users` now, or
+/// not in it before this migration. The backup copy of `users` says which
+/// ids the target had before, so a redo after a crash does not take the
+/// users an earlier attempt inserted for the target's own; the live table
+/// says which it still has (an operator may have moved one out of the way
+/// before a retry). Without a backup (`--skip-backup`) only live counts.
 async fn new_users(
     engine: &Engine,
     target: &mut Conn,
@@ -306,34 +309,38 @@ async fn new_users(
     brought: &BTreeSet<u64>,
 ) -> Result<BTreeSet<u64>, SiteError> {
     let backup = derived(Role::Backup, &engine.tag, users);
-    let before = if existing_tables(target, std::slice::from_ref(&backup))
+    let mut sources = vec![users.to_string()];
+    if existing_tables(target, std::slice::from_ref(&backup))
         .await?
         .contains(&backup)
     {
-        backup
-    } else {
-        users.to_string()
-    };
-    let had: BTreeSet<u64> = target
-        .query::<u64, _>(format!(
-            "SELECT ID FROM {} WHERE {}",
-            ident(&before),
-            RowFilter::ids("ID", brought.iter().copied()).sql()
-        ))
-        .await?
-        .into_iter()
-        .collect();
+        sources.push(backup);
+    }
+    let mut had = brought.clone();
+    for table in &sources {
+        let here: BTreeSet<u64> = target
+            .query::<u64, _>(format!(
+                "SELECT ID FROM {} WHERE {}",
+                ident(table),
+                RowFilter::ids("ID", brought.iter().copied()).sql()
+            ))
+            .await?
+            .into_iter()
+            .collect();
+        had = had.intersection(&here).copied().collect();
+    }
     Ok(brought.difference(&had).copied().collect())
 }
 
 /// Whether a usermeta row of `user` with `key` is written (and so first
 /// deleted) by the step: the migrated sites' keys of every brought user,
 /// and every key of a new user that is not another site's.
-fn is_written(prefix: &str, p: &Prepared, user: u64, key: &str) -> bool {
+/// A NULL key (the column allows it) is nobody's site's: global.
+fn is_written(prefix: &str, p: &Prepared, user: u64, key: Option<&str>) -> bool {
     if !p.brought.contains(&user) {
         return false;
     }
-    match key_scope(prefix, key) {
+    match key.map_or(KeyScope::Global, |k| key_scope(prefix, k)) {
         KeyScope::Site(s) => p.ok.contains(&s),
         KeyScope::Global => p.new.contains(&user),
     }
@@ -355,7 +362,7 @@ async fn prune_staging(
             keep_users.sql()
         ))
         .await?;
-    let rows: Vec<(u64, u64, String)> = target
+    let rows: Vec<(u64, u64, Option<String>)> = target
         .query(format!(
             "SELECT umeta_id, user_id, meta_key FROM {}",
             ident(s_meta)
@@ -363,7 +370,7 @@ async fn prune_staging(
         .await?;
     let keep = rows
         .iter()
-        .filter(|(_, user, key)| is_written(prefix, p, *user, key))
+        .filter(|(_, user, key)| is_written(prefix, p, *user, key.as_deref()))
         .map(|(id, _, _)| *id);
     target
         .query_drop(format!(
@@ -393,7 +400,7 @@ pub async fn apply(
     tx.query_drop(format!("DELETE FROM {} WHERE {}", ident(&users), ids.sql()))
         .await?;
     insert_staged(tx, engine, &users, "ID").await?;
-    let rows: Vec<(u64, u64, String)> = tx
+    let rows: Vec<(u64, u64, Option<String>)> = tx
         .query(format!(
             "SELECT umeta_id, user_id, meta_key FROM {} WHERE {}",
             ident(&usermeta),
@@ -402,7 +409,7 @@ pub async fn apply(
         .await?;
     let owned = rows
         .iter()
-        .filter(|(_, user, key)| is_written(prefix, p, *user, key))
+        .filter(|(_, user, key)| is_written(prefix, p, *user, key.as_deref()))
         .map(|(id, _, _)| *id);
     tx.query_drop(format!(
         "DELETE FROM {} WHERE {}",
@@ -474,21 +481,23 @@ mod tests {
     fn new_users_get_global_keys_existing_ones_only_the_sites_keys() {
         let p = prepared(&[2, 4], &[7, 8], &[8]);
         // Existing user 7: the migrated sites' keys only.
-        assert!(is_written("wp_", &p, 7, "wp_2_capabilities"));
-        assert!(is_written("wp_", &p, 7, "wp_4_user_level"));
-        assert!(!is_written("wp_", &p, 7, "nickname"));
-        assert!(!is_written("wp_", &p, 7, "wp_3_capabilities"));
-        assert!(!is_written("wp_", &p, 7, "wp_capabilities"));
+        assert!(is_written("wp_", &p, 7, Some("wp_2_capabilities")));
+        assert!(is_written("wp_", &p, 7, Some("wp_4_user_level")));
+        assert!(!is_written("wp_", &p, 7, Some("nickname")));
+        assert!(!is_written("wp_", &p, 7, Some("wp_3_capabilities")));
+        assert!(!is_written("wp_", &p, 7, Some("wp_capabilities")));
         // New user 8: global keys too, never another site's.
-        assert!(is_written("wp_", &p, 8, "nickname"));
-        assert!(is_written("wp_", &p, 8, "wp_2_capabilities"));
-        assert!(!is_written("wp_", &p, 8, "wp_3_capabilities"));
-        assert!(!is_written("wp_", &p, 8, "wp_capabilities"));
+        assert!(is_written("wp_", &p, 8, Some("nickname")));
+        assert!(is_written("wp_", &p, 8, Some("wp_2_capabilities")));
+        assert!(!is_written("wp_", &p, 8, Some("wp_3_capabilities")));
+        assert!(!is_written("wp_", &p, 8, Some("wp_capabilities")));
         // A user not brought: nothing.
-        assert!(!is_written("wp_", &p, 9, "wp_2_capabilities"));
+        assert!(!is_written("wp_", &p, 9, Some("wp_2_capabilities")));
+        assert!(is_written("wp_", &p, 8, None));
+        assert!(!is_written("wp_", &p, 7, None));
         let main = prepared(&[1], &[8], &[8]);
-        assert!(is_written("wp_", &main, 8, "wp_capabilities"));
-        assert!(!is_written("wp_", &main, 8, "wp_2_capabilities"));
+        assert!(is_written("wp_", &main, 8, Some("wp_capabilities")));
+        assert!(!is_written("wp_", &main, 8, Some("wp_2_capabilities")));
     }
 
     #[test]
