@@ -208,7 +208,8 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         let selected = table.starts_with("wp_2_") || table.starts_with("wp_3_");
         // users/usermeta: the selected sites' members and authors come
         // along (checked value for value in tests/users.rs).
-        let network_rows = ["wp_blogs", "wp_blogmeta", "wp_users", "wp_usermeta"].contains(&table.as_str());
+        let network_rows =
+            ["wp_blogs", "wp_blogmeta", "wp_users", "wp_usermeta"].contains(&table.as_str());
         if selected || network_rows {
             continue;
         }

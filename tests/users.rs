@@ -24,7 +24,14 @@ mod support;
 use migration_kit::{assert_killed, assert_same, live_checksums, started_id, Checksums, Scenario};
 use support::{seed_network, table_checksums, Run, TestDb};
 
-const NEW: &[&str] = &["env-migrate", "prod", "uat", "--force", "--include-sites", "2,3,4"];
+const NEW: &[&str] = &[
+    "env-migrate",
+    "prod",
+    "uat",
+    "--force",
+    "--include-sites",
+    "2,3,4",
+];
 
 /// (ID, login, email, url, display name) of the users table.
 type UserRow = (u64, String, String, String, String);
@@ -148,7 +155,7 @@ fn outside_site_2(c: &Checksums) -> Checksums {
                 && !t.starts_with("_wf")
                 && !["wp_blogs", "wp_blogmeta", "wp_users", "wp_usermeta"].contains(&t.as_str())
         })
-        .map(|(t, v)| (t.clone(), v.clone()))
+        .map(|(t, v)| (t.clone(), *v))
         .collect()
 }
 
@@ -174,14 +181,23 @@ fn members_and_authors_come_along_and_a_clash_fails_only_its_site() {
     // (c) id taken by another login; (d) login taken under another id.
     let s3 = site(&state, 3);
     let s4 = site(&state, 4);
-    assert_eq!((s3["status"].as_str(), s3["errorKind"].as_str()), (Some("failed"), Some("data")));
-    assert_eq!((s4["status"].as_str(), s4["errorKind"].as_str()), (Some("failed"), Some("data")));
+    assert_eq!(
+        (s3["status"].as_str(), s3["errorKind"].as_str()),
+        (Some("failed"), Some("data"))
+    );
+    assert_eq!(
+        (s4["status"].as_str(), s4["errorKind"].as_str()),
+        (Some("failed"), Some("data"))
+    );
     let e3 = s3["error"].as_str().unwrap_or_default();
     let e4 = s4["error"].as_str().unwrap_or_default();
     for part in ["source user ID 7 'carol'", "ID 7 is taken by user 'dave'"] {
         assert!(e3.contains(part), "site 3's error lacks {part:?}: {e3}");
     }
-    for part in ["source user ID 8 'erin'", "login 'erin' is taken by user ID 30"] {
+    for part in [
+        "source user ID 8 'erin'",
+        "login 'erin' is taken by user ID 30",
+    ] {
         assert!(e4.contains(part), "site 4's error lacks {part:?}: {e4}");
     }
     assert_eq!(site(&state, 2)["status"], "completed");
@@ -193,8 +209,20 @@ fn members_and_authors_come_along_and_a_clash_fails_only_its_site() {
         users(&s.target),
         vec![
             user(1, "uatadmin", "admin@uat.wfu.edu", "", "UAT Admin"),
-            user(5, "alice", "alice@wfu.edu", "https://uat.wfu.edu/~alice/", "Alice"),
-            user(6, "bob", "bob@wfu.edu", "https://biology.uat.wfu.edu/bob", "Bob Prod"),
+            user(
+                5,
+                "alice",
+                "alice@wfu.edu",
+                "https://uat.wfu.edu/~alice/",
+                "Alice"
+            ),
+            user(
+                6,
+                "bob",
+                "bob@wfu.edu",
+                "https://biology.uat.wfu.edu/bob",
+                "Bob Prod"
+            ),
             user(7, "dave", "dave@uat.wfu.edu", "", "Dave"),
             user(10, "gina", "gina@wfu.edu", "", "Gina"),
             user(30, "erin", "erin@uat.wfu.edu", "", "Erin UAT"),
@@ -224,8 +252,9 @@ fn members_and_authors_come_along_and_a_clash_fails_only_its_site() {
     // Failed sites: not migrated, their blogs rows untouched; sitemeta
     // (site_admins) and everything outside site 2 untouched.
     assert_eq!(
-        s.target
-            .query::<(u64, String)>("SELECT blog_id, domain FROM wp_blogs WHERE blog_id IN (3, 4) ORDER BY blog_id"),
+        s.target.query::<(u64, String)>(
+            "SELECT blog_id, domain FROM wp_blogs WHERE blog_id IN (3, 4) ORDER BY blog_id"
+        ),
         blogs_3_4
     );
     assert_same(
@@ -233,8 +262,9 @@ fn members_and_authors_come_along_and_a_clash_fails_only_its_site() {
         &outside_site_2(&table_checksums(&s.target)),
         "outside site 2 and the users tables",
     );
-    let admins: Vec<String> =
-        s.target.query("SELECT meta_value FROM wp_sitemeta WHERE meta_key = 'site_admins'");
+    let admins: Vec<String> = s
+        .target
+        .query("SELECT meta_value FROM wp_sitemeta WHERE meta_key = 'site_admins'");
     assert_eq!(admins, vec![r#"a:1:{i:0;s:8:"uatadmin";}"#.to_string()]);
     let site2: Vec<String> = s
         .target
@@ -256,21 +286,32 @@ fn a_site_failed_by_a_clash_goes_in_on_retry_once_the_clash_is_resolved() {
     // The operator moves dave out of carol's way; erin stays in the way.
     s.target
         .exec("UPDATE wp_users SET ID = 70 WHERE ID = 7; UPDATE wp_usermeta SET user_id = 70 WHERE user_id = 7");
-    let r = s.run(&["env-migrate", "--resume", &id, "--force", "--retry-failed"], None);
+    let r = s.run(
+        &["env-migrate", "--resume", &id, "--force", "--retry-failed"],
+        None,
+    );
     assert_eq!(r.code, 3, "site 4 still fails:\n{}", text(&r));
     let state = s.state(&id);
     assert_eq!(site(&state, 3)["status"], "completed");
     assert_eq!(site(&state, 4)["status"], "failed");
     assert_eq!(site(&state, 4)["errorKind"], "data");
-    let carol: Vec<UserRow> = s
-        .target
-        .query("SELECT ID, user_login, user_email, user_url, display_name FROM wp_users WHERE ID = 7");
+    let carol: Vec<UserRow> = s.target.query(
+        "SELECT ID, user_login, user_email, user_url, display_name FROM wp_users WHERE ID = 7",
+    );
     assert_eq!(carol, vec![user(7, "carol", "carol@wfu.edu", "", "Carol")]);
     assert_eq!(
-        meta(&s.target, "user_id IN (6, 7) AND meta_key LIKE 'wp\\_3\\_%'"),
-        vec![m(6, "wp_3_capabilities", "prod-3"), m(7, "wp_3_capabilities", CAPS_AUTHOR)]
+        meta(
+            &s.target,
+            "user_id IN (6, 7) AND meta_key LIKE 'wp\\_3\\_%'"
+        ),
+        vec![
+            m(6, "wp_3_capabilities", "prod-3"),
+            m(7, "wp_3_capabilities", CAPS_AUTHOR)
+        ]
     );
-    let blog3: Vec<u64> = s.target.query("SELECT COUNT(*) FROM wp_blogs WHERE blog_id = 3");
+    let blog3: Vec<u64> = s
+        .target
+        .query("SELECT COUNT(*) FROM wp_blogs WHERE blog_id = 3");
     assert_eq!(blog3, vec![1]);
 }
 
@@ -296,8 +337,14 @@ fn no_users_leaves_users_and_usermeta_byte_identical() {
     .expect("config json");
     assert_eq!(config["options"]["noUsers"], true);
     let state = s.state(&id);
-    for t in state["networkBackup"]["tables"].as_array().expect("network backup") {
-        assert!(!t["live"].as_str().unwrap_or_default().contains("user"), "{t}");
+    for t in state["networkBackup"]["tables"]
+        .as_array()
+        .expect("network backup")
+    {
+        assert!(
+            !t["live"].as_str().unwrap_or_default().contains("user"),
+            "{t}"
+        );
     }
 }
 
@@ -313,7 +360,11 @@ fn rollback_restores_users_and_usermeta_exactly() {
     let id = started_id(&text(&r)).expect("migration id");
     let during = table_checksums(&s.target);
     for t in ["wp_users", "wp_usermeta"] {
-        assert_ne!(during.get(t), before.get(t), "{t} must have changed for this test to mean anything");
+        assert_ne!(
+            during.get(t),
+            before.get(t),
+            "{t} must have changed for this test to mean anything"
+        );
     }
     let r = s.run(&["env-migrate", "--rollback", &id, "--force"], None);
     assert_eq!(r.code, 0, "rollback:\n{}", text(&r));
@@ -341,7 +392,11 @@ fn a_kill_in_the_users_step_then_resume_equals_an_uninterrupted_run() {
         let id = s.only_migration().expect("the killed run's migration");
         let r = s.run(&["env-migrate", "--resume", &id, "--force"], None);
         assert_eq!(r.code, 3, "resume after {point}:\n{}", text(&r));
-        assert_same(&expected, &live_checksums(&s.target), &format!("killed at {point}, resumed"));
+        assert_same(
+            &expected,
+            &live_checksums(&s.target),
+            &format!("killed at {point}, resumed"),
+        );
         let state = s.state(&id);
         for site_id in [2, 3, 4] {
             assert_eq!(
@@ -351,6 +406,9 @@ fn a_kill_in_the_users_step_then_resume_equals_an_uninterrupted_run() {
             );
         }
         let leftovers = migration_kit::tables_marked(&s.target, migration_kit::STAGING);
-        assert!(leftovers.is_empty(), "staging left after {point}: {leftovers:?}");
+        assert!(
+            leftovers.is_empty(),
+            "staging left after {point}: {leftovers:?}"
+        );
     }
 }

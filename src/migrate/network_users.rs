@@ -155,7 +155,9 @@ pub async fn prepare(
 ) -> Result<Prepared, SiteError> {
     let prefix = engine.inventory.prefix.clone();
     let (users, usermeta) = (format!("{prefix}users"), format!("{prefix}usermeta"));
-    if !engine.inventory.tables.contains_key(&users) || !engine.inventory.tables.contains_key(&usermeta) {
+    if !engine.inventory.tables.contains_key(&users)
+        || !engine.inventory.tables.contains_key(&usermeta)
+    {
         // Nothing to bring: a source without users tables is not a usable
         // WordPress, but it is not this step's to refuse.
         return Ok(Prepared {
@@ -234,7 +236,8 @@ async fn needed_users(
     ids: &[SiteId],
 ) -> Result<BTreeMap<SiteId, BTreeSet<u64>>, SiteError> {
     let prefix = &engine.inventory.prefix;
-    let mut needs: BTreeMap<SiteId, BTreeSet<u64>> = ids.iter().map(|&s| (s, BTreeSet::new())).collect();
+    let mut needs: BTreeMap<SiteId, BTreeSet<u64>> =
+        ids.iter().map(|&s| (s, BTreeSet::new())).collect();
     let by_key: BTreeMap<String, SiteId> = ids
         .iter()
         .map(|&s| (capabilities_key(prefix, s), s))
