@@ -143,11 +143,11 @@ async fn network_tables(
         retried
     } else {
         // Completed sites (none, unless a rerun for retried sites failed)
-        // keep the rows they went live with.
+        // keep the rows they went live with; skipped ones are not migrated.
         state
             .sites()
             .iter()
-            .filter(|r| r.status != SiteStatus::Completed)
+            .filter(|r| !matches!(r.status, SiteStatus::Completed | SiteStatus::Skipped))
             .map(|r| r.site_id)
             .collect()
     };
