@@ -185,6 +185,11 @@ pub struct EnvMigrateArgs {
     #[arg(long)]
     pub include_users: bool,
 
+    /// With a site selection: do not bring the selected sites' members and
+    /// post authors along into the target's users and usermeta
+    #[arg(long, conflicts_with = "include_users")]
+    pub no_users: bool,
+
     /// Extra replacement pair FROM=TO (repeatable)
     #[arg(long = "replace", value_name = "FROM=TO", value_parser = parse_replace_pair)]
     pub replace: Vec<crate::replace::Pair>,
@@ -233,7 +238,7 @@ pub struct EnvMigrateArgs {
     /// Resume the migration with this id
     #[arg(long, value_name = "ID", conflicts_with_all = [
         "include_sites", "exclude_sites", "active_only", "exclude_main_site",
-        "include_users", "replace", "network_only", "sites_only", "skip_backup"])]
+        "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup"])]
     pub resume: Option<String>,
 
     /// With --resume: leave failed sites untouched this run
@@ -324,6 +329,14 @@ impl EnvMigrateArgs {
             return Err(UsageError(
                 "--include-users copies the whole network's users, so it only works with a full migration \
                  (no --include-sites, --exclude-sites, --active-only, --exclude-main-site or --sites-only)"
+                    .into(),
+            ));
+        }
+        if self.no_users && !restricted {
+            return Err(UsageError(
+                "--no-users only applies to a migration restricted to some sites (--include-sites, \
+                 --exclude-sites, --active-only, --exclude-main-site); a full migration leaves users \
+                 alone unless --include-users is given"
                     .into(),
             ));
         }
@@ -507,6 +520,8 @@ mod tests {
                 "--network-only",
                 "--active-only",
             ],
+            &["env-migrate", "prod", "uat", "--no-users"],
+            &["env-migrate", "--resume", "x", "--no-users"],
         ] {
             assert!(action(args).is_err(), "{args:?} should be rejected");
         }

@@ -252,6 +252,7 @@ fn options_from_args(args: &EnvMigrateArgs, config: &Config, pairs: &[Pair]) -> 
         active_only: args.active_only,
         exclude_main_site: args.exclude_main_site,
         include_users: args.include_users,
+        no_users: args.no_users,
         network_only: args.network_only,
         sites_only: args.sites_only,
         skip_backup: args.skip_backup,

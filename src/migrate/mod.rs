@@ -8,6 +8,7 @@ pub mod failpoint;
 pub mod hooks;
 pub mod names;
 pub mod network;
+pub mod network_users;
 pub mod phases;
 pub mod plan;
 pub mod pool;

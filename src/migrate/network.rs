@@ -3,9 +3,10 @@
 //! A full migration replaces `blogs`, `blogmeta`, `site`, `sitemeta` (and
 //! `users`, `usermeta` with `--include-users`) by staging copies in one atomic
 //! swap, backing up the originals. A migration restricted to some sites only
-//! upserts those sites' rows of `blogs` and `blogmeta`, in one transaction,
-//! after keeping a copy of both tables as the backup; the rest of the
-//! target's network is left alone.
+//! upserts those sites' rows of `blogs` and `blogmeta`, and (unless
+//! `--no-users`) their users' rows of `users` and `usermeta`
+//! (`network_users.rs`), in one transaction, after keeping a copy of each
+//! table as the backup; the rest of the target's network is left alone.
 
 use mysql_async::prelude::*;
 use mysql_async::Conn;
@@ -14,6 +15,7 @@ use super::engine::Engine;
 use super::errors::SiteError;
 use super::failpoint;
 use super::names::{derived, Role};
+use super::network_users;
 use super::retry::{AfterFailure, Retries};
 use super::site::{swap_in, Connections};
 use super::swap::{drop_tables, existing_tables};
@@ -47,26 +49,45 @@ pub fn partial_table_names(prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the phase does: every network table, or some sites' rows.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// A full migration (`--include-users`: users and usermeta too).
+    Full {
+        /// `--include-users`
+        include_users: bool,
+    },
+    /// A migration of these sites only.
+    Partial {
+        /// The sites whose rows are upserted.
+        sites: &'a [SiteId],
+        /// Bring the sites' members and authors along (not `--no-users`).
+        users: bool,
+    },
+}
+
 /// Runs the phase on `conns` (the caller's, so that it can kill them when
-/// interrupted). `selected` is `None` for a full migration. Transient
-/// failures (connection, deadlock, lock wait timeout) are retried up to
-/// `--max-retries` times with backoff, as for sites (docs/phases.md); the phase is
-/// idempotent, so a retry redoes it from the start.
+/// interrupted). Transient failures (connection, deadlock, lock wait
+/// timeout) are retried up to `--max-retries` times with backoff, as for
+/// sites (docs/phases.md); the phase is idempotent, so a retry redoes it from
+/// the start. Returns the sites it failed (recorded in the state): a
+/// partial migration's sites whose users clash with the target's.
 pub async fn run(
     engine: &Engine,
     conns: &mut Connections,
-    include_users: bool,
-    selected: Option<&[SiteId]>,
+    scope: Scope<'_>,
     interrupt: &Interrupt,
-) -> Result<(), SiteError> {
+) -> Result<Vec<SiteId>, SiteError> {
     let mut retries = Retries::new(engine, interrupt, "network tables");
     loop {
-        let result = match selected {
-            None => full(engine, conns, include_users).await,
-            Some(ids) => partial(engine, conns, ids).await,
+        let result = match scope {
+            Scope::Full { include_users } => full(engine, conns, include_users)
+                .await
+                .map(|()| Vec::new()),
+            Scope::Partial { sites, users } => partial(engine, conns, sites, users).await,
         };
         let err = match result {
-            Ok(()) => return Ok(()),
+            Ok(failed) => return Ok(failed),
             Err(e) => e,
         };
         match retries.judge(conns, err).await {
@@ -145,9 +166,14 @@ async fn partial(
     engine: &Engine,
     conns: &mut Connections,
     ids: &[SiteId],
-) -> Result<(), SiteError> {
+    users: bool,
+) -> Result<Vec<SiteId>, SiteError> {
     let prefix = &engine.inventory.prefix;
-    let lives: Vec<String> = partial_table_names(prefix)
+    let mut tables = partial_table_names(prefix);
+    if users {
+        tables.extend(network_users::table_names(prefix));
+    }
+    let lives: Vec<String> = tables
         .into_iter()
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
@@ -156,14 +182,38 @@ async fn partial(
     backup_copies(engine, source, target, &lives).await?;
     failpoint::hit("network_backed_up");
     if ids.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let filter = RowFilter::ids(SITE_KEY, ids.iter().copied());
-    let stagings = stage_all(engine, source, target, &lives, Some(&filter)).await?;
-    upsert(engine, target, &lives, &filter).await?;
+    let prepared = match users {
+        true => Some(network_users::prepare(engine, source, target, ids).await?),
+        false => None,
+    };
+    let ok: Vec<SiteId> = match &prepared {
+        Some(p) => {
+            network_users::fail_sites(engine, p)?;
+            p.ok.clone()
+        }
+        None => ids.to_vec(),
+    };
+    let site_lives: Vec<String> = partial_table_names(prefix)
+        .into_iter()
+        .filter(|t| lives.contains(t))
+        .collect();
+    let filter = RowFilter::ids(SITE_KEY, ok.iter().copied());
+    let mut stagings = stage_all(engine, source, target, &site_lives, Some(&filter)).await?;
+    upsert(engine, target, &site_lives, &filter, prepared.as_ref()).await?;
+    if users {
+        stagings.extend(
+            network_users::table_names(prefix)
+                .iter()
+                .map(|l| derived(Role::Staging, &engine.tag, l)),
+        );
+    }
     drop_tables(target, &stagings).await?;
     failpoint::hit("network_upserted");
-    Ok(())
+    Ok(prepared
+        .map(|p| p.failed.into_iter().map(|(s, _)| s).collect())
+        .unwrap_or_default())
 }
 
 /// Keeps a full copy of each table as this migration's backup (once).
@@ -248,49 +298,66 @@ async fn copy_within(
     Ok(())
 }
 
-/// Replaces the selected sites' rows in one transaction.
+/// Replaces the selected sites' rows (and their users', when `users` is
+/// given) in one transaction.
 async fn upsert(
     engine: &Engine,
     target: &mut Conn,
     lives: &[String],
     filter: &RowFilter,
+    users: Option<&network_users::Prepared>,
 ) -> Result<(), SiteError> {
     engine.lock.ensure().await?;
     let mut tx = target.start_transaction(Default::default()).await?;
     for live in lives {
-        let staging = derived(Role::Staging, &engine.tag, live);
-        let columns = engine.table_job(live).columns;
-        let cols: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         tx.query_drop(format!(
             "DELETE FROM {} WHERE {}",
             ident(live),
             filter.sql()
         ))
         .await?;
-        // A row id assigned by the target (blogmeta's meta_id; blog_id is
-        // the site's identity and stays) may be taken there by another
-        // site's row: see `renumber_colliding`.
-        let row_id = columns
-            .iter()
-            .find(|c| c.auto_increment && c.name != SITE_KEY)
-            .map(|c| c.name.as_str());
-        let mut insert = format!(
-            "INSERT INTO {live_q} ({cols}) SELECT {cols} FROM {staging_q} s",
-            live_q = ident(live),
-            staging_q = ident(&staging),
-            cols = ident_list(&cols),
-        );
-        if let Some(id) = row_id {
-            renumber_colliding(&mut tx, live, &staging, &cols, id).await?;
-            insert.push_str(&format!(
-                " WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE l.{id} = s.{id})",
-                ident(live),
-                id = ident(id)
-            ));
-        }
-        tx.query_drop(insert).await?;
+        insert_staged(&mut tx, engine, live, SITE_KEY).await?;
+    }
+    if let Some(p) = users {
+        network_users::apply(&mut tx, engine, p).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Inserts every row of `live`'s staging copy into `live`. A row id the
+/// target assigns itself (an auto-increment column other than `identity`,
+/// the column that says whose the row is and that stays: blogmeta's
+/// `meta_id`, usermeta's `umeta_id`) may be taken there by another row: see
+/// `renumber_colliding`.
+pub(super) async fn insert_staged(
+    tx: &mut mysql_async::Transaction<'_>,
+    engine: &Engine,
+    live: &str,
+    identity: &str,
+) -> Result<(), SiteError> {
+    let staging = derived(Role::Staging, &engine.tag, live);
+    let columns = engine.table_job(live).columns;
+    let cols: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let row_id = columns
+        .iter()
+        .find(|c| c.auto_increment && c.name != identity)
+        .map(|c| c.name.as_str());
+    let mut insert = format!(
+        "INSERT INTO {live_q} ({cols}) SELECT {cols} FROM {staging_q} s",
+        live_q = ident(live),
+        staging_q = ident(&staging),
+        cols = ident_list(&cols),
+    );
+    if let Some(id) = row_id {
+        renumber_colliding(tx, live, &staging, &cols, id).await?;
+        insert.push_str(&format!(
+            " WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE l.{id} = s.{id})",
+            ident(live),
+            id = ident(id)
+        ));
+    }
+    tx.query_drop(insert).await?;
     Ok(())
 }
 

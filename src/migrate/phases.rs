@@ -14,10 +14,11 @@ use super::details::{RunDetails, VerificationOutcome};
 use super::engine::Engine;
 use super::pool::{self, PoolReport};
 use super::site::Connections;
-use super::{cleanup, failpoint, hooks, network, selection, verify};
+use super::{cleanup, failpoint, hooks, network, network_users, selection, verify};
 use crate::db::roles;
 use crate::exit::Code;
 use crate::interrupt::Interrupt;
+use crate::sites::SiteId;
 use crate::state::model::{MigrationStatus, Phase, SiteStatus};
 use crate::state::Summary;
 
@@ -52,10 +53,11 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
         options.replacements.len(),
     );
 
-    if let Some(end) = network_tables(&engine, &options, &interrupt).await? {
+    let (end, failed_by_network) = network_tables(&engine, &options, &interrupt).await?;
+    if let Some(end) = end {
         return finish(engine, end, extra, &interrupt);
     }
-    let report = sites(&engine, &options, &interrupt).await?;
+    let report = sites(&engine, &options, &failed_by_network, &interrupt).await?;
     extra.add_sites(&report);
     if let Some(e) = &report.fatal {
         s.phase_failed(Phase::Sites, e)?;
@@ -106,38 +108,74 @@ async fn settle_orphans(engine: &Engine) {
     }
 }
 
-/// network_tables; returns the status to end with when the run must stop.
+/// network_tables; returns the status to end with when the run must stop,
+/// and the sites it failed (users clashing with the target's), which the
+/// sites phase leaves alone this run.
 async fn network_tables(
     engine: &Engine,
     options: &crate::state::MigrationOptions,
     interrupt: &Interrupt,
-) -> Result<Option<MigrationStatus>> {
+) -> Result<(Option<MigrationStatus>, Vec<SiteId>)> {
     let s = &engine.session;
     if options.sites_only {
         if !s.is_phase_completed(Phase::NetworkTables) {
             s.phase_skipped(Phase::NetworkTables)?;
         }
-        return Ok(None);
+        return Ok((None, Vec::new()));
     }
-    if s.is_phase_completed(Phase::NetworkTables) {
-        return Ok(None);
-    }
+    let users = network_users::carries_users(options);
+    let partial = selection::is_partial(options);
+    let state = s.snapshot();
+    let selected: Vec<SiteId> = if s.is_phase_completed(Phase::NetworkTables) {
+        // A site retried by this resume gets its network rows and users
+        // again first: it may have failed because its users clashed, and
+        // then none of its rows went in (docs/phases.md).
+        let retried: Vec<SiteId> = s
+            .sites_to_process()
+            .into_iter()
+            .filter(|&id| {
+                state
+                    .site(id)
+                    .is_some_and(|r| matches!(r.status, SiteStatus::Failed | SiteStatus::Timeout))
+            })
+            .collect();
+        if !(partial && users) || retried.is_empty() {
+            return Ok((None, Vec::new()));
+        }
+        retried
+    } else {
+        // Completed sites (none, unless a rerun for retried sites failed)
+        // keep the rows they went live with; skipped ones are not migrated.
+        state
+            .sites()
+            .iter()
+            .filter(|r| !matches!(r.status, SiteStatus::Completed | SiteStatus::Skipped))
+            .map(|r| r.site_id)
+            .collect()
+    };
+    let scope = match partial {
+        true => network::Scope::Partial {
+            sites: &selected,
+            users,
+        },
+        false => network::Scope::Full {
+            include_users: options.include_users,
+        },
+    };
     // The phase is short and swaps all at once: it waits for the load to drop
     // before it starts, not midway, and its time limit starts after the wait.
     tokio::select! {
         _ = engine.throttle.wait() => {}
-        _ = interrupt.triggered() => return Ok(Some(MigrationStatus::Paused)),
+        _ = interrupt.triggered() => return Ok((Some(MigrationStatus::Paused), Vec::new())),
     }
     s.phase_started(Phase::NetworkTables)?;
-    let selected: Option<Vec<u64>> = selection::is_partial(options)
-        .then(|| s.snapshot().sites().iter().map(|r| r.site_id).collect());
     let mut conns = Connections::default();
     let result = tokio::select! {
-        r = network::run(engine, &mut conns, options.include_users, selected.as_deref(), interrupt) => r,
+        r = network::run(engine, &mut conns, scope, interrupt) => r,
         _ = interrupt.triggered() => {
             // Stop the phase's queries on the servers, not just our side of them.
             conns.kill(engine).await;
-            return Ok(Some(MigrationStatus::Paused));
+            return Ok((Some(MigrationStatus::Paused), Vec::new()));
         }
         // The per-site limit bounds this phase too: a stalled server must not hang the run.
         _ = tokio::time::sleep(engine.limits.timeout) => {
@@ -148,19 +186,19 @@ async fn network_tables(
             );
             engine.progress.warn(&msg);
             s.phase_failed(Phase::NetworkTables, &msg)?;
-            return Ok(Some(MigrationStatus::Failed));
+            return Ok((Some(MigrationStatus::Failed), Vec::new()));
         }
     };
     match result {
-        Ok(()) => {
+        Ok(failed) => {
             s.phase_completed(Phase::NetworkTables)?;
-            Ok(None)
+            Ok((None, failed))
         }
-        Err(_) if interrupt.is_set() => Ok(Some(MigrationStatus::Paused)),
+        Err(_) if interrupt.is_set() => Ok((Some(MigrationStatus::Paused), Vec::new())),
         Err(e) => {
             engine.progress.warn(format!("network tables failed: {e}"));
             s.phase_failed(Phase::NetworkTables, &e.message)?;
-            Ok(Some(MigrationStatus::Failed))
+            Ok((Some(MigrationStatus::Failed), Vec::new()))
         }
     }
 }
@@ -169,6 +207,7 @@ async fn network_tables(
 async fn sites(
     engine: &Arc<Engine>,
     options: &crate::state::MigrationOptions,
+    failed_by_network: &[SiteId],
     interrupt: &Interrupt,
 ) -> Result<PoolReport> {
     let s = &engine.session;
@@ -178,7 +217,11 @@ async fn sites(
         }
         return Ok(PoolReport::default());
     }
-    let ids = s.sites_to_process();
+    let ids: Vec<SiteId> = s
+        .sites_to_process()
+        .into_iter()
+        .filter(|id| !failed_by_network.contains(id))
+        .collect();
     if ids.is_empty() && s.is_phase_completed(Phase::Sites) {
         return Ok(PoolReport::default());
     }

@@ -78,7 +78,11 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
     let network_tables: Vec<String> = if options.sites_only {
         Vec::new()
     } else if partial {
-        partial_table_names(&inv.prefix)
+        let mut t = partial_table_names(&inv.prefix);
+        if super::network_users::carries_users(options) {
+            t.extend(super::network_users::table_names(&inv.prefix));
+        }
+        t
     } else {
         full_table_names(&inv.prefix, options.include_users)
     }

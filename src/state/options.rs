@@ -26,6 +26,9 @@ pub struct MigrationOptions {
     pub exclude_main_site: bool,
     /// `--include-users`
     pub include_users: bool,
+    /// `--no-users`: a migration of some sites does not bring their users
+    /// along (docs/phases.md). Fixed at creation, so a resume behaves alike.
+    pub no_users: bool,
     /// `--network-only`
     pub network_only: bool,
     /// `--sites-only`

@@ -24,3 +24,4 @@ mod stream_dump;
 mod testbed;
 mod throttle;
 mod tls;
+mod users;
