@@ -5,6 +5,29 @@ use chrono::Utc;
 use super::*;
 
 impl Session {
+    /// The cleanup phase's part in the migration directory: removes the
+    /// temporary files of state writes that killed runs left, or with
+    /// `--keep-files` keeps them for inspection and says so in the log.
+    pub fn clean_work_dir(&self) {
+        let keep = self.config.options.keep_files;
+        let mut g = self.inner();
+        let n = if keep {
+            store::stale_temps(&self.dir).len()
+        } else {
+            store::remove_stale_temps(&self.dir)
+        };
+        if n > 0 {
+            let done = if keep {
+                "kept (--keep-files)"
+            } else {
+                "removed"
+            };
+            g.log.line(&format!(
+                "cleanup: {n} temporary files of interrupted state writes {done}"
+            ));
+        }
+    }
+
     /// The status a run should end with: `completed` when every site is
     /// completed or skipped and no phase failed, else `failed`.
     pub fn outcome(&self) -> MigrationStatus {

@@ -393,29 +393,6 @@ impl Session {
         self.inner().log.line(line);
     }
 
-    /// The cleanup phase's part in the migration directory: removes the
-    /// temporary files of state writes that killed runs left, or with
-    /// `--keep-files` keeps them for inspection and says so in the log.
-    pub fn clean_work_dir(&self) {
-        let keep = self.config.options.keep_files;
-        let mut g = self.inner();
-        let n = if keep {
-            store::stale_temps(&self.dir).len()
-        } else {
-            store::remove_stale_temps(&self.dir)
-        };
-        if n > 0 {
-            let done = if keep {
-                "kept (--keep-files)"
-            } else {
-                "removed"
-            };
-            g.log.line(&format!(
-                "cleanup: {n} temporary files of interrupted state writes {done}"
-            ));
-        }
-    }
-
     /// The sites this run processes, fixed when the run started (docs/phases.md).
     pub fn sites_to_process(&self) -> Vec<SiteId> {
         self.to_process.clone()
