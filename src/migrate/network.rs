@@ -143,23 +143,36 @@ async fn stage_all(
                 ""
             }
         ));
-        let create = create_statement(source, live, staging).await?;
-        target.query_drop(create).await?;
-        let job = engine.table_job(live);
-        copy_table(
-            source,
-            target,
-            live,
-            staging,
-            &job.columns,
-            filter,
-            &engine.replacer,
-            engine.mode,
-        )
-        .await?;
+        stage_table(engine, source, target, (live, staging), filter).await?;
     }
     source.query_drop("COMMIT").await?;
     Ok(stagings)
+}
+
+/// Creates `staging` like `live` on the target and fills it with `live`'s
+/// rows (those matching `filter`, if any) from the source, replaced.
+pub(super) async fn stage_table(
+    engine: &Engine,
+    source: &mut Conn,
+    target: &mut Conn,
+    (live, staging): (&str, &str),
+    filter: Option<&RowFilter>,
+) -> Result<(), SiteError> {
+    let create = create_statement(source, live, staging).await?;
+    target.query_drop(create).await?;
+    let job = engine.table_job(live);
+    copy_table(
+        source,
+        target,
+        live,
+        staging,
+        &job.columns,
+        filter,
+        &engine.replacer,
+        engine.mode,
+    )
+    .await?;
+    Ok(())
 }
 
 async fn partial(

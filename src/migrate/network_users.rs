@@ -31,10 +31,9 @@ use super::engine::Engine;
 use super::errors::SiteError;
 use super::failpoint;
 use super::names::{derived, Role};
-use super::network::insert_staged;
+use super::network::{insert_staged, stage_table};
 use super::selection;
 use super::swap::{drop_tables, existing_tables};
-use crate::db::copy::{copy_table, create_statement};
 use crate::db::roles;
 use crate::db::sql::{ident, RowFilter};
 use crate::sites::SiteId;
@@ -178,21 +177,8 @@ pub async fn prepare(
         candidates.len()
     ));
     for (live, staging, key) in [(&users, &s_users, "ID"), (&usermeta, &s_meta, "user_id")] {
-        let create = create_statement(source, live, staging).await?;
-        target.query_drop(create).await?;
         let filter = RowFilter::ids(key, candidates.iter().copied());
-        let job = engine.table_job(live);
-        copy_table(
-            source,
-            target,
-            live,
-            staging,
-            &job.columns,
-            Some(&filter),
-            &engine.replacer,
-            engine.mode,
-        )
-        .await?;
+        stage_table(engine, source, target, (live, staging), Some(&filter)).await?;
     }
     source.query_drop("COMMIT").await?;
 
