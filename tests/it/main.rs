@@ -12,6 +12,7 @@ mod config;
 mod crash;
 mod faults;
 mod managed;
+mod media;
 mod migrate;
 mod replace;
 mod replace_php;

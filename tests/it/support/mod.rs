@@ -14,6 +14,7 @@
 
 pub mod private;
 pub mod proxy;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::future::Future;
