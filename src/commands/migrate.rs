@@ -86,7 +86,13 @@ pub fn new_migration(
         ));
         let post = config.environment(target)?.post_migration.clone();
         run(
-            session, checked, lock, replacer, limits, post, media, interrupt,
+            session,
+            checked,
+            lock,
+            replacer,
+            limits,
+            AfterSwap { post, media },
+            interrupt,
         )
         .await
     })
@@ -160,11 +166,25 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
         };
         let post = config.environment(target)?.post_migration.clone();
         run(
-            session, checked, lock, replacer, limits, post, media, interrupt,
+            session,
+            checked,
+            lock,
+            replacer,
+            limits,
+            AfterSwap { post, media },
+            interrupt,
         )
         .await
     })
     .map(report)
+}
+
+/// What a run does on the target besides the tables.
+struct AfterSwap {
+    /// The target's `post_migration` commands.
+    post: Vec<String>,
+    /// The media side, when uploads are copied.
+    media: Option<Arc<MediaRun>>,
 }
 
 async fn run(
@@ -173,10 +193,10 @@ async fn run(
     lock: TargetLock,
     replacer: Arc<Replacer>,
     limits: Limits,
-    post: Vec<String>,
-    media: Option<Arc<MediaRun>>,
+    after: AfterSwap,
     interrupt: Interrupt,
 ) -> Result<RunEnd> {
+    let AfterSwap { post, media } = after;
     let state = session.snapshot();
     let options = session.config().options;
     let orphaned = checked.orphaned_target_sites();
@@ -262,10 +282,10 @@ async fn media_plan(run: &MediaRun, sites: &[crate::sites::SiteId], json: bool) 
         }));
     }
     if json {
-        println!("{}", serde_json::json!({ "media": rows }));
+        crate::outln!("{}", serde_json::json!({ "media": rows }));
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "Media: s3://{}/{} → s3://{}/{} ({})",
         run.source.name(),
         run.source.config.prefix,
@@ -278,9 +298,14 @@ async fn media_plan(run: &MediaRun, sites: &[crate::sites::SiteId], json: bool) 
         }
     );
     for r in rows {
-        println!(
+        crate::outln!(
             "  site {}: {} objects; copy {} ({} bytes), skip {}, delete {}",
-            r["siteId"], r["objects"], r["copy"], r["copyBytes"], r["skip"], r["delete"]
+            r["siteId"],
+            r["objects"],
+            r["copy"],
+            r["copyBytes"],
+            r["skip"],
+            r["delete"]
         );
     }
     Ok(())

@@ -20,7 +20,7 @@ pub async fn site_step(
     let before = session
         .snapshot()
         .site(site)
-        .and_then(|r| r.media.clone())
+        .and_then(|r| r.media.as_deref().cloned())
         .unwrap_or_else(SiteMedia::pending);
     let mut rec = SiteMedia {
         database: database.or(before.database),

@@ -70,7 +70,7 @@ pub struct SiteRecord {
     /// The site's uploads (docs/media.md); absent when media is not migrated
     /// and in files written before media existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media: Option<SiteMedia>,
+    pub media: Option<Box<SiteMedia>>,
 }
 
 /// Where a site's media step stands.
@@ -232,4 +232,37 @@ pub struct HookRecord {
     pub ok: bool,
     /// Exit code, or why there is none.
     pub status: String,
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    #[test]
+    fn a_site_record_without_media_still_reads_and_media_round_trips() {
+        // As written before media existed.
+        let old = serde_json::json!({
+            "siteId": 2, "status": "completed", "attempts": 1,
+            "startTime": null, "endTime": null, "error": null, "errorKind": null,
+            "tables": 3, "rows": 10, "bytes": 100
+        });
+        let rec: SiteRecord = serde_json::from_value(old).expect("old record reads");
+        assert!(rec.media.is_none());
+        assert!(serde_json::to_value(&rec).unwrap().get("media").is_none());
+        let mut with = rec;
+        with.media = Some(Box::new(SiteMedia {
+            database: Some(SiteStats {
+                tables: 3,
+                rows: 10,
+                bytes: 100,
+            }),
+            copied: 4,
+            bytes_copied: 5,
+            ..SiteMedia::pending()
+        }));
+        let v = serde_json::to_value(&with).unwrap();
+        assert_eq!(v["media"]["status"], "pending");
+        assert_eq!(v["media"]["bytesCopied"], 5);
+        assert_eq!(serde_json::from_value::<SiteRecord>(v).unwrap(), with);
+    }
 }

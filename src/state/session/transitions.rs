@@ -192,7 +192,7 @@ impl Session {
                         id: self.id(),
                         site: id,
                     })?;
-            rec.media = Some(m);
+            rec.media = Some(Box::new(m));
             self.journal(&mut g, JournalOp::Site(rec), &format!("site {id}: {event}"))
         })
     }
