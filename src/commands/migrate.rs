@@ -184,7 +184,11 @@ struct AfterSwap {
     /// The target's `post_migration` commands.
     post: Vec<String>,
     /// The media side, when uploads are copied.
-    media: Option<Arc<MediaRun>>,
+    media: Option<MediaRun>,
+}
+
+fn options_skip_backup(session: &Session) -> bool {
+    session.config().options.skip_backup
 }
 
 async fn run(
@@ -197,6 +201,14 @@ async fn run(
     interrupt: Interrupt,
 ) -> Result<RunEnd> {
     let AfterSwap { post, media } = after;
+    let media = media.map(|m| {
+        let id = session.id();
+        Arc::new(if options_skip_backup(&session) {
+            m
+        } else {
+            m.with_backups(&id)
+        })
+    });
     let state = session.snapshot();
     let options = session.config().options;
     let orphaned = checked.orphaned_target_sites();
@@ -247,7 +259,7 @@ async fn media_run(
     options: &MigrationOptions,
     args: &EnvMigrateArgs,
     limits: Limits,
-) -> Result<Option<Arc<MediaRun>>> {
+) -> Result<Option<MediaRun>> {
     let Some((s, t)) = media::wanted(config, source, target, options)
         .map_err(|e| CodedError::usage(e.to_string()))?
     else {
@@ -263,7 +275,7 @@ async fn media_run(
     )
     .await
     .context("media preflight: nothing was copied")?;
-    Ok(Some(Arc::new(run)))
+    Ok(Some(run))
 }
 
 /// `--dry-run`: per site, the objects and bytes to copy, skip and delete.

@@ -127,7 +127,16 @@ pub async fn execute(run: &Arc<MediaRun>, plan: SitePlan) -> Result<Done, MediaE
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let size = item.source.size;
-            with_retries(&run, || copy_one(&run, &item)).await?;
+            with_retries(&run, || async {
+                if let Some(b) = &run.backups {
+                    match &item.replaces {
+                        Some(_) => b.keep_original(&run.target, &item.target_key).await?,
+                        None => b.mark_created(&run.target, &item.target_key).await?,
+                    }
+                }
+                copy_one(&run, &item).await
+            })
+            .await?;
             failpoint::hit("media_object_copied");
             Ok::<u64, MediaError>(size)
         });
@@ -151,6 +160,9 @@ pub async fn execute(run: &Arc<MediaRun>, plan: SitePlan) -> Result<Done, MediaE
     if run.delete {
         for o in &plan.extra {
             with_retries(run, || async {
+                if let Some(b) = &run.backups {
+                    b.keep_original(&run.target, &o.key).await?;
+                }
                 run.target
                     .client
                     .delete_object()

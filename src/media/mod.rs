@@ -12,6 +12,7 @@ pub mod config;
 pub mod copy;
 pub mod layout;
 pub mod record;
+pub mod undo;
 
 use client::Bucket;
 pub use config::MediaConfig;
@@ -88,6 +89,17 @@ pub struct MediaRun {
     pub retries: u32,
     /// `--media-delete`.
     pub delete: bool,
+    /// Where the target's objects are kept before they are overwritten or
+    /// deleted; `None` with `--skip-backup`.
+    pub backups: Option<undo::Backups>,
+}
+
+impl MediaRun {
+    /// Keeps the target's objects for `--rollback` of migration `id`.
+    pub fn with_backups(mut self, id: &str) -> MediaRun {
+        self.backups = Some(undo::Backups::new(&self.target, id));
+        self
+    }
 }
 
 /// Whether this migration copies media: both environments configure it and
@@ -160,5 +172,6 @@ pub async fn prepare(
         concurrency,
         retries,
         delete,
+        backups: None,
     })
 }

@@ -128,7 +128,15 @@ impl Bed {
         support::run(self.cmd().args(args))
     }
 
+    /// The target's listing without the migrations' backups.
     fn target(&self) -> Listing {
+        let mut l = self.raw_target();
+        l.retain(|k, _| !k.starts_with(&format!("{DST_PREFIX}wfuwp-backups/")));
+        l
+    }
+
+    /// Every key of the target bucket.
+    fn raw_target(&self) -> Listing {
         self.s3.list(DST_BUCKET, "")
     }
 
@@ -367,4 +375,70 @@ fn bad_media_settings_are_clear_preflight_errors_and_copy_nothing() {
     );
     assert_preflight_refuses(&bed, &no_profile, "credentials", "an unknown profile");
     let _ = &bed.src;
+}
+
+fn new_id(bed: &Bed, known: &[String]) -> String {
+    bed.migrations()
+        .into_iter()
+        .find(|m| !known.contains(m))
+        .expect("a new migration")
+}
+
+#[test]
+fn rollback_lists_the_bucket_as_before_after_a_clean_run_and_after_kills() {
+    let bed = Bed::new("media_rb");
+    let pristine = bed.raw_target();
+
+    // A clean run that overwrites one object, creates many and (with
+    // --media-delete) deletes the target-only one of site 2.
+    let r = bed.run(&["env-migrate", "prod", "uat", "--force", "--media-delete"]);
+    assert_ok(&r, "the migration");
+    let site2_only = format!("{DST_PREFIX}{}uat-only.jpg", site_dir(2));
+    assert!(
+        !bed.target().contains_key(&site2_only),
+        "--media-delete deleted it"
+    );
+    let first = bed.migrations();
+    let rb = bed.run(&["env-migrate", "--rollback", &first[0], "--force"]);
+    assert_ok(&rb, "the rollback");
+    assert_eq!(
+        bed.raw_target(),
+        pristine,
+        "listing after rollback of a clean run"
+    );
+    assert_eq!(bed.s3.get(DST_BUCKET, &site2_only), b"uat");
+
+    // Killed twice during the media copy, resumed, then rolled back.
+    let r = support::run(
+        bed.cmd()
+            .args([
+                "env-migrate",
+                "prod",
+                "uat",
+                "--force",
+                "--concurrency",
+                "1",
+            ])
+            .env("WFUWP_FAILPOINT", "media_object_copied:5"),
+    );
+    assert_killed(&r, "first run");
+    let id = new_id(&bed, &first);
+    let r = support::run(
+        bed.cmd()
+            .args(["env-migrate", "--resume", &id, "--force"])
+            .env("WFUWP_FAILPOINT", "media_object_copied:3"),
+    );
+    assert_killed(&r, "first resume");
+    assert_ok(
+        &bed.run(&["env-migrate", "--resume", &id, "--force"]),
+        "the last resume",
+    );
+    assert_eq!(bed.target(), bed.expected(&pristine, &bed.sites));
+    let rb = bed.run(&["env-migrate", "--rollback", &id, "--force"]);
+    assert_ok(&rb, "the rollback after kills");
+    assert_eq!(
+        bed.raw_target(),
+        pristine,
+        "listing after kills, resume and rollback"
+    );
 }
