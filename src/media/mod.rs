@@ -175,3 +175,31 @@ pub async fn prepare(
         backups: None,
     })
 }
+
+/// `config check`: lists the environment's uploads (bucket, endpoint and
+/// credentials work) and reads one object's metadata when there is one.
+/// Changes nothing, so write access cannot be proven here: S3 has no way
+/// to ask "may I write" without writing.
+pub async fn check_access(env: &str, config: &MediaConfig) -> Result<String, MediaError> {
+    let b = Bucket::connect(env, config, 2).await;
+    let listed = b
+        .client
+        .list_objects_v2()
+        .bucket(b.name())
+        .prefix(format!("{}wp-content/uploads/", config.prefix))
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| b.error("listing", &config.prefix, e))?;
+    let Some(key) = listed.contents().first().and_then(|o| o.key()) else {
+        return Ok(format!("{}: listed (no uploads yet)", config.location()));
+    };
+    b.client
+        .head_object()
+        .bucket(b.name())
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| b.error("reading", key, e))?;
+    Ok(format!("{}: listed and read", config.location()))
+}

@@ -240,6 +240,40 @@ fn a_full_migration_copies_every_sites_uploads_and_a_rerun_copies_nothing() {
 fn include_sites_touches_only_those_prefixes_on_the_streamed_path() {
     let bed = Bed::new("media_incl");
     let before = bed.target();
+    let dry = bed.run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--dry-run",
+        "--include-sites",
+        "2,3",
+    ]);
+    assert_ok(&dry, "the dry run");
+    // Site 2's "photo one.jpg" differs in the target: copied, not skipped.
+    for site in [2, 3] {
+        let line = format!("site {site}: 3 objects; copy 3 (");
+        assert!(
+            dry.stdout.contains(&line),
+            "dry run should show `{line}`:\n{}",
+            dry.stdout
+        );
+    }
+    assert!(!dry.stdout.contains("site 1:"), "{}", dry.stdout);
+    assert_eq!(bed.target(), before, "a dry run copies nothing");
+    assert!(bed.migrations().is_empty(), "a dry run creates no state");
+    let check = bed.run(&["config", "check"]);
+    assert_ok(&check, "config check");
+    assert!(
+        check
+            .stdout
+            .contains("prod: media s3://wordpress-prod-us/: listed and read")
+            && check
+                .stdout
+                .contains("uat: media s3://wordpress-uat-us/uat/: listed and read"),
+        "{}",
+        check.stdout
+    );
+    assert_eq!(bed.target(), before, "config check changes nothing");
     let r = support::run(
         bed.cmd()
             .args([
@@ -374,6 +408,19 @@ fn bad_media_settings_are_clear_preflight_errors_and_copy_nothing() {
         ),
     );
     assert_preflight_refuses(&bed, &no_profile, "credentials", "an unknown profile");
+    let check = support::run(
+        with_credentials(&mut wfuwp(&missing, &bed.logs), bed.dir.path()).args(["config", "check"]),
+    );
+    assert_ne!(
+        check.code, 0,
+        "config check of a missing bucket:\n{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("uat: media PROBLEM") && check.stdout.contains("does not exist"),
+        "{}",
+        check.stdout
+    );
     let _ = &bed.src;
 }
 
