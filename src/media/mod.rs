@@ -95,6 +95,30 @@ pub struct MediaRun {
 }
 
 impl MediaRun {
+    /// Deletes the media backups of every migration but `own` from the
+    /// target bucket: a completed migration supersedes them, as it does
+    /// their backup tables (docs/rollback.md). Returns the objects deleted.
+    pub async fn drop_superseded_backups(&self, own: &str) -> Result<u64, MediaError> {
+        let all = format!("{}wfuwp-backups/", self.target.config.prefix);
+        let mine = layout::backup_prefix(&self.target.config.prefix, own);
+        let mut n = 0;
+        for o in self.target.list(&all).await? {
+            if o.key.starts_with(&mine) {
+                continue;
+            }
+            self.target
+                .client
+                .delete_object()
+                .bucket(self.target.name())
+                .key(&o.key)
+                .send()
+                .await
+                .map_err(|e| self.target.error("deleting", &o.key, e))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Keeps the target's objects for `--rollback` of migration `id`.
     pub fn with_backups(mut self, id: &str) -> MediaRun {
         self.backups = Some(undo::Backups::new(&self.target, id));

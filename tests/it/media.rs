@@ -55,7 +55,7 @@ fn files_of(id: u64) -> Vec<(String, Vec<u8>)> {
 /// network does not have (99); the target holds files of its own.
 struct Bed {
     src: TestDb,
-    _dst: TestDb,
+    dst: TestDb,
     s3: S3Server,
     dir: tempfile::TempDir,
     config: PathBuf,
@@ -107,7 +107,7 @@ impl Bed {
         let logs = dir.path().join("logs");
         Bed {
             src,
-            _dst: dst,
+            dst,
             s3,
             dir,
             config,
@@ -226,6 +226,14 @@ fn a_full_migration_copies_every_sites_uploads_and_a_rerun_copies_nothing() {
         assert_eq!(s["media"]["status"], "completed", "{s}");
     }
 
+    // The overwritten object was kept for --rollback, beside the uploads.
+    let backups = format!("{DST_PREFIX}wfuwp-backups/{id}/");
+    let original = format!(
+        "{backups}objects/{DST_PREFIX}{}2024/01/photo one.jpg",
+        site_dir(2)
+    );
+    assert_eq!(bed.s3.get(DST_BUCKET, &original), b"old");
+
     let again = bed.run(&["env-migrate", "prod", "uat", "--force"]);
     assert_ok(&again, "the rerun");
     let id2 = started_id(&format!("{}{}", again.stdout, again.stderr)).expect("rerun id");
@@ -234,6 +242,11 @@ fn a_full_migration_copies_every_sites_uploads_and_a_rerun_copies_nothing() {
     assert_eq!(media_total(&state2, "copied"), 0, "a rerun copies nothing");
     assert_eq!(media_total(&state2, "skipped"), objects);
     assert_eq!(bed.target(), want, "a rerun changes nothing");
+    // The completed rerun superseded the first migration: its media backups are gone.
+    assert!(
+        bed.raw_target().keys().all(|k| !k.starts_with(&backups)),
+        "backups of the superseded migration remain"
+    );
 }
 
 #[test]
@@ -294,6 +307,27 @@ fn include_sites_touches_only_those_prefixes_on_the_streamed_path() {
             .keys()
             .all(|k| !k.contains("wp-content/uploads/2024/")),
         "the main site's uploads were not selected"
+    );
+
+    // --media-only: site 4's uploads, and not one table.
+    let tables = bed.dst.tables();
+    let before = bed.target();
+    let r = bed.run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--media-only",
+        "--include-sites",
+        "4",
+    ]);
+    assert_ok(&r, "the media-only migration");
+    assert_eq!(bed.target(), bed.expected(&before, &[4]));
+    bed.assert_same_bytes(&[4]);
+    assert_eq!(
+        bed.dst.tables(),
+        tables,
+        "--media-only changed the target's tables"
     );
 }
 
