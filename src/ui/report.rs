@@ -39,6 +39,18 @@ pub fn final_report(s: &Summary) {
         s.run_duration_seconds,
         s.backup_bytes.map(|b| format!("\n  backups held on the target: {}", output::size(b))).unwrap_or_default()
     ));
+    if let Some(m) = &s.media {
+        output::info(format!(
+            "  media: {} of {} objects copied ({}), {} already identical, {} deleted; {} sites done, {} failed",
+            m.copied,
+            m.objects,
+            output::size(m.bytes_copied),
+            m.skipped,
+            m.deleted,
+            m.sites_completed,
+            m.sites_failed
+        ));
+    }
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
             "  site {} {:?} after {}: {}",

@@ -221,6 +221,16 @@ fn a_full_migration_copies_every_sites_uploads_and_a_rerun_copies_nothing() {
     let objects = 3 * bed.sites.len() as u64;
     assert_eq!(media_total(&state, "objects"), objects);
     assert_eq!(media_total(&state, "copied"), objects);
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bed.logs.join(&id).join("migration-summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["media"]["copied"], objects, "{summary}");
+    assert_eq!(summary["media"]["sitesCompleted"], bed.sites.len() as u64);
+    assert!(
+        r.stderr.contains("media: ") || r.stdout.contains("media: "),
+        "final report shows media"
+    );
     for s in state["sites"].as_array().unwrap() {
         assert_eq!(s["status"], "completed", "{s}");
         assert_eq!(s["media"]["status"], "completed", "{s}");
