@@ -127,8 +127,10 @@ pub async fn migrate_site(
     Ok(result)
 }
 
-/// A media failure as a site failure: transient ones (network, throttling)
-/// as connection errors, which the site's retries cover.
+/// A media failure as a site failure, never retried as a whole: every
+/// request and every object was already retried with backoff
+/// (`media::copy`). Network and throttling failures are recorded as
+/// `connection`, the rest (missing bucket, refused credentials) as `data`.
 fn media_error(e: crate::media::MediaError) -> SiteError {
     let kind = if e.is_transient() {
         crate::state::model::ErrorKind::Connection
