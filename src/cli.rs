@@ -222,6 +222,22 @@ pub struct EnvMigrateArgs {
     #[arg(long)]
     pub skip_backup: bool,
 
+    /// Do not copy uploads, even when both environments configure media
+    #[arg(long, conflicts_with = "media_only")]
+    pub skip_media: bool,
+
+    /// Copy only the selected sites' uploads, not their tables
+    #[arg(long, conflicts_with_all = ["network_only", "include_users"])]
+    pub media_only: bool,
+
+    /// Delete target uploads of a migrated site that the source lacks
+    #[arg(long, conflicts_with = "skip_media")]
+    pub media_delete: bool,
+
+    /// Objects copied at once per site, 1 to 256 [default: 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub media_concurrency: Option<u32>,
+
     /// Keep temporary files in the work dir (unfinished state writes of
     /// killed runs, normally removed at cleanup)
     #[arg(long)]

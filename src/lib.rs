@@ -22,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod exit;
 pub mod interrupt;
+pub mod media;
 pub mod migrate;
 pub mod replace;
 pub mod sites;

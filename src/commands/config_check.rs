@@ -77,7 +77,9 @@ pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
             crate::outln!("  PROBLEM: {p}");
         }
     }
-    let reports = runtime()?.block_on(check_all(selected));
+    let rt = runtime()?;
+    let media = rt.block_on(check_media(&selected));
+    let reports = rt.block_on(check_all(selected));
     let mut failed = Vec::new();
     let mut config_failure = !token_problems.is_empty();
     for r in &reports {
@@ -85,6 +87,17 @@ pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
         if let Err(p) = &r.outcome {
             config_failure |= matches!(p, Problem::Config(_));
             failed.push(r.env.name.clone());
+        }
+    }
+    for (env, outcome) in media {
+        match outcome {
+            Ok(what) => crate::outln!("{env}: media {what}"),
+            Err(e) => {
+                crate::outln!("{env}: media PROBLEM: {e}");
+                if !failed.contains(&env) {
+                    failed.push(env);
+                }
+            }
         }
     }
     if failed.is_empty() && token_problems.is_empty() {
@@ -122,6 +135,20 @@ pub fn run(ctx: &Context, envs: &[String]) -> Result<Code> {
         message,
     }
     .into())
+}
+
+/// Bucket access of every environment with media settings (docs/media.md).
+async fn check_media(envs: &[Environment]) -> Vec<(String, Result<String, String>)> {
+    let mut out = Vec::new();
+    for env in envs {
+        if let Some(m) = &env.media {
+            let r = crate::media::check_access(&env.name, m)
+                .await
+                .map_err(|e| e.to_string());
+            out.push((env.name.clone(), r));
+        }
+    }
+    out
 }
 
 /// The environments to check: those named (each must exist), else all.

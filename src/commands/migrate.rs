@@ -13,6 +13,7 @@ use crate::config::{self, fingerprint, Config, Defaults};
 use crate::db::server_lock::TargetLock;
 use crate::exit::{Code, CodedError};
 use crate::interrupt::Interrupt;
+use crate::media::{self, MediaRun};
 use crate::migrate::engine::{backups_of, Engine, Limits};
 use crate::migrate::phases::{self, RunEnd, RunPlan};
 use crate::migrate::preflight::{self, Checked};
@@ -43,7 +44,12 @@ pub fn new_migration(
         let (checked, _) = rt.block_on(check(&config, args, source, target, &logs_dir))?;
         let sites = selection::select(&checked.inventory.sites, &options)
             .map_err(|e| CodedError::usage(e.to_string()))?;
+        let l = limits(args, &config.defaults);
+        let media = rt.block_on(media_run(&config, source, target, &options, args, l))?;
         crate::ui::plan::show(&plan::build(&checked, &options, &sites), args.json)?;
+        if let Some(run) = media {
+            rt.block_on(media_plan(&run, &sites, args.json))?;
+        }
         return Ok(Code::Success);
     }
     match manage::detect_resume(ctx, source, target, args.force)? {
@@ -60,6 +66,9 @@ pub fn new_migration(
         let (checked, sampler) = check(&config, args, source, target, &logs_dir).await?;
         let sites = selection::select(&checked.inventory.sites, &options)
             .map_err(|e| CodedError::usage(e.to_string()))?;
+        let limits = limits(args, &config.defaults);
+        // Before any state exists: bad media settings leave nothing behind.
+        let media = media_run(&config, source, target, &options, args, limits).await?;
         let replacer = Arc::new(Replacer::new(&options.replacements)?);
         let lock = preflight::lock_target(&checked.target, &logs_dir, &interrupt).await?;
         let session = Session::create(
@@ -76,7 +85,6 @@ pub fn new_migration(
             "Migration {} started: {source} → {target}",
             session.id()
         ));
-        let limits = limits(args, &config.defaults);
         let post = config.environment(target)?.post_migration.clone();
         run(
             session,
@@ -84,7 +92,7 @@ pub fn new_migration(
             lock,
             replacer,
             limits,
-            post,
+            AfterSwap { post, media },
             interrupt,
         )
         .await
@@ -149,6 +157,14 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             max_retries: o.max_retries,
         };
         let limits = limits(args, &created_with);
+        let media = match media_run(&config, source, target, &o, args, limits).await {
+            Ok(m) => m,
+            Err(e) => {
+                session.phase_failed(state::Phase::Preflight, &format!("{e:#}"))?;
+                session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
+                return Err(e);
+            }
+        };
         let post = config.environment(target)?.post_migration.clone();
         run(
             session,
@@ -156,7 +172,7 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             lock,
             replacer,
             limits,
-            post,
+            AfterSwap { post, media },
             interrupt,
         )
         .await
@@ -190,15 +206,36 @@ async fn check(
     Ok((checked, sampler))
 }
 
+/// What a run does on the target besides the tables.
+struct AfterSwap {
+    /// The target's `post_migration` commands.
+    post: Vec<String>,
+    /// The media side, when uploads are copied.
+    media: Option<MediaRun>,
+}
+
+fn options_skip_backup(session: &Session) -> bool {
+    session.config().options.skip_backup
+}
+
 async fn run(
     session: Session,
     (checked, sampler): (Checked, Sampler),
     lock: TargetLock,
     replacer: Arc<Replacer>,
     limits: Limits,
-    post: Vec<String>,
+    after: AfterSwap,
     interrupt: Interrupt,
 ) -> Result<RunEnd> {
+    let AfterSwap { post, media } = after;
+    let media = media.map(|m| {
+        let id = session.id();
+        Arc::new(if options_skip_backup(&session) {
+            m
+        } else {
+            m.with_backups(&id)
+        })
+    });
     let state = session.snapshot();
     let options = session.config().options;
     let orphaned = checked.orphaned_target_sites();
@@ -225,6 +262,8 @@ async fn run(
         limits,
         progress,
         throttle,
+        media_only: options.media_only,
+        media,
         lock,
     };
     phases::run(
@@ -237,6 +276,83 @@ async fn run(
         interrupt,
     )
     .await
+}
+
+/// Objects copied at once per site unless `--media-concurrency` says otherwise.
+const DEFAULT_MEDIA_CONCURRENCY: u32 = 16;
+
+/// The run's media side when this migration copies uploads; checks bucket
+/// access of both environments first (a preflight error names the bucket and
+/// what to fix).
+async fn media_run(
+    config: &Config,
+    source: &str,
+    target: &str,
+    options: &MigrationOptions,
+    args: &EnvMigrateArgs,
+    limits: Limits,
+) -> Result<Option<MediaRun>> {
+    let Some((s, t)) = media::wanted(config, source, target, options)
+        .map_err(|e| CodedError::usage(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let concurrency = args.media_concurrency.unwrap_or(DEFAULT_MEDIA_CONCURRENCY) as usize;
+    let run = media::prepare(
+        (source, &s),
+        (target, &t),
+        concurrency,
+        limits.max_retries,
+        options.media_delete,
+    )
+    .await
+    .context("media preflight: nothing was copied")?;
+    Ok(Some(run))
+}
+
+/// `--dry-run`: per site, the objects and bytes to copy, skip and delete.
+async fn media_plan(run: &MediaRun, sites: &[crate::sites::SiteId], json: bool) -> Result<()> {
+    let mut rows = Vec::new();
+    for &site in sites {
+        let p = media::copy::plan_site(run, site).await?;
+        rows.push(serde_json::json!({
+            "siteId": site,
+            "objects": p.objects,
+            "copy": p.copy.len(),
+            "copyBytes": p.copy_bytes(),
+            "skip": p.skipped,
+            "skipBytes": p.skipped_bytes,
+            "delete": if run.delete { p.extra.len() } else { 0 },
+        }));
+    }
+    if json {
+        crate::outln!("{}", serde_json::json!({ "media": rows }));
+        return Ok(());
+    }
+    crate::outln!(
+        "Media: s3://{}/{} → s3://{}/{} ({})",
+        run.source.name(),
+        run.source.config.prefix,
+        run.target.name(),
+        run.target.config.prefix,
+        if run.server_side {
+            "server-side copy"
+        } else {
+            "streamed copy"
+        }
+    );
+    for r in rows {
+        crate::outln!(
+            "  site {}: {} objects; copy {} ({} bytes), skip {}, delete {}",
+            r["siteId"],
+            r["objects"],
+            r["copy"],
+            r["copyBytes"],
+            r["skip"],
+            r["delete"]
+        );
+    }
+    Ok(())
 }
 
 fn report(end: RunEnd) -> Code {
@@ -257,6 +373,9 @@ fn options_from_args(args: &EnvMigrateArgs, config: &Config, pairs: &[Pair]) -> 
         sites_only: args.sites_only,
         skip_backup: args.skip_backup,
         keep_files: args.keep_files,
+        skip_media: args.skip_media,
+        media_only: args.media_only,
+        media_delete: args.media_delete,
         replacements: pairs.to_vec(),
         concurrency: Some(l.concurrency as u32),
         timeout_minutes: Some(l.timeout.as_secs_f64() / 60.0),

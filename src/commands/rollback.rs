@@ -1,6 +1,6 @@
 //! `wfuwp env-migrate --rollback ID`: confirmation, lock, restore, record.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use mysql_async::prelude::Queryable as _;
 
 use super::Context;
@@ -51,6 +51,12 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             conn = roles::target(&endpoint.opts).await?;
         }
         output::info(format!("Rolling back {id} on {} …", state.target_env));
+        // Media first: a failure here leaves the tables and the state as they
+        // were, and the rollback can simply be run again.
+        if let Err(e) = media_rollback(&config, &state, &session, id).await {
+            session.finish(before, serde_json::json!({}))?;
+            return Err(e.context(format!("rollback of {id} stopped; run `wfuwp env-migrate --rollback {id}` again to continue")));
+        }
         let end = match rollback::restore(&session, &mut conn, &lock, &interrupt).await {
             Ok(end) => end,
             Err(e) => {
@@ -77,6 +83,35 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             }
         }
     })
+}
+
+/// Restores the target bucket's objects (docs/media.md), when the target
+/// environment has media settings.
+async fn media_rollback(
+    config: &crate::config::Config,
+    state: &crate::state::MigrationState,
+    session: &Session,
+    id: &str,
+) -> Result<()> {
+    let options = session.config().options;
+    let Some((s, t)) =
+        crate::media::wanted(config, &state.source_env, &state.target_env, &options)?
+    else {
+        return Ok(());
+    };
+    let run = crate::media::prepare(
+        (&state.source_env, &s),
+        (&state.target_env, &t),
+        1,
+        3,
+        false,
+    )
+    .await
+    .context("media rollback: nothing was changed")?;
+    let backups = crate::media::undo::Backups::new(&run.target, id);
+    let n = backups.restore(&run.target).await?;
+    session.log(&format!("media rollback: {n} objects restored or removed"));
+    Ok(())
 }
 
 fn confirm(args: &EnvMigrateArgs, id: &str, target: &str) -> Result<()> {

@@ -42,6 +42,11 @@ pub fn of(env: &Environment) -> String {
     for (key, value) in &env.replace {
         put(format!("replace.{key}"), serde_json::json!(value));
     }
+    // Only when configured, so that fingerprints recorded before media existed still match.
+    if let Some(m) = &env.media {
+        put("media.bucket".into(), serde_json::json!(m.bucket));
+        put("media.prefix".into(), serde_json::json!(m.prefix));
+    }
     let recorded = Fields {
         all: legacy(env),
         fields,

@@ -117,6 +117,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 env.table_prefix
             )));
         }
+        if let Some(m) = &env.media {
+            m.validate(name).map_err(invalid)?;
+        }
         for (key, value) in &env.replace {
             if value.is_empty() {
                 return Err(invalid(format!(

@@ -179,6 +179,9 @@ pub struct Environment {
     /// Shell commands run after a migration into this environment.
     #[serde(default)]
     pub post_migration: Vec<String>,
+    /// The environment's uploads bucket (docs/media.md).
+    #[serde(default)]
+    pub media: Option<crate::media::MediaConfig>,
     /// The environment's name (set by the loader).
     #[serde(skip)]
     pub name: String,

@@ -102,6 +102,10 @@ pub struct Engine {
     /// The run's exclusive lock on the target database; checked before
     /// every swap so that nothing goes live once it is lost.
     pub lock: TargetLock,
+    /// The run's media side, when uploads are copied (docs/media.md).
+    pub media: Option<Arc<crate::media::MediaRun>>,
+    /// `--media-only`: no table work for the sites.
+    pub media_only: bool,
     /// Backup records by site (`None` = network tables): loaded once per run
     /// and kept in step with the state, so workers need not copy the state.
     pub backups: Mutex<BTreeMap<Option<SiteId>, SiteBackup>>,

@@ -117,7 +117,8 @@ async fn network_tables(
     interrupt: &Interrupt,
 ) -> Result<(Option<MigrationStatus>, Vec<SiteId>)> {
     let s = &engine.session;
-    if options.sites_only {
+    // --media-only copies uploads and touches no table.
+    if options.sites_only || options.media_only {
         if !s.is_phase_completed(Phase::NetworkTables) {
             s.phase_skipped(Phase::NetworkTables)?;
         }
@@ -256,7 +257,13 @@ async fn post_migration(
 ) -> Result<VerificationOutcome> {
     let s = &engine.session;
     s.phase_started(Phase::PostMigration)?;
-    let mut v = match verify::verify_sites(engine).await {
+    // --media-only copied no rows: there are no counts to compare.
+    let verified = if engine.media_only {
+        Ok(verify::Verification::default())
+    } else {
+        verify::verify_sites(engine).await
+    };
+    let mut v = match verified {
         Ok(v) => v,
         Err(e) => {
             s.phase_failed(
@@ -323,6 +330,19 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
             ));
         }
         mark_superseded(engine);
+        if let Some(run) = &engine.media {
+            // Like the tables above, best effort: a failure leaves old backup
+            // objects behind (reported), never fails a completed migration.
+            match run.drop_superseded_backups(&s.id()).await {
+                Ok(0) => {}
+                Ok(n) => s.log(&format!(
+                    "cleanup: deleted {n} media backup objects of earlier migrations"
+                )),
+                Err(e) => engine.progress.warn(format!(
+                    "cleanup: media backups of earlier migrations stay: {e}"
+                )),
+            }
+        }
     }
     let bytes = cleanup::backup_bytes(&mut target, &engine.tag).await?;
     let _ = target.disconnect().await;

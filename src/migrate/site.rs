@@ -155,6 +155,57 @@ pub async fn migrate_site(
             ),
         ));
     }
+    let recorded_db = engine
+        .media
+        .as_ref()
+        .and_then(|_| {
+            engine
+                .session
+                .snapshot()
+                .site(job.id)
+                .and_then(|r| r.media.clone())
+        })
+        .and_then(|m| m.database);
+    let result = match recorded_db {
+        // Tables swapped in by an earlier attempt whose media step failed or
+        // was interrupted: only the media step is missing.
+        Some(stats) => SiteResult {
+            stats,
+            ..SiteResult::default()
+        },
+        None if engine.media_only => SiteResult::default(),
+        None => migrate_tables(engine, conns, worker, job).await?,
+    };
+    if let Some(run) = &engine.media {
+        let database = (!engine.media_only).then_some(result.stats);
+        crate::media::record::site_step(run, &engine.session, job.id, database)
+            .await
+            .map_err(media_error)?;
+        failpoint::hit("site_media_done");
+    }
+    Ok(result)
+}
+
+/// A media failure as a site failure, never retried as a whole: every
+/// request and every object was already retried with backoff
+/// (`media::copy`). Network and throttling failures are recorded as
+/// `connection`, the rest (missing bucket, refused credentials) as `data`.
+fn media_error(e: crate::media::MediaError) -> SiteError {
+    let kind = if e.is_transient() {
+        crate::state::model::ErrorKind::Connection
+    } else {
+        crate::state::model::ErrorKind::Data
+    };
+    SiteError::permanent(kind, e.to_string())
+}
+
+/// Steps 1-4 of docs/phases.md for the site's tables.
+async fn migrate_tables(
+    engine: &Engine,
+    conns: &mut Connections,
+    worker: usize,
+    job: &SiteJob,
+) -> Result<SiteResult, SiteError> {
     refuse_keyless_tables(engine, job)?;
     let (source, target) = conns.open(engine).await?;
     let lives: Vec<String> = job.tables.iter().map(|t| t.name.clone()).collect();

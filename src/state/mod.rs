@@ -19,9 +19,9 @@ pub mod summary;
 pub use error::{StateError, StateResult};
 pub use list::{find_resumable, list_migrations, ListedMigration, Listing};
 pub use model::{
-    Counts, ErrorKind, HookRecord, MigrationState, MigrationStatus, Phase, PhaseStatus,
-    RollbackRecord, RollbackStatus, Selection, SiteBackup, SiteRecord, SiteStats, SiteStatus,
-    TableBackup,
+    Counts, ErrorKind, HookRecord, MediaStatus, MigrationState, MigrationStatus, Phase,
+    PhaseStatus, RollbackRecord, RollbackStatus, Selection, SiteBackup, SiteMedia, SiteRecord,
+    SiteStats, SiteStatus, TableBackup,
 };
 pub use options::{MigrationConfig, MigrationOptions, NewMigration, ResumeRequest};
 pub use session::{abandon, mark_superseded, Session, SessionKind};

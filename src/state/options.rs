@@ -37,6 +37,12 @@ pub struct MigrationOptions {
     pub skip_backup: bool,
     /// `--keep-files`
     pub keep_files: bool,
+    /// `--skip-media`: uploads are not copied even when both sides configure media.
+    pub skip_media: bool,
+    /// `--media-only`: uploads only, no database work for the selected sites.
+    pub media_only: bool,
+    /// `--media-delete`: target objects of a site that the source lacks are deleted.
+    pub media_delete: bool,
     /// Every replacement pair in effect (config tokens and `--replace`), in order.
     pub replacements: Vec<Pair>,
     /// `--concurrency` at creation (absent in files that predate it: a

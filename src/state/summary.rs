@@ -70,9 +70,54 @@ pub struct Summary {
     /// `--rollback` progress, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackRecord>,
+    /// Uploads, when the migration copies them (docs/media.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaTotals>,
     /// What the engine adds (verification, slowest sites, orphans, …).
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Media counts summed over the sites that have a media record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaTotals {
+    /// Sites whose media step completed.
+    pub sites_completed: u64,
+    /// Sites whose latest media step failed.
+    pub sites_failed: u64,
+    /// Objects of those sites in the source.
+    pub objects: u64,
+    /// Objects copied.
+    pub copied: u64,
+    /// Bytes copied.
+    pub bytes_copied: u64,
+    /// Objects already identical in the target.
+    pub skipped: u64,
+    /// Target objects deleted.
+    pub deleted: u64,
+}
+
+impl MediaTotals {
+    /// The totals of `state`; `None` when no site has a media record.
+    pub fn of(state: &MigrationState) -> Option<MediaTotals> {
+        let mut t = MediaTotals::default();
+        let mut any = false;
+        for m in state.sites().iter().filter_map(|s| s.media.as_deref()) {
+            any = true;
+            match m.status {
+                crate::state::model::MediaStatus::Completed => t.sites_completed += 1,
+                crate::state::model::MediaStatus::Failed => t.sites_failed += 1,
+                crate::state::model::MediaStatus::Pending => {}
+            }
+            t.objects += m.objects;
+            t.copied += m.copied;
+            t.bytes_copied += m.bytes_copied;
+            t.skipped += m.skipped;
+            t.deleted += m.deleted;
+        }
+        any.then_some(t)
+    }
 }
 
 impl Summary {
@@ -133,6 +178,7 @@ impl Summary {
             skip_backup: false,
             superseded_by: state.superseded_by.clone(),
             rollback: state.rollback.clone(),
+            media: MediaTotals::of(state),
             extra: serde_json::Map::new(),
         };
         s.extra = merge_extra(&s, extra);

@@ -51,6 +51,18 @@ pub fn final_report(s: &Summary) {
             t["maxLoad"].as_str().unwrap_or("?")
         ));
     }
+    if let Some(m) = &s.media {
+        output::info(format!(
+            "  media: {} of {} objects copied ({}), {} already identical, {} deleted; {} sites done, {} failed",
+            m.copied,
+            m.objects,
+            output::size(m.bytes_copied),
+            m.skipped,
+            m.deleted,
+            m.sites_completed,
+            m.sites_failed
+        ));
+    }
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
             "  site {} {:?} after {}: {}",

@@ -13,6 +13,7 @@ mod config_init;
 mod crash;
 mod faults;
 mod managed;
+mod media;
 mod migrate;
 mod replace;
 mod replace_php;

@@ -67,6 +67,64 @@ pub struct SiteRecord {
     /// The target's original tables, kept for `--rollback`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<SiteBackup>,
+    /// The site's uploads (docs/media.md); absent when media is not migrated
+    /// and in files written before media existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Box<SiteMedia>>,
+}
+
+/// Where a site's media step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaStatus {
+    /// Not done yet (the database part may be).
+    Pending,
+    /// Every object of the site is in the target.
+    Completed,
+    /// The latest attempt failed (`error` says why).
+    Failed,
+}
+
+/// A site's media step: what it did and whether its database part is done,
+/// so that a resume after a media failure does not copy the tables again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteMedia {
+    /// Where it stands.
+    pub status: MediaStatus,
+    /// The site's tables were swapped in by an earlier attempt of this
+    /// migration, with these counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<SiteStats>,
+    /// Objects of the site in the source.
+    pub objects: u64,
+    /// Objects copied (over all attempts).
+    pub copied: u64,
+    /// Bytes copied (over all attempts).
+    pub bytes_copied: u64,
+    /// Objects already identical in the target, in the latest attempt.
+    pub skipped: u64,
+    /// Target objects deleted (`--media-delete`).
+    pub deleted: u64,
+    /// Latest error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SiteMedia {
+    /// Nothing done yet.
+    pub fn pending() -> SiteMedia {
+        SiteMedia {
+            status: MediaStatus::Pending,
+            database: None,
+            objects: 0,
+            copied: 0,
+            bytes_copied: 0,
+            skipped: 0,
+            deleted: 0,
+            error: None,
+        }
+    }
 }
 
 impl SiteRecord {
@@ -84,6 +142,7 @@ impl SiteRecord {
             rows: None,
             bytes: None,
             backup: None,
+            media: None,
         }
     }
 }
@@ -173,4 +232,37 @@ pub struct HookRecord {
     pub ok: bool,
     /// Exit code, or why there is none.
     pub status: String,
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    #[test]
+    fn a_site_record_without_media_still_reads_and_media_round_trips() {
+        // As written before media existed.
+        let old = serde_json::json!({
+            "siteId": 2, "status": "completed", "attempts": 1,
+            "startTime": null, "endTime": null, "error": null, "errorKind": null,
+            "tables": 3, "rows": 10, "bytes": 100
+        });
+        let rec: SiteRecord = serde_json::from_value(old).expect("old record reads");
+        assert!(rec.media.is_none());
+        assert!(serde_json::to_value(&rec).unwrap().get("media").is_none());
+        let mut with = rec;
+        with.media = Some(Box::new(SiteMedia {
+            database: Some(SiteStats {
+                tables: 3,
+                rows: 10,
+                bytes: 100,
+            }),
+            copied: 4,
+            bytes_copied: 5,
+            ..SiteMedia::pending()
+        }));
+        let v = serde_json::to_value(&with).unwrap();
+        assert_eq!(v["media"]["status"], "pending");
+        assert_eq!(v["media"]["bytesCopied"], 5);
+        assert_eq!(serde_json::from_value::<SiteRecord>(v).unwrap(), with);
+    }
 }

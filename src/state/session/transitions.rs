@@ -180,6 +180,23 @@ impl Session {
         self.journal(&mut g, JournalOp::Site(rec), &line)
     }
 
+    /// Records (replacing any earlier record) a site's media progress.
+    pub fn record_site_media(&self, id: SiteId, m: SiteMedia, event: &str) -> anyhow::Result<()> {
+        Self::edge(|| {
+            let mut g = self.inner();
+            let mut rec =
+                g.state
+                    .site(id)
+                    .cloned()
+                    .ok_or_else(|| TransitionError::UnknownSite {
+                        id: self.id(),
+                        site: id,
+                    })?;
+            rec.media = Some(Box::new(m));
+            self.journal(&mut g, JournalOp::Site(rec), &format!("site {id}: {event}"))
+        })
+    }
+
     /// Records (replacing any earlier record) the backup of the network tables.
     pub fn record_network_backup(&self, b: SiteBackup) -> anyhow::Result<()> {
         let line = format!(

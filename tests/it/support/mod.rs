@@ -15,6 +15,7 @@
 pub mod private;
 pub mod proxy;
 pub mod pty;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::future::Future;

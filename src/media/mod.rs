@@ -1,0 +1,229 @@
+//! Media (docs/media.md): each migrated site's uploads copied from the
+//! source environment's S3 bucket to the target's, after the site's tables.
+//!
+//! * [`config`] — `[environments.NAME.media]`.
+//! * [`client`] — the S3 client and its errors.
+//! * [`layout`] — which keys belong to a site.
+//! * [`copy`] — plan and copy one site's objects.
+//! * [`record`] — a site's media step and its record in the state.
+
+pub mod client;
+pub mod config;
+pub mod copy;
+pub mod layout;
+pub mod record;
+pub mod undo;
+
+use client::Bucket;
+pub use config::MediaConfig;
+
+use crate::config::Config;
+use crate::state::MigrationOptions;
+
+/// Everything that goes wrong with media. Each message names the bucket and
+/// what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// An S3 request failed.
+    #[error("media of '{env}': {op} {location} failed: {detail}{}", hint_text(.hint))]
+    S3 {
+        /// The environment.
+        env: String,
+        /// What was being done ("listing", "copying into", …).
+        op: String,
+        /// `s3://bucket/key`.
+        location: String,
+        /// The SDK's error with its causes.
+        detail: String,
+        /// What to check.
+        hint: String,
+        /// Worth retrying (network, throttling, 5xx).
+        transient: bool,
+    },
+    /// Media settings that cannot work together.
+    #[error("{0}")]
+    Config(String),
+    /// Anything else.
+    #[error("media: {0}")]
+    Internal(String),
+}
+
+fn hint_text(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!(". {hint}")
+    }
+}
+
+impl MediaError {
+    /// Whether a retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            MediaError::S3 {
+                transient: true,
+                ..
+            }
+        )
+    }
+}
+
+/// Set to `stream` to copy through this process even when a server-side copy
+/// would work (the test bed and `scripts/bench.sh` measure both paths).
+pub const COPY_MODE_VAR: &str = "WFUWP_MEDIA_COPY";
+
+/// The media side of one run: both buckets and how to copy.
+#[derive(Debug)]
+pub struct MediaRun {
+    /// Where objects come from.
+    pub source: Bucket,
+    /// Where they go.
+    pub target: Bucket,
+    /// CopyObject inside S3 (one set of credentials reaches both buckets),
+    /// else GET → PUT through this process.
+    pub server_side: bool,
+    /// Objects copied at once, per site.
+    pub concurrency: usize,
+    /// Retries of a transient failure of one object.
+    pub retries: u32,
+    /// `--media-delete`.
+    pub delete: bool,
+    /// Where the target's objects are kept before they are overwritten or
+    /// deleted; `None` with `--skip-backup`.
+    pub backups: Option<undo::Backups>,
+}
+
+impl MediaRun {
+    /// Deletes the media backups of every migration but `own` from the
+    /// target bucket: a completed migration supersedes them, as it does
+    /// their backup tables (docs/rollback.md). Returns the objects deleted.
+    pub async fn drop_superseded_backups(&self, own: &str) -> Result<u64, MediaError> {
+        let all = format!("{}wfuwp-backups/", self.target.config.prefix);
+        let mine = layout::backup_prefix(&self.target.config.prefix, own);
+        let mut n = 0;
+        for o in self.target.list(&all).await? {
+            if o.key.starts_with(&mine) {
+                continue;
+            }
+            self.target
+                .client
+                .delete_object()
+                .bucket(self.target.name())
+                .key(&o.key)
+                .send()
+                .await
+                .map_err(|e| self.target.error("deleting", &o.key, e))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Keeps the target's objects for `--rollback` of migration `id`.
+    pub fn with_backups(mut self, id: &str) -> MediaRun {
+        self.backups = Some(undo::Backups::new(&self.target, id));
+        self
+    }
+}
+
+/// Whether this migration copies media: both environments configure it and
+/// `--skip-media` is off. `--media-only` without it on both sides is an error.
+pub fn wanted(
+    config: &Config,
+    source: &str,
+    target: &str,
+    options: &MigrationOptions,
+) -> Result<Option<(MediaConfig, MediaConfig)>, MediaError> {
+    let media = |name: &str| config.environments.get(name).and_then(|e| e.media.clone());
+    let (s, t) = (media(source), media(target));
+    if options.skip_media {
+        return Ok(None);
+    }
+    match (s, t) {
+        (Some(s), Some(t)) => Ok(Some((s, t))),
+        (s, t) if options.media_only || options.media_delete => {
+            let missing: Vec<&str> = [(source, s.is_none()), (target, t.is_none())]
+                .iter()
+                .filter(|(_, m)| *m)
+                .map(|(n, _)| *n)
+                .collect();
+            let flag = if options.media_only {
+                "--media-only"
+            } else {
+                "--media-delete"
+            };
+            Err(MediaError::Config(format!(
+                "{flag} needs media settings for both environments, but {} has none. Add [environments.{}.media] \
+                 with bucket, region (and endpoint/profile if needed) to the config file",
+                missing.join(" and "),
+                missing[0]
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Connects to both buckets and checks that each can be listed (the bucket
+/// exists, the endpoint answers, the credentials are accepted). Writes nothing.
+pub async fn prepare(
+    source: (&str, &MediaConfig),
+    target: (&str, &MediaConfig),
+    concurrency: usize,
+    retries: u32,
+    delete: bool,
+) -> Result<MediaRun, MediaError> {
+    let attempts = retries.saturating_add(1).min(5);
+    let s = Bucket::connect(source.0, source.1, attempts).await;
+    let t = Bucket::connect(target.0, target.1, attempts).await;
+    for b in [&s, &t] {
+        b.client
+            .list_objects_v2()
+            .bucket(b.name())
+            .prefix(&b.config.prefix)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| b.error("listing", &b.config.prefix, e))?;
+    }
+    let stream_forced = std::env::var(COPY_MODE_VAR).is_ok_and(|v| v == "stream");
+    let server_side = !stream_forced
+        && source.1.endpoint == target.1.endpoint
+        && source.1.profile == target.1.profile;
+    Ok(MediaRun {
+        source: s,
+        target: t,
+        server_side,
+        concurrency,
+        retries,
+        delete,
+        backups: None,
+    })
+}
+
+/// `config check`: lists the environment's uploads (bucket, endpoint and
+/// credentials work) and reads one object's metadata when there is one.
+/// Changes nothing, so write access cannot be proven here: S3 has no way
+/// to ask "may I write" without writing.
+pub async fn check_access(env: &str, config: &MediaConfig) -> Result<String, MediaError> {
+    let b = Bucket::connect(env, config, 2).await;
+    let listed = b
+        .client
+        .list_objects_v2()
+        .bucket(b.name())
+        .prefix(format!("{}wp-content/uploads/", config.prefix))
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| b.error("listing", &config.prefix, e))?;
+    let Some(key) = listed.contents().first().and_then(|o| o.key()) else {
+        return Ok(format!("{}: listed (no uploads yet)", config.location()));
+    };
+    b.client
+        .head_object()
+        .bucket(b.name())
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| b.error("reading", key, e))?;
+    Ok(format!("{}: listed and read", config.location()))
+}

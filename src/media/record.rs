@@ -1,0 +1,79 @@
+//! A site's media step as the engine runs it: plan, copy, and record the
+//! outcome in the site's state record before returning.
+
+use std::sync::Arc;
+
+use super::copy::{execute, plan_site};
+use super::{MediaError, MediaRun};
+use crate::sites::SiteId;
+use crate::state::{MediaStatus, Session, SiteMedia, SiteStats};
+
+/// Copies site `site`'s objects and records the result. `database` is the
+/// site's table work when it is done (kept in the record so that a resume
+/// after a media failure does not copy the tables again).
+pub async fn site_step(
+    run: &Arc<MediaRun>,
+    session: &Session,
+    site: SiteId,
+    database: Option<SiteStats>,
+) -> Result<SiteMedia, MediaError> {
+    let before = session
+        .snapshot()
+        .site(site)
+        .and_then(|r| r.media.as_deref().cloned())
+        .unwrap_or_else(SiteMedia::pending);
+    let mut rec = SiteMedia {
+        database: database.or(before.database),
+        ..before
+    };
+    let save = |rec: &SiteMedia, event: &str| {
+        session
+            .record_site_media(site, rec.clone(), event)
+            .map_err(|e| {
+                MediaError::Internal(format!("saving the media record of site {site}: {e:#}"))
+            })
+    };
+    if rec.database.is_some() && before_database_unrecorded(session, site) {
+        // Durable before any object moves: a kill from here on resumes with
+        // the media step only.
+        save(&rec, "tables done; media pending")?;
+    }
+    let result = async {
+        let plan = plan_site(run, site).await?;
+        rec.objects = plan.objects;
+        rec.skipped = plan.skipped;
+        execute(run, plan).await
+    }
+    .await;
+    match result {
+        Ok(done) => {
+            rec.status = MediaStatus::Completed;
+            rec.copied += done.copied;
+            rec.bytes_copied += done.bytes;
+            rec.deleted += done.deleted;
+            rec.error = None;
+            save(
+                &rec,
+                &format!(
+                    "media completed: {} objects, {} copied ({} bytes), {} skipped, {} deleted",
+                    rec.objects, done.copied, done.bytes, rec.skipped, done.deleted
+                ),
+            )?;
+            Ok(rec)
+        }
+        Err(e) => {
+            rec.status = MediaStatus::Failed;
+            rec.error = Some(e.to_string());
+            save(&rec, &format!("media failed: {e}"))?;
+            Err(e)
+        }
+    }
+}
+
+fn before_database_unrecorded(session: &Session, site: SiteId) -> bool {
+    session
+        .snapshot()
+        .site(site)
+        .and_then(|r| r.media.as_ref())
+        .is_none_or(|m| m.database.is_none())
+}

@@ -1,0 +1,535 @@
+//! Media (issue 12): each migrated site's uploads copied between buckets of
+//! a real S3-compatible server (moto, `support::s3`). Expectations come from
+//! listing and reading the buckets directly, never from wfuwp's own report.
+
+use crate::migration_kit::{assert_killed, started_id};
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::s3::{with_credentials, Listing, S3Server};
+use support::*;
+
+const SRC_BUCKET: &str = "wordpress-prod-us";
+const DST_BUCKET: &str = "wordpress-uat-us";
+/// The target's uploads sit under a prefix, the source's at the root: keys
+/// are mapped, not copied verbatim.
+const DST_PREFIX: &str = "uat/";
+
+/// Where site `id`'s uploads start, after the bucket prefix.
+fn site_dir(id: u64) -> String {
+    if id == 1 {
+        "wp-content/uploads/".into()
+    } else {
+        format!("wp-content/uploads/sites/{id}/")
+    }
+}
+
+/// Deterministic content for `key`, `len` bytes.
+fn content(key: &str, len: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(key.bytes().map(u64::from).sum());
+    (0..len).map(|_| rng.u8(..)).collect()
+}
+
+/// The files every site gets: small ones with spaces and Unicode in their
+/// names, and one of a few MB.
+fn files_of(id: u64) -> Vec<(String, Vec<u8>)> {
+    let names = [
+        ("2024/01/photo one.jpg".to_string(), 2_000 + id as usize),
+        ("2024/02/café naïve ü.png".to_string(), 40_000),
+        (format!("2025/site-{id}/big scan.pdf"), 3 * 1024 * 1024 + 17),
+    ];
+    names
+        .into_iter()
+        .map(|(rel, len)| {
+            let key = format!("{}{rel}", site_dir(id));
+            let bytes = content(&key, len);
+            (key, bytes)
+        })
+        .collect()
+}
+
+/// A prod network (6 sites), an empty uat database, an S3 server with
+/// both buckets: the source holds every site's files plus a site the
+/// network does not have (99); the target holds files of its own.
+struct Bed {
+    src: TestDb,
+    dst: TestDb,
+    s3: S3Server,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    logs: PathBuf,
+    sites: Vec<u64>,
+}
+
+impl Bed {
+    fn new(label: &str) -> Bed {
+        let src = TestDb::new(&format!("{label}_src"));
+        let dst = TestDb::new(&format!("{label}_dst"));
+        let summary = seed_network(&src, &small_network());
+        let sites: Vec<u64> = summary.sites.iter().map(|s| s.blog_id).collect();
+        let s3 = S3Server::start();
+        s3.create_bucket(SRC_BUCKET);
+        s3.create_bucket(DST_BUCKET);
+        for id in sites.iter().copied().chain([99]) {
+            for (key, bytes) in files_of(id) {
+                s3.put(SRC_BUCKET, &key, &bytes);
+            }
+        }
+        // The target's own objects: one that a migration overwrites (same
+        // key, other bytes), one only the target has, another site's.
+        let site2 = site_dir(2);
+        s3.put(
+            DST_BUCKET,
+            &format!("{DST_PREFIX}{site2}2024/01/photo one.jpg"),
+            b"old",
+        );
+        s3.put(
+            DST_BUCKET,
+            &format!("{DST_PREFIX}{site2}uat-only.jpg"),
+            b"uat",
+        );
+        s3.put(
+            DST_BUCKET,
+            &format!("{DST_PREFIX}{}kept.jpg", site_dir(77)),
+            b"77",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "logs_dir = \"logs\"\n\n{}{}{}{}",
+            src.env_toml("prod", PROD_TOKENS),
+            s3.media_toml("prod", SRC_BUCKET, ""),
+            dst.env_toml("uat", UAT_TOKENS),
+            s3.media_toml("uat", DST_BUCKET, DST_PREFIX),
+        );
+        let config = write_config_text(dir.path(), &text);
+        let logs = dir.path().join("logs");
+        Bed {
+            src,
+            dst,
+            s3,
+            dir,
+            config,
+            logs,
+            sites,
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = wfuwp(&self.config, &self.logs);
+        with_credentials(&mut c, self.dir.path());
+        c.env_remove("WFUWP_FAILPOINT")
+            .env_remove("WFUWP_MEDIA_COPY");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        support::run(self.cmd().args(args))
+    }
+
+    /// The target's listing without the migrations' backups.
+    fn target(&self) -> Listing {
+        let mut l = self.raw_target();
+        l.retain(|k, _| !k.starts_with(&format!("{DST_PREFIX}wfuwp-backups/")));
+        l
+    }
+
+    /// Every key of the target bucket.
+    fn raw_target(&self) -> Listing {
+        self.s3.list(DST_BUCKET, "")
+    }
+
+    /// The target listing a migration of `sites` must produce from `before`:
+    /// each source object of those sites under the target prefix with the
+    /// source's size and ETag, everything else as it was.
+    fn expected(&self, before: &Listing, sites: &[u64]) -> Listing {
+        let source = self.s3.list(SRC_BUCKET, "");
+        let mut want = before.clone();
+        for &id in sites {
+            for (key, v) in &source {
+                let mine = key.starts_with(&site_dir(id))
+                    && (id != 1 || !key.starts_with("wp-content/uploads/sites/"));
+                if mine {
+                    want.insert(format!("{DST_PREFIX}{key}"), v.clone());
+                }
+            }
+        }
+        want
+    }
+
+    /// Every copied object has the source's bytes.
+    fn assert_same_bytes(&self, sites: &[u64]) {
+        for &id in sites {
+            for (key, bytes) in files_of(id) {
+                let got = self.s3.get(DST_BUCKET, &format!("{DST_PREFIX}{key}"));
+                assert!(got == bytes, "{key}: target bytes differ from the source's");
+            }
+        }
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.logs.join(id).join("migration-state.json"))
+            .expect("reading the state");
+        serde_json::from_str(&text).expect("state is JSON")
+    }
+
+    fn migrations(&self) -> Vec<String> {
+        std::fs::read_dir(&self.logs)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("env-migrate-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Sum of a media counter over the sites of a state.
+fn media_total(state: &serde_json::Value, field: &str) -> u64 {
+    state["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| {
+            s["media"][field]
+                .as_u64()
+                .unwrap_or_else(|| panic!("media.{field} of {s}"))
+        })
+        .sum()
+}
+
+fn assert_ok(r: &Run, what: &str) {
+    assert_eq!(r.code, 0, "{what} failed:\n{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_full_migration_copies_every_sites_uploads_and_a_rerun_copies_nothing() {
+    let bed = Bed::new("media_full");
+    let before = bed.target();
+    let r = bed.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_ok(&r, "the migration");
+    let want = bed.expected(&before, &bed.sites);
+    assert_eq!(bed.target(), want, "target listing after the migration");
+    bed.assert_same_bytes(&bed.sites);
+    // Site 99 is not in the network: its objects were not copied.
+    assert!(bed.target().keys().all(|k| !k.contains("/sites/99/")));
+
+    let id = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("migration id");
+    let state = bed.state(&id);
+    let objects = 3 * bed.sites.len() as u64;
+    assert_eq!(media_total(&state, "objects"), objects);
+    assert_eq!(media_total(&state, "copied"), objects);
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bed.logs.join(&id).join("migration-summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["media"]["copied"], objects, "{summary}");
+    assert_eq!(summary["media"]["sitesCompleted"], bed.sites.len() as u64);
+    assert!(
+        r.stderr.contains("media: ") || r.stdout.contains("media: "),
+        "final report shows media"
+    );
+    for s in state["sites"].as_array().unwrap() {
+        assert_eq!(s["status"], "completed", "{s}");
+        assert_eq!(s["media"]["status"], "completed", "{s}");
+    }
+
+    // The overwritten object was kept for --rollback, beside the uploads.
+    let backups = format!("{DST_PREFIX}wfuwp-backups/{id}/");
+    let original = format!(
+        "{backups}objects/{DST_PREFIX}{}2024/01/photo one.jpg",
+        site_dir(2)
+    );
+    assert_eq!(bed.s3.get(DST_BUCKET, &original), b"old");
+
+    let again = bed.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_ok(&again, "the rerun");
+    let id2 = started_id(&format!("{}{}", again.stdout, again.stderr)).expect("rerun id");
+    assert_ne!(id, id2);
+    let state2 = bed.state(&id2);
+    assert_eq!(media_total(&state2, "copied"), 0, "a rerun copies nothing");
+    assert_eq!(media_total(&state2, "skipped"), objects);
+    assert_eq!(bed.target(), want, "a rerun changes nothing");
+    // The completed rerun superseded the first migration: its media backups are gone.
+    assert!(
+        bed.raw_target().keys().all(|k| !k.starts_with(&backups)),
+        "backups of the superseded migration remain"
+    );
+}
+
+#[test]
+fn include_sites_touches_only_those_prefixes_on_the_streamed_path() {
+    let bed = Bed::new("media_incl");
+    let before = bed.target();
+    let dry = bed.run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--dry-run",
+        "--include-sites",
+        "2,3",
+    ]);
+    assert_ok(&dry, "the dry run");
+    // Site 2's "photo one.jpg" differs in the target: copied, not skipped.
+    for site in [2, 3] {
+        let line = format!("site {site}: 3 objects; copy 3 (");
+        assert!(
+            dry.stdout.contains(&line),
+            "dry run should show `{line}`:\n{}",
+            dry.stdout
+        );
+    }
+    assert!(!dry.stdout.contains("site 1:"), "{}", dry.stdout);
+    assert_eq!(bed.target(), before, "a dry run copies nothing");
+    assert!(bed.migrations().is_empty(), "a dry run creates no state");
+    let check = bed.run(&["config", "check"]);
+    assert_ok(&check, "config check");
+    assert!(
+        check
+            .stdout
+            .contains("prod: media s3://wordpress-prod-us/: listed and read")
+            && check
+                .stdout
+                .contains("uat: media s3://wordpress-uat-us/uat/: listed and read"),
+        "{}",
+        check.stdout
+    );
+    assert_eq!(bed.target(), before, "config check changes nothing");
+    let r = support::run(
+        bed.cmd()
+            .args([
+                "env-migrate",
+                "prod",
+                "uat",
+                "--force",
+                "--include-sites",
+                "2,3",
+            ])
+            .env("WFUWP_MEDIA_COPY", "stream"),
+    );
+    assert_ok(&r, "the partial migration");
+    assert_eq!(bed.target(), bed.expected(&before, &[2, 3]));
+    bed.assert_same_bytes(&[2, 3]);
+    assert!(
+        bed.target()
+            .keys()
+            .all(|k| !k.contains("wp-content/uploads/2024/")),
+        "the main site's uploads were not selected"
+    );
+
+    // --media-only: site 4's uploads, and not one table.
+    let tables = bed.dst.tables();
+    let before = bed.target();
+    let r = bed.run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--media-only",
+        "--include-sites",
+        "4",
+    ]);
+    assert_ok(&r, "the media-only migration");
+    assert_eq!(bed.target(), bed.expected(&before, &[4]));
+    bed.assert_same_bytes(&[4]);
+    assert_eq!(
+        bed.dst.tables(),
+        tables,
+        "--media-only changed the target's tables"
+    );
+}
+
+#[test]
+fn a_kill_during_the_media_copy_then_resume_converges_to_the_same_listing() {
+    let bed = Bed::new("media_kill");
+    let before = bed.target();
+    let want = bed.expected(&before, &bed.sites);
+    let mut id: Option<String> = None;
+    // Killed at the 4th copied object of the first run, then at the 5th of
+    // the resume; a last resume runs to the end.
+    for (round, nth) in [4, 5].into_iter().enumerate() {
+        let args: Vec<String> = match &id {
+            None => [
+                "env-migrate",
+                "prod",
+                "uat",
+                "--force",
+                "--concurrency",
+                "1",
+            ]
+            .map(String::from)
+            .to_vec(),
+            Some(id) => vec![
+                "env-migrate".into(),
+                "--resume".into(),
+                id.clone(),
+                "--force".into(),
+            ],
+        };
+        let r = support::run(
+            bed.cmd()
+                .args(&args)
+                .env("WFUWP_FAILPOINT", format!("media_object_copied:{nth}")),
+        );
+        assert_killed(&r, &format!("round {round}"));
+        id = id.or_else(|| bed.migrations().into_iter().next());
+    }
+    let id = id.expect("the killed migration's id");
+    let partial = bed.target();
+    assert_ne!(partial, want, "the kills stopped the copy part-way");
+    let r = bed.run(&["env-migrate", "--resume", &id, "--force"]);
+    assert_ok(&r, "the last resume");
+    assert_eq!(bed.target(), want, "listing after kills and resume");
+    bed.assert_same_bytes(&bed.sites);
+    let state = bed.state(&id);
+    assert_eq!(state["status"], "completed");
+}
+
+/// The migration with `config` fails before anything is created or copied,
+/// and says `hint`.
+fn assert_preflight_refuses(bed: &Bed, config: &Path, hint: &str, what: &str) {
+    let before = bed.target();
+    let r = support::run(
+        with_credentials(&mut wfuwp(config, &bed.logs), bed.dir.path()).args([
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+        ]),
+    );
+    assert_ne!(
+        r.code, 0,
+        "{what}: the migration should fail:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains(hint) && r.stderr.contains("nothing was copied"),
+        "{what}: stderr should say '{hint}':\n{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains(support::s3::SECRET_KEY),
+        "{what}: secret in stderr"
+    );
+    assert_eq!(bed.target(), before, "{what}: the target bucket changed");
+    assert!(
+        bed.migrations().is_empty(),
+        "{what}: a migration state was created"
+    );
+}
+
+#[test]
+fn bad_media_settings_are_clear_preflight_errors_and_copy_nothing() {
+    let bed = Bed::new("media_bad");
+    let base = std::fs::read_to_string(&bed.config).unwrap();
+    let variant = |name: &str, text: String| {
+        let dir = bed.dir.path().join(name);
+        write_config_text(&dir, &text)
+    };
+    let missing = variant(
+        "missing",
+        base.replace(
+            &format!("bucket = \"{DST_BUCKET}\""),
+            "bucket = \"no-such-bucket\"",
+        ),
+    );
+    assert_preflight_refuses(&bed, &missing, "does not exist", "a missing bucket");
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    let wrong_endpoint = variant("endpoint", base.replacen(bed.s3.endpoint(), &closed, 2));
+    assert_preflight_refuses(
+        &bed,
+        &wrong_endpoint,
+        "is right and the server is up",
+        "a wrong endpoint",
+    );
+    let no_profile = variant(
+        "profile",
+        base.replace(
+            &format!("bucket = \"{DST_BUCKET}\""),
+            &format!("bucket = \"{DST_BUCKET}\"\nprofile = \"no-such-profile\""),
+        ),
+    );
+    assert_preflight_refuses(&bed, &no_profile, "credentials", "an unknown profile");
+    let check = support::run(
+        with_credentials(&mut wfuwp(&missing, &bed.logs), bed.dir.path()).args(["config", "check"]),
+    );
+    assert_ne!(
+        check.code, 0,
+        "config check of a missing bucket:\n{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("uat: media PROBLEM") && check.stdout.contains("does not exist"),
+        "{}",
+        check.stdout
+    );
+    let _ = &bed.src;
+}
+
+fn new_id(bed: &Bed, known: &[String]) -> String {
+    bed.migrations()
+        .into_iter()
+        .find(|m| !known.contains(m))
+        .expect("a new migration")
+}
+
+#[test]
+fn rollback_lists_the_bucket_as_before_after_a_clean_run_and_after_kills() {
+    let bed = Bed::new("media_rb");
+    let pristine = bed.raw_target();
+
+    // A clean run that overwrites one object, creates many and (with
+    // --media-delete) deletes the target-only one of site 2.
+    let r = bed.run(&["env-migrate", "prod", "uat", "--force", "--media-delete"]);
+    assert_ok(&r, "the migration");
+    let site2_only = format!("{DST_PREFIX}{}uat-only.jpg", site_dir(2));
+    assert!(
+        !bed.target().contains_key(&site2_only),
+        "--media-delete deleted it"
+    );
+    let first = bed.migrations();
+    let rb = bed.run(&["env-migrate", "--rollback", &first[0], "--force"]);
+    assert_ok(&rb, "the rollback");
+    assert_eq!(
+        bed.raw_target(),
+        pristine,
+        "listing after rollback of a clean run"
+    );
+    assert_eq!(bed.s3.get(DST_BUCKET, &site2_only), b"uat");
+
+    // Killed twice during the media copy, resumed, then rolled back.
+    let r = support::run(
+        bed.cmd()
+            .args([
+                "env-migrate",
+                "prod",
+                "uat",
+                "--force",
+                "--concurrency",
+                "1",
+            ])
+            .env("WFUWP_FAILPOINT", "media_object_copied:5"),
+    );
+    assert_killed(&r, "first run");
+    let id = new_id(&bed, &first);
+    let r = support::run(
+        bed.cmd()
+            .args(["env-migrate", "--resume", &id, "--force"])
+            .env("WFUWP_FAILPOINT", "media_object_copied:3"),
+    );
+    assert_killed(&r, "first resume");
+    assert_ok(
+        &bed.run(&["env-migrate", "--resume", &id, "--force"]),
+        "the last resume",
+    );
+    assert_eq!(bed.target(), bed.expected(&pristine, &bed.sites));
+    let rb = bed.run(&["env-migrate", "--rollback", &id, "--force"]);
+    assert_ok(&rb, "the rollback after kills");
+    assert_eq!(
+        bed.raw_target(),
+        pristine,
+        "listing after kills, resume and rollback"
+    );
+}
