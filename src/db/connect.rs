@@ -154,39 +154,42 @@ pub struct Connected {
 /// Opens a connection to `env`'s database; with `ssl_mode = "preferred"` a
 /// server that offers no TLS gets a plain connection, and the caller learns why.
 pub async fn connect_reporting(env: &Environment) -> Result<Connected, DbError> {
-    let opts = opts(env)?;
-    match open(&opts).await {
-        Ok(conn) => Ok(Connected {
-            conn,
-            opts,
-            tls_fallback: None,
-        }),
-        Err(e) if env.ssl_mode == SslMode::VerifyCa => {
-            let retry = tls::failure(&e).and_then(|f| tls::verify_ca_retry(&opts, &f));
-            let Some(named) = retry else {
-                return Err(classify(env, e));
-            };
-            let conn = open(&named).await.map_err(|e| classify(env, e))?;
-            Ok(Connected {
+    connect_tls_aware(env, opts(env)?).await
+}
+
+/// Opens a connection with `opts`, applying what `env`'s `ssl_mode` allows
+/// after a TLS failure: `preferred` goes on in plain text when the server
+/// offers no TLS; `verify_ca` verifies again against a name the
+/// certificate presents ([`tls::verify_ca_retry`]).
+async fn connect_tls_aware(env: &Environment, opts: Opts) -> Result<Connected, DbError> {
+    let err = match open(&opts).await {
+        Ok(conn) => {
+            return Ok(Connected {
                 conn,
-                opts: named,
+                opts,
                 tls_fallback: None,
             })
         }
-        Err(e)
-            if env.ssl_mode == SslMode::Preferred
-                && tls::failure(&e) == Some(TlsFailure::NotOffered) =>
-        {
-            let plain: Opts = OptsBuilder::from_opts(opts).ssl_opts(None).into();
-            let conn = open(&plain).await.map_err(|e| classify(env, e))?;
-            Ok(Connected {
-                conn,
-                opts: plain,
-                tls_fallback: Some("the server does not offer TLS (have_ssl is not YES)".into()),
-            })
-        }
-        Err(e) => Err(classify(env, e)),
-    }
+        Err(e) => e,
+    };
+    let failure = tls::failure(&err);
+    let (retry, fallback) = match (env.ssl_mode, &failure) {
+        (SslMode::Preferred, Some(TlsFailure::NotOffered)) => (
+            Some(OptsBuilder::from_opts(opts).ssl_opts(None).into()),
+            Some("the server does not offer TLS (have_ssl is not YES)".to_string()),
+        ),
+        (SslMode::VerifyCa, Some(f)) => (tls::verify_ca_retry(&opts, f), None),
+        _ => (None, None),
+    };
+    let Some(retry) = retry else {
+        return Err(classify(env, err));
+    };
+    let conn = open(&retry).await.map_err(|e| classify(env, e))?;
+    Ok(Connected {
+        conn,
+        opts: retry,
+        tls_fallback: fallback,
+    })
 }
 
 /// Opens a connection to `env`'s server with no default database.
@@ -195,9 +198,9 @@ pub async fn connect_server(env: &Environment) -> Result<Conn, DbError> {
 }
 
 /// Opens a connection with `opts` (built by [`opts`] or [`server_opts`] for
-/// `env`) and classifies a failure.
+/// `env`) as its `ssl_mode` allows, and classifies a failure.
 pub async fn connect_with(env: &Environment, opts: Opts) -> Result<Conn, DbError> {
-    open(&opts).await.map_err(|e| classify(env, e))
+    Ok(connect_tls_aware(env, opts).await?.conn)
 }
 
 /// Opens a connection, bounded by [`CONNECT_TIMEOUT`]: a silent firewall

@@ -84,8 +84,10 @@ pub fn run(ctx: &Context, args: &SeedArgs) -> Result<Code> {
     let opts = args.network_options(&env);
     let summary = runtime()?.block_on(async {
         prepare_database(&env, args.recreate).await?;
-        let db = connect::opts(&env)?;
-        generate(db, &opts)
+        // The options a connection proved (TLS, or plain where preferred fell back).
+        let connected = connect::connect_reporting(&env).await?;
+        let _ = connected.conn.disconnect().await;
+        generate(connected.opts, &opts)
             .await
             .with_context(|| format!("seeding environment '{}'", env.name))
     })?;

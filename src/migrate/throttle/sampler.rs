@@ -150,7 +150,11 @@ impl Sampler {
         for side in [source, target] {
             let mut server = Server {
                 env: side.env.clone(),
-                opts: side.opts.clone(),
+                // Server-wide readings: no database selected, so the
+                // sampler is never taken for a connection of the migration.
+                opts: mysql_async::OptsBuilder::from_opts(side.opts.clone())
+                    .db_name(None::<String>)
+                    .into(),
                 conn: None,
                 failing: false,
             };
