@@ -6,8 +6,7 @@
 use crate::oracle;
 use crate::support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use support::private::PrivateServer;
 use support::*;
@@ -20,9 +19,7 @@ struct Certs {
 impl Certs {
     fn make() -> Certs {
         let dir = tempfile::tempdir().expect("temp dir");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mariadb-sandbox.sh");
-        let out = Command::new("bash")
-            .arg(script)
+        let out = repo_script("mariadb-sandbox.sh")
             .arg("certs")
             .arg(dir.path())
             .output()

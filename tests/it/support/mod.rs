@@ -84,6 +84,18 @@ pub fn server() -> &'static Server {
     })
 }
 
+/// `bash scripts/NAME` of this repository, ready for its arguments (the
+/// sandbox scripts that start and stop private servers).
+pub fn repo_script(name: &str) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(name),
+    );
+    cmd
+}
+
 /// Runs a future to completion on a fresh runtime (safe to call from any test thread).
 pub fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

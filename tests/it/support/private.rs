@@ -5,8 +5,7 @@
 //! It shares the sandbox's user and password, so configs written for it keep
 //! `password_env = "WFUWP_TEST_DB_PASSWORD"`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use super::{server, Server};
 
@@ -33,8 +32,7 @@ impl PrivateServer {
             .prefix("wfuwp-srv.")
             .tempdir_in("/tmp")
             .expect("creating a directory for a private server");
-        let out = Command::new("bash")
-            .arg(script())
+        let out = super::repo_script("mariadb-sandbox.sh")
             .arg("start")
             .arg(dir.path())
             .arg("--")
@@ -66,16 +64,11 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
+        let _ = super::repo_script("mariadb-sandbox.sh")
             .arg("stop")
             .arg(self.dir.path())
             .output();
     }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mariadb-sandbox.sh")
 }
 
 /// Reads the `export NAME=value` lines of the server's env.sh.

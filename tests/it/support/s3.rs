@@ -4,7 +4,7 @@
 //! put, list and read objects. Stopped when the value drops.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -38,8 +38,7 @@ impl S3Server {
             .prefix("wfuwp-s3.")
             .tempdir_in("/tmp")
             .expect("creating a directory for the S3 server");
-        let out = Command::new("bash")
-            .arg(script())
+        let out = super::repo_script("s3-sandbox.sh")
             .arg("start")
             .arg(dir.path())
             .output()
@@ -173,14 +172,9 @@ pub fn with_credentials<'c>(cmd: &'c mut Command, home: &Path) -> &'c mut Comman
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
+        let _ = super::repo_script("s3-sandbox.sh")
             .arg("stop")
             .arg(self.dir.path())
             .output();
     }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/s3-sandbox.sh")
 }
