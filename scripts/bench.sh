@@ -24,7 +24,11 @@
 # medians of wall time, rows/s, MB/s (of the source's dump size, the same
 # figure for every row) and peak RSS of the client processes, with the ratio
 # (b)/(a) of wall times. Then the `wfuwp search-replace` stream rate over that
-# dump. Ends with a Markdown table.
+# dump. Then media: the uploads of BENCH_MEDIA_SITES sites copied between two
+# buckets of a local S3 server (moto, scripts/s3-sandbox.sh) by
+# `wfuwp env-migrate --media-only`, server-side and streamed, against `aws s3
+# sync` of the same prefixes when the AWS CLI is installed, else a plain
+# sequential copy (one object after the other, boto3). Ends with Markdown tables.
 #
 # Settings (environment):
 #   BENCH_SITES=200        sites in the network (the main site included)
@@ -34,6 +38,9 @@
 #   BENCH_CONCURRENCY="1 2 4"  wfuwp concurrencies measured
 #   BENCH_INSERT_CONCURRENCY="4"  concurrencies measured with local_infile OFF ("" skips (c))
 #   BENCH_QUICK=1          smoke run: defaults become 20 sites, 5 posts, 1 repetition
+#   BENCH_MEDIA=1          media throughput (docs/media.md) on a local moto S3 server ("0" skips)
+#   BENCH_MEDIA_SITES=20   sites with uploads; each gets BENCH_MEDIA_OBJECTS small objects
+#   BENCH_MEDIA_OBJECTS=50 of 64 KiB, plus one of 4 MiB
 #   BENCH_BIN=PATH         use this wfuwp binary instead of building one
 #   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
 set -euo pipefail
@@ -263,6 +270,108 @@ for rep in $(seq 1 "$REPEAT"); do
         "$BIN" "$WORK/stream.sql"
 done
 
+# ------------------------------------------------------------------ media
+MEDIA=${BENCH_MEDIA:-1}
+if [ "$MEDIA" = 1 ]; then
+    if [ "${BENCH_QUICK:-0}" = 1 ]; then
+        M_SITES=${BENCH_MEDIA_SITES:-4}
+        M_OBJECTS=${BENCH_MEDIA_OBJECTS:-10}
+    else
+        M_SITES=${BENCH_MEDIA_SITES:-20}
+        M_OBJECTS=${BENCH_MEDIA_OBJECTS:-50}
+    fi
+    [ "$M_SITES" -lt "$SITES" ] || die "BENCH_MEDIA_SITES must be below BENCH_SITES"
+    S3DIR="$WORK/s3"
+    log "media: starting a moto S3 server"
+    bash "$REPO/scripts/s3-sandbox.sh" start "$S3DIR" >"$WORK/s3.log" 2>&1 || { cat "$WORK/s3.log" >&2; die "S3 server did not start"; }
+    S3_ENDPOINT=$(sed -n 's/^export WFUWP_TEST_S3_ENDPOINT=//p' "$S3DIR/env.sh")
+    # Dummy credentials (moto accepts any); nothing of the machine's own AWS setup is read.
+    export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+    export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
+    # Sites 2.. (the main site's prefix would hold everyone's).
+    M_LAST=$((M_SITES + 1))
+    log "media: uploading $M_SITES sites × ($M_OBJECTS × 64 KiB + 4 MiB)"
+    python3 - "$S3_ENDPOINT" "$M_LAST" "$M_OBJECTS" >"$WORK/media-seed.out" <<'PY'
+import sys, os, boto3
+from concurrent.futures import ThreadPoolExecutor
+endpoint, last, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s3 = boto3.client("s3", endpoint_url=endpoint)
+s3.create_bucket(Bucket="bench-src")
+small, big = os.urandom(64 * 1024), os.urandom(4 * 1024 * 1024)
+keys = [(f"wp-content/uploads/sites/{site}/2025/{i:03d} photo.jpg", small) for site in range(2, last + 1) for i in range(n)]
+keys += [(f"wp-content/uploads/sites/{site}/2025/lecture.pdf", big) for site in range(2, last + 1)]
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(lambda kv: s3.put_object(Bucket="bench-src", Key=kv[0], Body=kv[1]), keys))
+print(len(keys), sum(len(v) for _, v in keys))
+PY
+    read -r M_COUNT M_BYTES <"$WORK/media-seed.out"
+    # --media-only touches no table, but a migration needs a target database.
+    sql "CREATE DATABASE IF NOT EXISTS bench_media"
+    : >"$WORK/media-results"
+    M_RUN=0
+    media_config() { # file bucket
+        {
+            echo 'logs_dir = "logs"'
+            echo
+            env_block prod bench_prod "${PROD_TOKENS[@]}"
+            printf '[environments.prod.media]\nbucket = "bench-src"\nregion = "us-east-1"\nendpoint = "%s"\n\n' "$S3_ENDPOINT"
+            env_block uat bench_media "${UAT_TOKENS[@]}"
+            printf '[environments.uat.media]\nbucket = "%s"\nregion = "us-east-1"\nendpoint = "%s"\n\n' "$2" "$S3_ENDPOINT"
+        } >"$1"
+    }
+    new_bucket() {
+        M_RUN=$((M_RUN + 1))
+        BUCKET="bench-dst-$M_RUN"
+        python3 -c 'import sys, boto3; boto3.client("s3", endpoint_url=sys.argv[1]).create_bucket(Bucket=sys.argv[2])' "$S3_ENDPOINT" "$BUCKET"
+    }
+    # media_time KIND CMD...: times CMD (wall seconds) into media-results.
+    media_time() {
+        local kind=$1 start end
+        shift
+        start=$(date +%s.%N)
+        "$@" >"$WORK/media-$kind-$M_RUN.log" 2>&1 || { tail -n 20 "$WORK/media-$kind-$M_RUN.log" >&2; die "media $kind failed"; }
+        end=$(date +%s.%N)
+        echo "$kind $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')" >>"$WORK/media-results"
+        log "media $kind: $(tail -n 1 "$WORK/media-results" | cut -d' ' -f2) s"
+    }
+    wfuwp_media() { # mode (server|stream)
+        new_bucket
+        local dir="$WORK/media-$M_RUN"
+        mkdir -p "$dir"
+        media_config "$dir/config.toml" "$BUCKET"
+        local copy_mode=""
+        [ "$1" = stream ] && copy_mode=stream
+        media_time "wfuwp-$1" env WFUWP_MEDIA_COPY="$copy_mode" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" \
+            --no-color env-migrate prod uat --media-only --force --include-sites "2-$M_LAST"
+        local n
+        n=$(python3 -c 'import sys, boto3; p = boto3.client("s3", endpoint_url=sys.argv[1]).get_paginator("list_objects_v2"); print(sum(pg.get("KeyCount", 0) for pg in p.paginate(Bucket=sys.argv[2], Prefix="wp-content/")))' "$S3_ENDPOINT" "$BUCKET")
+        [ "$n" = "$M_COUNT" ] || die "wfuwp copied $n objects, expected $M_COUNT"
+    }
+    baseline_media() {
+        new_bucket
+        if command -v aws >/dev/null 2>&1; then
+            M_BASE="aws s3 sync (AWS CLI, server-side, its default 10 requests at once)"
+            media_time baseline aws --endpoint-url "$S3_ENDPOINT" s3 sync --only-show-errors \
+                s3://bench-src/wp-content/uploads/sites/ "s3://$BUCKET/wp-content/uploads/sites/"
+        else
+            M_BASE="sequential server-side copy (boto3 copy_object, one object after the other; no AWS CLI here)"
+            media_time baseline python3 - "$S3_ENDPOINT" "$BUCKET" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1])
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="bench-src", Prefix="wp-content/uploads/sites/"):
+    for o in page.get("Contents", []):
+        s3.copy_object(Bucket=sys.argv[2], Key=o["Key"], CopySource={"Bucket": "bench-src", "Key": o["Key"]})
+PY
+        fi
+    }
+    for rep in $(seq 1 "$REPEAT"); do
+        baseline_media
+        wfuwp_media server
+        wfuwp_media stream
+    done
+    bash "$REPO/scripts/s3-sandbox.sh" stop "$S3DIR" >/dev/null 2>&1 || true
+fi
+
 # ------------------------------------------------------------------ report
 median() { # kind column → median of that column over the kind's lines
     awk -v k="$1" -v c="$2" '$1 == k { print $c }' "$WORK/results" | sort -g |
@@ -311,4 +420,28 @@ RUNS=$(runs stream) awk -v s="$stream_s" -v kb="$stream_kb" -v b="$STREAM_BYTES"
 best=$(for c in $CONCS; do echo "$(median "wfuwp-c$c" 2) $c"; done | sort -g | head -n 1)
 awk -v s="${best% *}" -v c="${best#* }" -v base="$base" 'BEGIN {
     printf "best wfuwp: --concurrency %s, ratio %.2f (target ≤ 1.00: %s)\n", c, s / base, (s / base <= 1.0 ? "met" : "NOT met") }'
+if [ "$MEDIA" = 1 ]; then
+    mmedian() {
+        awk -v k="$1" '$1 == k { print $2 }' "$WORK/media-results" | sort -g |
+            awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    }
+    mbase=$(mmedian baseline)
+    echo
+    echo "### media"
+    echo
+    echo "$M_SITES sites' uploads, $M_COUNT objects, $(awk -v b="$M_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB, between two buckets of one local moto S3 server"
+    echo "(moto is a single Python process: absolute rates are moto's, compare the ratios). Baseline: $M_BASE."
+    echo
+    echo "| run | wall s | objects/s | MB/s | ratio to baseline |"
+    echo "|---|---:|---:|---:|---:|"
+    for k in baseline wfuwp-server wfuwp-stream; do
+        case $k in
+            baseline) label="baseline" ;;
+            wfuwp-server) label="wfuwp --media-only, server-side (CopyObject)" ;;
+            wfuwp-stream) label="wfuwp --media-only, streamed (GET → PUT)" ;;
+        esac
+        awk -v l="$label" -v s="$(mmedian $k)" -v n="$M_COUNT" -v b="$M_BYTES" -v base="$mbase" 'BEGIN {
+            printf "| %s | %.2f | %.0f | %.1f | %.2f |\n", l, s, n / s, b / 1e6 / s, s / base }'
+    done
+fi
 echo "benchmark took $((ELAPSED / 60)) min $((ELAPSED % 60)) s"

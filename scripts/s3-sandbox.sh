@@ -2,9 +2,12 @@
 # A private S3-compatible server for the media tests: moto's server (PyPI
 # package `moto[server]`), on a free loopback port, in the background.
 #
+#   scripts/s3-sandbox.sh install     # install moto[server] (the tested version) if missing
 #   scripts/s3-sandbox.sh start DIR   # install if missing, start, write DIR/env.sh
 #   scripts/s3-sandbox.sh stop DIR    # stop it (the directory is left for the caller)
 #   scripts/s3-sandbox.sh status DIR
+#   scripts/s3-sandbox.sh user DIR NAME POLICY_JSON   # IAM user with that policy; prints "KEY SECRET"
+#   scripts/s3-sandbox.sh auth DIR on|off             # enforce IAM permissions (moto's reset-auth) or not
 #
 # DIR/env.sh exports WFUWP_TEST_S3_ENDPOINT (http://127.0.0.1:PORT) and the
 # dummy credentials moto accepts. The server keeps everything in memory: a
@@ -14,7 +17,10 @@ set -euo pipefail
 say() { echo "s3-sandbox: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-usage() { die "usage: $0 start|stop|status DIR"; }
+usage() { die "usage: $0 install | start|stop|status|user|auth DIR ..."; }
+if [ "${1:-}" = install ]; then
+    set -- install "${TMPDIR:-/tmp}"
+fi
 [ "$#" -ge 2 ] || usage
 CMD=$1
 mkdir -p "$2"
@@ -23,15 +29,21 @@ PIDFILE="$DIR/moto.pid"
 LOG="$DIR/moto.log"
 ENVFILE="$DIR/env.sh"
 
-have_moto() { python3 -c 'import moto.server, flask' >/dev/null 2>&1; }
+# The version the tests were written against: 5.2.1 answered
+# CompleteMultipartUpload with an XML root the AWS SDKs reject.
+MOTO_VERSION=5.2.5
+
+have_moto() {
+    python3 -c "import moto.server, flask, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" >/dev/null 2>&1
+}
 
 # moto's server comes from PyPI; install it for this user when missing (CI
 # and fresh machines), the way mariadb-sandbox.sh installs MariaDB.
 ensure_installed() {
     command -v python3 >/dev/null || die "python3 not found; install it (apt-get install python3 python3-pip) and run again"
     have_moto && return 0
-    say "installing moto[server] from PyPI"
-    python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' >&2 \
+    say "installing moto[server]==$MOTO_VERSION from PyPI"
+    python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2 \
         || die "pip install 'moto[server]' failed (output above); install it by hand and run again"
     have_moto || die "moto installed but 'import moto.server' still fails"
 }
@@ -79,7 +91,19 @@ cmd_start() {
         port=$(pick_port)
         # setsid: its own process group, so a test runner's Ctrl-C does not
         # race with `stop`, and stop can end the whole group.
-        setsid python3 -m moto.server -H 127.0.0.1 -p "$port" >"$LOG" 2>&1 </dev/null &
+        # moto recomputes request signatures from the URL it decoded, so any
+        # signed request with a "/" in its query (every prefix listing)
+        # fails once permissions are enforced (`auth on`). The signature
+        # check is skipped; who is asking and what they may do are still
+        # checked (the access key must belong to a user, its policy must
+        # allow the action on the resource).
+        setsid python3 -c '
+import sys
+from moto.iam.access_control import IAMRequestBase
+IAMRequestBase.check_signature = lambda self: None
+from moto.server import main
+main(sys.argv[1:])
+' -H 127.0.0.1 -p "$port" >"$LOG" 2>&1 </dev/null &
         pid=$!
         echo "$pid" >"$PIDFILE"
         rc=0
@@ -123,8 +147,48 @@ PY
     rm -f "$PIDFILE"
 }
 
+endpoint() {
+    [ -s "$ENVFILE" ] || die "no server in $DIR (run start first)"
+    sed -n 's/^export WFUWP_TEST_S3_ENDPOINT=//p' "$ENVFILE"
+}
+
+# An IAM user of moto's, for tests of refused permissions (boto3 comes with
+# moto). Run while permissions are not enforced.
+cmd_user() {
+    [ "$#" -eq 2 ] || die "usage: $0 user DIR NAME POLICY_JSON"
+    python3 - "$(endpoint)" "$1" "$2" <<'PY'
+import sys, boto3
+endpoint, name, policy = sys.argv[1:]
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="setup", aws_secret_access_key="setup")
+iam.create_user(UserName=name)
+iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=policy)
+key = iam.create_access_key(UserName=name)["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+PY
+}
+
+# on: every request from now on must be signed by a user of `cmd_user` and
+# allowed by its policy; off: anything goes again.
+cmd_auth() {
+    local count
+    case "${1:-}" in
+        on) count=0 ;;
+        off) count=inf ;;
+        *) die "usage: $0 auth DIR on|off" ;;
+    esac
+    python3 - "$(endpoint)" "$count" <<'PY'
+import sys, urllib.request
+endpoint, count = sys.argv[1:]
+urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), headers={"Content-Type": "text/plain"}, method="POST"), timeout=10).read()
+PY
+}
+
 case "$CMD" in
+    install) ensure_installed ;;
     start) cmd_start ;;
+    user) shift 2; cmd_user "$@" ;;
+    auth) shift 2; cmd_auth "$@" ;;
     stop) cmd_stop ;;
     status) if pid=$(alive_pid); then echo "running (pid $pid)"; else echo "stopped"; exit 1; fi ;;
     *) usage ;;

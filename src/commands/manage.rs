@@ -71,6 +71,7 @@ fn table(migrations: &[ListedMigration]) -> Table {
         ("STARTED (UTC)", Align::Left),
         ("DURATION", Align::Right),
         ("BACKUPS", Align::Right),
+        ("MEDIA", Align::Right),
         ("NOW", Align::Left),
     ]);
     for m in migrations {
@@ -84,6 +85,14 @@ fn table(migrations: &[ListedMigration]) -> Table {
             m.start_time.format("%Y-%m-%d %H:%M").to_string(),
             duration(m.duration_seconds),
             m.backup_bytes.map_or("-".into(), output::size),
+            m.media.map_or("-".into(), |t| {
+                format!(
+                    "{}/{} obj, {}",
+                    t.copied,
+                    t.objects,
+                    output::size(t.bytes_copied)
+                )
+            }),
             now_text(m),
         ]);
     }

@@ -2,11 +2,14 @@
 //! source environment's S3 bucket to the target's, after the site's tables.
 //!
 //! * [`config`] — `[environments.NAME.media]`.
+//! * [`access`] — what the credentials may do to a bucket, proven first.
 //! * [`client`] — the S3 client and its errors.
 //! * [`layout`] — which keys belong to a site.
 //! * [`copy`] — plan and copy one site's objects.
 //! * [`record`] — a site's media step and its record in the state.
+//! * [`undo`] — backups of the target's objects, and the rollback.
 
+pub mod access;
 pub mod client;
 pub mod config;
 pub mod copy;
@@ -57,6 +60,11 @@ fn hint_text(hint: &str) -> String {
 }
 
 impl MediaError {
+    /// Whether S3 refused the request for lack of permission.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self, MediaError::S3 { detail, .. } if detail.contains("AccessDenied"))
+    }
+
     /// Whether a retry may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -163,8 +171,9 @@ pub fn wanted(
     }
 }
 
-/// Connects to both buckets and checks that each can be listed (the bucket
-/// exists, the endpoint answers, the credentials are accepted). Writes nothing.
+/// Connects to both buckets and proves what the migration will do to each
+/// (docs/media.md "Preflight"): the source listed and read, the target
+/// listed, read and written. Changes nothing either bucket lists.
 pub async fn prepare(
     source: (&str, &MediaConfig),
     target: (&str, &MediaConfig),
@@ -175,16 +184,8 @@ pub async fn prepare(
     let attempts = retries.saturating_add(1).min(5);
     let s = Bucket::connect(source.0, source.1, attempts).await;
     let t = Bucket::connect(target.0, target.1, attempts).await;
-    for b in [&s, &t] {
-        b.client
-            .list_objects_v2()
-            .bucket(b.name())
-            .prefix(&b.config.prefix)
-            .max_keys(1)
-            .send()
-            .await
-            .map_err(|e| b.error("listing", &b.config.prefix, e))?;
-    }
+    access::probe(&s, access::Need::Read).await?;
+    access::probe(&t, access::Need::ReadWrite).await?;
     let stream_forced = std::env::var(COPY_MODE_VAR).is_ok_and(|v| v == "stream");
     let server_side = !stream_forced
         && source.1.endpoint == target.1.endpoint
@@ -200,30 +201,20 @@ pub async fn prepare(
     })
 }
 
-/// `config check`: lists the environment's uploads (bucket, endpoint and
-/// credentials work) and reads one object's metadata when there is one.
-/// Changes nothing, so write access cannot be proven here: S3 has no way
-/// to ask "may I write" without writing.
+/// `config check`: proves the environment's bucket may be listed and read,
+/// and finds out whether it may be written (needed only as a migration's
+/// target: a read-only prod bucket is reported, not refused). Changes
+/// nothing the bucket lists.
 pub async fn check_access(env: &str, config: &MediaConfig) -> Result<String, MediaError> {
     let b = Bucket::connect(env, config, 2).await;
-    let listed = b
-        .client
-        .list_objects_v2()
-        .bucket(b.name())
-        .prefix(format!("{}wp-content/uploads/", config.prefix))
-        .max_keys(1)
-        .send()
-        .await
-        .map_err(|e| b.error("listing", &config.prefix, e))?;
-    let Some(key) = listed.contents().first().and_then(|o| o.key()) else {
-        return Ok(format!("{}: listed (no uploads yet)", config.location()));
-    };
-    b.client
-        .head_object()
-        .bucket(b.name())
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| b.error("reading", key, e))?;
-    Ok(format!("{}: listed and read", config.location()))
+    let read = access::probe(&b, access::Need::Read).await?;
+    match access::probe_write(&b).await {
+        Ok(()) => Ok(format!(
+            "{read}, may write (an upload was started and aborted: nothing written)"
+        )),
+        Err(e) if e.is_access_denied() => Ok(format!(
+            "{read}; may NOT write: fine as a source, refused as a migration's target ({e})"
+        )),
+        Err(e) => Err(e),
+    }
 }

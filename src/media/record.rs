@@ -16,6 +16,7 @@ pub async fn site_step(
     session: &Session,
     site: SiteId,
     database: Option<SiteStats>,
+    mut progress: impl FnMut(Tick),
 ) -> Result<SiteMedia, MediaError> {
     let before = session
         .snapshot()
@@ -42,7 +43,22 @@ pub async fn site_step(
         let plan = plan_site(run, site).await?;
         rec.objects = plan.objects;
         rec.skipped = plan.skipped;
-        execute(run, plan).await
+        let (objects, bytes) = (plan.copy.len() as u64, plan.copy_bytes());
+        let mut last = 0;
+        progress(Tick {
+            objects: (0, objects),
+            bytes: (0, bytes),
+            added: 0,
+        });
+        execute(run, plan, |done| {
+            progress(Tick {
+                objects: (done.copied, objects),
+                bytes: (done.bytes, bytes),
+                added: done.bytes - last,
+            });
+            last = done.bytes;
+        })
+        .await
     }
     .await;
     match result {
@@ -68,6 +84,18 @@ pub async fn site_step(
             Err(e)
         }
     }
+}
+
+/// Where a site's media step stands, for the progress display: `(done,
+/// of)` pairs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// Objects copied, of those to copy.
+    pub objects: (u64, u64),
+    /// Bytes copied, of those to copy.
+    pub bytes: (u64, u64),
+    /// Bytes copied since the previous tick.
+    pub added: u64,
 }
 
 fn before_database_unrecorded(session: &Session, site: SiteId) -> bool {

@@ -14,6 +14,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use super::client::{copy_source, Bucket};
 use super::layout::backup_prefix;
 use super::MediaError;
+use crate::migrate::failpoint;
 
 /// A migration's backup area in the target bucket.
 #[derive(Debug, Clone)]
@@ -84,6 +85,7 @@ impl Backups {
             // the target (created then overwritten): the original wins below.
             delete(target, key).await?;
             delete(target, &m.key).await?;
+            failpoint::hit("media_object_restored");
             changed += 1;
         }
         let originals = format!("{}objects/", self.root);
@@ -99,6 +101,7 @@ impl Backups {
                 .await
                 .map_err(|e| target.error("restoring", key, e))?;
             delete(target, &o.key).await?;
+            failpoint::hit("media_object_restored");
             changed += 1;
         }
         Ok(changed)

@@ -178,7 +178,8 @@ pub async fn migrate_site(
     };
     if let Some(run) = &engine.media {
         let database = (!engine.media_only).then_some(result.stats);
-        crate::media::record::site_step(run, &engine.session, job.id, database)
+        let show = |t| engine.progress.media(worker, job.id, t);
+        crate::media::record::site_step(run, &engine.session, job.id, database, show)
             .await
             .map_err(media_error)?;
         failpoint::hit("site_media_done");

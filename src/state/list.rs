@@ -9,6 +9,7 @@ use super::error::{io, StateError, StateResult};
 use super::lock::{self, LockInfo};
 use super::model::{MigrationState, MigrationStatus, Phase};
 use super::store;
+use super::summary::MediaTotals;
 
 /// One migration as `--list-migrations` shows it: the state file's field
 /// names (without the per-site list) plus who holds its lock.
@@ -58,6 +59,10 @@ pub struct ListedMigration {
     /// The later migration whose completion dropped its backups, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+    /// Uploads copied so far, when the migration copies them (the same
+    /// totals as the summary's `media`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaTotals>,
     /// Its directory.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -94,6 +99,7 @@ impl ListedMigration {
                 && state.rollback.is_none(),
             backup_bytes: state.backup_bytes,
             superseded_by: state.superseded_by.clone(),
+            media: MediaTotals::of(state),
             locked_by,
             dir,
         }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::output;
+use crate::media::record::Tick;
 use crate::sites::SiteId;
 
 /// How often a non-terminal run prints a progress line.
@@ -33,6 +34,7 @@ struct Bars {
 struct Plain {
     done: u64,
     failed: u64,
+    media_bytes: u64,
     started: Instant,
     last_line: Instant,
 }
@@ -46,6 +48,7 @@ impl Progress {
         let plain = Plain {
             done: 0,
             failed: 0,
+            media_bytes: 0,
             started: now,
             last_line: now,
         };
@@ -66,6 +69,32 @@ impl Progress {
             }
         } else {
             output::detail(format!("  site {site}: copying {table}"));
+        }
+    }
+
+    /// Worker `worker` is copying site `site`'s uploads.
+    pub fn media(&self, worker: usize, site: SiteId, m: Tick) {
+        if let Ok(mut p) = self.inner.plain.lock() {
+            p.media_bytes += m.added;
+        }
+        let line = format!(
+            "site {site}: media {}/{} objects, {} of {}",
+            m.objects.0,
+            m.objects.1,
+            output::size(m.bytes.0),
+            output::size(m.bytes.1)
+        );
+        match &self.inner.bars {
+            Some(b) => {
+                if let Some(bar) = b.workers.get(worker) {
+                    bar.set_message(line);
+                }
+            }
+            // Per object would flood a log: the step's start and end only.
+            None if m.objects.0 == 0 || m.objects.0 == m.objects.1 => {
+                output::detail(format!("  {line}"))
+            }
+            None => {}
         }
     }
 
@@ -137,8 +166,17 @@ impl Plain {
         } else {
             0
         };
+        let media = if self.media_bytes > 0 {
+            format!(
+                ", media {} copied ({}/s)",
+                output::size(self.media_bytes),
+                output::size((self.media_bytes as f64 / secs) as u64)
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "sites: {}/{} done ({} failed), {:.1} sites/min, ETA {}m{:02}s",
+            "sites: {}/{} done ({} failed), {:.1} sites/min, ETA {}m{:02}s{media}",
             self.done,
             total,
             self.failed,

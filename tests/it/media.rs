@@ -8,7 +8,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::s3::{with_credentials, Listing, S3Server};
+use support::s3::{with_credentials, with_keys, Listing, S3Server};
 use support::*;
 
 const SRC_BUCKET: &str = "wordpress-prod-us";
@@ -227,6 +227,21 @@ fn a_full_migration_copies_every_sites_uploads_and_a_rerun_copies_nothing() {
     .unwrap();
     assert_eq!(summary["media"]["copied"], objects, "{summary}");
     assert_eq!(summary["media"]["sitesCompleted"], bed.sites.len() as u64);
+    let listed = bed.run(&["env-migrate", "--list-migrations", "--all", "--json"]);
+    assert_ok(&listed, "--list-migrations --json");
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("JSON listing");
+    assert_eq!(listed[0]["migrationId"], id.as_str());
+    assert_eq!(
+        listed[0]["media"], summary["media"],
+        "listing and summary agree"
+    );
+    let table = bed.run(&["env-migrate", "--list-migrations", "--all"]);
+    assert!(
+        table.stdout.contains("MEDIA")
+            && table.stdout.contains(&format!("{objects}/{objects} obj")),
+        "the table shows media totals:\n{}",
+        table.stdout
+    );
     assert!(
         r.stderr.contains("media: ") || r.stdout.contains("media: "),
         "final report shows media"
@@ -289,14 +304,19 @@ fn include_sites_touches_only_those_prefixes_on_the_streamed_path() {
     assert!(
         check
             .stdout
-            .contains("prod: media s3://wordpress-prod-us/: listed and read")
+            .contains("prod: media s3://wordpress-prod-us/: listed, read, may write")
             && check
                 .stdout
-                .contains("uat: media s3://wordpress-uat-us/uat/: listed and read"),
+                .contains("uat: media s3://wordpress-uat-us/uat/: listed, read, may write"),
         "{}",
         check.stdout
     );
     assert_eq!(bed.target(), before, "config check changes nothing");
+    assert_eq!(
+        bed.s3.uploads_in_progress(DST_BUCKET),
+        0,
+        "the write probe left an upload"
+    );
     let r = support::run(
         bed.cmd()
             .args([
@@ -390,15 +410,16 @@ fn a_kill_during_the_media_copy_then_resume_converges_to_the_same_listing() {
 /// The migration with `config` fails before anything is created or copied,
 /// and says `hint`.
 fn assert_preflight_refuses(bed: &Bed, config: &Path, hint: &str, what: &str) {
+    let mut cmd = wfuwp(config, &bed.logs);
+    with_credentials(&mut cmd, bed.dir.path());
+    assert_refused(bed, cmd, hint, what);
+}
+
+/// `cmd` (a wfuwp command line) fails before anything is created or
+/// copied, and says `hint`.
+fn assert_refused(bed: &Bed, mut cmd: Command, hint: &str, what: &str) {
     let before = bed.target();
-    let r = support::run(
-        with_credentials(&mut wfuwp(config, &bed.logs), bed.dir.path()).args([
-            "env-migrate",
-            "prod",
-            "uat",
-            "--force",
-        ]),
-    );
+    let r = support::run(cmd.args(["env-migrate", "prod", "uat", "--force"]));
     assert_ne!(
         r.code, 0,
         "{what}: the migration should fail:\n{}",
@@ -532,4 +553,187 @@ fn rollback_lists_the_bucket_as_before_after_a_clean_run_and_after_kills() {
         pristine,
         "listing after kills, resume and rollback"
     );
+}
+
+/// A policy document allowing `actions` on `buckets` and their objects.
+fn policy(statements: &[(&[&str], &str)]) -> String {
+    let st: Vec<serde_json::Value> = statements
+        .iter()
+        .map(|(actions, bucket)| {
+            serde_json::json!({
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            })
+        })
+        .collect();
+    serde_json::json!({ "Version": "2012-10-17", "Statement": st }).to_string()
+}
+
+#[test]
+fn a_target_that_refuses_writes_is_a_preflight_error_and_config_check_says_so() {
+    let bed = Bed::new("media_ro");
+    let (key, secret) = bed.s3.create_user(
+        "reader",
+        &policy(&[
+            (&["s3:*"], SRC_BUCKET),
+            (&["s3:GetObject", "s3:ListBucket"], DST_BUCKET),
+        ]),
+    );
+    bed.s3.enforce_permissions(true);
+    let as_reader = || {
+        let mut c = wfuwp(&bed.config, &bed.logs);
+        with_keys(&mut c, bed.dir.path(), &key, &secret);
+        c
+    };
+    let check = support::run(as_reader().args(["config", "check"]));
+    let refused = "may list and read this bucket but not write it";
+    let lines = format!("{}{}", check.stdout, check.stderr);
+    bed.s3.enforce_permissions(false);
+    assert!(
+        lines.contains("prod: media s3://wordpress-prod-us/: listed, read, may write")
+            && lines.contains("uat: media s3://wordpress-uat-us/uat/: listed, read; may NOT write")
+            && lines.contains(refused),
+        "config check should tell a read-only bucket apart:\n{lines}"
+    );
+    assert_eq!(bed.s3.uploads_in_progress(DST_BUCKET), 0);
+    bed.s3.enforce_permissions(true);
+    // Listing the target for the comparison needs permissions off.
+    let before = {
+        bed.s3.enforce_permissions(false);
+        let b = bed.target();
+        bed.s3.enforce_permissions(true);
+        b
+    };
+    let r = support::run(as_reader().args(["env-migrate", "prod", "uat", "--force"]));
+    bed.s3.enforce_permissions(false);
+    assert_ne!(r.code, 0, "the migration should fail:\n{}", r.stdout);
+    assert!(
+        r.stderr.contains(refused) && r.stderr.contains("nothing was copied"),
+        "stderr should say what permission is missing:\n{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(&secret), "secret in stderr");
+    assert_eq!(bed.target(), before, "the target bucket changed");
+    assert!(bed.migrations().is_empty(), "a migration state was created");
+    assert!(bed.dst.tables().is_empty(), "tables were written");
+}
+
+/// 11 MiB and a bit: three parts of 5 MiB (S3's smallest) when the part
+/// size is lowered.
+const BIG: usize = 11 * 1024 * 1024 + 5;
+const PART: usize = 5 * 1024 * 1024;
+
+/// Per-site `media.copied` of a state.
+fn copied_of(state: &serde_json::Value, site: u64) -> u64 {
+    state["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .find(|s| s["siteId"] == site)
+        .and_then(|s| s["media"]["copied"].as_u64())
+        .unwrap_or_else(|| panic!("media.copied of site {site} in {state}"))
+}
+
+#[test]
+fn objects_over_the_part_limit_copy_in_parts_and_reruns_copy_nothing() {
+    let bed = Bed::new("media_parts");
+    let (a, b) = (bed.sites[1], bed.sites[2]);
+    for id in [a, b] {
+        let video = format!("{}2025/big/lecture.mp4", site_dir(id));
+        bed.s3.put(SRC_BUCKET, &video, &content(&video, BIG));
+        // Uploaded in parts, as the AWS CLI does: its ETag is no MD5, so a
+        // copy's ETag differs from it.
+        let parts = format!("{}2025/big/archive.zip", site_dir(id));
+        bed.s3
+            .put_in_parts(SRC_BUCKET, &parts, &content(&parts, BIG), PART);
+        assert!(bed.s3.list(SRC_BUCKET, &parts)[&parts].1.contains('-'));
+    }
+    let migrate = |site: u64, env: &[(&str, &str)]| {
+        let mut c = bed.cmd();
+        c.args(["env-migrate", "prod", "uat", "--force", "--include-sites"])
+            .arg(site.to_string());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let r = support::run(&mut c);
+        assert_ok(&r, &format!("migrating site {site} with {env:?}"));
+        let id = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("migration id");
+        copied_of(&bed.state(&id), site)
+    };
+    let part_size = PART.to_string();
+    let in_parts = ("WFUWP_MEDIA_PART_SIZE", part_size.as_str());
+    let streamed = ("WFUWP_MEDIA_COPY", "stream");
+
+    // Site a: server-side, every big object in parts (UploadPartCopy).
+    assert_eq!(migrate(a, &[in_parts]), 5);
+    // Site b: streamed, in one PUT each (the part-uploaded source too).
+    assert_eq!(migrate(b, &[streamed]), 5);
+    for id in [a, b] {
+        for name in ["lecture.mp4", "archive.zip"] {
+            let src = format!("{}2025/big/{name}", site_dir(id));
+            let dst = format!("{DST_PREFIX}{src}");
+            assert!(
+                bed.s3.get(DST_BUCKET, &dst) == bed.s3.get(SRC_BUCKET, &src),
+                "{dst}: bytes differ from the source's"
+            );
+            let (ctype, _) = bed.s3.head(DST_BUCKET, &dst);
+            let (want, _) = bed.s3.head(SRC_BUCKET, &src);
+            assert_eq!(ctype, want, "{dst}: content type");
+        }
+    }
+    let video_a = format!("{DST_PREFIX}{}2025/big/lecture.mp4", site_dir(a));
+    assert!(
+        bed.target()[&video_a].1.ends_with("-3\""),
+        "site {a}'s video was copied in three parts: {:?}",
+        bed.target()[&video_a]
+    );
+    // Reruns the other way round copy nothing: the copies' ETags are not
+    // the sources', their metadata says whose copy they are.
+    assert_eq!(migrate(a, &[streamed]), 0, "rerun of site {a}");
+    assert_eq!(migrate(a, &[]), 0, "server-side rerun of site {a}");
+    assert_eq!(
+        migrate(b, &[in_parts, streamed]),
+        0,
+        "rerun of site {b} in parts"
+    );
+    assert_eq!(migrate(b, &[]), 0, "server-side rerun of site {b}");
+    // A changed source is copied again, even at the same size.
+    let video_b = format!("{}2025/big/lecture.mp4", site_dir(b));
+    let mut other = content(&video_b, BIG);
+    other[0] ^= 0xff;
+    bed.s3.put(SRC_BUCKET, &video_b, &other);
+    assert_eq!(migrate(b, &[in_parts]), 1, "a changed object is copied");
+    assert!(bed.s3.get(DST_BUCKET, &format!("{DST_PREFIX}{video_b}")) == other);
+    assert_eq!(bed.s3.uploads_in_progress(DST_BUCKET), 0);
+}
+
+#[test]
+fn a_killed_media_rollback_run_again_lists_the_bucket_as_before() {
+    let bed = Bed::new("media_rbkill");
+    let pristine = bed.raw_target();
+    let r = bed.run(&["env-migrate", "prod", "uat", "--force", "--media-delete"]);
+    assert_ok(&r, "the migration");
+    let id = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("migration id");
+    for nth in [2, 4] {
+        let rb = support::run(
+            bed.cmd()
+                .args(["env-migrate", "--rollback", &id, "--force"])
+                .env("WFUWP_FAILPOINT", format!("media_object_restored:{nth}")),
+        );
+        assert_killed(&rb, &format!("rollback killed at restored object {nth}"));
+        assert_ne!(
+            bed.raw_target(),
+            pristine,
+            "the kill stopped the restore part-way"
+        );
+    }
+    let rb = bed.run(&["env-migrate", "--rollback", &id, "--force"]);
+    assert_ok(&rb, "the rollback run again");
+    assert_eq!(
+        bed.raw_target(),
+        pristine,
+        "listing after a killed rollback and its rerun"
+    );
+    assert_eq!(bed.state(&id)["status"], "rolled_back");
 }

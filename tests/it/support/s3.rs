@@ -151,6 +151,111 @@ impl S3Server {
         )
     }
 
+    /// An IAM user allowed what `policy` (an IAM policy document) allows;
+    /// returns its access key and secret. Matters only while permissions
+    /// are enforced ([`S3Server::enforce_permissions`]).
+    pub fn create_user(&self, name: &str, policy: &str) -> (String, String) {
+        let out = self.script(&["user", name, policy]);
+        let mut words = out.split_whitespace().map(str::to_string);
+        match (words.next(), words.next()) {
+            (Some(k), Some(s)) => (k, s),
+            _ => panic!("creating IAM user {name}: unexpected output {out:?}"),
+        }
+    }
+
+    /// From now on every request must come from a user of
+    /// [`S3Server::create_user`] and be allowed by its policy (`true`), or
+    /// anything goes again (`false`, as after start).
+    pub fn enforce_permissions(&self, on: bool) {
+        self.script(&["auth", if on { "on" } else { "off" }]);
+    }
+
+    fn script(&self, args: &[&str]) -> String {
+        let out = super::repo_script("s3-sandbox.sh")
+            .arg(args[0])
+            .arg(self.dir.path())
+            .args(&args[1..])
+            .output()
+            .expect("running scripts/s3-sandbox.sh");
+        assert!(
+            out.status.success(),
+            "s3-sandbox.sh {}: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Multipart uploads started and neither completed nor aborted.
+    pub fn uploads_in_progress(&self, bucket: &str) -> usize {
+        let out = block_on(self.client().list_multipart_uploads().bucket(bucket).send())
+            .unwrap_or_else(|e| panic!("listing uploads of {bucket}: {e:?}"));
+        out.uploads().len()
+    }
+
+    /// Content type and user metadata of `bucket/key`.
+    pub fn head(&self, bucket: &str, key: &str) -> (Option<String>, BTreeMap<String, String>) {
+        let h = block_on(self.client().head_object().bucket(bucket).key(key).send())
+            .unwrap_or_else(|e| panic!("head {bucket}/{key}: {e:?}"));
+        let meta = h
+            .metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        (h.content_type().map(str::to_string), meta)
+    }
+
+    /// Writes `bytes` to `bucket/key` as a multipart upload of `part`-byte
+    /// parts, as the AWS CLI does with large files: its ETag is not an MD5.
+    pub fn put_in_parts(&self, bucket: &str, key: &str, bytes: &[u8], part: usize) {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        block_on(async {
+            let c = self.client();
+            let up = c
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .content_type("application/octet-stream")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("starting an upload of {key}: {e:?}"));
+            let id = up.upload_id().expect("upload id").to_string();
+            let mut parts = Vec::new();
+            for (i, chunk) in bytes.chunks(part).enumerate() {
+                let n = i as i32 + 1;
+                let p = c
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&id)
+                    .part_number(n)
+                    .body(ByteStream::from(chunk.to_vec()))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("uploading part {n} of {key}: {e:?}"));
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(n)
+                        .set_e_tag(p.e_tag().map(str::to_string))
+                        .build(),
+                );
+            }
+            c.complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("completing the upload of {key}: {e:?}"));
+        })
+    }
+
     /// The directory of its pid file and log.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -161,8 +266,18 @@ impl S3Server {
 /// the first link of the chain), and keeps the rest of the chain away from
 /// the machine's own AWS files and from instance metadata.
 pub fn with_credentials<'c>(cmd: &'c mut Command, home: &Path) -> &'c mut Command {
-    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    with_keys(cmd, home, ACCESS_KEY, SECRET_KEY)
+}
+
+/// [`with_credentials`] with another access key and secret.
+pub fn with_keys<'c>(
+    cmd: &'c mut Command,
+    home: &Path,
+    key: &str,
+    secret: &str,
+) -> &'c mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_PROFILE")
         .env("AWS_EC2_METADATA_DISABLED", "true")
