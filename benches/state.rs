@@ -1,5 +1,6 @@
-//! State-store benchmark (SPEC §10, issue 3): the cost of durable transitions
-//! at 5,000 sites, against a run whose sites take 200 ms each.
+//! State-store benchmark (docs/performance.md, issues 3 and 13): the cost of
+//! durable transitions at 5,000 sites, against a run whose sites take 200 ms
+//! each, and of `--list-migrations` over 50 such migrations.
 //!
 //! Run: `cargo bench --bench state` (optionally `-- SITES DIR`; DIR must be on
 //! the disk that will hold the logs dir, since fsync cost is the whole story).
@@ -92,5 +93,41 @@ fn main() -> anyhow::Result<()> {
         100.0 * total.as_secs_f64() / run_secs
     );
     println!("  create {create:?}, load with journal replay {load:?}, finish (snapshot + summary) {finish:?}");
+    list_many(tmp.path(), sites)
+}
+
+/// `--list-migrations --all` over 50 migrations of `sites` sites each (the
+/// one above and 49 more, finished at different points).
+fn list_many(logs: &std::path::Path, sites: u64) -> anyhow::Result<()> {
+    const MIGRATIONS: u64 = 50;
+    let t = Instant::now();
+    for n in 1..MIGRATIONS {
+        let s = Session::create(
+            logs,
+            NewMigration {
+                source: "prod".into(),
+                target: format!("t{n}"),
+                sites: (1..=sites).collect(),
+                ..Default::default()
+            },
+        )?;
+        for id in 1..=(n * 10).min(sites) {
+            s.site_started(id)?;
+            s.site_completed(id, SiteStats::default())?;
+        }
+        s.finish(
+            wfuwp::state::MigrationStatus::Paused,
+            serde_json::Value::Null,
+        )?;
+    }
+    let made = t.elapsed();
+    let t = Instant::now();
+    let listing = wfuwp::state::list_migrations(logs, true)?;
+    let list = t.elapsed();
+    assert_eq!(listing.migrations.len() as u64, MIGRATIONS);
+    println!(
+        "  --list-migrations --all over {MIGRATIONS} migrations of {sites} sites: {list:?} ({:?} per migration; creating them took {made:?})",
+        list / MIGRATIONS as u32
+    );
     Ok(())
 }

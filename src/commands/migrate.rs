@@ -251,6 +251,7 @@ async fn run(
     let engine = Engine {
         tag: names::tag(&state.migration_id),
         backups: backups_of(&state),
+        timings: Default::default(),
         session: Arc::new(session),
         source: checked.source,
         target: checked.target,

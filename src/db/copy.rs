@@ -35,6 +35,8 @@ pub struct CopyStats {
     pub bytes: u64,
     /// Replacement counters.
     pub replace: ValueStats,
+    /// CPU time spent rewriting values.
+    pub replace_time: std::time::Duration,
 }
 
 /// Why a table copy failed.
@@ -316,7 +318,9 @@ async fn read_rows(
     let mut result = source.query_iter(job.select.as_str()).await?;
     while let Some(row) = result.next().await? {
         let raw = row.unwrap_raw();
+        let clock = std::time::Instant::now();
         let values = replaced_row(&raw, job.columns, job.replacer, &mut stats);
+        stats.replace_time += clock.elapsed();
         let start = buf.len();
         for (i, v) in values.iter().enumerate() {
             if i > 0 {

@@ -19,7 +19,6 @@ pub async fn site_step(
     mut progress: impl FnMut(Tick),
 ) -> Result<SiteMedia, MediaError> {
     let before = session
-        .snapshot()
         .site(site)
         .and_then(|r| r.media.as_deref().cloned())
         .unwrap_or_else(SiteMedia::pending);
@@ -100,8 +99,7 @@ pub struct Tick {
 
 fn before_database_unrecorded(session: &Session, site: SiteId) -> bool {
     session
-        .snapshot()
         .site(site)
-        .and_then(|r| r.media.as_ref())
+        .and_then(|r| r.media)
         .is_none_or(|m| m.database.is_none())
 }

@@ -37,6 +37,9 @@ pub struct RunDetails {
     /// The load limits and the time spent waiting for the load to drop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle: Option<ThrottleSummary>,
+    /// Worker-seconds per kind of work in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<super::timings::TimeBreakdown>,
     /// Why the run stopped, when it paused for a reason other than the
     /// operator's Ctrl-C (lost lock, server gone, critical load).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -109,6 +109,8 @@ pub struct Engine {
     /// Backup records by site (`None` = network tables): loaded once per run
     /// and kept in step with the state, so workers need not copy the state.
     pub backups: Mutex<BTreeMap<Option<SiteId>, SiteBackup>>,
+    /// Where the run's time goes (the summary's `timings`).
+    pub timings: super::timings::Timings,
 }
 
 /// The backup records of a state, keyed as [`Engine::backups`].

@@ -20,4 +20,5 @@ pub mod selection;
 pub mod site;
 pub mod swap;
 pub mod throttle;
+pub mod timings;
 pub mod verify;

@@ -393,6 +393,7 @@ fn finish(
 ) -> Result<RunEnd> {
     engine.progress.finish();
     extra.throttle = Some(engine.throttle.summary());
+    extra.timings = Some(engine.timings.breakdown(crate::state::durable_time()));
     // A stop that was not the operator's (lost lock, server gone) is an error
     // to report, though the run pauses just the same and is resumable.
     let cause = interrupt

@@ -10,6 +10,7 @@ use super::errors::SiteError;
 use super::failpoint;
 use super::names::{derived, Role};
 use super::swap::{self, existing_tables, names_to_probe, plan_swap_in};
+use super::timings::Work;
 use crate::db::copy::{copy_table, create_statements, execute_batched};
 use crate::db::roles;
 use crate::replace::ValueStats;
@@ -158,13 +159,7 @@ pub async fn migrate_site(
     let recorded_db = engine
         .media
         .as_ref()
-        .and_then(|_| {
-            engine
-                .session
-                .snapshot()
-                .site(job.id)
-                .and_then(|r| r.media.clone())
-        })
+        .and_then(|_| engine.session.site(job.id).and_then(|r| r.media))
         .and_then(|m| m.database);
     let result = match recorded_db {
         // Tables swapped in by an earlier attempt whose media step failed or
@@ -179,7 +174,10 @@ pub async fn migrate_site(
     if let Some(run) = &engine.media {
         let database = (!engine.media_only).then_some(result.stats);
         let show = |t| engine.progress.media(worker, job.id, t);
-        crate::media::record::site_step(run, &engine.session, job.id, database, show)
+        let step = crate::media::record::site_step(run, &engine.session, job.id, database, show);
+        engine
+            .timings
+            .time(Work::Media, step)
             .await
             .map_err(media_error)?;
         failpoint::hit("site_media_done");
@@ -216,17 +214,25 @@ async fn migrate_tables(
         .collect();
     // Staging copies exist only after a crash or failure mid-copy: look
     // before dropping (a lookup is far cheaper than a DROP, even of nothing).
-    let stale: Vec<String> = existing_tables(target, &stagings)
-        .await?
-        .into_iter()
-        .collect();
-    swap::drop_tables(target, &stale).await?;
+    engine
+        .timings
+        .time(Work::Lookup, async {
+            let stale = existing_tables(target, &stagings).await?;
+            swap::drop_tables(target, &stale.into_iter().collect::<Vec<_>>()).await
+        })
+        .await?;
 
     let result = copy_into_staging(engine, source, target, worker, job).await?;
     failpoint::hit("site_copied");
 
     let recorded = engine.backup_of(Some(job.id));
-    swap_in(engine, target, Some(job.id), &lives, recorded.as_ref()).await?;
+    engine
+        .timings
+        .time(
+            Work::Swap,
+            swap_in(engine, target, Some(job.id), &lives, recorded.as_ref()),
+        )
+        .await?;
     failpoint::hit("site_swapped");
     Ok(result)
 }
@@ -252,24 +258,35 @@ async fn copy_into_staging(
         .zip(&stagings)
         .map(|(t, s)| (t.name.as_str(), s.as_str()))
         .collect();
-    let creates = create_statements(source, &pairs).await?;
-    execute_batched(target, &creates).await?;
+    engine
+        .timings
+        .time(Work::Create, async {
+            let creates = create_statements(source, &pairs).await?;
+            execute_batched(target, &creates).await
+        })
+        .await?;
     let mut result = SiteResult::default();
     for (table, staging) in job.tables.iter().zip(&stagings) {
         // A table is the unit of work a throttled run waits between.
         engine.throttle.wait().await;
         engine.progress.table(worker, job.id, &table.name);
-        let copied = copy_table(
-            source,
-            target,
-            &table.name,
-            staging,
-            &table.columns,
-            None,
-            &engine.replacer,
-            engine.mode,
-        )
-        .await?;
+        let copied = engine
+            .timings
+            .time(
+                Work::Rows,
+                copy_table(
+                    source,
+                    target,
+                    &table.name,
+                    staging,
+                    &table.columns,
+                    None,
+                    &engine.replacer,
+                    engine.mode,
+                ),
+            )
+            .await?;
+        engine.timings.add_replace(copied.replace_time);
         engine.session.log(&format!(
             "site {}: {} copied ({} rows, {} bytes)",
             job.id, table.name, copied.rows, copied.bytes

@@ -24,5 +24,5 @@ pub use model::{
     SiteStats, SiteStatus, TableBackup,
 };
 pub use options::{MigrationConfig, MigrationOptions, NewMigration, ResumeRequest};
-pub use session::{abandon, mark_superseded, Session, SessionKind};
+pub use session::{abandon, durable_time, mark_superseded, Session, SessionKind};
 pub use summary::Summary;

@@ -367,9 +367,17 @@ fn a_kill_during_the_media_copy_then_resume_converges_to_the_same_listing() {
     let before = bed.target();
     let want = bed.expected(&before, &bed.sites);
     let mut id: Option<String> = None;
-    // Killed at the 4th copied object of the first run, then at the 5th of
-    // the resume; a last resume runs to the end.
-    for (round, nth) in [4, 5].into_iter().enumerate() {
+    // Killed at a random copied object of the first run and of two resumes
+    // (18 objects in all, at most 8 + 5 + 4 copied before the kills), then
+    // a last resume runs to the end. The same seed kills at the same points.
+    let seed: u64 = std::env::var("WFUWP_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261126);
+    eprintln!("media kills: seed {seed} (set WFUWP_CRASH_SEED to replay)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let kills = [rng.u32(1..=8), rng.u32(1..=5), rng.u32(1..=4)];
+    for (round, nth) in kills.into_iter().enumerate() {
         let args: Vec<String> = match &id {
             None => [
                 "env-migrate",

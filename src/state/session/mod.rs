@@ -61,6 +61,16 @@ pub struct Session {
     _locks: Vec<LockGuard>,
 }
 
+/// Time this process spent in state operations (see [`durable_time`]).
+static DURABLE_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Wall time this process has spent in state operations so far: journal
+/// appends and their fsyncs, snapshots, file locks, waiting for another
+/// worker's write (the `stateSeconds` of the summary's timings).
+pub fn durable_time() -> std::time::Duration {
+    std::time::Duration::from_nanos(DURABLE_NANOS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// Runs `f`, which blocks on the disk (fsync, file locks), without holding
 /// up the other tasks: on the multi-threaded runtime the thread's other
 /// tasks move to another thread meanwhile. Elsewhere (a current-thread
@@ -378,9 +388,15 @@ impl Session {
         self.kind
     }
 
-    /// A copy of the current state.
+    /// A copy of the current state. O(sites): per-site code asks
+    /// [`Session::site`] instead.
     pub fn snapshot(&self) -> MigrationState {
         self.inner().state.clone()
+    }
+
+    /// A copy of one site's current record.
+    pub fn site(&self, id: SiteId) -> Option<SiteRecord> {
+        self.inner().state.site(id).cloned()
     }
 
     /// What the migration was created with.
@@ -488,7 +504,11 @@ impl Session {
     /// another worker's write) runs off the async runtime, so no caller in
     /// async code can stall the other workers by forgetting to.
     fn edge<T>(op: impl FnOnce() -> StateResult<T>) -> anyhow::Result<T> {
-        Ok(off_runtime(op)?)
+        let clock = std::time::Instant::now();
+        let out = off_runtime(op);
+        let nanos = u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        DURABLE_NANOS.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+        Ok(out?)
     }
 }
 
