@@ -309,13 +309,21 @@ run_mydumper() { # rep
     sql "DROP DATABASE \`$db\`"
 }
 
-# The summary's timings of a wfuwp run, as "lookup create swap rows replace state" seconds.
+# A wfuwp run's own timers (the summary's timings: lookup create swap rows
+# replace state, worker-seconds) and its phases' wall seconds from the state
+# (preflight network_tables sites post_migration cleanup).
 timings_of() { # logs dir
     python3 - "$1" <<'PY'
 import glob, json, sys
-f = sorted(glob.glob(sys.argv[1] + "/env-migrate-*/migration-summary.json"))[-1]
-t = json.load(open(f)).get("timings", {})
-print(*(t.get(k, 0) for k in ("lookupSeconds", "createSeconds", "swapSeconds", "rowsSeconds", "replaceSeconds", "stateSeconds")))
+from datetime import datetime
+d = sorted(glob.glob(sys.argv[1] + "/env-migrate-*"))[-1]
+t = json.load(open(d + "/migration-summary.json")).get("timings", {})
+out = [t.get(k, 0) for k in ("lookupSeconds", "createSeconds", "swapSeconds", "rowsSeconds", "replaceSeconds", "stateSeconds")]
+when = lambda s: datetime.fromisoformat(s[:26].rstrip("Z"))
+for p in json.load(open(d + "/migration-state.json"))["phases"]:
+    ok = p.get("startTime") and p.get("endTime")
+    out.append(round((when(p["endTime"]) - when(p["startTime"])).total_seconds(), 2) if ok else 0)
+print(*out)
 PY
 }
 
@@ -529,7 +537,7 @@ row() { # label kind
 }
 breakdown() { # kind → median of each timing column
     local c out=""
-    for c in 2 3 4 5 6 7; do
+    for c in $(seq 2 12); do
         out+=" $(awk -v k="$1" -v c="$c" '$1 == k { print $c }' "$WORK/timings" | sort -g |
             awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
     done
@@ -570,8 +578,18 @@ echo
 echo "| run | wall s | stale-staging lookup | create staging | swap (rename, backup record) | rows (read, rewrite, write) | of which replacement CPU | state writes |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
-    read -r lookup create swap rows repl st <<<"$(breakdown "$k")"
+    read -r lookup create swap rows repl st _ <<<"$(breakdown "$k")"
     echo "| $k | $(median "$k" 2) | $lookup | $create | $swap | $rows | $repl | $st |"
+done
+echo
+echo "Phases (wall s, medians; \"startup\" is the rest: connecting, discovery, selection, creating the state):"
+echo
+echo "| run | wall s | preflight | network tables | sites | post-migration (verification) | cleanup | startup |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
+    read -r _ _ _ _ _ _ pre net sit post clean <<<"$(breakdown "$k")"
+    wall=$(median "$k" 2)
+    echo "| $k | $wall | $pre | $net | $sit | $post | $clean | $(awk -v w="$wall" -v a="$pre" -v b="$net" -v c="$sit" -v d="$post" -v e="$clean" 'BEGIN { printf "%.2f", w - a - b - c - d - e }') |"
 done
 echo
 for c in $INSERT_CONCS; do

@@ -14,6 +14,7 @@ pub mod content;
 pub mod insert;
 pub mod php;
 pub mod schema;
+pub mod uploads;
 
 mod generate;
 mod seed;

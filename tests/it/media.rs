@@ -32,21 +32,12 @@ fn content(key: &str, len: usize) -> Vec<u8> {
     (0..len).map(|_| rng.u8(..)).collect()
 }
 
-/// The files every site gets: small ones with spaces and Unicode in their
-/// names, and one of a few MB.
+/// The files the network generator gives every site (small ones with
+/// spaces and Unicode in their names, and one of a few MB), by full key.
 fn files_of(id: u64) -> Vec<(String, Vec<u8>)> {
-    let names = [
-        ("2024/01/photo one.jpg".to_string(), 2_000 + id as usize),
-        ("2024/02/café naïve ü.png".to_string(), 40_000),
-        (format!("2025/site-{id}/big scan.pdf"), 3 * 1024 * 1024 + 17),
-    ];
-    names
+    wfuwp::testbed::uploads::files_of(id)
         .into_iter()
-        .map(|(rel, len)| {
-            let key = format!("{}{rel}", site_dir(id));
-            let bytes = content(&key, len);
-            (key, bytes)
-        })
+        .map(|(rel, bytes)| (format!("{}{rel}", site_dir(id)), bytes))
         .collect()
 }
 
@@ -744,4 +735,35 @@ fn a_killed_media_rollback_run_again_lists_the_bucket_as_before() {
         "listing after a killed rollback and its rerun"
     );
     assert_eq!(bed.state(&id)["status"], "rolled_back");
+}
+
+#[test]
+fn the_generator_writes_each_sites_uploads_into_the_media_bucket() {
+    let db = TestDb::new("media_gen");
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "logs_dir = \"logs\"\n\n{}{}",
+        db.env_toml("gen", PROD_TOKENS),
+        s3.media_toml("gen", "generated-uploads", "g/"),
+    );
+    let config = write_config_text(dir.path(), &text);
+    let mut cmd = wfuwp(&config, &dir.path().join("logs"));
+    with_credentials(&mut cmd, dir.path());
+    let r = support::run(cmd.args(["seed-network", "--env", "gen", "--sites", "3", "--uploads"]));
+    assert_ok(&r, "seed-network --uploads");
+    let sites: Vec<u64> = db.query("SELECT blog_id FROM wp_blogs ORDER BY blog_id");
+    let listing = s3.list("generated-uploads", "");
+    let mut want = Vec::new();
+    for &id in &sites {
+        for (key, bytes) in files_of(id) {
+            let key = format!("g/{key}");
+            assert!(s3.get("generated-uploads", &key) == bytes, "{key}: bytes");
+            want.push(key);
+        }
+    }
+    want.sort();
+    assert_eq!(listing.keys().cloned().collect::<Vec<_>>(), want);
+    assert!(want.iter().any(|k| k.contains("café naïve ü.png")));
+    assert!(listing.values().any(|(size, _)| *size > 3 * 1024 * 1024));
 }

@@ -27,9 +27,18 @@ mod transitions;
 
 pub use manage::{abandon, mark_superseded};
 
-/// Journal records between two snapshots: bounds replay time and file size
-/// while keeping the per-transition cost at one small fdatasync'ed append.
+/// Journal records between two snapshots, at least: bounds replay time and
+/// file size while keeping the per-transition cost at one small
+/// fdatasync'ed append.
 const COMPACT_EVERY: u64 = 512;
+
+/// Records between two snapshots of a state of `sites` sites: a snapshot
+/// writes every site, so taking one at most every `sites` records keeps the
+/// total written linear in the records (a fixed interval would make it grow
+/// with sites × records), and replay stays under one record per site.
+fn compact_every(sites: usize) -> u64 {
+    COMPACT_EVERY.max(sites as u64)
+}
 
 /// Whether the session runs the migration forward or rolls it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -463,7 +472,7 @@ impl Session {
         g.state.last_save_time = now;
         g.since_compact += 1;
         g.log.line(event);
-        if g.since_compact >= COMPACT_EVERY {
+        if g.since_compact >= compact_every(g.state.sites().len()) {
             store::compact(&self.dir, &g.state, &mut g.journal)?;
             g.since_compact = 0;
         }
