@@ -273,6 +273,13 @@ async fn load_data(
     job: &TableCopy<'_>,
     max_packet: usize,
 ) -> Result<(CopyStats, u64), CopyError> {
+    // An empty table (WordPress has many: links, termmeta, commentmeta of
+    // small sites) costs no LOAD DATA round trip: the staging table stays
+    // empty, as it would after loading nothing.
+    let mut result = source.query_iter(job.select.as_str()).await?;
+    let Some(first) = result.next().await? else {
+        return Ok((CopyStats::default(), 0));
+    };
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_DEPTH);
     // The handler must be Sync, so it captures the (Sync) receiver and builds
     // the (Send-only) stream when the server asks for the file.
@@ -289,7 +296,7 @@ async fn load_data(
     let chunk = CHUNK.min(max_packet / 2).max(1);
 
     let reader = async {
-        let result = read_rows(source, job, chunk, &tx).await;
+        let result = read_rows(result, first, job, chunk, &tx).await;
         if let Err(e) = &result {
             // Make the LOAD DATA fail rather than commit a partial table.
             let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
@@ -307,16 +314,18 @@ async fn load_data(
     Ok((stats, affected))
 }
 
+/// Streams `first` and the rest of `result` as LOAD DATA input.
 async fn read_rows(
-    source: &mut Conn,
+    mut result: mysql_async::QueryResult<'_, 'static, mysql_async::TextProtocol>,
+    first: mysql_async::Row,
     job: &TableCopy<'_>,
     chunk: usize,
     tx: &mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<CopyStats, CopyError> {
     let mut stats = CopyStats::default();
     let mut buf = Vec::with_capacity(chunk + (64 << 10));
-    let mut result = source.query_iter(job.select.as_str()).await?;
-    while let Some(row) = result.next().await? {
+    let mut next = Some(first);
+    while let Some(row) = next.take() {
         let raw = row.unwrap_raw();
         let clock = std::time::Instant::now();
         let values = replaced_row(&raw, job.columns, job.replacer, &mut stats);
@@ -338,6 +347,7 @@ async fn read_rows(
                 break;
             }
         }
+        next = result.next().await?;
     }
     drop(result);
     if !buf.is_empty() {

@@ -6,6 +6,7 @@
 //! * [`client`] — the S3 client and its errors.
 //! * [`layout`] — which keys belong to a site.
 //! * [`copy`] — plan and copy one site's objects.
+//! * [`transfer`] — write one object from one key to another.
 //! * [`record`] — a site's media step and its record in the state.
 //! * [`undo`] — backups of the target's objects, and the rollback.
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod copy;
 pub mod layout;
 pub mod record;
+pub mod transfer;
 pub mod undo;
 
 use client::Bucket;

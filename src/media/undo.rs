@@ -11,8 +11,9 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::client::{copy_source, Bucket};
+use super::client::{Bucket, Object};
 use super::layout::backup_prefix;
+use super::transfer::Transfer;
 use super::MediaError;
 use crate::migrate::failpoint;
 
@@ -39,23 +40,15 @@ impl Backups {
         format!("{}created/{key}", self.root)
     }
 
-    /// Before `key` (existing in the target) is overwritten or deleted:
-    /// copies it aside unless a backup exists or this migration created it.
-    pub async fn keep_original(&self, target: &Bucket, key: &str) -> Result<(), MediaError> {
+    /// Before `object` (existing in the target) is overwritten or deleted:
+    /// copies it aside, server-side (in parts above 5 GiB), unless a backup
+    /// exists or this migration created it.
+    pub async fn keep_original(&self, target: &Bucket, object: &Object) -> Result<(), MediaError> {
+        let key = &object.key;
         if exists(target, &self.original(key)).await? || exists(target, &self.marker(key)).await? {
             return Ok(());
         }
-        let to = self.original(key);
-        target
-            .client
-            .copy_object()
-            .bucket(target.name())
-            .key(&to)
-            .copy_source(copy_source(target.name(), key))
-            .send()
-            .await
-            .map_err(|e| target.error("backing up into", &to, e))?;
-        Ok(())
+        within(target, object, &self.original(key)).await
     }
 
     /// Before `key` (absent from the target) is created.
@@ -91,21 +84,28 @@ impl Backups {
         let originals = format!("{}objects/", self.root);
         for o in target.list(&originals).await? {
             let key = &o.key[originals.len()..];
-            target
-                .client
-                .copy_object()
-                .bucket(target.name())
-                .key(key)
-                .copy_source(copy_source(target.name(), &o.key))
-                .send()
-                .await
-                .map_err(|e| target.error("restoring", key, e))?;
+            within(target, &o, key).await?;
             delete(target, &o.key).await?;
             failpoint::hit("media_object_restored");
             changed += 1;
         }
         Ok(changed)
     }
+}
+
+/// Copies `object` to `to` in the same bucket, server-side.
+async fn within(b: &Bucket, object: &Object, to: &str) -> Result<(), MediaError> {
+    Transfer {
+        from: b,
+        from_key: &object.key,
+        size: object.size,
+        etag: object.etag.as_deref(),
+        to: b,
+        to_key: to,
+        server_side: true,
+    }
+    .run()
+    .await
 }
 
 async fn exists(b: &Bucket, key: &str) -> Result<bool, MediaError> {

@@ -605,7 +605,23 @@ fn a_target_that_refuses_writes_is_a_preflight_error_and_config_check_says_so() 
         b
     };
     let r = support::run(as_reader().args(["env-migrate", "prod", "uat", "--force"]));
+    // Keys the server does not know at all.
+    let mut stranger = wfuwp(&bed.config, &bed.logs);
+    with_keys(
+        &mut stranger,
+        bed.dir.path(),
+        "AKIAWFUWPUNKNOWN0000",
+        "not-a-secret",
+    );
+    let unknown = support::run(stranger.args(["env-migrate", "prod", "uat", "--force"]));
     bed.s3.enforce_permissions(false);
+    assert_ne!(unknown.code, 0, "unknown keys: {}", unknown.stdout);
+    assert!(
+        unknown.stderr.contains("the credentials were refused")
+            && unknown.stderr.contains("nothing was copied"),
+        "unknown keys should be refused in preflight:\n{}",
+        unknown.stderr
+    );
     assert_ne!(r.code, 0, "the migration should fail:\n{}", r.stdout);
     assert!(
         r.stderr.contains(refused) && r.stderr.contains("nothing was copied"),
@@ -658,16 +674,42 @@ fn objects_over_the_part_limit_copy_in_parts_and_reruns_copy_nothing() {
         let r = support::run(&mut c);
         assert_ok(&r, &format!("migrating site {site} with {env:?}"));
         let id = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("migration id");
-        copied_of(&bed.state(&id), site)
+        (copied_of(&bed.state(&id), site), id)
     };
     let part_size = PART.to_string();
     let in_parts = ("WFUWP_MEDIA_PART_SIZE", part_size.as_str());
     let streamed = ("WFUWP_MEDIA_COPY", "stream");
 
+    // The target already has site a's video, other bytes of the same size
+    // uploaded in 6 MiB parts: overwritten, so backed up first. Backup and
+    // restore copy it in its own parts, so it comes back with its ETag.
+    let video_a = format!("{DST_PREFIX}{}2025/big/lecture.mp4", site_dir(a));
+    let old = content("an older lecture", BIG);
+    bed.s3
+        .put_in_parts(DST_BUCKET, &video_a, &old, PART + 1024 * 1024);
+    assert!(bed.target()[&video_a].1.ends_with("-2\""));
+    let before = bed.raw_target();
+
     // Site a: server-side, every big object in parts (UploadPartCopy).
-    assert_eq!(migrate(a, &[in_parts]), 5);
+    let (copied, first) = migrate(a, &[in_parts]);
+    assert_eq!(copied, 5);
+    let backup = format!("{DST_PREFIX}wfuwp-backups/{first}/objects/{video_a}");
+    assert!(
+        bed.s3.get(DST_BUCKET, &backup) == old,
+        "the backup holds the old bytes"
+    );
+    // Rolled back (the restore in parts too), the bucket lists as before.
+    let rb = support::run(
+        bed.cmd()
+            .args(["env-migrate", "--rollback", &first, "--force"])
+            .env(in_parts.0, in_parts.1),
+    );
+    assert_ok(&rb, "the rollback");
+    assert_eq!(bed.raw_target(), before, "listing after the rollback");
+    assert!(bed.s3.get(DST_BUCKET, &video_a) == old);
+    assert_eq!(migrate(a, &[in_parts]).0, 5);
     // Site b: streamed, in one PUT each (the part-uploaded source too).
-    assert_eq!(migrate(b, &[streamed]), 5);
+    assert_eq!(migrate(b, &[streamed]).0, 5);
     for id in [a, b] {
         for name in ["lecture.mp4", "archive.zip"] {
             let src = format!("{}2025/big/{name}", site_dir(id));
@@ -681,7 +723,6 @@ fn objects_over_the_part_limit_copy_in_parts_and_reruns_copy_nothing() {
             assert_eq!(ctype, want, "{dst}: content type");
         }
     }
-    let video_a = format!("{DST_PREFIX}{}2025/big/lecture.mp4", site_dir(a));
     assert!(
         bed.target()[&video_a].1.ends_with("-3\""),
         "site {a}'s video was copied in three parts: {:?}",
@@ -689,20 +730,20 @@ fn objects_over_the_part_limit_copy_in_parts_and_reruns_copy_nothing() {
     );
     // Reruns the other way round copy nothing: the copies' ETags are not
     // the sources', their metadata says whose copy they are.
-    assert_eq!(migrate(a, &[streamed]), 0, "rerun of site {a}");
-    assert_eq!(migrate(a, &[]), 0, "server-side rerun of site {a}");
+    assert_eq!(migrate(a, &[streamed]).0, 0, "rerun of site {a}");
+    assert_eq!(migrate(a, &[]).0, 0, "server-side rerun of site {a}");
     assert_eq!(
-        migrate(b, &[in_parts, streamed]),
+        migrate(b, &[in_parts, streamed]).0,
         0,
         "rerun of site {b} in parts"
     );
-    assert_eq!(migrate(b, &[]), 0, "server-side rerun of site {b}");
+    assert_eq!(migrate(b, &[]).0, 0, "server-side rerun of site {b}");
     // A changed source is copied again, even at the same size.
     let video_b = format!("{}2025/big/lecture.mp4", site_dir(b));
     let mut other = content(&video_b, BIG);
     other[0] ^= 0xff;
     bed.s3.put(SRC_BUCKET, &video_b, &other);
-    assert_eq!(migrate(b, &[in_parts]), 1, "a changed object is copied");
+    assert_eq!(migrate(b, &[in_parts]).0, 1, "a changed object is copied");
     assert!(bed.s3.get(DST_BUCKET, &format!("{DST_PREFIX}{video_b}")) == other);
     assert_eq!(bed.s3.uploads_in_progress(DST_BUCKET), 0);
 }
