@@ -24,7 +24,7 @@ use crate::replace::Replacer;
 use crate::state::{self, MigrationOptions, NewMigration, ResumeRequest, Session};
 use crate::ui::{output, progress::Progress, prompt};
 
-const DEFAULT_CONCURRENCY: u32 = 4;
+pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
 const DEFAULT_TIMEOUT_MINUTES: f64 = 20.0;
 const DEFAULT_MAX_RETRIES: u32 = 3;
 

@@ -57,7 +57,13 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             session.finish(before, serde_json::json!({}))?;
             return Err(e.context(format!("rollback of {id} stopped; run `wfuwp env-migrate --rollback {id}` again to continue")));
         }
-        let end = match rollback::restore(&session, &mut conn, &lock, &interrupt).await {
+        // Sites are swapped back on as many connections as the migration used.
+        let workers = session
+            .config()
+            .options
+            .concurrency
+            .unwrap_or(super::migrate::DEFAULT_CONCURRENCY) as usize;
+        let end = match rollback::restore(&session, &mut conn, (&endpoint.opts, workers), &lock, &interrupt).await {
             Ok(end) => end,
             Err(e) => {
                 session.rollback_finished(Some(&format!("{e:#}")))?;

@@ -111,10 +111,14 @@ fn swap_done(state: &MigrationState, site: Option<SiteId>) -> bool {
     }
 }
 
-/// Restores every recorded backup not restored yet.
+/// Restores every recorded backup not restored yet: the sites on up to
+/// `workers` connections of their own (opened with `opts`; each site is one
+/// atomic rename, independent of the others), then the network tables on
+/// `conn`.
 pub async fn restore(
     session: &Session,
     conn: &mut Conn,
+    (opts, workers): (&mysql_async::Opts, usize),
     lock: &TargetLock,
     interrupt: &Interrupt,
 ) -> anyhow::Result<RollbackEnd> {
@@ -127,7 +131,47 @@ pub async fn restore(
         ));
     }
     session.rollback_started()?;
-    for (site, backup) in records(&state) {
+    let (sites, network): (Vec<_>, Vec<_>) = records(&state)
+        .into_iter()
+        .partition(|(site, _)| site.is_some());
+    let workers = workers.clamp(1, sites.len().max(1));
+    let shares: Vec<Vec<(Option<SiteId>, SiteBackup)>> = (0..workers)
+        .map(|w| sites.iter().skip(w).step_by(workers).cloned().collect())
+        .collect();
+    let ends = futures_util::future::try_join_all(shares.into_iter().map(|share| async {
+        let mut own = crate::db::roles::target(opts).await?;
+        let end = restore_records(session, &mut own, &tag, share, lock, interrupt).await;
+        let _ = own.disconnect().await;
+        end
+    }))
+    .await?;
+    if ends.contains(&RollbackEnd::Interrupted) {
+        return Ok(RollbackEnd::Interrupted);
+    }
+    if restore_records(session, conn, &tag, network, lock, interrupt).await?
+        == RollbackEnd::Interrupted
+    {
+        return Ok(RollbackEnd::Interrupted);
+    }
+    let dropped = cleanup::drop_leftovers(conn, &tag).await?;
+    if dropped > 0 {
+        session.log(&format!(
+            "rollback: dropped {dropped} leftover staging tables"
+        ));
+    }
+    Ok(RollbackEnd::Restored)
+}
+
+/// Swaps back the backups of `records`, one after the other, on `conn`.
+async fn restore_records(
+    session: &Session,
+    conn: &mut Conn,
+    tag: &str,
+    records: Vec<(Option<SiteId>, SiteBackup)>,
+    lock: &TargetLock,
+    interrupt: &Interrupt,
+) -> anyhow::Result<RollbackEnd> {
+    for (site, backup) in records {
         if interrupt.is_set() {
             return Ok(RollbackEnd::Interrupted);
         }
@@ -145,18 +189,12 @@ pub async fn restore(
             .flat_map(|t| std::iter::once(t.live.clone()).chain(t.backup.clone()))
             .collect();
         let existing = existing_tables(conn, &probe).await?;
-        execute(conn, &plan_rollback(&tag, &backup, &existing)).await?;
+        execute(conn, &plan_rollback(tag, &backup, &existing)).await?;
         failpoint::hit("rollback_site_swapped");
         match site {
             Some(id) => session.rollback_site_done(id)?,
             None => session.rollback_network_done()?,
         }
-    }
-    let dropped = cleanup::drop_leftovers(conn, &tag).await?;
-    if dropped > 0 {
-        session.log(&format!(
-            "rollback: dropped {dropped} leftover staging tables"
-        ));
     }
     Ok(RollbackEnd::Restored)
 }

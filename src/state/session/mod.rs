@@ -20,11 +20,13 @@ use super::store::{self, Journal, JournalOp, JournalRecord, ProgressLog};
 use super::summary::Summary;
 use crate::sites::SiteId;
 
+mod edge;
 mod finish;
 mod manage;
 mod rollback;
 mod transitions;
 
+pub use edge::durable_time;
 pub use manage::{abandon, mark_superseded};
 
 /// Journal records between two snapshots, at least: bounds replay time and
@@ -68,29 +70,6 @@ pub struct Session {
     inner: Mutex<Inner>,
     // Declared last: dropped after everything above is flushed.
     _locks: Vec<LockGuard>,
-}
-
-/// Time this process spent in state operations (see [`durable_time`]).
-static DURABLE_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Wall time this process has spent in state operations so far: journal
-/// appends and their fsyncs, snapshots, file locks, waiting for another
-/// worker's write (the `stateSeconds` of the summary's timings).
-pub fn durable_time() -> std::time::Duration {
-    std::time::Duration::from_nanos(DURABLE_NANOS.load(std::sync::atomic::Ordering::Relaxed))
-}
-
-/// Runs `f`, which blocks on the disk (fsync, file locks), without holding
-/// up the other tasks: on the multi-threaded runtime the thread's other
-/// tasks move to another thread meanwhile. Elsewhere (a current-thread
-/// runtime, no runtime) it simply runs `f`.
-fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
 }
 
 fn lock_target(logs_dir: &Path, target: &str, id: &str) -> StateResult<LockGuard> {
@@ -506,18 +485,6 @@ impl Session {
         edit(&mut rec);
         let line = event(&rec);
         self.journal(&mut g, JournalOp::Site(rec), &line)
-    }
-
-    /// Every public operation runs through here: the typed error becomes the
-    /// user-facing one, and the operation (file locks, fsyncs, waiting for
-    /// another worker's write) runs off the async runtime, so no caller in
-    /// async code can stall the other workers by forgetting to.
-    fn edge<T>(op: impl FnOnce() -> StateResult<T>) -> anyhow::Result<T> {
-        let clock = std::time::Instant::now();
-        let out = off_runtime(op);
-        let nanos = u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        DURABLE_NANOS.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        Ok(out?)
     }
 }
 
