@@ -116,7 +116,14 @@ impl Bed {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        support::run(self.cmd().args(args))
+        self.run_with(args, &[])
+    }
+
+    /// `run` with extra environment variables (copy mode, kill points, …).
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.cmd();
+        c.args(args).envs(env.iter().copied());
+        support::run(&mut c)
     }
 
     /// The target's listing without the migrations' backups.
@@ -308,17 +315,16 @@ fn include_sites_touches_only_those_prefixes_on_the_streamed_path() {
         0,
         "the write probe left an upload"
     );
-    let r = support::run(
-        bed.cmd()
-            .args([
-                "env-migrate",
-                "prod",
-                "uat",
-                "--force",
-                "--include-sites",
-                "2,3",
-            ])
-            .env("WFUWP_MEDIA_COPY", "stream"),
+    let r = bed.run_with(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--include-sites",
+            "2,3",
+        ],
+        &[("WFUWP_MEDIA_COPY", "stream")],
     );
     assert_ok(&r, "the partial migration");
     assert_eq!(bed.target(), bed.expected(&before, &[2, 3]));
@@ -520,24 +526,22 @@ fn rollback_lists_the_bucket_as_before_after_a_clean_run_and_after_kills() {
     assert_eq!(bed.s3.get(DST_BUCKET, &site2_only), b"uat");
 
     // Killed twice during the media copy, resumed, then rolled back.
-    let r = support::run(
-        bed.cmd()
-            .args([
-                "env-migrate",
-                "prod",
-                "uat",
-                "--force",
-                "--concurrency",
-                "1",
-            ])
-            .env("WFUWP_FAILPOINT", "media_object_copied:5"),
+    let r = bed.run_with(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--concurrency",
+            "1",
+        ],
+        &[("WFUWP_FAILPOINT", "media_object_copied:5")],
     );
     assert_killed(&r, "first run");
     let id = new_id(&bed, &first);
-    let r = support::run(
-        bed.cmd()
-            .args(["env-migrate", "--resume", &id, "--force"])
-            .env("WFUWP_FAILPOINT", "media_object_copied:3"),
+    let r = bed.run_with(
+        &["env-migrate", "--resume", &id, "--force"],
+        &[("WFUWP_FAILPOINT", "media_object_copied:3")],
     );
     assert_killed(&r, "first resume");
     assert_ok(
@@ -665,13 +669,18 @@ fn objects_over_the_part_limit_copy_in_parts_and_reruns_copy_nothing() {
         assert!(bed.s3.list(SRC_BUCKET, &parts)[&parts].1.contains('-'));
     }
     let migrate = |site: u64, env: &[(&str, &str)]| {
-        let mut c = bed.cmd();
-        c.args(["env-migrate", "prod", "uat", "--force", "--include-sites"])
-            .arg(site.to_string());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let r = support::run(&mut c);
+        let site_arg = site.to_string();
+        let r = bed.run_with(
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--force",
+                "--include-sites",
+                &site_arg,
+            ],
+            env,
+        );
         assert_ok(&r, &format!("migrating site {site} with {env:?}"));
         let id = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("migration id");
         (copied_of(&bed.state(&id), site), id)
@@ -699,10 +708,9 @@ fn objects_over_the_part_limit_copy_in_parts_and_reruns_copy_nothing() {
         "the backup holds the old bytes"
     );
     // Rolled back (the restore in parts too), the bucket lists as before.
-    let rb = support::run(
-        bed.cmd()
-            .args(["env-migrate", "--rollback", &first, "--force"])
-            .env(in_parts.0, in_parts.1),
+    let rb = bed.run_with(
+        &["env-migrate", "--rollback", &first, "--force"],
+        &[in_parts],
     );
     assert_ok(&rb, "the rollback");
     assert_eq!(bed.raw_target(), before, "listing after the rollback");
@@ -756,10 +764,10 @@ fn a_killed_media_rollback_run_again_lists_the_bucket_as_before() {
     assert_ok(&r, "the migration");
     let id = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("migration id");
     for nth in [2, 4] {
-        let rb = support::run(
-            bed.cmd()
-                .args(["env-migrate", "--rollback", &id, "--force"])
-                .env("WFUWP_FAILPOINT", format!("media_object_restored:{nth}")),
+        let point = format!("media_object_restored:{nth}");
+        let rb = bed.run_with(
+            &["env-migrate", "--rollback", &id, "--force"],
+            &[("WFUWP_FAILPOINT", &point)],
         );
         assert_killed(&rb, &format!("rollback killed at restored object {nth}"));
         assert_ne!(
