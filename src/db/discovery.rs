@@ -166,25 +166,23 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
         prefix: prefix.to_string(),
         ..Default::default()
     };
-    type TableRow = (
-        String,
-        Option<u64>,
-        Option<u64>,
-        Option<u64>,
-        Option<String>,
-    );
-    let rows: Vec<TableRow> = conn
+    // Names and engines only: size columns would make the server open
+    // every table (see [`super::sizes`]).
+    let rows: Vec<(String, Option<String>)> = conn
         .exec(
-            "SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, ENGINE FROM information_schema.TABLES \
+            "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
             (db,),
         )
         .await?;
-    for (name, rows, data, index, engine) in rows {
+    let names: Vec<String> = rows.iter().map(|(name, _)| name.clone()).collect();
+    let sizes = super::sizes::estimates(conn, db, &names).await?;
+    for (name, engine) in rows {
+        let size = sizes.get(&name).copied().unwrap_or_default();
         let t = Table {
             name: name.clone(),
-            rows_estimate: rows.unwrap_or(0),
-            bytes_estimate: data.unwrap_or(0) + index.unwrap_or(0),
+            rows_estimate: size.rows,
+            bytes_estimate: size.bytes,
             engine,
             has_primary_key: false,
         };

@@ -7,5 +7,6 @@ pub mod discovery;
 pub mod roles;
 pub mod server_lock;
 pub mod settings;
+pub mod sizes;
 pub mod sql;
 pub mod tls;

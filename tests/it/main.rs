@@ -20,6 +20,7 @@ mod replace_php;
 mod rollback;
 mod safety;
 mod safety_local;
+mod sizes;
 mod state;
 mod stream_dump;
 mod testbed;
