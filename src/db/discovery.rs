@@ -103,7 +103,8 @@ pub struct Site {
 pub struct Inventory {
     /// Table prefix.
     pub prefix: String,
-    /// Sites from `{prefix}blogs` (empty when the table is missing).
+    /// Sites from `{prefix}blogs`, in blog_id order (empty when the table
+    /// is missing).
     pub sites: Vec<Site>,
     /// All base tables of the database, by name.
     pub tables: BTreeMap<String, Table>,
@@ -118,6 +119,12 @@ impl Inventory {
     /// The set of blog_ids.
     pub fn blog_ids(&self) -> BTreeSet<SiteId> {
         self.sites.iter().map(|s| s.id).collect()
+    }
+
+    /// The site with blog_id `id`.
+    pub fn site(&self, id: SiteId) -> Option<&Site> {
+        let i = self.sites.binary_search_by_key(&id, |s| s.id).ok()?;
+        self.sites.get(i)
     }
 
     /// Whether this is a multisite (`blogs` and `site` tables present).
@@ -280,6 +287,23 @@ mod tests {
         assert_eq!(owner("wp_", "other_options", &ids), Owner::Foreign);
         let with_404: BTreeSet<SiteId> = [1, 404].into_iter().collect();
         assert_eq!(owner("wp_", "wp_404_log", &with_404), Owner::Site(404));
+    }
+
+    #[test]
+    fn sites_are_found_by_blog_id() {
+        let inv = Inventory {
+            sites: [1, 2, 43]
+                .map(|id| Site {
+                    id,
+                    domain: format!("s{id}.wfu.edu"),
+                    path: "/".into(),
+                    inactive: false,
+                })
+                .to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(inv.site(43).map(|s| s.domain.as_str()), Some("s43.wfu.edu"));
+        assert!(inv.site(1).is_some() && inv.site(3).is_none() && inv.site(44).is_none());
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
         .iter()
         .map(|&id| {
             let tables = by_site.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-            let site = inv.sites.iter().find(|s| s.id == id);
+            let site = inv.site(id);
             PlannedSite {
                 site_id: id,
                 url: site

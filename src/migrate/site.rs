@@ -145,7 +145,7 @@ pub async fn migrate_site(
     worker: usize,
     job: &SiteJob,
 ) -> Result<SiteResult, SiteError> {
-    if !engine.inventory.sites.iter().any(|s| s.id == job.id) {
+    if engine.inventory.site(job.id).is_none() {
         // Selected at creation, deleted from the source since: copying "no
         // tables" would report success while leaving the target as it was.
         return Err(SiteError::permanent(
