@@ -1,4 +1,4 @@
-//! SQL text: identifier quoting, row filters and the LOAD DATA field encoding.
+//! SQL text: identifier quoting, LIKE patterns, row filters and the LOAD DATA field encoding.
 //!
 //! Values reach SQL text only through [`RowFilter`] (numbers, or literals
 //! escaped by [`crate::replace::push_quoted_literal`]), [`push_load_data_field`],
@@ -7,6 +7,22 @@
 /// Quotes an identifier with backticks, doubling embedded backticks.
 pub fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
+}
+
+/// The escape character [`like_literal`] uses (`LIKE … ESCAPE '|'`).
+pub const LIKE_ESCAPE: char = '|';
+
+/// `text` as a LIKE pattern that matches it literally (its `%` and `_`
+/// escaped with [`LIKE_ESCAPE`]); append `%` for a prefix match.
+pub fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            out.push(LIKE_ESCAPE);
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A comma-separated list of quoted identifiers.
@@ -132,6 +148,13 @@ pub fn load_data_statement(table: &str, columns: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_patterns_match_text_literally() {
+        assert_eq!(like_literal("_wfb_abc_"), "|_wfb|_abc|_");
+        assert_eq!(like_literal("a%b|c"), "a|%b||c");
+        assert_eq!(like_literal("plain"), "plain");
+    }
 
     #[test]
     fn identifiers_are_quoted() {

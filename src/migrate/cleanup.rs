@@ -7,27 +7,19 @@ use mysql_async::Conn;
 
 use super::names::{any_prefix, prefix, Role};
 use super::swap::drop_tables;
+use crate::db::sql;
 
 /// Every table of the current database whose name starts with `prefix`.
 pub async fn tables_with_prefix(conn: &mut Conn, prefix: &str) -> mysql_async::Result<Vec<String>> {
     conn.exec(
-        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
-         AND TABLE_NAME LIKE CONCAT(?, '%') ESCAPE '|'",
-        (like_escaped(prefix),),
+        format!(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME LIKE CONCAT(?, '%') ESCAPE '{}'",
+            sql::LIKE_ESCAPE
+        ),
+        (sql::like_literal(prefix),),
     )
     .await
-}
-
-/// `text` matched literally by LIKE with `ESCAPE '|'`.
-fn like_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '|') {
-            out.push('|');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Drops this migration's staging and trash tables; returns how many.
@@ -62,11 +54,11 @@ pub async fn drop_superseded_backups(conn: &mut Conn, tag: &str) -> mysql_async:
     Ok(names.len())
 }
 
-/// Bytes (data + indexes) held by this migration's backup tables.
-pub async fn backup_bytes(conn: &mut Conn, tag: &str) -> mysql_async::Result<u64> {
+/// Bytes (data + indexes) held by this migration's backup tables in `db`
+/// (the connection's database).
+pub async fn backup_bytes(conn: &mut Conn, db: &str, tag: &str) -> mysql_async::Result<u64> {
     let ours = tables_with_prefix(conn, &prefix(Role::Backup, tag)).await?;
-    let db: Option<String> = conn.query_first("SELECT DATABASE()").await?;
-    crate::db::sizes::total_bytes(conn, &db.unwrap_or_default(), &ours).await
+    crate::db::sizes::total_bytes(conn, db, &ours).await
 }
 
 /// Waits until no other connection is still running a statement on this
@@ -99,17 +91,5 @@ pub async fn settle_orphans(conn: &mut Conn, tag: &str) -> mysql_async::Result<u
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_escaped;
-
-    #[test]
-    fn like_patterns_match_prefixes_literally() {
-        assert_eq!(like_escaped("_wfb_abc_"), "|_wfb|_abc|_");
-        assert_eq!(like_escaped("a%b|c"), "a|%b||c");
-        assert_eq!(like_escaped("plain"), "plain");
     }
 }

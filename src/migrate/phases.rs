@@ -344,7 +344,7 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
             }
         }
     }
-    let bytes = cleanup::backup_bytes(&mut target, &engine.tag).await?;
+    let bytes = cleanup::backup_bytes(&mut target, &engine.target.database, &engine.tag).await?;
     let _ = target.disconnect().await;
     s.set_backup_bytes(bytes)?;
     s.clean_work_dir();
