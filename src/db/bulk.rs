@@ -112,6 +112,7 @@ mod tests {
             local_infile,
             max_allowed_packet,
             requires_primary_key: None,
+            table_caches: None,
         }
     }
 

@@ -21,6 +21,29 @@ pub struct ServerSettings {
     /// key, when one is on (MariaDB `innodb_force_primary_key`, MySQL
     /// `sql_require_primary_key`).
     pub requires_primary_key: Option<RequiresPrimaryKey>,
+    /// `table_definition_cache` and `table_open_cache`: how many tables the
+    /// server keeps ready at once (absent when it does not say).
+    pub table_caches: Option<TableCaches>,
+}
+
+/// The server's caches of opened tables. When a schema outgrows them, every
+/// statement that touches a table not cached reopens it (definition file,
+/// dictionary entry), and DDL slows down for everyone (docs/performance.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableCaches {
+    /// `table_definition_cache`: table definitions kept.
+    pub definitions: u64,
+    /// `table_open_cache`: open table handles kept.
+    pub open: u64,
+}
+
+impl TableCaches {
+    /// Whether `tables` (what a run keeps in the database at its fullest)
+    /// are more than the definition cache holds: below that the cache is
+    /// evicted all through the run.
+    pub fn outgrown_by(self, tables: u64) -> bool {
+        self.definitions < tables
+    }
 }
 
 /// Which setting requires primary keys; they differ in scope.
@@ -61,6 +84,8 @@ const VARIABLES: &[&str] = &[
     "max_allowed_packet",
     "innodb_force_primary_key",
     "sql_require_primary_key",
+    "table_definition_cache",
+    "table_open_cache",
 ];
 
 /// The default `max_allowed_packet` of MariaDB and MySQL 8 clients, used when
@@ -103,7 +128,13 @@ pub fn from_variables(rows: &[(String, String)]) -> ServerSettings {
     } else {
         None
     };
+    let number = |name: &str| get(name).and_then(|v| v.trim().parse::<u64>().ok());
+    let table_caches = match (number("table_definition_cache"), number("table_open_cache")) {
+        (Some(definitions), Some(open)) => Some(TableCaches { definitions, open }),
+        _ => None,
+    };
     ServerSettings {
+        table_caches,
         read_only,
         local_infile: on("local_infile"),
         max_allowed_packet: get("max_allowed_packet")
@@ -143,6 +174,27 @@ mod tests {
         assert!(s.local_infile);
         assert_eq!(s.max_allowed_packet, 16 << 20);
         assert_eq!(s.requires_primary_key, None);
+        assert_eq!(s.table_caches, None);
+    }
+
+    #[test]
+    fn table_caches_are_read_and_judged_against_the_tables_of_a_run() {
+        let s = from_variables(&vars(&[
+            ("table_definition_cache", "400"),
+            ("table_open_cache", "2000"),
+        ]));
+        let caches = s.table_caches.expect("both caches given");
+        assert_eq!((caches.definitions, caches.open), (400, 2000));
+        assert!(!caches.outgrown_by(400));
+        assert!(caches.outgrown_by(401));
+        // One of the two missing (or not a number): nothing to judge by.
+        let partial = from_variables(&vars(&[("table_definition_cache", "400")]));
+        assert_eq!(partial.table_caches, None);
+        let garbled = from_variables(&vars(&[
+            ("table_definition_cache", "many"),
+            ("table_open_cache", "2000"),
+        ]));
+        assert_eq!(garbled.table_caches, None);
     }
 
     #[test]

@@ -518,6 +518,67 @@ fn a_keyless_table_is_refused_cleanly_when_the_target_requires_primary_keys() {
     );
 }
 
+// ------------------------------------------------------------------ table caches
+
+/// A target whose server caches fewer table definitions than the database
+/// will hold during the run (its tables, their backups, the source's) gets a
+/// warning naming both settings and the count; one table fewer gets none.
+/// The count is the servers' own (information_schema), and the migration
+/// completes either way.
+#[test]
+fn a_schema_larger_than_the_table_caches_is_warned_about_not_refused() {
+    let private =
+        PrivateServer::start(&["--table-definition-cache=400", "--table-open-cache=1000"]);
+    let src = source(server(), "tc_src");
+    let dst = TestDb::on(private.server(), "tc_dst");
+    seed_network(&dst, &uat_network(3, 1));
+    make_independent(&dst);
+    let setup = Setup::new(&src, &dst);
+    let tables = |db: &TestDb| -> u64 {
+        db.query::<u64>(&format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{}' \
+             AND TABLE_TYPE = 'BASE TABLE'",
+            db.name
+        ))[0]
+    };
+    let (from_source, of_target) = (tables(&src), tables(&dst));
+    assert!(from_source + of_target < 400, "{from_source} + {of_target}");
+    // Filler tables only the target has, up to exactly what the cache holds.
+    let fill = |from: u64, to: u64| {
+        let sql: Vec<String> = (from..to)
+            .map(|i| format!("CREATE TABLE filler_{i} (id INT PRIMARY KEY)"))
+            .collect();
+        dst.exec(&sql.join("; "));
+    };
+    let fillers = 400 - from_source - of_target;
+    fill(0, fillers);
+    let dry = ["env-migrate", "prod", "uat", "--dry-run"];
+    let r = setup.run(&dry);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("table_definition_cache"), "{}", r.stderr);
+
+    fill(fillers, fillers + 1);
+    for args in [&dry[..], &["env-migrate", "prod", "uat", "--force"][..]] {
+        let r = setup.run(args);
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        for needle in [
+            "'uat' caches 400 table definitions (table_definition_cache)",
+            "1000 open tables (table_open_cache)",
+            &format!("database {} will hold up to 401 tables", dst.name),
+            "SET GLOBAL table_definition_cache = 2000",
+        ] {
+            assert!(
+                r.stderr.contains(needle),
+                "{args:?}: {needle:?} missing: {}",
+                r.stderr
+            );
+        }
+    }
+    let checks = oracle::full_migration(&src);
+    let judged = oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[]), &checks);
+    assert!(judged > 100, "only {judged} values judged");
+}
+
 // ------------------------------------------------------------------ GTID consistency
 
 /// What MySQL 8 refuses with `enforce_gtid_consistency = ON` and a statement
