@@ -50,11 +50,22 @@
 #   BENCH_MEDIA_SITES=20   sites with uploads; each gets BENCH_MEDIA_OBJECTS small objects
 #   BENCH_MEDIA_OBJECTS=50 of 64 KiB, plus one of 4 MiB
 #   BENCH_SCALE=1          network scale (issue 13): for each size in BENCH_SCALE_SITES
-#                          ("150 1500"), 5 posts per site, no large values, one
-#                          repetition, wfuwp at concurrency 1 2 4 8 against the
-#                          server-side floor, the dump pipeline and mydumper/myloader,
-#                          then rollback and resume timed; ends with seconds per site
-#                          at each size (media, (c) and the stream are skipped)
+#                          ("150 1500"), 5 posts per site, no large values, wfuwp at
+#                          concurrency 1 2 8 4 against the server-side floor, the dump
+#                          pipeline and mydumper/myloader, then a rollback of the last
+#                          migration (concurrency 4, the default) and a resume at that
+#                          concurrency timed; ends with seconds per site at each size
+#                          (media, (c) and the stream are skipped)
+#   BENCH_SCALE_REPEAT="3 1"  repetitions per size of BENCH_SCALE_SITES: a 150-site run
+#                          lasts seconds and moves by ±20 % between runs, a 1,500-site
+#                          run averages itself over minutes
+#   BENCH_SERVER_OPTIONS   extra mariadbd options for the sandbox. Scale mode sizes the
+#                          server's table caches for its largest network by default
+#                          (table_definition_cache, table_open_cache, innodb_open_files:
+#                          48 per site, what source, target, backups and a peer's copy
+#                          hold at once), the same at every size, as a DBA would for a
+#                          network of that size (docs/managed.md); "" keeps MariaDB's
+#                          defaults (400 / 2000)
 #   BENCH_BIN=PATH         use this wfuwp binary instead of building one
 #   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
 set -euo pipefail
@@ -65,8 +76,14 @@ SANDBOX_SCRIPT="$REPO/scripts/mariadb-sandbox.sh"
 # Scale mode: this script once per size, then the per-site comparison.
 if [ "${BENCH_SCALE:-0}" = 1 ] && [ -z "${BENCH_SCALE_RUN:-}" ]; then
     OUT=$(mktemp -d "${TMPDIR:-/tmp}/wfuwp-bench-scale.XXXXXX")
+    read -r -a scale_repeat <<<"${BENCH_SCALE_REPEAT:-3 1}"
+    largest=$(for n in ${BENCH_SCALE_SITES:-150 1500}; do echo "$n"; done | sort -n | tail -n 1)
+    cache=$((largest * 48 > 2000 ? largest * 48 : 2000))
+    export BENCH_SERVER_OPTIONS="${BENCH_SERVER_OPTIONS-"--table-definition-cache=$cache --table-open-cache=$cache --innodb-open-files=$cache --open-files-limit=$((cache * 2))"}"
+    i=0
     for n in ${BENCH_SCALE_SITES:-150 1500}; do
-        BENCH_SCALE_RUN="$OUT/$n" BENCH_SITES=$n bash "${BASH_SOURCE[0]}"
+        BENCH_SCALE_RUN="$OUT/$n" BENCH_SITES=$n BENCH_REPEAT=${scale_repeat[$i]:-1} bash "${BASH_SOURCE[0]}"
+        i=$((i + 1))
     done
     echo
     echo "### seconds per site"
@@ -91,7 +108,8 @@ if [ -n "${BENCH_SCALE_RUN:-}" ]; then
     POSTS=${BENCH_POSTS:-5}
     REPEAT=${BENCH_REPEAT:-1}
     BENCH_LARGE=${BENCH_LARGE:-0}
-    BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-"1 2 4 8"}
+    # The default concurrency last: the rollback and the resume are of it.
+    BENCH_CONCURRENCY=${BENCH_CONCURRENCY:-"1 2 8 4"}
     BENCH_INSERT_CONCURRENCY=""
     BENCH_MEDIA=0
     mkdir -p "$BENCH_SCALE_RUN"
@@ -172,7 +190,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log "starting a MariaDB sandbox in $SANDBOX"
-bash "$SANDBOX_SCRIPT" start "$SANDBOX" >"$WORK/sandbox.log" 2>&1 || { cat "$WORK/sandbox.log" >&2; die "sandbox did not start"; }
+read -r -a server_options <<<"${BENCH_SERVER_OPTIONS:-}"
+[ "${#server_options[@]}" -gt 0 ] && server_options=(-- "${server_options[@]}")
+bash "$SANDBOX_SCRIPT" start "$SANDBOX" "${server_options[@]}" >"$WORK/sandbox.log" 2>&1 || { cat "$WORK/sandbox.log" >&2; die "sandbox did not start"; }
 # shellcheck disable=SC1091
 . "$SANDBOX/env.sh"
 # Clients read the password from the environment, never from the command line.
@@ -384,21 +404,21 @@ if [ -n "${BENCH_SCALE_RUN:-}" ]; then
     id=$(basename "$(ls -d "$LAST_RUN_DIR"/logs/env-migrate-* | tail -n 1)")
     time_it rollback "$LAST_RUN_DIR/rollback.log" "$BIN" --config "$LAST_RUN_DIR/config.toml" --logs-dir "$LAST_RUN_DIR/logs" \
         --no-color env-migrate --rollback "$id" --force
-    top=$(for c in $CONCS; do echo "$c"; done | sort -n | tail -n 1)
-    half=$(awk -v s="$(awk -v k="wfuwp-c$top" '$1 == k { print $2 }' "$WORK/results" | tail -n 1)" 'BEGIN { printf "%.1f", s / 2 }')
+    last_c=$(for c in $CONCS; do echo "$c"; done | tail -n 1)
+    half=$(awk -v s="$(awk -v k="wfuwp-c$last_c" '$1 == k { print $2 }' "$WORK/results" | tail -n 1)" 'BEGIN { printf "%.1f", s / 2 }')
     dir="$WORK/resume"
     mkdir -p "$dir"
     write_config "$dir/config.toml" bench_uat_resume bench_dump_1
     "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
         --seed 1999 >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
-    log "a migration at --concurrency $top interrupted after $half s"
+    log "a migration at --concurrency $last_c interrupted after $half s"
     status=0
     timeout --preserve-status -s INT "$half" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
-        env-migrate prod uat --force --include-users --concurrency "$top" >"$dir/first.log" 2>&1 || status=$?
+        env-migrate prod uat --force --include-users --concurrency "$last_c" >"$dir/first.log" 2>&1 || status=$?
     [ "$status" -eq 130 ] || { tail -n 20 "$dir/first.log" >&2; die "the interrupted run exited $status, expected 130"; }
     id=$(basename "$(ls -d "$dir"/logs/env-migrate-* | tail -n 1)")
     time_it resume "$dir/resume.log" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
-        env-migrate --resume "$id" --force --concurrency "$top"
+        env-migrate --resume "$id" --force --concurrency "$last_c"
     grep -q "completed" "$dir/resume.log" || die "the resumed migration did not complete; log: $dir/resume.log"
     sql "DROP DATABASE bench_uat_resume"
 fi
@@ -558,6 +578,8 @@ echo "## wfuwp benchmark"
 echo
 echo "$SITES sites ($POSTS posts each$([ "$LARGE" = 1 ] && echo ", large values")): $NTABLES tables, $ROWS rows, $MB MB as a dump;"
 echo "medians of $REPEAT run(s) on $(nproc) cores, MariaDB $(sql 'SELECT VERSION()'), $(date -u '+%Y-%m-%d %H:%M UTC'), load average now $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "server: $(sql "SELECT CONCAT('table_definition_cache ', @@table_definition_cache, ', table_open_cache ', @@table_open_cache, \
+    ', innodb_open_files ', @@innodb_open_files, ', innodb_buffer_pool_size ', @@innodb_buffer_pool_size DIV 1048576, ' MB')")."
 echo
 echo "| run | wall s | s/site | rows/s | MB/s | peak RSS MB | ratio to (a) | ratio to (f) | every run, s |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
