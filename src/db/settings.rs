@@ -128,19 +128,20 @@ pub fn from_variables(rows: &[(String, String)]) -> ServerSettings {
     } else {
         None
     };
+    // Numbers as the server spells them; one it does not know stays absent.
     let number = |name: &str| get(name).and_then(|v| v.trim().parse::<u64>().ok());
     let table_caches = match (number("table_definition_cache"), number("table_open_cache")) {
         (Some(definitions), Some(open)) => Some(TableCaches { definitions, open }),
         _ => None,
     };
     ServerSettings {
-        table_caches,
         read_only,
         local_infile: on("local_infile"),
-        max_allowed_packet: get("max_allowed_packet")
-            .and_then(|v| v.trim().parse().ok())
+        max_allowed_packet: number("max_allowed_packet")
+            .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_MAX_PACKET),
         requires_primary_key,
+        table_caches,
     }
 }
 
