@@ -367,6 +367,7 @@ main = "uat.wfu.edu"
             "timeout_minutes = nan",
             "timeout_minutes = -inf",
             "timeout_minutes = 0.0",
+            "timeout_minutes = 1e-300",
             "concurrency = 65",
             "max_retries = 101",
         ] {
