@@ -46,6 +46,7 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     let s = &engine.session;
     s.phase_passed(Phase::Preflight, plan.preflight_started)?;
     settle_orphans(&engine).await;
+    hooks::stop_left_running(&engine).await?;
     let options = s.config().options;
     let mut extra = RunDetails::new(
         engine.mode,
