@@ -854,15 +854,7 @@ fn a_hook_left_running_by_a_killed_run_is_stopped_before_the_resume_runs_it_agai
     child.wait().expect("wait");
     assert!(alive(grandchild), "a killed run cannot stop the hook");
     let id = m.migration_ids().pop().expect("migration");
-    let state = m.state(&id);
-    let running = &state["runningHook"];
-    assert!(
-        running["command"]
-            .as_str()
-            .is_some_and(|c| c.contains("sleep 300")),
-        "{state:#}"
-    );
-    // The group recorded is the one the command's processes are in.
+    let killed = m.state(&id);
     let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).expect("stat");
     let pgrp: i64 = stat
         .rsplit(')')
@@ -870,7 +862,6 @@ fn a_hook_left_running_by_a_killed_run_is_stopped_before_the_resume_runs_it_agai
         .and_then(|rest| rest.split_whitespace().nth(2))
         .and_then(|g| g.parse().ok())
         .expect("pgrp");
-    assert_eq!(running["pgid"].as_i64(), Some(pgrp), "{state:#}");
 
     std::fs::write(&go, b"").expect("go file");
     let r = m.run_ok(&["env-migrate", "--resume", &id, "--force"]);
@@ -894,6 +885,15 @@ fn a_hook_left_running_by_a_killed_run_is_stopped_before_the_resume_runs_it_agai
         "{:#}",
         m.state(&id)
     );
+    // What the killed run left in the state: the command's group.
+    let running = &killed["runningHook"];
+    assert!(
+        running["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("sleep 300")),
+        "{killed:#}"
+    );
+    assert_eq!(running["pgid"].as_i64(), Some(pgrp), "{killed:#}");
 }
 
 // ---- 14. When the server goes away ---------------------------------------------

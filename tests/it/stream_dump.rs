@@ -393,22 +393,24 @@ fn search_replace_status(input: &Path, output: &Path) -> (Option<i32>, String) {
 }
 
 /// The dump's own session setting turns strict mode off while it loads
-/// (`SQL_MODE='NO_AUTO_VALUE_ON_ZERO'`), where an ENUM value that is not a
-/// member would be stored as '' with a warning; put strict mode back so
-/// that such a value fails the load instead.
+/// (`SQL_MODE='NO_AUTO_VALUE_ON_ZERO'`, once per dumped file), where an ENUM
+/// value that is not a member would be stored as '' with a warning; put
+/// strict mode back so that such a value fails the load instead.
 fn strict(file: &Path) {
     let text = std::fs::read(file).expect("reading the streamed dump");
     let (from, to) = (
         &b"SQL_MODE='NO_AUTO_VALUE_ON_ZERO'"[..],
         &b"SQL_MODE='STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO'"[..],
     );
-    let at = text
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("the dump sets its SQL_MODE");
-    let mut out = text[..at].to_vec();
-    out.extend_from_slice(to);
-    out.extend_from_slice(&text[at + from.len()..]);
+    let mut out = Vec::with_capacity(text.len() + 64);
+    let mut rest = &text[..];
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+    }
+    assert!(out.len() > 0, "the dump sets its SQL_MODE");
+    out.extend_from_slice(rest);
     std::fs::write(file, out).expect("writing the streamed dump");
 }
 
