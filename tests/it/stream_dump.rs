@@ -409,7 +409,7 @@ fn strict(file: &Path) {
         out.extend_from_slice(to);
         rest = &rest[at + from.len()..];
     }
-    assert!(out.len() > 0, "the dump sets its SQL_MODE");
+    assert!(!out.is_empty(), "the dump sets its SQL_MODE");
     out.extend_from_slice(rest);
     std::fs::write(file, out).expect("writing the streamed dump");
 }
