@@ -41,8 +41,8 @@ impl Address {
         }
     }
 
-    /// What WordPress's lookup tells apart.
-    fn key(&self) -> (String, String) {
+    /// What WordPress's lookup tells apart: equal keys, one address.
+    pub fn key(&self) -> (String, String) {
         let norm = |s: &str| s.trim_end_matches(' ').to_ascii_lowercase();
         (norm(&self.domain), norm(&self.path))
     }
@@ -113,19 +113,21 @@ pub fn shared(
     incoming: &BTreeMap<SiteId, Address>,
     target: &BTreeMap<SiteId, Address>,
 ) -> Vec<Shared> {
+    // Every site of the target once the rows are written, by address key:
+    // the rows that stay first, then the incoming ones.
+    let mut by_key: BTreeMap<(String, String), Vec<(SiteId, bool)>> = BTreeMap::new();
+    for (&id, a) in target.iter().filter(|(id, _)| !incoming.contains_key(id)) {
+        by_key.entry(a.key()).or_default().push((id, true));
+    }
+    for (&id, a) in incoming {
+        by_key.entry(a.key()).or_default().push((id, false));
+    }
     let mut out = Vec::new();
     for (&site, address) in incoming {
-        let kept = target
-            .iter()
-            .filter(|(id, _)| !incoming.contains_key(id))
-            .map(|(&id, a)| (id, a, true));
-        let others = incoming
-            .iter()
-            .filter(|(&id, _)| id != site)
-            .map(|(&id, a)| (id, a, false));
-        if let Some((other, _, other_kept)) =
-            kept.chain(others).find(|(_, a, _)| a.same_as(address))
-        {
+        let other = by_key
+            .get(&address.key())
+            .and_then(|sites| sites.iter().find(|(id, _)| *id != site));
+        if let Some(&(other, other_kept)) = other {
             out.push(Shared {
                 site,
                 address: address.clone(),

@@ -2,6 +2,8 @@
 //! row counts of every migrated site, its `siteurl`/`home`, and its row in
 //! the target's `blogs` (without which WordPress cannot reach it).
 
+use std::collections::BTreeMap;
+
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 use serde::Serialize;
@@ -150,6 +152,10 @@ async fn check_blogs(
     let mut target = roles::target(&engine.target.opts).await?;
     let blogs = addresses::target_blogs(&mut target, &engine.inventory.prefix).await?;
     let _ = target.disconnect().await;
+    let mut by_key: BTreeMap<(String, String), Vec<SiteId>> = BTreeMap::new();
+    for (&id, a) in &blogs {
+        by_key.entry(a.key()).or_default().push(id);
+    }
     let mut out = Vec::new();
     for site in sites {
         let Some(source) = engine.inventory.site(site.site_id) else {
@@ -157,10 +163,10 @@ async fn check_blogs(
         };
         let expected = Address::in_target(source, &engine.replacer);
         let actual = blogs.get(&site.site_id);
-        let shared_with = blogs
-            .iter()
-            .find(|(&id, a)| id != site.site_id && a.same_as(&expected))
-            .map(|(&id, _)| id);
+        let shared_with = by_key
+            .get(&expected.key())
+            .and_then(|ids| ids.iter().find(|&&id| id != site.site_id))
+            .copied();
         if actual.is_some_and(|a| a.same_as(&expected)) && shared_with.is_none() {
             continue;
         }
