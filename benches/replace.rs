@@ -1,5 +1,5 @@
-//! Throughput of the search-replace engine (SPEC §10: stream mode ≥ 200 MB/s
-//! on one core). Run with `cargo bench --bench replace`.
+//! Throughput of the search-replace engine (docs/performance.md: stream mode
+//! at least 200 MB/s on one core). Run with `cargo bench --bench replace`.
 //!
 //! Generates a realistic mysqldump-like input in memory (~200 MB, override
 //! with `WFUWP_BENCH_MB`): `wp_options` rows with serialized settings,

@@ -198,7 +198,7 @@ pub struct EnvMigrateArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_CONCURRENCY as i64))]
     pub concurrency: Option<u32>,
 
-    /// Per-site time limit in minutes, up to 10080 (a week) [default: 20]
+    /// Per-site time limit in minutes, from 1/60 (one second) up to 10080 (a week) [default: 20]
     #[arg(long, value_name = "MINUTES", value_parser = parse_minutes)]
     pub timeout: Option<f64>,
 
@@ -478,6 +478,8 @@ mod tests {
             &["env-migrate", "prod", "uat", "--timeout", "NaN"],
             &["env-migrate", "prod", "uat", "--timeout", "inf"],
             &["env-migrate", "prod", "uat", "--timeout=-1"],
+            &["env-migrate", "prod", "uat", "--timeout", "1e-300"],
+            &["env-migrate", "prod", "uat", "--timeout", "0.0166"],
             &["env-migrate", "prod", "uat", "--max-retries", "101"],
             &["env-migrate", "prod", "uat", "--concurrency", "0"],
             &[
@@ -542,6 +544,8 @@ mod tests {
             assert!(action(args).is_err(), "{args:?} should be rejected");
         }
         assert!(action(&["env-migrate", "prod", "prod"]).is_err());
+        // One second is the shortest time limit.
+        assert!(action(&["env-migrate", "prod", "uat", "--timeout", "0.0167"]).is_ok());
     }
 
     #[test]

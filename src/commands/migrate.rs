@@ -46,7 +46,10 @@ pub fn new_migration(
             .map_err(|e| CodedError::usage(e.to_string()))?;
         let l = limits(args, &config.defaults);
         let media = rt.block_on(media_run(&config, source, target, &options, args, l))?;
-        crate::ui::plan::show(&plan::build(&checked, &options, &sites), args.json)?;
+        let mut shown = plan::build(&checked, &options, &sites);
+        shown.orphaned_usermeta =
+            rt.block_on(plan::orphaned_usermeta(&checked, &options, &sites))?;
+        crate::ui::plan::show(&shown, args.json)?;
         if let Some(run) = media {
             rt.block_on(media_plan(&run, &sites, args.json))?;
         }

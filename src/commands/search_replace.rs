@@ -20,11 +20,12 @@ pub fn run(args: &SearchReplaceArgs) -> Result<Code> {
     let stdout = io::stdout();
     let mut output = BufWriter::with_capacity(IO_BUFFER, stdout.lock());
     // Notes go to stderr as soon as they are due, before the summary.
-    let stats = replace::stream_sql_dump_noting(&replacer, input, &mut output, |note| {
+    let streamed = replace::stream_sql_dump_noting(&replacer, input, &mut output, |note| {
         eprintln!("search-replace: {note}")
     })
     .context("search-replace failed")?;
     output.flush().context("cannot write to stdout")?;
+    let stats = streamed.stats;
     // The summary goes to stderr: stdout is the dump.
     let mut summary = format!(
         "search-replace: {} replacements, {} serialized values rewritten",
@@ -37,11 +38,20 @@ pub fn run(args: &SearchReplaceArgs) -> Result<Code> {
         ));
     }
     eprintln!("{summary}");
+    if let Some(why) = streamed.truncated {
+        // Everything read was written: the output is as incomplete as the input.
+        return Err(anyhow::anyhow!(
+            "the input ends {why}: the dump looks truncated (an interrupted dump, a full disk, \
+             a cut transfer), so the output is incomplete too. Make the dump again, check that it \
+             is complete, and run search-replace on it again"
+        ));
+    }
     Ok(Code::Success)
 }
 
-/// FROM TO FROM TO … → pairs. An odd count is a usage error (exit 2); an
-/// empty FROM is refused by the matcher.
+/// FROM TO FROM TO … → pairs. An odd count is a usage error (exit 2), and so
+/// is a FROM given twice with different TOs (only one could win; env-migrate
+/// refuses the same); an empty FROM is refused by the matcher.
 fn parse_pairs(args: &[String]) -> Result<Vec<Pair>> {
     if !args.len().is_multiple_of(2) {
         return Err(CodedError::usage(format!(
@@ -51,7 +61,26 @@ fn parse_pairs(args: &[String]) -> Result<Vec<Pair>> {
         ))
         .into());
     }
-    Ok(args.chunks(2).map(|p| Pair::new(&p[0], &p[1])).collect())
+    let mut pairs: Vec<Pair> = Vec::new();
+    for (n, p) in args.chunks(2).enumerate() {
+        let (from, to) = (&p[0], &p[1]);
+        match pairs.iter().position(|q| &q.from == from) {
+            Some(i) if &pairs[i].to != to => {
+                return Err(CodedError::usage(format!(
+                    "search-replace pair {} replaces '{from}' with '{to}', but pair {} already replaces it \
+                     with '{}'; only one replacement could win. Give each FROM once.",
+                    n + 1,
+                    i + 1,
+                    pairs[i].to
+                ))
+                .into());
+            }
+            // The same pair twice is harmless.
+            Some(_) => {}
+            None => pairs.push(Pair::new(from, to)),
+        }
+    }
+    Ok(pairs)
 }
 
 #[cfg(test)]
@@ -74,6 +103,19 @@ mod tests {
         let e = parse_pairs(&strings(&["a", "b", "c"])).unwrap_err();
         assert_eq!(classify(&e), Code::Usage);
         assert!(e.to_string().contains("odd"));
+    }
+
+    #[test]
+    fn a_from_given_twice_with_different_tos_is_a_usage_error() {
+        let e = parse_pairs(&strings(&["a", "b", "x", "y", "a", "c"])).unwrap_err();
+        assert_eq!(classify(&e), Code::Usage);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("pair 3") && msg.contains("pair 1") && msg.contains("'a'"),
+            "{msg}"
+        );
+        let p = parse_pairs(&strings(&["a", "b", "a", "b"])).unwrap();
+        assert_eq!(p, vec![Pair::new("a", "b")]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Locating, reading and validating the configuration file.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::{Config, ConfigError};
@@ -167,76 +168,125 @@ fn is_secret_key(key: &str) -> bool {
         .any(|w| k.contains(w))
 }
 
-/// The byte offset after which `line` holds a secret value: just past the `=`
-/// of the first `key = …` whose key looks secret (also inside inline tables).
-fn secret_value_start(line: &str) -> Option<usize> {
-    let mut key_start = 0;
-    for (i, c) in line.char_indices() {
-        match c {
-            '=' => {
-                let key = line[key_start..i]
-                    .trim()
-                    .rsplit(['.', ' ', '{', ','])
-                    .next()
-                    .unwrap_or("")
-                    .trim_matches(['"', '\'']);
-                if is_secret_key(key) {
-                    return Some(i + 1);
+/// Byte ranges of `text` that hold values of secret keys, found by toml's
+/// own error-recovering parser, so that a value is found wherever it is: on
+/// the key's line, across the lines of a multi-line string or array, inside
+/// an inline table, and in a file that does not parse as a whole. Each range
+/// runs on to the end of the line where the value ends (what follows a
+/// value on its line may be the rest of a mistyped secret).
+fn secret_spans(text: &str) -> Vec<Range<usize>> {
+    use toml_parser::parser::{parse_document, Event, EventKind};
+    let tokens = toml_parser::Source::new(text).lex().into_vec();
+    let mut events: Vec<Event> = Vec::new();
+    let mut errors: Vec<toml_parser::ParseError> = Vec::new();
+    parse_document(&tokens, &mut |e: Event| events.push(e), &mut errors);
+    let line_end = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let mut spans = Vec::new();
+    let mut key: Option<&str> = None;
+    let mut i = 0;
+    while i < events.len() {
+        let (kind, span) = (events[i].kind(), events[i].span());
+        i += 1;
+        match kind {
+            EventKind::SimpleKey => key = text.get(span.start()..span.end()),
+            EventKind::StdTableOpen | EventKind::ArrayTableOpen => key = None,
+            EventKind::KeyValSep
+                if key.is_some_and(|k| is_secret_key(k.trim_matches(['"', '\'']))) =>
+            {
+                key = None;
+                match value_extent(&events[i..]) {
+                    Some((start, end)) if start < line_end(end) => spans.push(start..line_end(end)),
+                    _ => {}
                 }
-                key_start = i + 1;
             }
-            '{' | ',' => key_start = i + 1,
             _ => {}
         }
     }
-    None
+    spans
+}
+
+/// Where the value that follows a `=` starts and ends in `events` (the
+/// events after the `=`): one scalar, or an array or inline table up to its
+/// matching close (or the last event, when it is never closed).
+fn value_extent(events: &[toml_parser::parser::Event]) -> Option<(usize, usize)> {
+    use toml_parser::parser::EventKind::*;
+    let mut start = None;
+    let mut depth = 0u32;
+    for e in events {
+        let span = e.span();
+        match e.kind() {
+            Whitespace | Comment if start.is_none() => continue,
+            Newline if start.is_none() => return None,
+            ArrayOpen | InlineTableOpen => depth += 1,
+            ArrayClose | InlineTableClose if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    return start.map(|s| (s, span.end()));
+                }
+            }
+            _ if depth == 0 => return Some((start.unwrap_or(span.start()), span.end())),
+            _ => {}
+        }
+        start.get_or_insert(span.start());
+    }
+    start.map(|s| (s, events.last().map_or(s, |e| e.span().end())))
 }
 
 /// The toml crate's rendering of a parse error quotes the offending source
-/// line, and its message may quote the value; both would print a password.
-/// A line that assigns a secret key is therefore rendered with its value
-/// replaced, and every quoted fragment of that value is removed from the
-/// message. Other errors keep the crate's rendering.
+/// line, and its message may quote the value; both could print a password.
+/// When the error's line holds any part of a secret value ([`secret_spans`]),
+/// the line is shown with those bytes replaced, and every fragment of a
+/// secret value the message quotes is removed. Other errors keep the
+/// crate's rendering.
 fn render_toml_error(e: &toml::de::Error, text: &str) -> String {
     let Some(span) = e.span() else {
         return e.to_string().trim_end().to_string();
     };
     let start = span.start.min(text.len());
-    let line_no = text[..start].matches('\n').count() + 1;
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..]
-        .split('\n')
-        .next()
-        .unwrap_or("")
-        .trim_end_matches('\r');
-    let Some(cut) = secret_value_start(line) else {
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let secrets: Vec<Range<usize>> = secret_spans(text)
+        .into_iter()
+        .filter(|s| s.start <= line_end.max(span.end) && s.end >= line_start.min(span.start))
+        .collect();
+    if secrets.is_empty() {
         return e.to_string().trim_end().to_string();
-    };
-    let column = text[line_start..start].chars().count() + 1;
-    let value = line[cut..].trim();
-    let mut message = e.message().trim_end().to_string();
-    // Fragments the message quotes in backticks (`12345678`) that come from the value.
-    let mut redacted = String::new();
-    let mut parts = message.split('`');
-    if let Some(first) = parts.next() {
-        redacted.push_str(first);
     }
-    for (i, part) in parts.enumerate() {
-        redacted.push('`');
-        let quoted = i % 2 == 0;
-        if quoted && !part.is_empty() && value.contains(part.trim_matches('"')) {
-            redacted.push_str("<redacted>");
-        } else {
-            redacted.push_str(part);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let column = text[line_start..start].chars().count() + 1;
+    let mut shown = String::new();
+    let mut at = line_start;
+    for s in &secrets {
+        let (from, to) = (s.start.max(at), s.end.min(line_end));
+        if from < to {
+            shown.push_str(&text[at..from]);
+            shown.push_str("<redacted>");
+            at = to;
         }
     }
-    message = redacted;
-    if !value.is_empty() {
-        message = message.replace(value, "<redacted>");
+    shown.push_str(&text[at..line_end]);
+    let values: Vec<&str> = secrets.iter().map(|s| &text[s.clone()]).collect();
+    // Fragments the message quotes in backticks (`12345678`) that come from a value.
+    let mut message = String::new();
+    for (i, part) in e.message().trim_end().split('`').enumerate() {
+        if i > 0 {
+            message.push('`');
+        }
+        let fragment = part.trim_matches(['"', '\'']);
+        if i % 2 == 1 && !fragment.is_empty() && values.iter().any(|v| v.contains(fragment)) {
+            message.push_str("<redacted>");
+        } else {
+            message.push_str(part);
+        }
+    }
+    for v in values.iter().flat_map(|v| v.lines()).map(str::trim) {
+        if !v.is_empty() {
+            message = message.replace(v, "<redacted>");
+        }
     }
     format!(
-        "TOML parse error at line {line_no}, column {column}\n  |\n{line_no} | {} <redacted>\n  |\n{message}\n(the value on this line is not shown because it may be secret)",
-        line[..cut].trim_end()
+        "TOML parse error at line {line_no}, column {column}\n  |\n{line_no} | {}\n  |\n{message}\n(values of secret keys are not shown)",
+        shown.trim_end_matches('\r')
     )
 }
 
@@ -337,27 +387,47 @@ main = "uat.wfu.edu"
 
     #[test]
     fn errors_on_secret_lines_hide_the_value() {
-        for (line, secret) in [
-            ("password = \"S3cr3t\" y", "S3cr3t"),
-            ("password = 12345678", "12345678"),
-            ("password = 'S3cr3t", "S3cr3t"),
-            ("\"api_token\" = [\"S3cr3t\", 1]", "S3cr3t"),
+        for (line, secret, at) in [
+            ("password = \"S3cr3t\" y", "S3cr3t", 3),
+            ("password = 12345678", "12345678", 3),
+            ("password = 'S3cr3t", "S3cr3t", 3),
+            ("password = S3 cr3t", "cr3t", 3),
+            ("\"api_token\" = [\"S3cr3t\", 1]", "S3cr3t", 3),
+            ("a = { user = \"u\", password = 1S3cr3t }", "S3cr3t", 3),
+            // The error is on a line of the value that does not name the key.
+            ("password = \"\"\"\nHUNTER2\"\"\" junk", "HUNTER2", 4),
+            ("password = '''\nab\nHUNTER2''' junk", "HUNTER2", 5),
+            ("db.password = [\n\"HUNTER2\",\n 'x' y ]", "HUNTER2", 5),
+            // Never closed: the string runs to the end of the file.
+            ("password = \"\"\"\nHUNTER2", "HUNTER2", 6),
         ] {
             let text = format!("[environments.prod]\nhost = \"db\"\n{line}\nuser = \"u\"\n");
             let err = parse(&text, Path::new("/c.toml")).unwrap_err().to_string();
             assert!(!err.contains(secret), "{line}: {err}");
             assert!(
-                err.contains("/c.toml") && err.contains("line 3"),
+                err.contains("/c.toml") && err.contains(&format!("line {at}")),
                 "{line}: {err}"
             );
         }
         assert!(is_secret_key("DB_Password") && !is_secret_key("host"));
-        assert_eq!(secret_value_start("host = \"x\""), None);
-        let inline = "a = { user = \"u\", password = 1 }";
+    }
+
+    #[test]
+    fn secret_values_are_found_by_their_key_not_by_line() {
+        let spans = |text: &str| -> Vec<String> {
+            secret_spans(text)
+                .into_iter()
+                .map(|r| text[r].to_string())
+                .collect()
+        };
+        assert!(spans("host = \"x\"\nuser = \"password\"\n").is_empty());
+        assert_eq!(spans("a = { user = \"u\", password = 1 }\n"), ["1 }"]);
         assert_eq!(
-            secret_value_start(inline),
-            inline.find("password =").map(|i| i + "password =".len())
+            spans("password = \"\"\"\nHUNTER2\"\"\" junk\nuser = 1\n"),
+            ["\"\"\"\nHUNTER2\"\"\" junk"]
         );
+        assert!(spans("[x.password]\nhost = 1\n").is_empty());
+        assert!(spans("secret_key =\nhost = 1\n").is_empty());
     }
 
     #[test]
@@ -367,6 +437,7 @@ main = "uat.wfu.edu"
             "timeout_minutes = nan",
             "timeout_minutes = -inf",
             "timeout_minutes = 0.0",
+            "timeout_minutes = 1e-300",
             "concurrency = 65",
             "max_retries = 101",
         ] {

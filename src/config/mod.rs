@@ -34,14 +34,20 @@ pub const MAX_TIMEOUT_MINUTES: f64 = 10_080.0;
 /// Largest `--max-retries` / `max_retries`: beyond this a failure is not transient.
 pub const MAX_RETRIES: u32 = 100;
 
-/// Checks a per-site time limit in minutes: a finite number in (0, [`MAX_TIMEOUT_MINUTES`]].
+/// Smallest per-site time limit in minutes: one second. Anything shorter
+/// (`1e-300`) rounds to no time at all, and every site would time out.
+pub const MIN_TIMEOUT_MINUTES: f64 = 1.0 / 60.0;
+
+/// Checks a per-site time limit in minutes: a finite number in
+/// [[`MIN_TIMEOUT_MINUTES`], [`MAX_TIMEOUT_MINUTES`]].
 /// The error says what is wrong without naming where the number came from.
 pub fn check_timeout_minutes(m: f64) -> Result<(), String> {
-    if m.is_finite() && m > 0.0 && m <= MAX_TIMEOUT_MINUTES {
+    if m.is_finite() && (MIN_TIMEOUT_MINUTES..=MAX_TIMEOUT_MINUTES).contains(&m) {
         Ok(())
     } else {
         Err(format!(
-            "{m} is not a usable time limit: give minutes greater than 0 and at most {MAX_TIMEOUT_MINUTES} (one week)"
+            "{m} is not a usable time limit: give at least one second (1/60 of a minute, 0.0167) \
+             and at most {MAX_TIMEOUT_MINUTES} minutes (one week)"
         ))
     }
 }

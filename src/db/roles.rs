@@ -2,14 +2,26 @@
 //! writing the target, or killing another connection's queries.
 
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Opts};
+use mysql_async::{Conn, Opts, OptsBuilder};
 
 pub use super::connect::open;
 
+/// The largest packet the MySQL protocol carries (1 GiB).
+const PROTOCOL_MAX_PACKET: usize = 1 << 30;
+
 /// A connection reading the source: results arrive as the stored bytes (no
 /// charset conversion), and the server waits patiently while we write.
+///
+/// The driver takes the server's `max_allowed_packet` as the largest packet
+/// it accepts, but a server sends rows larger than that (a value stored
+/// while the setting was higher): the reading side accepts any packet, so
+/// that such a row reaches the copy, which names its table, key and size
+/// when the target cannot take it (docs/managed.md).
 pub async fn source(opts: &Opts) -> mysql_async::Result<Conn> {
-    let mut conn = open(opts).await?;
+    let opts: Opts = OptsBuilder::from_opts(opts.clone())
+        .max_allowed_packet(Some(PROTOCOL_MAX_PACKET))
+        .into();
+    let mut conn = open(&opts).await?;
     conn.query_drop(
         "SET SESSION character_set_results = binary, net_write_timeout = 3600, net_read_timeout = 3600",
     )

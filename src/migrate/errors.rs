@@ -20,6 +20,14 @@ pub struct SiteError {
 }
 
 impl SiteError {
+    /// The same failure, saying which table it happened in (unless it says so already).
+    pub fn in_table(mut self, table: &str) -> Self {
+        if !self.message.starts_with("table ") {
+            self.message = format!("table {table}: {}", self.message);
+        }
+        self
+    }
+
     /// A failure of `kind` that retrying will not fix.
     pub fn permanent(kind: ErrorKind, message: impl Into<String>) -> Self {
         SiteError {
@@ -79,10 +87,11 @@ impl From<mysql_async::Error> for SiteError {
             // read from the server at connect: an I/O error by type, but
             // nothing is wrong with the connection or the server.
             e if packet_too_large(e) => {
-                message.push_str(
-                    ": a statement or value is larger than the server's max_allowed_packet; \
-                     raise it on the target or shrink the value in the source, then resume",
-                );
+                // The driver's text repeats "Input/output error" and names nothing.
+                message = "the MySQL client refused a packet larger than the server's max_allowed_packet \
+                           (a row or statement too large for one packet); raise max_allowed_packet on \
+                           the server or shrink the value in the source, then resume"
+                    .to_string();
                 (ErrorKind::Data, false)
             }
             mysql_async::Error::Server(s)
@@ -199,6 +208,11 @@ mod tests {
         let codec = mysql_common::proto::codec::error::PacketCodecError::PacketTooLarge;
         let e: SiteError = mysql_async::Error::Io(std::io::Error::other(codec).into()).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Data, false));
+        assert!(!e.message.contains("Input/output"), "{}", e.message);
+        let e = e.in_table("wp_2_postmeta").in_table("other");
+        assert!(e
+            .message
+            .starts_with("table wp_2_postmeta: the MySQL client refused a packet"));
         let e: SiteError = server(4031).into();
         assert_eq!((e.kind, e.transient), (ErrorKind::Connection, true));
         let e: SiteError = mysql_async::Error::Io(std::io::Error::other("x").into()).into();

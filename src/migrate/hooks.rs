@@ -8,16 +8,33 @@
 //! own and the whole group is signalled: on its time limit, on Ctrl-C or
 //! SIGTERM, and whenever the run drops it. A command that ran to the end is
 //! recorded, so a resume after an interruption does not run it again.
+//!
+//! A run killed outright (SIGKILL, a crash) cannot signal anything, so the
+//! group of a running command is recorded in the state before the command
+//! may start, and the next run of the migration stops a group it finds
+//! still running ([`stop_left_running`]) before it does anything else.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::engine::Engine;
 use crate::interrupt::Interrupt;
-use crate::state::HookRecord;
+use crate::state::{HookRecord, RunningHook};
+
+/// The environment variable every process of a command's group inherits,
+/// set to the group's marker ([`RunningHook::marker`]).
+const MARKER_VAR: &str = "WFUWP_HOOK";
+
+/// How long a group left running gets to end after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the command (`$1`) only after a line arrives on stdin: the run
+/// records the group first, and a run killed before it could leaves a shell
+/// that reads end-of-file and exits without running anything.
+const GATE: &str = "read -r _ || exit 125; exec sh -c \"$1\" </dev/null";
 
 /// Time limit of one post-migration command.
 const COMMAND_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -81,13 +98,28 @@ pub async fn run_commands(
     Ok(results)
 }
 
-/// One command: `Some((ok, status))`, or `None` when interrupted.
+/// One command: `Some((ok, status))`, or `None` when interrupted. The
+/// state says it runs from before it starts until its group is gone.
 async fn run_one(engine: &Engine, cmd: &str, interrupt: &Interrupt) -> Option<(bool, String)> {
+    let result = run_recorded(engine, cmd, interrupt).await;
+    if let Err(e) = engine.session.hook_gone() {
+        engine.session.log(&format!(
+            "post_migration: could not record that `{cmd}` ended: {e:#}"
+        ));
+    }
+    result
+}
+
+async fn run_recorded(engine: &Engine, cmd: &str, interrupt: &Interrupt) -> Option<(bool, String)> {
+    let marker = uuid::Uuid::new_v4().to_string();
     let spawned = tokio::process::Command::new("sh")
         .arg("-c")
+        .arg(GATE)
+        .arg("wfuwp-post-migration")
         .arg(cmd)
+        .env(MARKER_VAR, &marker)
         .process_group(0)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -99,6 +131,27 @@ async fn run_one(engine: &Engine, cmd: &str, interrupt: &Interrupt) -> Option<(b
     let mut group = Group {
         pgid: child.id().and_then(|p| i32::try_from(p).ok()),
     };
+    let Some(pgid) = group.pgid else {
+        return Some((false, "could not start: no process id".into()));
+    };
+    let recorded = engine.session.hook_running(RunningHook {
+        command: cmd.to_string(),
+        pgid,
+        host: crate::state::lock::hostname(),
+        marker,
+        started_at: chrono::Utc::now(),
+    });
+    if let Err(e) = recorded {
+        // Not started: without the record a killed run could not stop it.
+        return Some((false, format!("not started: recording it failed: {e:#}")));
+    }
+    let gate = match child.stdin.take() {
+        Some(mut stdin) => stdin.write_all(b"go\n").await,
+        None => Err(std::io::Error::other("no stdin")),
+    };
+    if let Err(e) = gate {
+        return Some((false, format!("could not start: {e}")));
+    }
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
     let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
     let waited = async {
@@ -147,4 +200,101 @@ async fn run_one(engine: &Engine, cmd: &str, interrupt: &Interrupt) -> Option<(b
         engine.session.log(&format!("post_migration: | {line}"));
     }
     Some(result)
+}
+
+/// Stops the `post_migration` command an earlier run of this migration left
+/// running (it was killed while the command ran), before this run does
+/// anything: its outcome cannot be known any more, so it is run again when
+/// its turn comes, and two copies must never run at once. SIGTERM to its
+/// whole group, SIGKILL after [`STOP_GRACE`]. A group on another host
+/// cannot be reached from here: that is said, and left to the operator.
+pub async fn stop_left_running(engine: &Engine) -> anyhow::Result<()> {
+    let s = &engine.session;
+    let Some(hook) = s.running_hook() else {
+        return Ok(());
+    };
+    let here = crate::state::lock::hostname();
+    if hook.host != here {
+        let msg = format!(
+            "the post_migration command `{}` of an earlier run may still be running on {} (process group {}, \
+             started {}); it cannot be stopped from {here}: stop it there if it is",
+            hook.command, hook.host, hook.pgid, hook.started_at
+        );
+        s.log(&msg);
+        engine.progress.warn(msg);
+        return s.hook_gone();
+    }
+    if group_alive(&hook) {
+        let msg = format!(
+            "stopping the post_migration command `{}` that an earlier run left running (process group {}, \
+             started {}); it runs again after this run's sites",
+            hook.command, hook.pgid, hook.started_at
+        );
+        s.log(&msg);
+        engine.progress.warn(msg);
+        signal_group(hook.pgid, libc::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while group_alive(&hook) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if group_alive(&hook) {
+            signal_group(hook.pgid, libc::SIGKILL);
+            let deadline = Instant::now() + STOP_GRACE;
+            while group_alive(&hook) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if group_alive(&hook) {
+            anyhow::bail!(
+                "the post_migration command `{}` that an earlier run left running (process group {}) \
+                 does not stop; stop it (kill -KILL -{}), then resume",
+                hook.command,
+                hook.pgid,
+                hook.pgid
+            );
+        }
+        s.log("post_migration: the earlier run's command is stopped");
+    }
+    s.hook_gone()
+}
+
+fn signal_group(pgid: i32, signal: i32) {
+    // SAFETY: kill(2) with a negative pid signals that process group; no
+    // memory is involved.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// Whether a live process of `hook`'s group carries its marker: the group
+/// id alone may since belong to someone else's processes.
+fn group_alive(hook: &RunningHook) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    let wanted = format!("{MARKER_VAR}={}", hook.marker);
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| live_member(pid, hook.pgid))
+        .any(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == wanted.as_bytes()))
+        })
+}
+
+/// Whether process `pid` is in group `pgid` and not a zombie, from
+/// `/proc/PID/stat` (`pid (comm) state ppid pgrp …`; comm may hold spaces
+/// and parentheses, so fields are counted after the last `)`).
+fn live_member(pid: u32, pgid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let mut fields = rest.split_whitespace();
+    let state = fields.next();
+    let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+    !matches!(state, Some("Z" | "X") | None) && group == Some(pgid)
 }

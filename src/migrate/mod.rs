@@ -1,5 +1,6 @@
 //! The migration engine: phases, site workers, backups and rollback (docs/phases.md).
 
+pub mod addresses;
 pub mod cleanup;
 pub mod details;
 pub mod engine;

@@ -8,9 +8,12 @@
 //! (`network_users.rs`), in one transaction, after keeping a copy of each
 //! table as the backup; the rest of the target's network is left alone.
 
+use std::collections::BTreeMap;
+
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
+use super::addresses::{self, Address};
 use super::engine::Engine;
 use super::errors::SiteError;
 use super::failpoint;
@@ -197,6 +200,16 @@ async fn partial(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let shared = refuse_shared_addresses(engine, target, ids).await?;
+    let ids: Vec<SiteId> = ids
+        .iter()
+        .copied()
+        .filter(|id| !shared.contains(id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(shared);
+    }
+    let ids = ids.as_slice();
     let prepared = match users {
         true => Some(network_users::prepare(engine, source, target, ids).await?),
         false => None,
@@ -224,9 +237,52 @@ async fn partial(
     }
     drop_tables(target, &stagings).await?;
     failpoint::hit("network_upserted");
-    Ok(prepared
-        .map(|p| p.failed.into_iter().map(|(s, _)| s).collect())
-        .unwrap_or_default())
+    let mut failed = shared;
+    if let Some(p) = prepared {
+        failed.extend(p.failed.into_iter().map(|(s, _)| s));
+    }
+    Ok(failed)
+}
+
+/// Fails the sites of `ids` whose address (domain and path, replacements
+/// applied) another site of the target would have too once their rows are
+/// written: WordPress would serve one of the two for both. Nothing of those
+/// sites is written, by this phase or the sites phase; a resume with
+/// `--retry-failed` checks again. Returns them.
+async fn refuse_shared_addresses(
+    engine: &Engine,
+    target: &mut Conn,
+    ids: &[SiteId],
+) -> Result<Vec<SiteId>, SiteError> {
+    let incoming: BTreeMap<SiteId, Address> = ids
+        .iter()
+        .filter_map(|&id| {
+            let site = engine.inventory.site(id)?;
+            Some((id, Address::in_target(site, &engine.replacer)))
+        })
+        .collect();
+    let rows = addresses::target_blogs(target, &engine.inventory.prefix).await?;
+    let mut failed = Vec::new();
+    for s in addresses::shared(&incoming, &rows) {
+        let message = addresses::shared_message(&s, &engine.source.env, &engine.target.env);
+        engine.progress.warn(&message);
+        engine
+            .session
+            .site_started(s.site)
+            .and_then(|()| {
+                engine
+                    .session
+                    .site_failed(s.site, ErrorKind::Data, &message)
+            })
+            .map_err(|e| {
+                SiteError::permanent(
+                    ErrorKind::Internal,
+                    format!("recording that site {} failed: {e:#}", s.site),
+                )
+            })?;
+        failed.push(s.site);
+    }
+    Ok(failed)
 }
 
 /// Keeps a full copy of each table as this migration's backup (once).

@@ -34,6 +34,7 @@ use super::names::{derived, Role};
 use super::network::{insert_staged, stage_table};
 use super::selection;
 use super::swap::{drop_tables, existing_tables};
+use crate::db::discovery::Inventory;
 use crate::db::roles;
 use crate::db::sql::{ident, RowFilter};
 use crate::sites::SiteId;
@@ -170,7 +171,7 @@ pub async fn prepare(
     );
     drop_tables(target, &[s_users.clone(), s_meta.clone()]).await?;
     roles::begin_snapshot(source).await?;
-    let needs = needed_users(engine, source, &usermeta, ids).await?;
+    let needs = needed_users(&engine.inventory, source, &usermeta, ids).await?;
     let candidates: BTreeSet<u64> = needs.values().flatten().copied().collect();
     engine.session.log(&format!(
         "network: copying {users} and {usermeta} ({} users needed by the selected sites)",
@@ -209,6 +210,11 @@ pub async fn prepare(
         .filter(|u| present.contains(u))
         .collect();
     out.new = new_users(engine, target, &users, &out.brought).await?;
+    for o in orphaned_meta(target, &prefix, &out.new, &out.ok).await? {
+        let line = o.describe(&engine.target.env);
+        engine.session.log(&format!("network: {line}"));
+        engine.progress.warn(line);
+    }
     prune_staging(target, &prefix, &s_users, &s_meta, &out).await?;
     failpoint::hit("users_staged");
     Ok(out)
@@ -216,12 +222,12 @@ pub async fn prepare(
 
 /// The users each of `ids` needs in the source: members and post authors.
 async fn needed_users(
-    engine: &Engine,
+    inventory: &Inventory,
     source: &mut Conn,
     usermeta: &str,
     ids: &[SiteId],
 ) -> Result<BTreeMap<SiteId, BTreeSet<u64>>, SiteError> {
-    let prefix = &engine.inventory.prefix;
+    let prefix = &inventory.prefix;
     let mut needs: BTreeMap<SiteId, BTreeSet<u64>> =
         ids.iter().map(|&s| (s, BTreeSet::new())).collect();
     let by_key: BTreeMap<String, SiteId> = ids
@@ -247,7 +253,7 @@ async fn needed_users(
         } else {
             format!("{prefix}{site}_posts")
         };
-        if !engine.inventory.tables.contains_key(&posts) {
+        if !inventory.tables.contains_key(&posts) {
             continue;
         }
         let authors: Vec<u64> = source
@@ -283,6 +289,108 @@ async fn clashes(target: &mut Conn, users: &str, staging: &str) -> Result<Vec<Cl
             target_login,
         })
         .collect())
+}
+
+/// Rows of the target's usermeta whose user_id no user of the target has
+/// (left behind by a deleted user), for an id this migration brings in as a
+/// new user, that the migration does not replace: keys of sites it does not
+/// migrate. The new user takes them over: a `<prefix>N_capabilities` among
+/// them makes them a member of site N.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrphanedMeta {
+    /// The user id.
+    pub user_id: u64,
+    /// The keys of those rows.
+    pub keys: Vec<String>,
+}
+
+impl OrphanedMeta {
+    /// For people.
+    pub fn describe(&self, target_env: &str) -> String {
+        format!(
+            "{target_env}'s usermeta has {} of user ID {} without a user ({}); this migration brings in a \
+             user with that ID, who takes them over (a *_capabilities key makes them a member of that site). \
+             Delete those rows first if they are not meant for this user",
+            crate::ui::output::count(self.keys.len() as u64, "row"),
+            self.user_id,
+            self.keys.join(", ")
+        )
+    }
+}
+
+/// [`OrphanedMeta`] of the users in `new`, when the sites `ok` are migrated.
+async fn orphaned_meta(
+    target: &mut Conn,
+    prefix: &str,
+    new: &BTreeSet<u64>,
+    ok: &[SiteId],
+) -> Result<Vec<OrphanedMeta>, SiteError> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(u64, Option<String>)> = target
+        .query(format!(
+            "SELECT user_id, meta_key FROM {} WHERE {} ORDER BY user_id, umeta_id",
+            ident(&format!("{prefix}usermeta")),
+            RowFilter::ids("user_id", new.iter().copied()).sql()
+        ))
+        .await?;
+    let mut by_user: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for (user, key) in rows {
+        // Global keys and the migrated sites' keys are replaced (deleted
+        // first), whether or not the source has them.
+        if let Some(KeyScope::Site(site)) = key.as_deref().map(|k| key_scope(prefix, k)) {
+            if !ok.contains(&site) {
+                by_user
+                    .entry(user)
+                    .or_default()
+                    .push(key.unwrap_or_default());
+            }
+        }
+    }
+    Ok(by_user
+        .into_iter()
+        .map(|(user_id, keys)| OrphanedMeta { user_id, keys })
+        .collect())
+}
+
+/// For a plan (`--dry-run`): the [`OrphanedMeta`] a partial migration of
+/// `ids` with their users would leave to the users it brings in. Read-only.
+pub async fn planned_orphaned_meta(
+    inventory: &Inventory,
+    source: &mut Conn,
+    target: &mut Conn,
+    ids: &[SiteId],
+) -> Result<Vec<OrphanedMeta>, SiteError> {
+    let prefix = &inventory.prefix;
+    let (users, usermeta) = (format!("{prefix}users"), format!("{prefix}usermeta"));
+    let in_target = existing_tables(target, &[users.clone(), usermeta.clone()]).await?;
+    if !inventory.tables.contains_key(&users)
+        || !inventory.tables.contains_key(&usermeta)
+        || in_target.len() < 2
+    {
+        return Ok(Vec::new());
+    }
+    let needs = needed_users(inventory, source, &usermeta, ids).await?;
+    let candidates = RowFilter::ids("ID", needs.values().flatten().copied());
+    let select = format!(
+        "SELECT ID FROM {} WHERE {}",
+        ident(&users),
+        candidates.sql()
+    );
+    let present: BTreeSet<u64> = source
+        .query::<u64, _>(select.as_str())
+        .await?
+        .into_iter()
+        .collect();
+    let had: BTreeSet<u64> = target
+        .query::<u64, _>(select.as_str())
+        .await?
+        .into_iter()
+        .collect();
+    let new: BTreeSet<u64> = present.difference(&had).copied().collect();
+    orphaned_meta(target, prefix, &new, ids).await
 }
 
 /// Which of `brought` are new to the target: not in its `users` now, or

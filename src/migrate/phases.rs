@@ -46,6 +46,7 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
     let s = &engine.session;
     s.phase_passed(Phase::Preflight, plan.preflight_started)?;
     settle_orphans(&engine).await;
+    hooks::stop_left_running(&engine).await?;
     let options = s.config().options;
     let mut extra = RunDetails::new(
         engine.mode,
@@ -129,8 +130,9 @@ async fn network_tables(
     let state = s.snapshot();
     let selected: Vec<SiteId> = if s.is_phase_completed(Phase::NetworkTables) {
         // A site retried by this resume gets its network rows and users
-        // again first: it may have failed because its users clashed, and
-        // then none of its rows went in (docs/phases.md).
+        // again first: it may have failed because its users clashed or its
+        // address was another site's, and then none of its rows went in
+        // (docs/phases.md).
         let retried: Vec<SiteId> = s
             .sites_to_process()
             .into_iter()
@@ -140,7 +142,7 @@ async fn network_tables(
                     .is_some_and(|r| matches!(r.status, SiteStatus::Failed | SiteStatus::Timeout))
             })
             .collect();
-        if !(partial && users) || retried.is_empty() {
+        if !partial || retried.is_empty() {
             return Ok((None, Vec::new()));
         }
         retried
@@ -291,6 +293,9 @@ async fn post_migration(
             m.site_id, m.option, m.actual, m.expected
         ));
     }
+    for m in &v.blog_mismatches {
+        engine.progress.warn(m.describe(&engine.target.env));
+    }
     for c in v.commands.iter().filter(|c| !c.ok) {
         engine.progress.warn(format!(
             "post-migration command `{}` failed: {}",
@@ -298,11 +303,15 @@ async fn post_migration(
         ));
     }
     s.log(&format!(
-        "verification: {} sites checked, {} row-count mismatches, {} URL mismatches",
+        "verification: {} sites checked, {} row-count mismatches, {} URL mismatches, {} sites not reachable by their blogs row",
         v.sites_checked,
         v.row_count_mismatches.len(),
-        v.url_mismatches.len()
+        v.url_mismatches.len(),
+        v.blog_mismatches.len()
     ));
+    for m in &v.blog_mismatches {
+        s.log(&format!("verification: {}", m.describe(&engine.target.env)));
+    }
     failpoint::hit("post_migration_verified");
     s.phase_completed(Phase::PostMigration)?;
     Ok(VerificationOutcome::Ran(v))

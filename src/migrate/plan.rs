@@ -5,8 +5,10 @@ use serde::Serialize;
 
 use super::details::BulkModeName;
 use super::network::{full_table_names, partial_table_names};
+use super::network_users::OrphanedMeta;
 use super::preflight::Checked;
 use super::selection;
+use crate::db::roles;
 use crate::sites::SiteId;
 use crate::state::MigrationOptions;
 
@@ -36,6 +38,10 @@ pub struct Plan {
     pub bulk_mode: BulkModeName,
     /// Sites in the target that the source does not have.
     pub orphaned_target_sites: Vec<SiteId>,
+    /// A partial migration with users: the target's usermeta rows without a
+    /// user that users this migration brings in would take over
+    /// ([`orphaned_usermeta`]).
+    pub orphaned_usermeta: Vec<OrphanedMeta>,
 }
 
 /// One selected site.
@@ -109,5 +115,32 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
             .collect(),
         bulk_mode: BulkModeName::of(checked.mode),
         orphaned_target_sites: checked.orphaned_target_sites(),
+        orphaned_usermeta: Vec::new(),
     }
+}
+
+/// The target's usermeta rows that users brought in by a partial migration
+/// of `sites` would take over (none unless the migration carries users).
+/// Reads both databases; writes nothing.
+pub async fn orphaned_usermeta(
+    checked: &Checked,
+    options: &MigrationOptions,
+    sites: &[SiteId],
+) -> anyhow::Result<Vec<OrphanedMeta>> {
+    if !super::network_users::carries_users(options) || sites.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut source = roles::source(&checked.source.opts).await?;
+    let mut target = roles::target(&checked.target.opts).await?;
+    let found = super::network_users::planned_orphaned_meta(
+        &checked.inventory,
+        &mut source,
+        &mut target,
+        sites,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("looking for the target's usermeta rows without a user: {e}"))?;
+    let _ = source.disconnect().await;
+    let _ = target.disconnect().await;
+    Ok(found)
 }

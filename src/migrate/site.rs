@@ -285,7 +285,8 @@ async fn copy_into_staging(
                     engine.mode,
                 ),
             )
-            .await?;
+            .await
+            .map_err(|e| SiteError::from(e).in_table(&table.name))?;
         engine.timings.add_replace(copied.replace_time);
         engine.session.log(&format!(
             "site {}: {} copied ({} rows, {} bytes)",

@@ -1,10 +1,14 @@
 //! Verification of what was copied (the first half of post_migration):
-//! row counts of every migrated site and its `siteurl`/`home`.
+//! row counts of every migrated site, its `siteurl`/`home`, and its row in
+//! the target's `blogs` (without which WordPress cannot reach it).
+
+use std::collections::BTreeMap;
 
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 use serde::Serialize;
 
+use super::addresses::{self, Address};
 use super::engine::Engine;
 use crate::db::roles;
 use crate::db::sql::ident;
@@ -21,6 +25,9 @@ pub struct Verification {
     pub row_count_mismatches: Vec<CountMismatch>,
     /// Sites whose `siteurl`/`home` on the target is not the source's value after replacement.
     pub url_mismatches: Vec<UrlMismatch>,
+    /// Sites the target's `blogs` does not have at the address their content
+    /// expects (missing, at another address, or sharing it with another site).
+    pub blog_mismatches: Vec<BlogMismatch>,
     /// Post-migration commands and how they ended.
     pub commands: Vec<CommandResult>,
 }
@@ -30,6 +37,7 @@ impl Verification {
     pub fn ok(&self) -> bool {
         self.row_count_mismatches.is_empty()
             && self.url_mismatches.is_empty()
+            && self.blog_mismatches.is_empty()
             && self.commands.iter().all(|c| c.ok)
     }
 }
@@ -60,6 +68,43 @@ pub struct UrlMismatch {
     pub actual: Option<String>,
 }
 
+/// A site that WordPress cannot reach at its address in the target.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlogMismatch {
+    /// blog_id
+    pub site_id: SiteId,
+    /// Domain + path of the source's `blogs` row after replacement.
+    pub expected: String,
+    /// Domain + path of the target's row; `null` when it has none.
+    pub actual: Option<String>,
+    /// Another site of the target with the expected address, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<SiteId>,
+}
+
+impl BlogMismatch {
+    /// For people.
+    pub fn describe(&self, target_env: &str) -> String {
+        match (&self.actual, self.shared_with) {
+            (None, _) => format!(
+                "site {} is not in {target_env}'s blogs table: WordPress cannot reach it \
+                 (expected at {}; migrate its network rows, e.g. with --include-sites and without --sites-only)",
+                self.site_id, self.expected
+            ),
+            (Some(_), Some(other)) => format!(
+                "site {} shares its address {} with blog_id {other} in {target_env}'s blogs table: \
+                 WordPress serves only one of them",
+                self.site_id, self.expected
+            ),
+            (Some(actual), None) => format!(
+                "site {} is at {actual} in {target_env}'s blogs table, but its content expects {}",
+                self.site_id, self.expected
+            ),
+        }
+    }
+}
+
 /// One post-migration command.
 pub use crate::state::HookRecord as CommandResult;
 
@@ -81,7 +126,10 @@ pub async fn verify_sites(engine: &Engine) -> mysql_async::Result<Verification> 
         shares.into_iter().map(|share| verify_share(engine, share)),
     )
     .await?;
-    let mut v = Verification::default();
+    let mut v = Verification {
+        blog_mismatches: check_blogs(engine, &sites).await?,
+        ..Verification::default()
+    };
     for p in parts {
         v.sites_checked += p.sites_checked;
         v.row_count_mismatches.extend(p.row_count_mismatches);
@@ -90,6 +138,46 @@ pub async fn verify_sites(engine: &Engine) -> mysql_async::Result<Verification> 
     v.row_count_mismatches.sort_by_key(|m| m.site_id);
     v.url_mismatches.sort_by_key(|m| m.site_id);
     Ok(v)
+}
+
+/// The `blogs` row of each of `sites` in the target: there, at the address
+/// the source's row gets after replacement, and no other site's address.
+async fn check_blogs(
+    engine: &Engine,
+    sites: &[&SiteRecord],
+) -> mysql_async::Result<Vec<BlogMismatch>> {
+    if sites.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut target = roles::target(&engine.target.opts).await?;
+    let blogs = addresses::target_blogs(&mut target, &engine.inventory.prefix).await?;
+    let _ = target.disconnect().await;
+    let mut by_key: BTreeMap<(String, String), Vec<SiteId>> = BTreeMap::new();
+    for (&id, a) in &blogs {
+        by_key.entry(a.key()).or_default().push(id);
+    }
+    let mut out = Vec::new();
+    for site in sites {
+        let Some(source) = engine.inventory.site(site.site_id) else {
+            continue;
+        };
+        let expected = Address::in_target(source, &engine.replacer);
+        let actual = blogs.get(&site.site_id);
+        let shared_with = by_key
+            .get(&expected.key())
+            .and_then(|ids| ids.iter().find(|&&id| id != site.site_id))
+            .copied();
+        if actual.is_some_and(|a| a.same_as(&expected)) && shared_with.is_none() {
+            continue;
+        }
+        out.push(BlogMismatch {
+            site_id: site.site_id,
+            expected: expected.to_string(),
+            actual: actual.map(Address::to_string),
+            shared_with,
+        });
+    }
+    Ok(out)
 }
 
 /// Verifies `sites` on connections of its own.

@@ -20,7 +20,9 @@ use std::ops::AddAssign;
 
 pub use matcher::{BytePair, Replacer};
 pub use serialized::looks_serialized;
-pub use sql::{push_quoted_literal, stream_sql_dump, stream_sql_dump_noting, NO_TABLE_DEFINITIONS};
+pub use sql::{
+    push_quoted_literal, stream_sql_dump, stream_sql_dump_noting, Streamed, NO_TABLE_DEFINITIONS,
+};
 
 /// Why a set of replacement pairs cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

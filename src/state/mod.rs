@@ -20,8 +20,8 @@ pub use error::{StateError, StateResult};
 pub use list::{find_resumable, list_migrations, ListedMigration, Listing};
 pub use model::{
     Counts, ErrorKind, HookRecord, MediaStatus, MigrationState, MigrationStatus, Phase,
-    PhaseStatus, RollbackRecord, RollbackStatus, Selection, SiteBackup, SiteMedia, SiteRecord,
-    SiteStats, SiteStatus, TableBackup,
+    PhaseStatus, RollbackRecord, RollbackStatus, RunningHook, Selection, SiteBackup, SiteMedia,
+    SiteRecord, SiteStats, SiteStatus, TableBackup,
 };
 pub use options::{MigrationConfig, MigrationOptions, NewMigration, ResumeRequest};
 pub use session::{abandon, durable_time, mark_superseded, Session, SessionKind};

@@ -46,5 +46,8 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
             plan.orphaned_target_sites
         );
     }
+    for o in &plan.orphaned_usermeta {
+        crate::outln!("  note: {}", o.describe(&plan.target_env));
+    }
     Ok(())
 }

@@ -63,6 +63,9 @@ pub fn final_report(s: &Summary) {
             m.sites_failed
         ));
     }
+    for line in verification_lines(s) {
+        output::info(format!("  {line}"));
+    }
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
             "  site {} {:?} after {}: {}",
@@ -89,4 +92,56 @@ pub fn final_report(s: &Summary) {
         MigrationStatus::Completed => output::info(format!("  undo with:    wfuwp env-migrate --rollback {}", s.migration_id)),
         _ => {}
     }
+}
+
+/// What the verification of this run found wrong, one line per kind (the
+/// details are in migration-summary.json and were warned about as found).
+fn verification_lines(s: &Summary) -> Vec<String> {
+    let Some(v) = s.extra.get("verification") else {
+        return Vec::new();
+    };
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        return vec![format!("verification could not run: {e}")];
+    }
+    let sites = |key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .map(|a| {
+                let mut ids: Vec<String> = a
+                    .iter()
+                    .filter_map(|m| m["siteId"].as_u64())
+                    .map(|id| id.to_string())
+                    .collect();
+                ids.dedup();
+                ids
+            })
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    let blogs = sites("blogMismatches");
+    if !blogs.is_empty() {
+        out.push(format!(
+            "verification: {} not reachable in WordPress ({} {}): {}'s blogs table does not have them at the \
+             address their content expects (blogMismatches in migration-summary.json)",
+            output::count(blogs.len() as u64, "site"),
+            if blogs.len() == 1 { "site" } else { "sites" },
+            blogs.join(", "),
+            s.target_env,
+        ));
+    }
+    let urls = sites("urlMismatches");
+    if !urls.is_empty() {
+        out.push(format!(
+            "verification: siteurl/home not as expected for sites {}",
+            urls.join(", ")
+        ));
+    }
+    let counts = sites("rowCountMismatches");
+    if !counts.is_empty() {
+        out.push(format!(
+            "verification: row counts differ from those copied for sites {}",
+            counts.join(", ")
+        ));
+    }
+    out
 }

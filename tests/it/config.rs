@@ -260,3 +260,26 @@ fn a_missing_database_exits_2_naming_the_field_and_line() {
         "points at [environments.prod]: {r:?}"
     );
 }
+
+/// A password in a multi-line string with junk after it (issue 22): the
+/// error is on a line that does not name the key, and still shows none of
+/// the value (found by the parsed key's span, not by the line's text).
+#[test]
+fn a_multi_line_password_is_not_echoed_by_a_syntax_error() {
+    for (value, line) in [
+        ("\"\"\"\nHUNTER2\"\"\" junk", 4),
+        ("'''\nfirst\nHUNTER2''' junk", 5),
+        ("[\n  \"HUNTER2\",\n  \"x\" junk ]", 5),
+    ] {
+        let (_dir, path, r) = bad_config(&format!(
+            "[environments.prod]\nhost = \"db\"\npassword = {value}\nuser = \"u\"\ndatabase = \"d\"\n"
+        ));
+        assert_eq!(r.code, 2, "{value}: {r:?}");
+        assert!(!all(&r).contains("HUNTER2"), "{value}: {r:?}");
+        assert!(
+            r.stderr.contains(&path.display().to_string())
+                && r.stderr.contains(&format!("line {line}")),
+            "{value}: {r:?}"
+        );
+    }
+}

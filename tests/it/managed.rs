@@ -288,6 +288,68 @@ fn rows_larger_than_max_allowed_packet_fail_their_site_as_data_on_both_paths() {
     }
 }
 
+/// A source value larger than the source server's own `max_allowed_packet`
+/// (stored while the setting was higher; issue 22). The server sends the
+/// row anyway, and wfuwp reads it: into a target that takes it, the site
+/// completes with the value intact; into a target that cannot, the site
+/// fails as `data` naming table, key and size, not with the driver's
+/// doubled "Input/output error" that names nothing.
+#[test]
+fn a_source_value_over_the_source_servers_max_allowed_packet_is_read_and_judged_by_the_target() {
+    let private = PrivateServer::start(&["--max-allowed-packet=4M"]);
+    let src = source(private.server(), "pks_src");
+    private
+        .server()
+        .exec("SET GLOBAL max_allowed_packet = 16777216");
+    // A new connection takes the raised limit.
+    src.exec(
+        "INSERT INTO wp_2_postmeta (meta_id, post_id, meta_key, meta_value) \
+         VALUES (900001, 1, '_too_big', REPEAT('x', 5000000))",
+    );
+    private
+        .server()
+        .exec("SET GLOBAL max_allowed_packet = 4194304");
+    let limit: Vec<u64> = query(private.server(), "SELECT @@GLOBAL.max_allowed_packet");
+    assert_eq!(limit, vec![4_194_304]);
+
+    // The sandbox takes 64 MB: the row goes through.
+    let roomy = TestDb::new("pks_dst_roomy");
+    let setup = Setup::new(&src, &roomy);
+    let r = setup.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let big: Vec<u64> =
+        roomy.query("SELECT LENGTH(meta_value) FROM wp_2_postmeta WHERE meta_id = 900001");
+    assert_eq!(big, vec![5_000_000]);
+
+    // The private server's 4 MB does not.
+    let small = TestDb::on(private.server(), "pks_dst_small");
+    let setup = Setup::new(&src, &small);
+    let r = setup.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_eq!(r.code, 3, "one site failed, the run goes on: {r:?}");
+    let state = setup.state();
+    let two = site(&state, 2);
+    assert_eq!(two["status"], "failed", "{two:#}");
+    assert_eq!(two["errorKind"], "data", "{two:#}");
+    assert_eq!(two["attempts"], 1, "not retried: {two:#}");
+    let message = two["error"].as_str().unwrap_or_default();
+    for needle in [
+        "wp_2_postmeta",
+        "meta_id = 900001",
+        "5000000 bytes",
+        "max_allowed_packet",
+        "4194304",
+    ] {
+        assert!(
+            message.contains(needle),
+            "{needle:?} missing from {message:?}"
+        );
+    }
+    assert!(!message.contains("Input/output"), "{message:?}");
+    for n in [1, 3, 4, 5, 6] {
+        assert_eq!(site(&state, n)["status"], "completed", "site {n}");
+    }
+}
+
 // ------------------------------------------------------------------ wait_timeout
 
 /// A short `wait_timeout`: a worker's connections that the server closes

@@ -365,3 +365,193 @@ fn a_site_deleted_from_the_source_before_a_resume_fails_clearly() {
         .contains("no longer exists"));
     assert_eq!(state["status"], "failed");
 }
+
+/// `wp_blogs` rows of `db`: blog_id → (domain, path).
+fn blogs(db: &TestDb) -> BTreeMap<u64, (String, String)> {
+    db.query::<(u64, String, String)>("SELECT blog_id, domain, path FROM wp_blogs")
+        .into_iter()
+        .map(|(id, d, p)| (id, (d, p)))
+        .collect()
+}
+
+/// The source's address of site `id` as the prod → uat tokens make it
+/// (`www.wfu.edu` → `uat.wfu.edu`, `.wfu.edu` → `.uat.wfu.edu`), written
+/// out here rather than asked of the engine.
+fn uat_address(src: &TestDb, id: u64) -> String {
+    let (domain, path) = blogs(src)[&id].clone();
+    let domain = match domain.strip_suffix(".wfu.edu") {
+        Some("www") => "uat.wfu.edu".to_string(),
+        Some(sub) => format!("{sub}.uat.wfu.edu"),
+        None => panic!("{domain} is not a wfu.edu domain"),
+    };
+    format!("{domain}{path}")
+}
+
+fn summary_of(logs: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(newest_migration(logs).join("migration-summary.json"))
+        .expect("migration-summary.json");
+    serde_json::from_str(&text).expect("JSON summary")
+}
+
+/// `--sites-only` copies the sites' tables but not their `wp_blogs` rows
+/// (issue 22). Into a target whose `wp_blogs` lacks a site, has it at
+/// another address, or gives its address to another site, WordPress cannot
+/// reach it: verification lists each such site (blogMismatches), and the
+/// final report says so. A site whose row is right is not listed.
+#[test]
+fn sites_only_reports_sites_the_targets_blogs_table_does_not_lead_to() {
+    let (src, dst) = (TestDb::new("so_src"), TestDb::new("so_dst"));
+    seed_network(&src, &small_network());
+    let (_dir, config, logs) = prod_uat_config(&src, &dst);
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+    assert_eq!(r.code, 0, "a full migration first: {r:?}");
+    let (domain5, path5) = blogs(&dst)[&5].clone();
+    dst.exec(&format!(
+        "DELETE FROM wp_blogs WHERE blog_id = 3; \
+         UPDATE wp_blogs SET domain = 'elsewhere.uat.wfu.edu' WHERE blog_id = 4; \
+         UPDATE wp_blogs SET domain = '{domain5}', path = '{path5}' WHERE blog_id = 6"
+    ));
+
+    let r = run(wfuwp(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--sites-only",
+        "--include-sites",
+        "2,3,4,5",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let summary = summary_of(&logs);
+    assert_eq!(summary["status"], "completed", "{summary:#}");
+    let v = &summary["verification"];
+    assert_eq!(v["urlMismatches"], serde_json::json!([]), "{v:#}");
+    let (path4, mismatches) = (blogs(&src)[&4].1.clone(), &v["blogMismatches"]);
+    assert_eq!(
+        mismatches,
+        &serde_json::json!([
+            {"siteId": 3, "expected": uat_address(&src, 3), "actual": null},
+            {"siteId": 4, "expected": uat_address(&src, 4), "actual": format!("elsewhere.uat.wfu.edu{path4}")},
+            {"siteId": 5, "expected": uat_address(&src, 5), "actual": uat_address(&src, 5), "sharedWith": 6},
+        ]),
+        "{v:#}"
+    );
+    assert!(
+        r.stderr.contains("3 sites not reachable in WordPress")
+            && r.stderr.contains("sites 3, 4, 5"),
+        "the final report says so: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("site 3 is not in uat's blogs table"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A partial migration must not give a site the address another site of
+/// the target keeps (issue 22): that site fails as `data`, naming both
+/// blog_ids, before anything of it is written; the other sites go on. Once
+/// the target's site moves, `--retry-failed` migrates it (with and without
+/// the users of the selected sites).
+#[test]
+fn a_partial_migration_fails_a_site_whose_address_another_target_site_has() {
+    for extra in [&[][..], &["--no-users"]] {
+        let label = if extra.is_empty() { "dup" } else { "dup_nu" };
+        let src = TestDb::new(&format!("{label}_src"));
+        seed_network(&src, &small_network());
+        let dst = TestDb::new(&format!("{label}_dst"));
+        seed_network(&dst, &support::uat_network(977, 1));
+        support::make_independent(&dst);
+        // Site 40 of the target has the address site 3 gets; the target's
+        // own site 3 is elsewhere.
+        let three = uat_address(&src, 3);
+        let (domain, path) = three.split_at(three.find('/').expect("a path"));
+        dst.exec(&format!(
+            "UPDATE wp_blogs SET domain = 'old3.uat.wfu.edu' WHERE blog_id = 3; \
+             UPDATE wp_blogs SET domain = '{domain}', path = '{path}' WHERE blog_id = 40"
+        ));
+        let before = table_checksums(&dst);
+        let blogs_before = blogs(&dst);
+        let (_dir, config, logs) = prod_uat_config(&src, &dst);
+
+        let args = [
+            &[
+                "env-migrate",
+                "prod",
+                "uat",
+                "--force",
+                "--include-sites",
+                "2,3",
+            ][..],
+            extra,
+        ]
+        .concat();
+        let r = run(wfuwp(&config, &logs).args(&args));
+        assert_eq!(r.code, 3, "{extra:?}: site 3 fails, the run goes on: {r:?}");
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(newest_migration(&logs).join("migration-state.json")).unwrap(),
+        )
+        .unwrap();
+        let site = |n: u64| {
+            state["sites"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["siteId"] == n)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(site(2)["status"], "completed", "{extra:?}");
+        let three_rec = site(3);
+        assert_eq!(three_rec["status"], "failed", "{extra:?}: {three_rec:#}");
+        assert_eq!(three_rec["errorKind"], "data", "{extra:?}");
+        let message = three_rec["error"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("site 3")
+                && message.contains("blog_id 40")
+                && message.contains(&three),
+            "{extra:?}: {message}"
+        );
+        // Nothing of site 3 was written: its tables and its blogs row are the target's own.
+        let after = table_checksums(&dst);
+        for (table, sum) in before.iter().filter(|(t, _)| t.starts_with("wp_3_")) {
+            assert_eq!(after.get(table), Some(sum), "{extra:?}: {table}");
+        }
+        assert_eq!(blogs(&dst)[&3], blogs_before[&3], "{extra:?}");
+        assert_eq!(
+            blogs(&dst)
+                .values()
+                .filter(|(d, p)| format!("{d}{p}") == three)
+                .count(),
+            1,
+            "{extra:?}: one site has the address"
+        );
+
+        dst.exec("UPDATE wp_blogs SET domain = 'moved.uat.wfu.edu' WHERE blog_id = 40");
+        let id = newest_migration(&logs)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let r = run(wfuwp(&config, &logs).args([
+            "env-migrate",
+            "--resume",
+            &id,
+            "--retry-failed",
+            "--force",
+        ]));
+        assert_eq!(r.code, 0, "{extra:?}: {r:?}");
+        let (d3, p3) = blogs(&dst)[&3].clone();
+        assert_eq!(
+            format!("{d3}{p3}"),
+            three,
+            "{extra:?}: site 3's row went in"
+        );
+        assert_ne!(
+            table_checksums(&dst).get("wp_3_posts"),
+            before.get("wp_3_posts"),
+            "{extra:?}: site 3's tables went in"
+        );
+    }
+}

@@ -797,6 +797,105 @@ fn sigterm_during_a_hook_stops_its_whole_group_and_resume_skips_finished_hooks()
     );
 }
 
+/// `kill -9` of wfuwp while a post_migration command runs (issue 22): the
+/// killed run cannot stop the command's group, but it recorded the group in
+/// the state, and the resume stops it before anything else, so that the
+/// command never runs twice at once (the second copy notes any overlap with
+/// a live, not merely unreaped, first one).
+#[test]
+fn a_hook_left_running_by_a_killed_run_is_stopped_before_the_resume_runs_it_again() {
+    let source = source_network("sf_hook9_src");
+    let target = independent_target("sf_hook9_dst");
+    let hooks = tempfile::tempdir().expect("temp dir");
+    let (log, pid_file, go) = (
+        hooks.path().join("log"),
+        hooks.path().join("pid"),
+        hooks.path().join("go"),
+    );
+    let post = format!(
+        "post_migration = [\"echo one >> {log}\", \"if [ -f {go} ]; then p=$(cat {pid}); if [ -d /proc/$p ] && ! grep -q 'State:.*Z' /proc/$p/status; then echo overlap >> {log}; fi; echo two >> {log}; exit 0; fi; sleep 300 & echo $! > {pid}.tmp; mv {pid}.tmp {pid}; wait\"]\n",
+        log = log.display(),
+        go = go.display(),
+        pid = pid_file.display()
+    );
+    let m = Machine::new(&[
+        env_block("prod", &source, Via::Tcp, PROD_TOKENS, ""),
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, &post),
+    ]);
+    let mut child = m
+        .cmd(&[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            "--include-sites",
+            "2",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning wfuwp");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !pid_file.exists() {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "wfuwp ended before the hook ran"
+        );
+        assert!(Instant::now() < deadline, "the hook never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let grandchild: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    assert!(alive(grandchild), "a killed run cannot stop the hook");
+    let id = m.migration_ids().pop().expect("migration");
+    let killed = m.state(&id);
+    let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).expect("stat");
+    let pgrp: i64 = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(2))
+        .and_then(|g| g.parse().ok())
+        .expect("pgrp");
+
+    std::fs::write(&go, b"").expect("go file");
+    let r = m.run_ok(&["env-migrate", "--resume", &id, "--force"]);
+    assert!(
+        !alive(grandchild),
+        "the earlier run's hook is still running"
+    );
+    let lines = std::fs::read_to_string(&log).expect("hook log");
+    assert_eq!(
+        lines, "one\ntwo\n",
+        "the hook ran next to its earlier copy (overlap), or not again:\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("stopping the post_migration command"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        m.state(&id).get("runningHook").is_none(),
+        "{:#}",
+        m.state(&id)
+    );
+    // What the killed run left in the state: the command's group.
+    let running = &killed["runningHook"];
+    assert!(
+        running["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("sleep 300")),
+        "{killed:#}"
+    );
+    assert_eq!(running["pgid"].as_i64(), Some(pgrp), "{killed:#}");
+}
+
 // ---- 14. When the server goes away ---------------------------------------------
 
 #[test]

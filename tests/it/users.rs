@@ -412,3 +412,103 @@ fn a_kill_in_the_users_step_then_resume_equals_an_uninterrupted_run() {
         );
     }
 }
+
+/// Rows of the target's usermeta whose user is gone, under an id that the
+/// partial migration brings in as a new user (issue 22): the rows of sites
+/// it does not migrate stay and become the new user's. The dry run's plan
+/// says so, per user and key (text and JSON), and so does the run; the
+/// run's result is what the plan said.
+#[test]
+fn orphaned_usermeta_of_a_new_users_id_is_named_in_the_plan() {
+    let source = source_network("usr_orphan_src");
+    let pristine = pristine_target("usr_orphan_pristine");
+    let s = Scenario::new("usr_orphan_dst", &source, Some(&pristine));
+    // Alice (5) and gina (10) are new to the target; 31 is a user it has.
+    s.target.exec(
+        "INSERT INTO wp_usermeta (umeta_id, user_id, meta_key, meta_value) VALUES \
+           (100, 5, 'wp_5_capabilities', 'orphan-5'), \
+           (101, 5, 'nickname', 'orphan'), \
+           (102, 5, 'wp_2_capabilities', 'orphan-2'), \
+           (103, 10, 'wp_capabilities', 'orphan-main'), \
+           (104, 31, 'wp_5_capabilities', 'only-5')",
+    );
+    let before = table_checksums(&s.target);
+    let plan = s.run(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--include-sites",
+            "2,3,4",
+            "--dry-run",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(plan.code, 0, "{}", text(&plan));
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    assert_eq!(
+        json["orphanedUsermeta"],
+        serde_json::json!([
+            {"userId": 5, "keys": ["wp_5_capabilities"]},
+            {"userId": 10, "keys": ["wp_capabilities"]},
+        ]),
+        "{json:#}"
+    );
+    let plan = s.run(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--include-sites",
+            "2,3,4",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(plan.code, 0, "{}", text(&plan));
+    assert!(
+        plan.stdout
+            .contains("uat's usermeta has 1 row of user ID 5 without a user (wp_5_capabilities)"),
+        "{}",
+        text(&plan)
+    );
+    assert_eq!(
+        table_checksums(&s.target),
+        before,
+        "a dry run writes nothing"
+    );
+    // Without users nothing is taken over, and the plan says nothing.
+    let plan = s.run(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--include-sites",
+            "2,3,4",
+            "--no-users",
+            "--dry-run",
+            "--json",
+        ],
+        None,
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    assert_eq!(json["orphanedUsermeta"], serde_json::json!([]), "{json:#}");
+
+    let r = s.run(NEW, None);
+    assert_eq!(r.code, 3, "sites 3 and 4 clash (see above):\n{}", text(&r));
+    assert!(
+        text(&r).contains("user ID 5 without a user (wp_5_capabilities)"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(
+        meta(&s.target, "umeta_id IN (100, 101, 102, 103, 104)"),
+        vec![
+            m(5, "wp_5_capabilities", "orphan-5"),
+            m(10, "wp_capabilities", "orphan-main"),
+            m(31, "wp_5_capabilities", "only-5"),
+        ],
+        "as planned: the other sites' rows stay and are now alice's and gina's"
+    );
+}

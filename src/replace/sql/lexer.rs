@@ -127,6 +127,20 @@ impl<'r> Lexer<'r> {
         self.tail.drain(..excess);
     }
 
+    /// At the end of the input: why it looks cut short, if it does (a
+    /// literal, name or comment left open, or a statement without its `;`).
+    pub(super) fn unfinished(&mut self) -> Option<&'static str> {
+        match self.state {
+            State::Literal { .. } => Some("inside a string literal"),
+            State::Backtick => Some("inside a quoted name"),
+            State::BlockComment => Some("inside a comment"),
+            State::Code | State::LineComment => self
+                .tracker
+                .unfinished_statement()
+                .then_some("in the middle of a statement (its closing `;` is missing)"),
+        }
+    }
+
     fn code(&mut self, buf: &[u8], eof: bool) -> Step {
         let Some(i) = find(buf, self.pos, &CODE_MARKERS) else {
             self.tracker.code(&buf[self.pos..]);

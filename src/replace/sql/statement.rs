@@ -5,14 +5,21 @@
 //!
 //! Whatever is not understood is replaced, as before column tracking:
 //! literals outside `VALUES` rows, rows of tables without a definition,
-//! columns beyond the known ones.
+//! columns beyond the known ones. The one exception is `CREATE TABLE`: its
+//! literals (ENUM and SET members, defaults, comments) pass untouched, as
+//! env-migrate copies a table's definition as the source has it. Rewriting
+//! an ENUM's members while its row values stay (they are not text) would
+//! make every such value invalid for the new definition.
 
 use super::schema::{ColumnKind, DefStep, Schema, TableDef, MAX_COLUMNS};
 use super::tokens::{Tok, Tokenizer};
 
-/// Said once when rows of a table without a definition are seen.
+/// Said once when rows of a table without a definition are seen: every
+/// literal of those rows is replaced, BLOB, ENUM and SET values included.
 pub const NO_TABLE_DEFINITIONS: &str =
-    "no table definitions: binary columns cannot be told apart; use --hex-blob";
+    "no table definitions: binary, ENUM and SET columns cannot be told apart from text, so their values \
+     are replaced too; stream the table definitions first (`cat schema.sql data.sql | wfuwp search-replace …`, \
+     schema.sql from mysqldump --no-data), or use --hex-blob for binary columns";
 
 /// Where the head of an `INSERT`/`REPLACE` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +91,8 @@ struct Parser {
     /// Kind of each value position in the current INSERT's rows; empty
     /// when the table is unknown (then everything is replaced).
     kinds: Vec<ColumnKind>,
+    /// Inside a `CREATE TABLE` statement: its literals are kept.
+    table_definition: bool,
     noted_unknown: bool,
     note: Option<&'static str>,
 }
@@ -112,6 +121,7 @@ impl Default for Tracker {
                 list: Vec::new(),
                 has_list: false,
                 kinds: Vec::new(),
+                table_definition: false,
                 noted_unknown: false,
                 note: None,
             },
@@ -177,14 +187,20 @@ impl Tracker {
                 .kinds
                 .get(col)
                 .is_none_or(|&k| k == ColumnKind::Textual),
-            Mode::Skip => true,
+            Mode::Skip => !self.p.table_definition,
             _ => {
                 let p = &mut self.p;
                 self.tok.flush(&mut |t| p.token(t));
                 self.p.token(Tok::Literal);
-                true
+                !self.p.table_definition
             }
         }
+    }
+
+    /// At the end of the input: whether a statement was begun and not ended.
+    pub(super) fn unfinished_statement(&mut self) -> bool {
+        self.separator();
+        !matches!(self.p.mode, Mode::Start)
     }
 
     /// A note for the user, once, when one became due.
@@ -395,7 +411,10 @@ impl Parser {
             (Modifiers, Tok::Word(w)) if is(w, "OR") || is(w, "REPLACE") || is(w, "TEMPORARY") => {
                 Modifiers
             }
-            (Modifiers, Tok::Word(w)) if is(w, "TABLE") => Table,
+            (Modifiers, Tok::Word(w)) if is(w, "TABLE") => {
+                self.table_definition = true;
+                Table
+            }
             (Table, Tok::Word(w)) if is(w, "IF") || is(w, "NOT") || is(w, "EXISTS") => Table,
             (Table | AfterDot, Tok::Word(n) | Tok::Ident(n)) => {
                 self.take_name(n);
@@ -479,6 +498,7 @@ impl Parser {
     }
 
     fn end_statement(&mut self) {
+        self.table_definition = false;
         match std::mem::replace(&mut self.mode, Mode::Start) {
             Mode::Use => {
                 if let Some(db) = self.use_name.take() {

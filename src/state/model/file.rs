@@ -42,6 +42,8 @@ struct StateFile<S> {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     hooks: Vec<HookRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    running_hook: Option<RunningHook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     rollback: Option<RollbackRecord>,
     #[serde(default)]
     journal_seq: u64,
@@ -75,6 +77,7 @@ impl Serialize for MigrationState {
             backup_bytes: self.backup_bytes,
             superseded_by: self.superseded_by.clone(),
             hooks: self.hooks.clone(),
+            running_hook: self.running_hook.clone(),
             rollback: self.rollback.clone(),
             journal_seq: self.journal_seq,
         }
@@ -137,6 +140,7 @@ fn from_file(f: StateFile<Vec<SiteRecord>>) -> Result<MigrationState, String> {
         backup_bytes: f.backup_bytes,
         superseded_by: f.superseded_by,
         hooks: f.hooks,
+        running_hook: f.running_hook,
         rollback: f.rollback,
         journal_seq: f.journal_seq,
     };

@@ -63,6 +63,9 @@ pub struct MigrationState {
     /// `post_migration` commands that ran to the end since the sites last
     /// changed: a resume does not run them again.
     pub hooks: Vec<HookRecord>,
+    /// The `post_migration` command running now (or when its run was
+    /// killed): a resume stops it before anything else.
+    pub running_hook: Option<RunningHook>,
     /// `--rollback` progress.
     pub rollback: Option<RollbackRecord>,
     /// Sequence number of the latest journal record folded into this state.
@@ -113,6 +116,7 @@ impl MigrationState {
             backup_bytes: None,
             superseded_by: None,
             hooks: Vec::new(),
+            running_hook: None,
             rollback: None,
             journal_seq: 0,
         };

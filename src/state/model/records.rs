@@ -234,6 +234,26 @@ pub struct HookRecord {
     pub status: String,
 }
 
+/// A `post_migration` command while it runs: its process group, so that a
+/// run that was killed meanwhile does not leave it running beside the next
+/// one (docs/phases.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunningHook {
+    /// The command line.
+    pub command: String,
+    /// Its process group id (the id of the shell that leads it).
+    pub pgid: i32,
+    /// The host it runs on.
+    pub host: String,
+    /// The value of `WFUWP_HOOK` in its environment, which every process of
+    /// the group inherits: tells the group from a later one that reuses
+    /// its id.
+    pub marker: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod media_tests {
     use super::*;

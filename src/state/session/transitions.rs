@@ -226,6 +226,38 @@ impl Session {
         })
     }
 
+    /// Records that a `post_migration` command runs now, before it may start.
+    pub fn hook_running(&self, hook: RunningHook) -> anyhow::Result<()> {
+        let line = format!(
+            "post_migration: `{}` runs as process group {} on {}",
+            hook.command, hook.pgid, hook.host
+        );
+        Self::edge(|| {
+            self.change(&line, |s| {
+                s.running_hook = Some(hook);
+                Ok(())
+            })
+        })
+    }
+
+    /// Forgets the running `post_migration` command: it ended, or was stopped.
+    pub fn hook_gone(&self) -> anyhow::Result<()> {
+        if self.inner().state.running_hook.is_none() {
+            return Ok(());
+        }
+        Self::edge(|| {
+            self.change("post_migration: no command runs", |s| {
+                s.running_hook = None;
+                Ok(())
+            })
+        })
+    }
+
+    /// The `post_migration` command recorded as running, if any.
+    pub fn running_hook(&self) -> Option<RunningHook> {
+        self.inner().state.running_hook.clone()
+    }
+
     /// Forgets how the `post_migration` commands ended (the sites changed,
     /// so they must all run again).
     pub fn hooks_reset(&self) -> anyhow::Result<()> {
