@@ -124,6 +124,9 @@ pub(crate) enum Endpoint {
     Secure(tokio_rustls::client::TlsStream<tokio::net::TcpStream>),
     #[cfg(unix)]
     Socket(Socket),
+    // PATCH(wfuwp): TLS over a Unix socket (see `make_secure`).
+    #[cfg(all(unix, feature = "rustls-tls"))]
+    SecureSocket(tokio_rustls::client::TlsStream<Socket>),
 }
 
 /// This future will check that TcpStream is live.
@@ -155,7 +158,12 @@ impl Future for CheckTcpStream<'_> {
 impl Endpoint {
     #[cfg(unix)]
     fn is_socket(&self) -> bool {
-        matches!(self, Self::Socket(_))
+        match self {
+            Self::Socket(_) => true,
+            #[cfg(feature = "rustls-tls")]
+            Self::SecureSocket(_) => true,
+            _ => false,
+        }
     }
 
     /// Checks, that connection is alive.
@@ -182,13 +190,23 @@ impl Endpoint {
                 let _ = socket.write(&[]).await?;
                 Ok(())
             }
+            #[cfg(all(unix, feature = "rustls-tls"))]
+            Endpoint::SecureSocket(tls_stream) => {
+                let _ = tls_stream.get_mut().0.write(&[]).await?;
+                Ok(())
+            }
             Endpoint::Plain(None) => unreachable!(),
         }
     }
 
     #[cfg(any(feature = "native-tls-tls", feature = "rustls-tls"))]
     pub fn is_secure(&self) -> bool {
-        matches!(self, Endpoint::Secure(_))
+        match self {
+            Endpoint::Secure(_) => true,
+            #[cfg(all(unix, feature = "rustls-tls"))]
+            Endpoint::SecureSocket(_) => true,
+            _ => false,
+        }
     }
 
     pub fn set_tcp_nodelay(&self, val: bool) -> io::Result<()> {
@@ -206,6 +224,8 @@ impl Endpoint {
             }
             #[cfg(unix)]
             Endpoint::Socket(_) => (/* inapplicable */),
+            #[cfg(all(unix, feature = "rustls-tls"))]
+            Endpoint::SecureSocket(_) => (/* inapplicable */),
         }
         Ok(())
     }
@@ -252,6 +272,8 @@ impl AsyncRead for Endpoint {
             Self::Secure(stream) => Pin::new(stream).poll_read(cx, buf),
             #[cfg(unix)]
             Self::Socket(stream) => Pin::new(stream).poll_read(cx, buf),
+            #[cfg(all(unix, feature = "rustls-tls"))]
+            Self::SecureSocket(stream) => Pin::new(stream).poll_read(cx, buf),
         })
     }
 }
@@ -273,6 +295,8 @@ impl AsyncWrite for Endpoint {
             Self::Secure(stream) => Pin::new(stream).poll_write(cx, buf),
             #[cfg(unix)]
             Self::Socket(stream) => Pin::new(stream).poll_write(cx, buf),
+            #[cfg(all(unix, feature = "rustls-tls"))]
+            Self::SecureSocket(stream) => Pin::new(stream).poll_write(cx, buf),
         })
     }
 
@@ -291,6 +315,8 @@ impl AsyncWrite for Endpoint {
             Self::Secure(stream) => Pin::new(stream).poll_flush(cx),
             #[cfg(unix)]
             Self::Socket(stream) => Pin::new(stream).poll_flush(cx),
+            #[cfg(all(unix, feature = "rustls-tls"))]
+            Self::SecureSocket(stream) => Pin::new(stream).poll_flush(cx),
         })
     }
 
@@ -309,6 +335,8 @@ impl AsyncWrite for Endpoint {
             Self::Secure(stream) => Pin::new(stream).poll_shutdown(cx),
             #[cfg(unix)]
             Self::Socket(stream) => Pin::new(stream).poll_shutdown(cx),
+            #[cfg(all(unix, feature = "rustls-tls"))]
+            Self::SecureSocket(stream) => Pin::new(stream).poll_shutdown(cx),
         })
     }
 }
