@@ -419,3 +419,55 @@ impl Task {
         self.progress.note(line);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server nobody answers for: a port just closed again.
+    fn unreachable(last: Option<Readings>) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Server {
+            env: "prod".into(),
+            opts: mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(port)
+                .into(),
+            conn: None,
+            last,
+            failing_since: None,
+        }
+    }
+
+    fn busy() -> Readings {
+        Readings::from_rows([("Threads_running".to_string(), "31".to_string())])
+    }
+
+    #[tokio::test]
+    async fn a_failed_reading_is_not_a_low_one() {
+        let limits: LoadLimits = "Threads_running=25".parse().unwrap();
+        let mut server = unreachable(Some(busy()));
+        let (reading, note) = server.sample().await;
+        assert_eq!(reading, Some(busy()), "the last reading stands");
+        let note = note.expect("the failure is said");
+        assert!(
+            note.starts_with("cannot read the load of prod (")
+                && note.contains("last reading stands"),
+            "{note}"
+        );
+        assert!(server.unread_while_over(&limits).is_some());
+        let (reading, note) = server.sample().await;
+        assert_eq!(reading, Some(busy()));
+        assert_eq!(note, None, "said once, not at every reading");
+        // A server last seen under its limits is not waited for.
+        let mut calm = unreachable(Some(Readings::from_rows([(
+            "Threads_running".to_string(),
+            "3".to_string(),
+        )])));
+        calm.sample().await;
+        assert_eq!(calm.unread_while_over(&limits), None);
+    }
+}
