@@ -365,11 +365,13 @@ fn tls_advice(env: &str, address: &str, mode: SslMode, failure: &TlsFailure) -> 
              in [environments.{env}]: encrypted, but the certificate is not verified.",
             reissue("server-cert.pem", "server-key.pem", &server_extensions(address), "server-cert-v3.pem")
         ),
-        TlsFailure::OldClientCertificate { path, cert, key } => format!(
+        TlsFailure::OldClientCertificate(old) => format!(
             "{at}: the client certificate ssl_cert = {path} is {cert}, and rustls, the TLS library of wfuwp, \
              accepts only X.509 v3 certificates as client certificates. Re-issue it as v3 with the same subject, \
              key and CA: {}; then set ssl_cert = \"client-cert-v3.pem\" in [environments.{env}].",
-            reissue(path, key, &v3_extensions("clientAuth"), "client-cert-v3.pem")
+            reissue(&old.path, &old.key, &v3_extensions("clientAuth"), "client-cert-v3.pem"),
+            path = old.path,
+            cert = old.cert
         ),
         TlsFailure::Other(why) => format!("{at}: TLS failed: {why}."),
     }

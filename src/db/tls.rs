@@ -78,16 +78,20 @@ pub enum TlsFailure {
     /// it cannot be verified.
     OldServerCertificate,
     /// The client certificate in `ssl_cert` is not X.509 v3.
-    OldClientCertificate {
-        /// The file.
-        path: String,
-        /// What it is.
-        cert: CertInfo,
-        /// Its key (`ssl_key`), to re-issue it with.
-        key: String,
-    },
+    OldClientCertificate(Box<OldClientCert>),
     /// Anything else the TLS layer reported.
     Other(String),
+}
+
+/// A client certificate rustls cannot use, and what to re-issue it from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldClientCert {
+    /// The file (`ssl_cert`).
+    pub path: String,
+    /// What it is.
+    pub cert: CertInfo,
+    /// Its key (`ssl_key`).
+    pub key: String,
 }
 
 /// The TLS failure behind a connection error, if that is what it is.
@@ -166,14 +170,14 @@ pub fn check_files(tls: &Tls) -> Result<(), TlsFailure> {
         match cert::describe(&chain[0]) {
             Some(c) if c.usable() => {}
             Some(c) => {
-                return Err(TlsFailure::OldClientCertificate {
+                return Err(TlsFailure::OldClientCertificate(Box::new(OldClientCert {
                     path: path.display().to_string(),
                     cert: c,
                     key: tls
                         .key
                         .as_ref()
                         .map_or("client-key.pem".into(), |k| k.display().to_string()),
-                })
+                })))
             }
             None => return Err(unreadable("ssl_cert", path, "not an X.509 certificate")),
         }
