@@ -35,7 +35,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const REPEAT_EVERY: Duration = Duration::from_secs(60);
 /// How long a server above `--max-load` may go unread before the run stops
 /// rather than wait on a reading that may never come.
-pub const GIVE_UP: Duration = Duration::from_secs(300);
+const GIVE_UP: Duration = Duration::from_secs(300);
 /// The sampler connection's own `wait_timeout`: it is used every
 /// [`SAMPLE_EVERY`], but a managed server's may be shorter than that.
 const SESSION_WAIT_TIMEOUT: u32 = 3600;
