@@ -226,8 +226,10 @@ cmd_start() {
 # ---------------------------------------------------------------- certs
 
 # Test certificates for TLS: a CA; a server certificate for localhost and
-# 127.0.0.1; a client certificate (REQUIRE X509 accounts); and for the
-# failure cases an unrelated CA and a server certificate for another name.
+# 127.0.0.1; a client certificate (REQUIRE X509 accounts); for the failure
+# cases an unrelated CA and a server certificate for another name; and a
+# server and a client certificate of X.509 version 1 (no extensions, as
+# older guides and MariaDB >= 11.4's own generated ones are).
 # EC P-256 keys in PKCS#8: quick to make, read by MariaDB and by rustls.
 cmd_certs() {
     local dir
@@ -252,14 +254,30 @@ cmd_certs() {
                 -extfile "$1.ext" -out "$1.pem" 2>/dev/null
             rm -f "$1.csr" "$1.ext"
         }
+        # leaf_v1 NAME CN: an X.509 v1 certificate signed by ca.pem. `openssl
+        # x509 -req` makes v1 when it is given no extensions.
+        leaf_v1() {
+            key "$1.key"
+            openssl req -new -key "$1.key" -subj "/CN=$2" -out "$1.csr" 2>/dev/null
+            openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
+                -out "$1.pem" 2>/dev/null || return 1
+            rm -f "$1.csr"
+            if ! openssl x509 -in "$1.pem" -noout -text | grep -q 'Version: 1 (0x0)'; then
+                echo "$(openssl version) made $1.pem, but not as an X.509 v1 certificate" >&2
+                return 1
+            fi
+        }
         ca ca "wfuwp test CA"
         ca other-ca "unrelated test CA"
         leaf server localhost "subjectAltName=DNS:localhost,IP:127.0.0.1" serverAuth
         leaf wrong-name db.example.internal "subjectAltName=DNS:db.example.internal" serverAuth
         leaf client wfuwp-client "" clientAuth
+        leaf_v1 server-v1 localhost || exit 1
+        leaf_v1 client-v1 wfuwp-client-v1 || exit 1
         chmod 600 ./*.key
     ) || die "making certificates in $dir failed"
-    say "certificates in $dir: ca.pem, server.{pem,key}, client.{pem,key}, other-ca.pem, wrong-name.{pem,key}"
+    say "certificates in $dir: ca.pem, server.{pem,key}, client.{pem,key}, other-ca.pem, wrong-name.{pem,key}," \
+        "server-v1.{pem,key}, client-v1.{pem,key}"
 }
 
 # ---------------------------------------------------------------- stop / status

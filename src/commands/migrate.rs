@@ -239,6 +239,10 @@ async fn run(
             m.with_backups(&id)
         })
     });
+    // Shown once on the terminal at preflight; the run's record keeps them.
+    for w in &checked.warnings {
+        session.log(&format!("warning: {w}"));
+    }
     let state = session.snapshot();
     let options = session.config().options;
     let orphaned = checked.orphaned_target_sites();

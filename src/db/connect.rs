@@ -10,7 +10,7 @@ use std::time::Duration;
 use mysql_async::{Conn, Opts, OptsBuilder};
 use secrecy::ExposeSecret;
 
-use super::tls::{self, TlsFailure};
+use super::tls::{self, TlsFailure, Transport};
 use crate::config::{ConfigError, Environment, SslMode};
 
 /// How long to wait for a server to accept a connection and finish the handshake.
@@ -162,6 +162,14 @@ pub async fn connect_reporting(env: &Environment) -> Result<Connected, DbError> 
 /// offers no TLS; `verify_ca` verifies again against a name the
 /// certificate presents ([`tls::verify_ca_retry`]).
 async fn connect_tls_aware(env: &Environment, opts: Opts) -> Result<Connected, DbError> {
+    if opts.ssl_opts().is_some() {
+        tls::check_files(&env.tls()).map_err(|failure| DbError::Tls {
+            env: env.name.clone(),
+            address: env.address(),
+            mode: env.ssl_mode,
+            failure,
+        })?;
+    }
     let err = match open(&opts).await {
         Ok(conn) => {
             return Ok(Connected {
@@ -230,7 +238,7 @@ fn builder(env: &Environment) -> Result<OptsBuilder, DbError> {
         .prefer_socket(false)
         .tcp_nodelay(true)
         .stmt_cache_size(64usize)
-        .ssl_opts(tls::ssl_opts(&env.tls()));
+        .ssl_opts(ssl_opts(env));
     if let Some(socket) = &env.socket {
         b = b.socket(Some(socket.display().to_string()));
     }
@@ -240,6 +248,25 @@ fn builder(env: &Environment) -> Result<OptsBuilder, DbError> {
             .tcp_port(env.port.unwrap_or(3306));
     }
     Ok(b)
+}
+
+/// The connection's TLS options. Over a socket the certificate presents the
+/// server as `localhost`, as MySQL clients expect, unless `host` names it.
+fn ssl_opts(env: &Environment) -> Option<mysql_async::SslOpts> {
+    let transport = transport(env);
+    let opts = tls::ssl_opts(&env.tls(), transport)?;
+    Some(match (transport, &env.host) {
+        (Transport::Socket, None) => opts.with_danger_tls_hostname_override(Some("localhost")),
+        _ => opts,
+    })
+}
+
+/// How the driver reaches `env`'s server: through `socket` whenever one is set.
+pub fn transport(env: &Environment) -> Transport {
+    match env.socket {
+        Some(_) => Transport::Socket,
+        None => Transport::Tcp,
+    }
 }
 
 /// Maps a driver error seen while connecting to the variant the operator can act on.
@@ -259,12 +286,15 @@ fn classify(env: &Environment, e: mysql_async::Error) -> DbError {
             user: env.user.clone(),
             address,
             password_source: password_source(env),
-            tls_hint: if env.ssl_mode == SslMode::Disabled {
-                " With ssl_mode = \"disabled\" this is also what an account that must use TLS \
-                 (REQUIRE SSL or X509) gets: if so, set ssl_mode to \"required\" or stronger."
-                    .into()
-            } else {
-                String::new()
+            tls_hint: match (env.ssl_mode, transport(env)) {
+                (SslMode::Disabled, _) => " With ssl_mode = \"disabled\" this is also what an account that must use TLS \
+                     (REQUIRE SSL or X509) gets: if so, set ssl_mode to \"required\" or stronger."
+                    .into(),
+                (SslMode::Preferred, Transport::Socket) => " Over a Unix socket ssl_mode = \"preferred\" does not use TLS \
+                     (as MySQL clients do not), and that is also what an account that must use TLS (REQUIRE SSL or X509) \
+                     gets: if so, set ssl_mode to \"required\" or stronger."
+                    .into(),
+                _ => String::new(),
             },
         },
         mysql_async::Error::Server(ref s) if s.code == ER_DBACCESS_DENIED => {
@@ -326,8 +356,64 @@ fn tls_advice(env: &str, address: &str, mode: SslMode, failure: &TlsFailure) -> 
             "{at}: a certificate or key file could not be read ({why}). Check ssl_ca, ssl_cert and ssl_key in \
              [environments.{env}] (paths are relative to the config file)."
         ),
+        TlsFailure::OldServerCertificate => format!(
+            "{at}: the server's certificate is an X.509 v1 certificate (it has no extensions: no subjectAltName, \
+             no basicConstraints), and rustls, the TLS library of wfuwp, verifies only X.509 v3 certificates. \
+             MariaDB 11.4 and later make such a certificate themselves when none is configured, and many guides \
+             make them too. Re-issue the server's certificate (server-cert.pem, its key server-key.pem) as v3: {}; \
+             then point the server's ssl_cert at server-cert-v3.pem and restart it. Or set ssl_mode = \"required\" \
+             in [environments.{env}]: encrypted, but the certificate is not verified.",
+            reissue("server-cert.pem", "server-key.pem", &server_extensions(address), "server-cert-v3.pem")
+        ),
+        TlsFailure::OldClientCertificate(old) => format!(
+            "{at}: the client certificate ssl_cert = {path} is {cert}, and rustls, the TLS library of wfuwp, \
+             accepts only X.509 v3 certificates as client certificates. Re-issue it as v3 with the same subject, \
+             key and CA: {}; then set ssl_cert = \"client-cert-v3.pem\" in [environments.{env}].",
+            reissue(&old.path, &old.key, &v3_extensions("clientAuth"), "client-cert-v3.pem"),
+            path = old.path,
+            cert = old.cert
+        ),
         TlsFailure::Other(why) => format!("{at}: TLS failed: {why}."),
     }
+}
+
+/// The openssl commands that re-issue `cert` as an X.509 v3 certificate
+/// with the same subject, key (`key`) and CA, adding `extensions` (one
+/// `name=value` a line), into `out`.
+fn reissue(cert: &str, key: &str, extensions: &[String], out: &str) -> String {
+    format!(
+        "`printf '{}\\n' > v3.ext; \
+         openssl x509 -x509toreq -in {cert} -signkey {key} -out v3.csr; \
+         openssl x509 -req -in v3.csr -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days 825 -sha256 \
+         -extfile v3.ext -out {out}` (ca-cert.pem and ca-key.pem: the CA that signed it)",
+        extensions.join("\\n")
+    )
+}
+
+/// The v3 extensions of a certificate for `usage` (`serverAuth`, `clientAuth`).
+fn v3_extensions(usage: &str) -> Vec<String> {
+    vec![
+        "basicConstraints=CA:FALSE".into(),
+        "keyUsage=critical,digitalSignature,keyEncipherment".into(),
+        format!("extendedKeyUsage={usage}"),
+    ]
+}
+
+/// The extensions of a server certificate for `address` (`host:port`, or a
+/// socket path, which MySQL clients call `localhost`).
+fn server_extensions(address: &str) -> Vec<String> {
+    let host = match address.rsplit_once(':') {
+        Some((h, port)) if !address.starts_with('/') && port.parse::<u16>().is_ok() => h,
+        _ => "localhost",
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let kind = match host.parse::<std::net::IpAddr>() {
+        Ok(_) => "IP",
+        Err(_) => "DNS",
+    };
+    let mut extensions = v3_extensions("serverAuth");
+    extensions.push(format!("subjectAltName={kind}:{host}"));
+    extensions
 }
 
 /// Names the setting the password came from, for messages (never the value).

@@ -1,6 +1,7 @@
 //! Database access: connections, discovery, table copy.
 
 pub mod bulk;
+pub mod cert;
 pub mod connect;
 pub mod copy;
 pub mod discovery;

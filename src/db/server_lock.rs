@@ -28,6 +28,12 @@ const ACQUIRE_WAIT_SECS: u32 = 3;
 /// How often the holder checks that it still holds the lock.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 
+/// How long the lock connection may take to confirm the lock. A network
+/// that drops packets answers nothing, ever: without a bound the check (and
+/// every write waiting on it) would hang the run with no word of why, where
+/// it must stop as for a lock lost.
+const ANSWER_WITHIN: Duration = Duration::from_secs(20);
+
 /// MySQL's limit on the length of a lock name.
 const MAX_LOCK_NAME: usize = 64;
 
@@ -207,15 +213,14 @@ impl TargetLock {
         let mut guard = h.conn.lock().await;
         let held = match guard.as_mut() {
             Some(c) => {
-                c.exec_first::<Option<i64>, _, _>(
+                let asked = c.exec_first::<Option<i64>, _, _>(
                     "SELECT IS_USED_LOCK(?) = CONNECTION_ID()",
                     (&h.name,),
-                )
-                .await
-                .ok()
-                .flatten()
-                .flatten()
-                    == Some(1)
+                );
+                match tokio::time::timeout(ANSWER_WITHIN, asked).await {
+                    Ok(answer) => answer.ok().flatten().flatten() == Some(1),
+                    Err(_) => false,
+                }
             }
             None => false,
         };
@@ -273,7 +278,7 @@ impl TargetLock {
 /// The run no longer holds its lock on the target.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "lost the lock on database {database} of '{env}' (the connection holding it ended); \
+    "lost the lock on database {database} of '{env}' (the connection holding it ended, or stopped answering); \
      stopped before writing to it unlocked. Nothing is lost: resume the migration when the server is reachable"
 )]
 pub struct LockLost {

@@ -2,24 +2,40 @@
 //! what a connection negotiated, and the TLS failures an operator can act on
 //! (docs/tls.md).
 
+use std::path::Path;
+
 use mysql_async::prelude::*;
 use mysql_async::{
     ClientIdentity, Conn, DriverError, IoError, Opts, OptsBuilder, SslOpts, TlsError,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::CertificateError;
 
+use super::cert::{self, CertInfo};
 use crate::config::{SslMode, Tls};
 
-/// The driver's TLS options for `tls`; `None` for `disabled`.
+/// How a connection reaches its server: TLS is used differently over each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP, to a host name or address.
+    Tcp,
+    /// A Unix socket on this machine.
+    Socket,
+}
+
+/// The driver's TLS options for `tls` over `transport`; `None` for a plain connection.
 ///
 /// `preferred` and `required` encrypt without verifying the certificate (as
 /// MySQL clients do); `verify_ca` checks the chain against `ssl_ca` only;
-/// `verify_identity` also the host name. Over a Unix socket the driver does
-/// not use TLS at all: the socket never leaves the machine.
-pub fn ssl_opts(tls: &Tls) -> Option<SslOpts> {
+/// `verify_identity` also the host name. Over a Unix socket, as with MySQL
+/// clients, `preferred` does not use TLS (the socket never leaves the
+/// machine) and `required` and stronger do.
+pub fn ssl_opts(tls: &Tls, transport: Transport) -> Option<SslOpts> {
     let mut opts = SslOpts::default();
     match tls.mode {
         SslMode::Disabled => return None,
+        SslMode::Preferred if transport == Transport::Socket => return None,
         SslMode::Preferred | SslMode::Required => {
             opts = opts.with_danger_accept_invalid_certs(true);
         }
@@ -58,8 +74,24 @@ pub enum TlsFailure {
     Expired,
     /// A certificate or key file could not be read or parsed.
     Files(String),
+    /// The server's certificate (or one in its chain) is not X.509 v3, so
+    /// it cannot be verified.
+    OldServerCertificate,
+    /// The client certificate in `ssl_cert` is not X.509 v3.
+    OldClientCertificate(Box<OldClientCert>),
     /// Anything else the TLS layer reported.
     Other(String),
+}
+
+/// A client certificate rustls cannot use, and what to re-issue it from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldClientCert {
+    /// The file (`ssl_cert`).
+    pub path: String,
+    /// What it is.
+    pub cert: CertInfo,
+    /// Its key (`ssl_key`).
+    pub key: String,
 }
 
 /// The TLS failure behind a connection error, if that is what it is.
@@ -69,6 +101,10 @@ pub fn failure(e: &mysql_async::Error) -> Option<TlsFailure> {
             Some(TlsFailure::NotOffered)
         }
         mysql_async::Error::Io(IoError::Tls(t)) => Some(match t {
+            // Before the handshake: the driver loading the client certificate.
+            TlsError::Tls(r) if unsupported_version(r) => {
+                TlsFailure::Files("the client certificate is not X.509 v3".into())
+            }
             TlsError::Tls(r) => from_rustls(r),
             TlsError::Pem(p) => TlsFailure::Files(p.to_string()),
             other => TlsFailure::Other(other.to_string()),
@@ -86,7 +122,22 @@ pub fn failure(e: &mysql_async::Error) -> Option<TlsFailure> {
     }
 }
 
+/// Whether rustls refused a certificate for not being X.509 v3.
+fn unsupported_version(e: &rustls::Error) -> bool {
+    let rustls::Error::InvalidCertificate(CertificateError::Other(other)) = e else {
+        return false;
+    };
+    matches!(
+        other.0.downcast_ref::<webpki::Error>(),
+        Some(webpki::Error::UnsupportedCertVersion)
+    )
+}
+
+/// A handshake failure: what rustls said about the server's certificate.
 fn from_rustls(e: &rustls::Error) -> TlsFailure {
+    if unsupported_version(e) {
+        return TlsFailure::OldServerCertificate;
+    }
     let rustls::Error::InvalidCertificate(c) = e else {
         return TlsFailure::Other(e.to_string());
     };
@@ -104,6 +155,65 @@ fn from_rustls(e: &rustls::Error) -> TlsFailure {
         | CertificateError::NotValidYetContext { .. } => TlsFailure::Expired,
         other => TlsFailure::Other(format!("{other:?}")),
     }
+}
+
+/// Checks the files `tls` names before a connection reads them, so that a
+/// problem is reported as what it is: a file that cannot be read, holds no
+/// certificate or key, or a client certificate rustls cannot use (X.509 v1).
+pub fn check_files(tls: &Tls) -> Result<(), TlsFailure> {
+    if let Some(ca) = &tls.ca {
+        // A v1 CA certificate is fine: rustls takes it as a trust anchor.
+        certificates("ssl_ca", ca)?;
+    }
+    if let Some(path) = &tls.cert {
+        let chain = certificates("ssl_cert", path)?;
+        match cert::describe(&chain[0]) {
+            Some(c) if c.usable() => {}
+            Some(c) => {
+                return Err(TlsFailure::OldClientCertificate(Box::new(OldClientCert {
+                    path: path.display().to_string(),
+                    cert: c,
+                    key: tls
+                        .key
+                        .as_ref()
+                        .map_or("client-key.pem".into(), |k| k.display().to_string()),
+                })))
+            }
+            None => return Err(unreadable("ssl_cert", path, "not an X.509 certificate")),
+        }
+    }
+    if let Some(path) = &tls.key {
+        let text = read("ssl_key", path)?;
+        PrivateKeyDer::from_pem_slice(&text)
+            .map_err(|e| unreadable("ssl_key", path, &format!("no PEM private key in it ({e})")))?;
+    }
+    Ok(())
+}
+
+/// The certificates of a PEM file (or of a DER file holding one), at least one.
+fn certificates(setting: &str, path: &Path) -> Result<Vec<Vec<u8>>, TlsFailure> {
+    let text = read(setting, path)?;
+    let mut out = Vec::new();
+    for c in CertificateDer::pem_slice_iter(&text) {
+        let c = c.map_err(|e| unreadable(setting, path, &format!("not valid PEM ({e})")))?;
+        out.push(c.as_ref().to_vec());
+    }
+    if out.is_empty() && cert::describe(&text).is_some() {
+        // The driver also takes a file of one DER certificate.
+        out.push(text);
+    }
+    if out.is_empty() {
+        return Err(unreadable(setting, path, "no certificate in it"));
+    }
+    Ok(out)
+}
+
+fn read(setting: &str, path: &Path) -> Result<Vec<u8>, TlsFailure> {
+    std::fs::read(path).map_err(|e| unreadable(setting, path, &e.to_string()))
+}
+
+fn unreadable(setting: &str, path: &Path, why: &str) -> TlsFailure {
+    TlsFailure::Files(format!("{setting} = {}: {why}", path.display()))
 }
 
 /// For `verify_ca`, the options to try again with after `failure`.
@@ -196,22 +306,39 @@ mod tests {
             mode,
             ..Tls::default()
         };
-        assert!(ssl_opts(&tls(SslMode::Disabled)).is_none());
-        let preferred = ssl_opts(&tls(SslMode::Preferred)).unwrap();
+        let tcp = |t: &Tls| ssl_opts(t, Transport::Tcp);
+        assert!(tcp(&tls(SslMode::Disabled)).is_none());
+        let preferred = tcp(&tls(SslMode::Preferred)).unwrap();
         assert!(preferred.accept_invalid_certs());
         let ca = Tls {
             mode: SslMode::VerifyCa,
             ca: Some("/ca.pem".into()),
             ..Tls::default()
         };
-        let o = ssl_opts(&ca).unwrap();
+        let o = tcp(&ca).unwrap();
         assert!(!o.accept_invalid_certs() && o.skip_domain_validation());
         assert!(o.disable_built_in_roots());
         let id = Tls {
             mode: SslMode::VerifyIdentity,
             ..ca
         };
-        let o = ssl_opts(&id).unwrap();
+        let o = tcp(&id).unwrap();
         assert!(!o.accept_invalid_certs() && !o.skip_domain_validation());
+    }
+
+    #[test]
+    fn over_a_socket_only_modes_that_require_tls_use_it() {
+        let over_socket = |mode| {
+            let tls = Tls {
+                mode,
+                ..Tls::default()
+            };
+            ssl_opts(&tls, Transport::Socket).is_some()
+        };
+        assert!(!over_socket(SslMode::Disabled));
+        assert!(!over_socket(SslMode::Preferred));
+        assert!(over_socket(SslMode::Required));
+        assert!(over_socket(SslMode::VerifyCa));
+        assert!(over_socket(SslMode::VerifyIdentity));
     }
 }

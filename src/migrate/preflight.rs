@@ -42,6 +42,9 @@ pub struct Checked {
     pub fingerprints: BTreeMap<String, String>,
     /// When the checks began (the preflight phase's start in the state).
     pub started: DateTime<Utc>,
+    /// What the operator was warned about (shown once on the terminal; the
+    /// run writes them to its progress log).
+    pub warnings: Vec<String>,
 }
 
 impl Checked {
@@ -78,14 +81,10 @@ pub async fn check(
     check_free_space(logs_dir)?;
     let src_conn = connect::connect_reporting(src_env).await?;
     let dst_conn = connect::connect_reporting(dst_env).await?;
-    for (env, c) in [(src_env, &src_conn), (dst_env, &dst_conn)] {
-        if let Some(why) = &c.tls_fallback {
-            crate::ui::output::warn_once(format!(
-                "'{}' is connected without TLS: {why} (ssl_mode = \"preferred\")",
-                env.name
-            ));
-        }
-    }
+    let mut warnings: Vec<String> =
+        tls_fallback_warning(&[(src_env, &src_conn), (dst_env, &dst_conn)])
+            .into_iter()
+            .collect();
     let (source_opts, target_opts) = (src_conn.opts.clone(), dst_conn.opts.clone());
     let (mut src, mut dst) = (src_conn.conn, dst_conn.conn);
     refuse_same_database(&mut src, &mut dst, src_env, dst_env).await?;
@@ -122,7 +121,15 @@ pub async fn check(
         ))
         .into());
     }
-    warn_small_table_caches(&target_settings, dst_env, &inv, &target_inventory);
+    warnings.extend(small_table_caches(
+        &target_settings,
+        dst_env,
+        &inv,
+        &target_inventory,
+    ));
+    for w in &warnings {
+        crate::ui::output::warn_once(w);
+    }
     let mode = BulkMode::for_server(&target_settings);
     let _ = src.disconnect().await;
     let _ = dst.disconnect().await;
@@ -141,7 +148,28 @@ pub async fn check(
         target_settings,
         fingerprints,
         started,
+        warnings,
     })
+}
+
+/// One warning for the environments that `preferred` connected in plain
+/// text (config check says more; `disabled` says it is meant).
+fn tls_fallback_warning(connected: &[(&Environment, &connect::Connected)]) -> Option<String> {
+    let plain: Vec<(&str, &str)> = connected
+        .iter()
+        .filter_map(|(env, c)| Some((env.name.as_str(), c.tls_fallback.as_deref()?)))
+        .collect();
+    let (_, why) = plain.first()?;
+    let names = plain
+        .iter()
+        .map(|(n, _)| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let verb = if plain.len() == 1 { "is" } else { "are" };
+    Some(format!(
+        "{names} {verb} connected without TLS (ssl_mode = \"preferred\"): {why}; \
+         `wfuwp config check` explains"
+    ))
 }
 
 /// The endpoint of an environment's database, with the options a first
@@ -241,35 +269,26 @@ pub fn refuse_read_only(settings: &ServerSettings, env: &Environment) -> Result<
 /// Warns when the target's database will hold more tables during the run
 /// than its server caches: every DDL statement and copy then reopens
 /// tables, which at 1,500 sites cost 12 % of the run (docs/performance.md).
-/// A heads-up for the DBA, not a refusal: the migration is correct either way.
-fn warn_small_table_caches(
+/// A heads-up for the DBA, not a refusal: the migration is correct either
+/// way. `config check` says what to raise them to.
+fn small_table_caches(
     settings: &ServerSettings,
     env: &Environment,
     source: &Inventory,
     target: &Inventory,
-) {
-    let Some(caches) = settings.table_caches else {
-        return;
-    };
+) -> Option<String> {
+    let caches = settings.table_caches?;
     // At its fullest the database holds its own tables, now backups, and
     // the source's tables swapped in.
     let tables = (source.tables.len() + target.tables.len()) as u64;
-    if !caches.outgrown_by(tables) {
-        return;
-    }
-    let suggested = tables.next_multiple_of(1000) * 2;
-    crate::ui::output::warn(format!(
-        "the server of '{}' caches {} table definitions (table_definition_cache) and {} open tables \
-         (table_open_cache), but database {} will hold up to {} tables during this migration (its tables, \
-         their backups and the source's). The migration works, only slower. A DBA can raise both, e.g. \
-         SET GLOBAL table_definition_cache = {suggested}; SET GLOBAL table_open_cache = {suggested}; \
-         (the second is bounded by open_files_limit)",
-        env.name,
-        caches.definitions,
-        caches.open,
-        env.database,
-        tables
-    ));
+    caches.outgrown_by(tables).then(|| {
+        format!(
+            "the server of '{}' caches {} table definitions (table_definition_cache), but database {} will hold \
+             up to {tables} tables during this migration: it works, only slower; `wfuwp config check {}` says \
+             what to raise",
+            env.name, caches.definitions, env.database, env.name
+        )
+    })
 }
 
 /// Refuses when the grants visible to the user clearly lack a privilege.

@@ -13,6 +13,7 @@ use crate::oracle;
 use crate::support;
 
 use std::fs::File;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::thread::JoinHandle;
@@ -22,9 +23,10 @@ use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use support::private::PrivateServer;
+use support::proxy::Proxy;
 use support::{
-    block_on, run, seed_network, small_network, wfuwp, write_config, Run, Server, TestDb,
-    PROD_TOKENS, UAT_TOKENS,
+    block_on, run, seed_network, small_network, wfuwp, write_config, write_config_text, Run,
+    Server, TestDb, PROD_TOKENS, UAT_TOKENS,
 };
 
 /// How long a poll waits for what the test is sure will happen (a run on a
@@ -134,7 +136,12 @@ struct Setup {
 
 impl Setup {
     fn new(label: &str) -> Setup {
-        let private = PrivateServer::start(&[]);
+        Setup::with_server_options(label, &[])
+    }
+
+    /// As [`Setup::new`], on a server started with `options`.
+    fn with_server_options(label: &str, options: &[&str]) -> Setup {
+        let private = PrivateServer::start(options);
         let source = TestDb::on(private.server(), &format!("{label}_src"));
         let target = TestDb::on(private.server(), &format!("{label}_dst"));
         seed_network(&source, &small_network());
@@ -427,4 +434,222 @@ fn load_limits_are_checked_before_anything_is_written() {
     assert_eq!(r.code, 0, "{r:?}");
     let r = migrate(&["--dry-run", "--max-load", "off"]);
     assert_eq!(r.code, 0, "{r:?}");
+}
+
+/// `SHOW STATUS` statements the server has run: each reading of the sampler
+/// is one (read without being one).
+fn status_reads(server: &Server) -> u64 {
+    let rows: Vec<String> = block_on(async {
+        let mut c = Conn::new(server.opts(None)).await.expect("connect");
+        let rows = c
+            .query(
+                "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+                 WHERE VARIABLE_NAME = 'COM_SHOW_STATUS'",
+            )
+            .await
+            .expect("reading Com_show_status");
+        c.disconnect().await.ok();
+        rows
+    });
+    rows.first().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl Setup {
+    /// Panics when the run ended, a site started, or the gate opened: the
+    /// server is still busy.
+    fn assert_still_waiting(&self, child: &mut Child, out: &Path) {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!(
+                "the run ended ({status}) while the server was busy:\n{}",
+                output(out)
+            );
+        }
+        let log = self.progress_log();
+        let started = log
+            .lines()
+            .find(|l| l.contains("load back under") || l.contains(" started (attempt"));
+        if let Some(line) = started {
+            panic!("work went on while the server was busy: {line}\n{log}");
+        }
+    }
+
+    /// Waits, the run still waiting all along, until the sampler has read
+    /// the servers `n` more times.
+    fn wait_for_readings(&self, n: u64, child: &mut Child, out: &Path) {
+        let server = self.private.server();
+        let from = status_reads(server);
+        poll(&format!("{n} more load readings"), || {
+            self.assert_still_waiting(child, out);
+            (status_reads(server) >= from + n).then_some(())
+        });
+    }
+}
+
+/// Item 8 of issue 22: the server closes the sampler's connection (a short
+/// `wait_timeout`, then a KILL): a failed reading is not a low one, so the
+/// run keeps waiting, reconnects, and says so in its progress log.
+#[test]
+fn a_sampler_connection_that_dies_keeps_a_throttled_run_waiting() {
+    let s = Setup::with_server_options("thr_lost", &["--wait-timeout=1"]);
+    let mut blockers = Blockers::start(s.private.server(), 6);
+    let (mut child, out) = s.spawn(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--concurrency",
+        "1",
+        "--max-load",
+        "threads_running=4",
+    ]);
+    poll("the progress log to say the run is throttled", || {
+        s.assert_still_waiting(&mut child, &out);
+        s.progress_log()
+            .contains("throttled: Threads_running=")
+            .then_some(())
+    });
+    // Readings 2 s apart, each longer than the server lets a connection idle.
+    s.wait_for_readings(6, &mut child, &out);
+
+    // The sampler's connections: the run's only ones without a database.
+    let sampler = format!(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{}' AND DB IS NULL \
+         AND ID <> CONNECTION_ID() AND ID NOT IN ({})",
+        s.private.server().user,
+        blockers
+            .ids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let ids: Vec<u64> = s.source.query(&sampler);
+    assert_eq!(ids.len(), 2, "one sampler connection per server: {ids:?}");
+    for id in ids {
+        s.private.server().exec(&format!("KILL CONNECTION {id}"));
+    }
+    poll("the progress log to say the sampler reconnected", || {
+        s.assert_still_waiting(&mut child, &out);
+        s.progress_log().contains("reconnected").then_some(())
+    });
+    s.wait_for_readings(4, &mut child, &out);
+    let log = s.progress_log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("reconnected"))
+        .expect("checked above");
+    assert!(
+        line.contains("reading the load of prod failed")
+            || line.contains("reading the load of uat failed"),
+        "{line}"
+    );
+
+    let released = Utc::now();
+    blockers.release();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{}", output(&out));
+    let state = s.json("migration-state.json");
+    for site in state["sites"].as_array().expect("sites") {
+        assert_eq!(site["status"], "completed", "{site}");
+        assert!(
+            time(&site["startTime"], "site start") > released,
+            "a site started while throttled: {site}"
+        );
+    }
+    s.assert_migrated();
+}
+
+/// Item 9 of issue 22: a run whose lock connection stops answering (a
+/// network that drops packets) while it waits for the load to drop stops
+/// with the reason, on the terminal, in its log and in its summary, instead
+/// of hanging on a lock check that never returns.
+#[test]
+fn a_run_whose_lock_stops_answering_while_throttled_says_why() {
+    let s = Setup::new("thr_lock");
+    // The target through a proxy that can stall its connections.
+    let server = s.private.server();
+    let proxy = Proxy::start(SocketAddr::from(([127, 0, 0, 1], server.port)));
+    let uat = s.target.env_toml("uat", UAT_TOKENS).replace(
+        &format!("port = {}\n", server.port),
+        &format!("port = {}\n", proxy.port()),
+    );
+    let text = format!(
+        "logs_dir = \"logs\"\n\n{}{uat}",
+        s.source.env_toml("prod", PROD_TOKENS)
+    );
+    write_config_text(s.dir.path(), &text);
+    let _blockers = Blockers::start(server, 6);
+    let (mut child, out) = s.spawn(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--concurrency",
+        "1",
+        "--max-load",
+        "threads_running=4",
+    ]);
+    poll("the progress log to say the run is throttled", || {
+        s.assert_still_waiting(&mut child, &out);
+        s.progress_log()
+            .contains("throttled: Threads_running=")
+            .then_some(())
+    });
+    // Every connection to the target open now, the lock's among them, goes
+    // silent; new ones pass.
+    proxy.stall_all();
+    let status = poll("the run to stop", || child.try_wait().expect("try_wait"));
+    let text = output(&out);
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("stopped: lost the lock on database") && text.contains("stopped answering"),
+        "no reason on the terminal:\n{text}"
+    );
+    let state = s.json("migration-state.json");
+    assert_eq!(state["status"], "paused", "{state}");
+    assert_eq!(state["completedSites"], 0, "{state}");
+    let summary = s.json("migration-summary.json");
+    assert!(
+        summary["stopReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("lost the lock")),
+        "{summary}"
+    );
+    assert!(
+        s.progress_log().contains("stopped: lost the lock"),
+        "{}",
+        s.progress_log()
+    );
+}
+
+/// Minor item of issue 22: a limit of 0 can never be met (the run's own
+/// reading counts in Threads_running), so it is refused before anything
+/// happens, with the reason.
+#[test]
+fn a_load_limit_of_zero_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (source, target) = (TestDb::new("thr_zero_src"), TestDb::new("thr_zero_dst"));
+    let config = write_config(
+        dir.path(),
+        &[("prod", &source, PROD_TOKENS), ("uat", &target, UAT_TOKENS)],
+    );
+    let logs = dir.path().join("logs");
+    for flag in ["--max-load", "--critical-load"] {
+        let r = run(wfuwp(&config, &logs).args([
+            "env-migrate",
+            "prod",
+            "uat",
+            "--force",
+            flag,
+            "Threads_running=0",
+        ]));
+        assert_eq!(r.code, 2, "{flag}: {r:?}");
+        assert!(
+            r.stderr.contains("Threads_running=0 can never be met")
+                && r.stderr.contains("Give 1 or more"),
+            "{flag}: {}",
+            r.stderr
+        );
+    }
+    assert!(!logs.exists(), "a refused run created a logs dir");
 }

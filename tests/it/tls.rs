@@ -1,7 +1,8 @@
 //! TLS to the database (docs/tls.md): every `ssl_mode` against servers
 //! started with test certificates (`scripts/mariadb-sandbox.sh certs`), the
 //! failures an operator meets, accounts that require TLS or a client
-//! certificate, and a full migration over verified TLS judged by the oracle.
+//! certificate, X.509 v1 certificates, Unix sockets to servers with TLS, and
+//! full migrations over verified TLS and over a socket judged by the oracle.
 
 use crate::oracle;
 use crate::support;
@@ -59,16 +60,24 @@ fn env_block(db: &TestDb, name: &str, tokens: Tokens, user: Option<&str>, tls: &
     text.replace(&database, &format!("{database}{tls}"))
 }
 
-fn tls_lines(mode: &str, certs: &Certs, ca: Option<&str>, client: bool) -> String {
+/// The same block reaching the server through its Unix socket instead of TCP.
+fn through_socket(block: String, db: &TestDb) -> String {
+    let tcp = format!("host = \"{}\"\nport = {}\n", db.server.host, db.server.port);
+    assert!(block.contains(&tcp), "no host and port in\n{block}");
+    let socket = db.server.socket.as_deref().expect("the server's socket");
+    block.replace(&tcp, &format!("socket = \"{socket}\"\n"))
+}
+
+fn tls_lines(mode: &str, certs: &Certs, ca: Option<&str>, client: Option<&str>) -> String {
     let mut s = format!("ssl_mode = \"{mode}\"\n");
     if let Some(ca) = ca {
         s.push_str(&format!("ssl_ca = \"{}\"\n", certs.path(ca).display()));
     }
-    if client {
+    if let Some(client) = client {
         s.push_str(&format!(
             "ssl_cert = \"{}\"\nssl_key = \"{}\"\n",
-            certs.path("client.pem").display(),
-            certs.path("client.key").display()
+            certs.path(&format!("{client}.pem")).display(),
+            certs.path(&format!("{client}.key")).display()
         ));
     }
     s
@@ -81,13 +90,15 @@ fn check(blocks: &[String]) -> Run {
     run(wfuwp(&config, &dir.path().join("logs")).args(["config", "check"]))
 }
 
-/// How one environment connects: account, mode, CA file, client certificate.
+/// How one environment connects: account, mode, CA file, client
+/// certificate, and through the server's socket or over TCP.
 #[derive(Clone, Copy)]
 struct Setting<'a> {
     user: Option<&'a str>,
     mode: &'a str,
     ca: Option<&'a str>,
-    client: bool,
+    client: Option<&'a str>,
+    socket: bool,
 }
 
 const fn mode(mode: &str) -> Setting<'_> {
@@ -95,7 +106,8 @@ const fn mode(mode: &str) -> Setting<'_> {
         user: None,
         mode,
         ca: None,
-        client: false,
+        client: None,
+        socket: false,
     }
 }
 
@@ -113,8 +125,18 @@ impl<'a> Setting<'a> {
         }
     }
     const fn client(self) -> Self {
+        self.client_cert("client")
+    }
+    /// The client certificate `name`.pem with its key `name`.key.
+    const fn client_cert(self, name: &'a str) -> Self {
         Setting {
-            client: true,
+            client: Some(name),
+            ..self
+        }
+    }
+    const fn socket(self) -> Self {
+        Setting {
+            socket: true,
             ..self
         }
     }
@@ -123,8 +145,18 @@ impl<'a> Setting<'a> {
 /// `config check` of `db` connected as `s` exits `code` and prints every one of `needles`.
 fn expect(db: &TestDb, certs: &Certs, s: Setting, code: i32, needles: &[&str]) {
     let tls = tls_lines(s.mode, certs, s.ca, s.client);
-    let r = check(&[env_block(db, "uat", &[], s.user, &tls)]);
-    let what = format!("ssl_mode {} as {:?}", s.mode, s.user);
+    let mut block = env_block(db, "uat", &[], s.user, &tls);
+    if s.socket {
+        block = through_socket(block, db);
+    }
+    let r = check(&[block]);
+    let what = format!(
+        "ssl_mode {} as {:?} with {:?}{}",
+        s.mode,
+        s.user,
+        s.client,
+        if s.socket { " through the socket" } else { "" }
+    );
     assert_eq!(r.code, code, "{what}: {r:?}");
     for n in needles {
         assert!(
@@ -273,7 +305,7 @@ fn a_full_migration_over_verified_tls_is_exact() {
         TestDb::on(server.server(), "tls_dst"),
     );
     seed_network(&src, &small_network());
-    let tls = tls_lines("verify_identity", &certs, Some("ca.pem"), true);
+    let tls = tls_lines("verify_identity", &certs, Some("ca.pem"), Some("client"));
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "logs_dir = \"logs\"\n\n{}{}",
@@ -291,4 +323,148 @@ fn a_full_migration_over_verified_tls_is_exact() {
     let checks = oracle::full_migration(&src);
     let judged = oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[]), &checks);
     assert!(judged > 300, "only {judged} values judged");
+}
+
+/// Item 7 of issue 22: a server whose certificate is X.509 v1. The modes that
+/// verify nothing connect (the mariadb client does too); the modes that
+/// verify it fail with a message that says what the certificate is and how
+/// to re-issue it.
+#[test]
+fn a_v1_server_certificate_is_used_unverified_and_explained_when_verified() {
+    let certs = Certs::make();
+    let server = certs.server("server-v1");
+    let db = TestDb::on(server.server(), "tls_v1");
+    for m in ["preferred", "required"] {
+        expect(&db, &certs, mode(m), 0, &[ENCRYPTED]);
+    }
+    let explained = [
+        "the server's certificate is an X.509 v1 certificate",
+        "verifies only X.509 v3 certificates",
+        "openssl x509 -req",
+        "-extfile v3.ext",
+        "subjectAltName=IP:127.0.0.1",
+        "ssl_mode = \"required\"",
+    ];
+    expect(&db, &certs, mode("verify_ca").ca("ca.pem"), 1, &explained);
+    expect(
+        &db,
+        &certs,
+        mode("verify_identity").ca("ca.pem"),
+        1,
+        &explained,
+    );
+}
+
+/// Item 7 of issue 22: an X.509 v1 client certificate is found in the file,
+/// before any connection, and explained: which file, what it is, and the
+/// openssl commands that re-issue it as v3.
+#[test]
+fn a_v1_client_certificate_is_explained_before_connecting() {
+    let certs = Certs::make();
+    let server = certs.server("server");
+    account(server.server(), "cert_v1", "X509");
+    let db = TestDb::on(server.server(), "tls_cv1");
+    let file = certs.path("client-v1.pem").display().to_string();
+    let explained = [
+        format!("the client certificate ssl_cert = {file} is an X.509 v1 certificate"),
+        "for CN=wfuwp-client-v1, issued by CN=wfuwp test CA".to_string(),
+        "accepts only X.509 v3 certificates".to_string(),
+        format!("openssl x509 -x509toreq -in {file}"),
+        "openssl x509 -req".to_string(),
+        "-extfile v3.ext".to_string(),
+        "extendedKeyUsage=clientAuth".to_string(),
+    ];
+    let explained: Vec<&str> = explained.iter().map(String::as_str).collect();
+    let v1 = mode("verify_identity")
+        .ca("ca.pem")
+        .user("cert_v1")
+        .client_cert("client-v1");
+    expect(&db, &certs, v1, 1, &explained);
+    // Not even the modes that verify nothing can send it.
+    expect(
+        &db,
+        &certs,
+        mode("required").client_cert("client-v1"),
+        1,
+        &explained,
+    );
+    // The same account with a v3 certificate of the same CA gets in.
+    expect(&db, &certs, v1.client_cert("client"), 0, &[ENCRYPTED]);
+}
+
+/// Item 6 of issue 22: a Unix socket to a server with TLS enabled. As MySQL
+/// clients do, `preferred` does not use TLS over a socket, and `required`
+/// and stronger do (so an account that requires TLS works through it).
+#[test]
+fn a_socket_to_a_tls_server_connects_as_mysql_clients_do() {
+    let certs = Certs::make();
+    let server = certs.server("server");
+    account(server.server(), "tls_only", "SSL");
+    let db = TestDb::on(server.server(), "tls_sock");
+    let plain = ["not encrypted: a Unix socket on this machine"];
+    expect(&db, &certs, mode("preferred").socket(), 0, &plain);
+    expect(&db, &certs, mode("required").socket(), 0, &[ENCRYPTED]);
+    let tls_only = mode("required").user("tls_only").socket();
+    expect(&db, &certs, tls_only, 0, &[ENCRYPTED]);
+    expect(
+        &db,
+        &certs,
+        mode("preferred").user("tls_only").socket(),
+        1,
+        &[
+            "access denied",
+            "Over a Unix socket ssl_mode = \"preferred\" does not use TLS",
+        ],
+    );
+    // Through a socket the server is `localhost`, which its certificate names.
+    let verified = mode("verify_identity").ca("ca.pem").socket();
+    expect(&db, &certs, verified, 0, &[ENCRYPTED]);
+}
+
+/// Item 6 of issue 22: every connection of a seed and of a migration through
+/// the socket of a server with TLS: the default `preferred`, and `required`
+/// with an account the server refuses without TLS, so that any connection
+/// left in plain text (the lock, the sampler, a worker, the generator's)
+/// would fail the run.
+#[test]
+fn migrations_through_the_socket_of_a_tls_server_are_exact() {
+    let certs = Certs::make();
+    let server = certs.server("server");
+    account(server.server(), "sock_tls", "SSL");
+    let (src, dst) = (
+        TestDb::on(server.server(), "tls_ssrc"),
+        TestDb::on(server.server(), "tls_sdst"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, user) in [("preferred", None), ("required", Some("sock_tls"))] {
+        let tls = tls_lines(mode, &certs, None, None);
+        let text = format!(
+            "logs_dir = \"logs\"\n\n{}{}",
+            through_socket(env_block(&src, "prod", PROD_TOKENS, user, &tls), &src),
+            through_socket(env_block(&dst, "uat", UAT_TOKENS, user, &tls), &dst)
+        );
+        let config = write_config_text(dir.path(), &text);
+        let logs = dir.path().join("logs");
+        let r = run(wfuwp(&config, &logs).args([
+            "seed-network",
+            "--env",
+            "prod",
+            "--sites",
+            "5",
+            "--posts",
+            "3",
+            "--recreate",
+        ]));
+        assert_eq!(r.code, 0, "seeding over the socket with {mode}: {r:?}");
+        let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+        assert_eq!(r.code, 0, "migrating over the socket with {mode}: {r:?}");
+        assert!(
+            !r.stderr.contains("without TLS"),
+            "{mode}: a socket is no TLS fallback to warn about:\n{}",
+            r.stderr
+        );
+        let checks = oracle::full_migration(&src);
+        let judged = oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[]), &checks);
+        assert!(judged > 100, "{mode}: only {judged} values judged");
+    }
 }

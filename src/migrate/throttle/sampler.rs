@@ -4,9 +4,12 @@
 //! one is above `--critical-load`.
 //!
 //! One connection per server, however many workers: asking once per worker
-//! and statement would add the very load it is meant to spare. A server that
-//! cannot be read is not throttled on (the workers find out soon enough
-//! whether it is gone): a broken sampler must never hang a run.
+//! and statement would add the very load it is meant to spare. A reading
+//! that fails is not a low reading: the connection is opened again at once,
+//! and while a server cannot be read its last reading stands, so a run that
+//! waits for a busy server keeps waiting. It does not wait blind for ever:
+//! after [`GIVE_UP`] without a reading of a server that was above
+//! `--max-load`, the run stops (paused, resumable).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -30,6 +33,12 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// While throttled, how often the progress log says so again.
 const REPEAT_EVERY: Duration = Duration::from_secs(60);
+/// How long a server above `--max-load` may go unread before the run stops
+/// rather than wait on a reading that may never come.
+const GIVE_UP: Duration = Duration::from_secs(300);
+/// The sampler connection's own `wait_timeout`: it is used every
+/// [`SAMPLE_EVERY`], but a managed server's may be shorter than that.
+const SESSION_WAIT_TIMEOUT: u32 = 3600;
 
 /// The limits of a run: `--max-load` and `--critical-load`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -86,14 +95,19 @@ struct Server {
     env: String,
     opts: Opts,
     conn: Option<Conn>,
-    /// The last reading failed (said once, not every time).
-    failing: bool,
+    /// The last reading that succeeded: it stands while readings fail.
+    last: Option<Readings>,
+    /// Since when readings have failed (said once, not every time).
+    failing_since: Option<Instant>,
 }
 
 impl Server {
     async fn read(&mut self) -> mysql_async::Result<Readings> {
         if self.conn.is_none() {
-            self.conn = Some(roles::open(&self.opts).await?);
+            let mut conn = roles::open(&self.opts).await?;
+            conn.query_drop(format!("SET SESSION wait_timeout = {SESSION_WAIT_TIMEOUT}"))
+                .await?;
+            self.conn = Some(conn);
         }
         let Some(conn) = self.conn.as_mut() else {
             return Ok(Readings::default());
@@ -121,6 +135,61 @@ impl Server {
                 Err(format!("no answer within {} s", READ_TIMEOUT.as_secs()))
             }
         }
+    }
+
+    /// A reading, through a new connection if the one held failed (the
+    /// server or a proxy may have closed it); what to log about it; and the
+    /// reading to judge: the new one, or while none comes the last one.
+    async fn sample(&mut self) -> (Option<Readings>, Option<String>) {
+        let first = self.read_bounded().await;
+        let (reading, note) = match first {
+            Ok(r) => (Ok(r), None),
+            // `read` dropped the failed connection: this opens a new one.
+            Err(lost) => match self.read_bounded().await {
+                Ok(r) => (
+                    Ok(r),
+                    Some(format!(
+                        "reading the load of {} failed ({lost}); reconnected",
+                        self.env
+                    )),
+                ),
+                Err(e) => (Err(e), None),
+            },
+        };
+        match reading {
+            Ok(r) => {
+                let back = self
+                    .failing_since
+                    .take()
+                    .map(|_| format!("load of {} readable again", self.env));
+                self.last = Some(r);
+                (self.last.clone(), note.or(back))
+            }
+            Err(e) => {
+                let first_failure = self.failing_since.is_none();
+                self.failing_since.get_or_insert_with(Instant::now);
+                let note = first_failure.then(|| {
+                    format!(
+                        "cannot read the load of {} ({e}); its last reading stands until it answers \
+                         (reconnecting every {} s)",
+                        self.env,
+                        SAMPLE_EVERY.as_secs()
+                    )
+                });
+                (self.last.clone(), note)
+            }
+        }
+    }
+
+    /// How long a server whose last reading is above `limits` has gone
+    /// unread, when it has.
+    fn unread_while_over(&self, limits: &LoadLimits) -> Option<Duration> {
+        let since = self.failing_since?;
+        let over = self
+            .last
+            .as_ref()
+            .is_some_and(|r| !limits.exceeded(&self.env, r).is_empty());
+        over.then(|| since.elapsed())
     }
 }
 
@@ -156,12 +225,14 @@ impl Sampler {
                     .db_name(None::<String>)
                     .into(),
                 conn: None,
-                failing: false,
+                last: None,
+                failing_since: None,
             };
             let readings = server.read().await.map_err(|source| ThrottleError::Read {
                 env: side.env.clone(),
                 source,
             })?;
+            server.last = Some(readings.clone());
             let flags = [
                 ("--max-load", &sampler.spec.max),
                 ("--critical-load", &sampler.spec.critical),
@@ -255,6 +326,7 @@ impl Task {
                 _ = stop.triggered() => return,
             };
             self.judge(&Throttle { shared }, &readings);
+            self.give_up_if_blind();
             if self.interrupt.is_set() {
                 return;
             }
@@ -265,28 +337,37 @@ impl Task {
         let mut out = Vec::new();
         let mut notes = Vec::new();
         for s in &mut self.sampler.servers {
-            match s.read_bounded().await {
-                Ok(r) => {
-                    if std::mem::replace(&mut s.failing, false) {
-                        notes.push(format!("load of {} readable again", s.env));
-                    }
-                    out.push(Some(r));
-                }
-                Err(e) => {
-                    if !std::mem::replace(&mut s.failing, true) {
-                        notes.push(format!(
-                            "cannot read the load of {} ({e}); its limits are not checked until it answers",
-                            s.env
-                        ));
-                    }
-                    out.push(None);
-                }
-            }
+            let (reading, note) = s.sample().await;
+            out.push(reading);
+            notes.extend(note);
         }
         for n in notes {
             self.say(&n);
         }
         out
+    }
+
+    /// Stops the run when a server that was above `--max-load` has not been
+    /// read for [`GIVE_UP`]: waiting on is waiting blind, and going on would
+    /// load a server last seen busy.
+    fn give_up_if_blind(&self) {
+        let spec = &self.sampler.spec;
+        let blind = self
+            .sampler
+            .servers
+            .iter()
+            .find(|s| s.unread_while_over(&spec.max).is_some_and(|d| d >= GIVE_UP));
+        if let Some(s) = blind {
+            self.interrupt.stop(format!(
+                "cannot read the load of {} for {} minutes, and it was last above --max-load {}; stopped \
+                 rather than wait blind or load a busy server. Resume with `wfuwp env-migrate --resume {}` \
+                 once it answers",
+                s.env,
+                GIVE_UP.as_secs() / 60,
+                spec.max,
+                self.migration_id
+            ));
+        }
     }
 
     /// Applies the limits to one reading of every server.
@@ -336,5 +417,57 @@ impl Task {
         self.last_said = Instant::now();
         self.log.line(line);
         self.progress.note(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server nobody answers for: a port just closed again.
+    fn unreachable(last: Option<Readings>) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Server {
+            env: "prod".into(),
+            opts: mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(port)
+                .into(),
+            conn: None,
+            last,
+            failing_since: None,
+        }
+    }
+
+    fn busy() -> Readings {
+        Readings::from_rows([("Threads_running".to_string(), "31".to_string())])
+    }
+
+    #[tokio::test]
+    async fn a_failed_reading_is_not_a_low_one() {
+        let limits: LoadLimits = "Threads_running=25".parse().unwrap();
+        let mut server = unreachable(Some(busy()));
+        let (reading, note) = server.sample().await;
+        assert_eq!(reading, Some(busy()), "the last reading stands");
+        let note = note.expect("the failure is said");
+        assert!(
+            note.starts_with("cannot read the load of prod (")
+                && note.contains("last reading stands"),
+            "{note}"
+        );
+        assert!(server.unread_while_over(&limits).is_some());
+        let (reading, note) = server.sample().await;
+        assert_eq!(reading, Some(busy()));
+        assert_eq!(note, None, "said once, not at every reading");
+        // A server last seen under its limits is not waited for.
+        let mut calm = unreachable(Some(Readings::from_rows([(
+            "Threads_running".to_string(),
+            "3".to_string(),
+        )])));
+        calm.sample().await;
+        assert_eq!(calm.unread_while_over(&limits), None);
     }
 }

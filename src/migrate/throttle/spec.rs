@@ -36,13 +36,19 @@ pub enum LoadSpecError {
     #[error("'{0}' is not a status variable name: use a name SHOW GLOBAL STATUS lists (letters, digits and _), e.g. Threads_running")]
     Name(String),
     /// N is not a whole number.
-    #[error("'{value}' (for {variable}) is not a number: give a whole number of 0 or more, e.g. {variable}=25")]
+    #[error("'{value}' (for {variable}) is not a number: give a whole number of 1 or more, e.g. {variable}=25")]
     Number {
         /// The variable.
         variable: String,
         /// What was given instead of a number.
         value: String,
     },
+    /// A limit of 0. The run reacts while a value is *above* its limit, and
+    /// its own statements count (the sampler's reading is one of
+    /// `Threads_running`, its connections are in `Threads_connected`): 0
+    /// would hold a run forever, or stop it at once.
+    #[error("{0}=0 can never be met while wfuwp runs: its own statements count (Threads_running is at least 1 while the load is read), and the run waits (or stops) while a value is above the limit. Give 1 or more, e.g. {0}=25, or `off`")]
+    Zero(String),
     /// The same variable twice (which limit would win is not obvious).
     #[error("{0} is given twice; give each variable once")]
     Duplicate(String),
@@ -116,6 +122,9 @@ impl FromStr for LoadLimits {
                 variable: variable.to_string(),
                 value: value.to_string(),
             })?;
+            if limit == 0 {
+                return Err(LoadSpecError::Zero(variable.to_string()));
+            }
             if limits
                 .iter()
                 .any(|l| l.variable.eq_ignore_ascii_case(variable))
@@ -227,13 +236,13 @@ mod tests {
         assert_eq!(LoadLimits::off().to_string(), "off");
         assert_eq!(parse(DEFAULT_MAX_LOAD).unwrap(), LoadLimits::default_max());
         assert_eq!(
-            parse("Threads_running=0")
+            parse("Threads_running=1")
                 .unwrap()
                 .iter()
                 .next()
                 .unwrap()
                 .limit,
-            0
+            1
         );
     }
 
@@ -265,6 +274,14 @@ mod tests {
             let e = parse(&format!("Threads_running={n}")).unwrap_err();
             assert!(matches!(e, LoadSpecError::Number { .. }), "{n}: {e:?}");
             assert!(e.to_string().contains("not a number"), "{e}");
+        }
+        for s in [
+            "Threads_running=0",
+            "Threads_connected=100,Threads_running=00",
+        ] {
+            let e = parse(s).unwrap_err();
+            assert!(matches!(e, LoadSpecError::Zero(_)), "{s}: {e:?}");
+            assert!(e.to_string().contains("=0 can never be met"), "{e}");
         }
         assert_eq!(
             parse("Threads_running=5,THREADS_RUNNING=6"),
