@@ -198,7 +198,7 @@ async fn standing(
             ),
         ));
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     let newest_id = found.first().map(|(_, id, _)| id.clone());
     let mut newer: Vec<String> = found.into_iter().map(|(_, _, text)| text).collect();
     let known: BTreeSet<String> = local_tags
