@@ -975,6 +975,14 @@ fn the_ledger_records_each_migration_and_belongs_to_its_database() {
         .iter()
         .all(|r| r.4 == "rolled_back"));
 
+    // Abandoned: the ledger says cancelled (what it made live still stands).
+    let abandoned = killed_run(&m, ONE_WORKER, "site_swapped:1");
+    m.run_ok(&["env-migrate", "--abandon", &abandoned]);
+    assert_eq!(
+        ledger_of(&target, &abandoned, "migration")[0].4,
+        "cancelled"
+    );
+
     // A row that makes no sense is named and refused, and so is a table of
     // that name that is no ledger; nothing is written either way.
     target.exec(&format!(
@@ -1004,7 +1012,7 @@ fn the_ledger_records_each_migration_and_belongs_to_its_database() {
     assert_same(&before, &table_checksums(&target), "after the refusals");
     assert_eq!(
         m.migration_ids().len(),
-        1,
+        2,
         "a refused migration created state"
     );
 }
