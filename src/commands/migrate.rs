@@ -276,6 +276,10 @@ async fn run(
         rules: ledger::rules_fingerprint(&session.config().options),
         keeps_backups: !options_skip_backup(&session),
         bucket: media.as_ref().map(|m| m.target.config.identity()),
+        resumed_from: {
+            let s = session.snapshot();
+            (s.runs > 1).then_some(s.start_time)
+        },
     };
     let media = media.map(|m| {
         let id = session.id();

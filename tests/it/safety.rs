@@ -975,8 +975,38 @@ fn the_ledger_records_each_migration_and_belongs_to_its_database() {
         .iter()
         .all(|r| r.4 == "rolled_back"));
 
-    // Abandoned: the ledger says cancelled (what it made live still stands).
+    // A migration the ledger first hears of on a resume (as one made before
+    // the ledger existed) keeps its place: its recorded start, not now.
     let abandoned = killed_run(&m, ONE_WORKER, "site_swapped:1");
+    target.exec(&format!(
+        "DELETE FROM {} WHERE migration_id = '{abandoned}'",
+        support::LEDGER
+    ));
+    let resumed = run(m
+        .cmd(&["env-migrate", "--resume", &abandoned, "--force"])
+        .env("WFUWP_FAILPOINT", "site_swapped:1"));
+    assert_eq!(
+        resumed.code,
+        -1,
+        "the resume was not killed:\n{}",
+        text(&resumed)
+    );
+    let started: Vec<String> = target.query(&format!(
+        "SELECT DATE_FORMAT(started_at, '%Y-%m-%dT%H:%i:%s.%f') FROM {} \
+         WHERE migration_id = '{abandoned}' AND kind = 'migration'",
+        support::LEDGER
+    ));
+    let recorded = chrono::DateTime::parse_from_rfc3339(
+        m.state(&abandoned)["startTime"]
+            .as_str()
+            .expect("startTime"),
+    )
+    .expect("an RFC 3339 time")
+    .to_utc()
+    .format("%Y-%m-%dT%H:%M:%S%.6f")
+    .to_string();
+    assert_eq!(started, vec![recorded], "the ledger's start");
+    // Abandoned: the ledger says cancelled (what it made live still stands).
     m.run_ok(&["env-migrate", "--abandon", &abandoned]);
     assert_eq!(
         ledger_of(&target, &abandoned, "migration")[0].4,

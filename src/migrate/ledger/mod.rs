@@ -309,4 +309,7 @@ pub struct Begin {
     pub keeps_backups: bool,
     /// [`crate::media::MediaConfig::identity`] of the target, when media is copied.
     pub bucket: Option<String>,
+    /// On a resume, when the migration started (its state's record): a
+    /// migration the ledger first hears of then predates it.
+    pub resumed_from: Option<DateTime<Utc>>,
 }

@@ -40,6 +40,9 @@ fn row_values(
 }
 
 const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))";
+/// [`ROW`] whose start may be earlier than now (an eighth parameter, or NULL).
+const FIRST_ROW: &str =
+    "(?, ?, ?, ?, ?, ?, ?, IFNULL(LEAST(UTC_TIMESTAMP(6), CAST(? AS DATETIME(6))), UTC_TIMESTAMP(6)), UTC_TIMESTAMP(6))";
 const INSERT: &str = "INSERT INTO `_wfuwp_ledger` \
      (migration_id, kind, site_id, table_name, state, text_value, number_value, started_at, updated_at) VALUES ";
 
@@ -47,12 +50,20 @@ const INSERT: &str = "INSERT INTO `_wfuwp_ledger` \
 /// when the database has none, and sets the migration `running`.
 pub async fn begin(conn: &mut Conn, database: &str, m: &Begin) -> Result<(), LedgerError> {
     ensure(conn, database).await?;
+    // The migration row's start orders it among the target's migrations:
+    // the server's clock, one for every machine. A migration the ledger
+    // first hears of on a resume (it predates the ledger) started earlier:
+    // the earlier of its recorded start and now keeps its place.
+    let earlier = m
+        .resumed_from
+        .map(|t| Value::from(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()));
     let mut values = row_values(
         &m.id,
         kind::MIGRATION,
         (NETWORK, ""),
         ("running", &m.source, Some(u64::from(m.keeps_backups))),
     );
+    values.push(earlier.unwrap_or(Value::NULL));
     values.extend(row_values(
         &m.id,
         kind::RULES,
@@ -70,9 +81,9 @@ pub async fn begin(conn: &mut Conn, database: &str, m: &Begin) -> Result<(), Led
         rows += 1;
     }
     let sql = format!(
-        "{INSERT}{} ON DUPLICATE KEY UPDATE state = VALUES(state), text_value = VALUES(text_value), \
+        "{INSERT}{FIRST_ROW}, {} ON DUPLICATE KEY UPDATE state = VALUES(state), text_value = VALUES(text_value), \
          number_value = VALUES(number_value), updated_at = VALUES(updated_at)",
-        vec![ROW; rows].join(", ")
+        vec![ROW; rows - 1].join(", ")
     );
     conn.exec_drop(sql, values)
         .await
