@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
             let mut conn = roles::target(&endpoint.opts).await?;
             let settings = settings::read(&mut conn).await?;
             preflight::refuse_read_only(&settings, target)?;
-            let ledger = ledger::read(&mut conn, &endpoint.database).await?;
+            let ledger = ledger::read_for(&mut conn, &endpoint.database, Some(id)).await?;
             rollback_order::check(&config, &logs_dir, &state, &mut conn, &ledger).await?;
             rollback::check_backups(&mut conn, &state, skip_backup, &ledger).await?;
             let media = media_side(&config, &state, &session).await?;

@@ -409,11 +409,8 @@ async fn superseded_in_ledger(
         found.recorded_before(&id).into_iter().cloned().collect();
     let kept_backups: Vec<&str> = older
         .iter()
-        .filter(|m| m.superseded_by.is_none() && m.status != MigrationStatus::RolledBack)
         .filter(|m| {
-            found
-                .tables_of(&m.id)
-                .any(|(_, _, t)| t.action == Some(ledger::TableAction::Backup))
+            m.kept_backups && m.superseded_by.is_none() && m.status != MigrationStatus::RolledBack
         })
         .map(|m| m.id.as_str())
         .collect();

@@ -1027,6 +1027,19 @@ fn the_ledger_records_each_migration_and_belongs_to_its_database() {
         &[support::LEDGER, "finished", &id],
         "a damaged ledger",
     );
+    // One table row among thousands, which the server finds.
+    target.exec(&format!(
+        "UPDATE {l} SET state = 'rolled_back' WHERE migration_id = '{id}' AND kind = 'migration'; \
+         UPDATE {l} SET text_value = 'kept' WHERE migration_id = '{id}' AND table_name = 'wp_2_posts'",
+        l = support::LEDGER
+    ));
+    let r = m.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &[support::LEDGER, "'kept'", "wp_2_posts"],
+        "a damaged table row",
+    );
     target.exec(&format!("DROP TABLE {}", support::LEDGER));
     target.exec(&format!(
         "CREATE TABLE {} (id INT PRIMARY KEY, note TEXT)",

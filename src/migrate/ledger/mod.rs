@@ -28,7 +28,7 @@ use crate::state::MigrationStatus;
 mod read;
 mod write;
 
-pub use read::{exists, read};
+pub use read::{exists, read, read_for};
 pub use write::{
     begin, ensure, mark_live, mark_rolled_back, mark_superseded, plan_media, plan_tables,
     rules_fingerprint, server_identity, set_status,
@@ -66,7 +66,8 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS `_wfuwp_ledger` (\
      `number_value` BIGINT UNSIGNED NULL, \
      `started_at` DATETIME(6) NOT NULL, \
      `updated_at` DATETIME(6) NOT NULL, \
-     PRIMARY KEY (`migration_id`, `kind`, `site_id`, `table_name`)\
+     PRIMARY KEY (`migration_id`, `kind`, `site_id`, `table_name`), \
+     KEY `by_kind` (`kind`, `migration_id`)\
      ) ENGINE=InnoDB COMMENT='wfuwp migration ledger, format 1'";
 
 /// Row kinds (the `kind` column).
@@ -212,6 +213,11 @@ pub struct MigrationEntry {
     pub superseded_by: Option<String>,
     /// When it was first recorded (the target server's clock, UTC).
     pub started_at: DateTime<Utc>,
+    /// It has a table or media row not rolled back: something of it went
+    /// (or may have gone) live.
+    pub made_live: bool,
+    /// It has a table row whose target table it kept as its backup.
+    pub kept_backups: bool,
 }
 
 /// One table (or one site's media) a migration made live.
@@ -223,7 +229,9 @@ pub struct TableEntry {
     pub state: RowState,
 }
 
-/// The whole ledger of a target database, read and checked.
+/// The ledger of a target database, read and checked: every migration, and
+/// the tables of the one it was read for (a ledger holds a row per table per
+/// migration; only that one's are needed at a time).
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     /// Migrations by id.
@@ -254,15 +262,9 @@ impl Ledger {
     /// Whether migration `id` made something live on the target (a table or
     /// a site's media, planned or live) and was not rolled back since.
     pub fn stands(&self, id: &str) -> bool {
-        let rolled_back = self
-            .migrations
+        self.migrations
             .get(id)
-            .is_some_and(|m| m.status == MigrationStatus::RolledBack);
-        !rolled_back
-            && self
-                .tables
-                .iter()
-                .any(|((m, _, _), e)| m == id && e.state != RowState::RolledBack)
+            .is_some_and(|m| m.made_live && m.status != MigrationStatus::RolledBack)
     }
 
     /// When migration `id` was recorded, or `fallback` for one the ledger

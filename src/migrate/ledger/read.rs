@@ -82,35 +82,81 @@ pub async fn exists(conn: &mut Conn, database: &str) -> Result<bool, LedgerError
     }
     Ok(true)
 }
-/// Reads and checks the whole ledger; an empty one when the database has none.
+/// Reads and checks the ledger: every migration, with whether it made
+/// something live; an empty ledger when the database has none.
 pub async fn read(conn: &mut Conn, database: &str) -> Result<Ledger, LedgerError> {
+    read_for(conn, database, None).await
+}
+
+/// [`read`], and the tables of migration `id` when given.
+///
+/// The rows of every table of every migration are not sent: a network of
+/// thousands of sites refreshed nightly gathers millions. The server sums
+/// them up per migration, and finds the first one that makes no sense.
+pub async fn read_for(
+    conn: &mut Conn,
+    database: &str,
+    id: Option<&str>,
+) -> Result<Ledger, LedgerError> {
     if !exists(conn, database).await? {
         return Ok(Ledger::default());
     }
-    let rows: Vec<Row> = conn
-        .query(
-            "SELECT migration_id, kind, CAST(site_id AS CHAR), table_name, state, text_value, \
-             CAST(number_value AS CHAR), DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s.%f') \
-             FROM `_wfuwp_ledger` ORDER BY migration_id, kind, site_id, table_name",
+    let server = |source| LedgerError::Server {
+        database: database.to_string(),
+        source,
+    };
+    let mut rows: Vec<Row> = conn
+        .exec(
+            format!("{SELECT_ROWS} WHERE kind NOT IN ('table', 'media') OR migration_id = ?"),
+            (id.unwrap_or(""),),
         )
         .await
-        .map_err(|source| LedgerError::Server {
-            database: database.to_string(),
-            source,
-        })?;
-    let mut raw = Vec::with_capacity(rows.len());
-    for row in rows {
-        raw.push(RawRow::of(row).map_err(|(row, why)| LedgerError::Damaged {
-            database: database.to_string(),
-            row,
-            why,
-        })?);
-    }
-    parse(raw).map_err(|(row, why)| LedgerError::Damaged {
+        .map_err(server)?;
+    let damaged: Option<Row> = conn
+        .query_first(format!(
+            "{SELECT_ROWS} WHERE kind IN ('table', 'media') AND (state NOT IN ('planned', 'live', 'rolled_back') \
+             OR (kind = 'table' AND text_value NOT IN ('backup', 'created', 'replaced'))) LIMIT 1"
+        ))
+        .await
+        .map_err(server)?;
+    rows.extend(damaged);
+    let summaries: Vec<(Vec<u8>, Option<i64>, Option<i64>)> = conn
+        .query(
+            "SELECT migration_id, MAX(state <> 'rolled_back'), MAX(kind = 'table' AND text_value = 'backup') \
+             FROM `_wfuwp_ledger` WHERE kind IN ('table', 'media') GROUP BY migration_id",
+        )
+        .await
+        .map_err(server)?;
+    let damage = |(row, why)| LedgerError::Damaged {
         database: database.to_string(),
         row,
         why,
-    })
+    };
+    let mut raw = Vec::with_capacity(rows.len());
+    for row in rows {
+        raw.push(RawRow::of(row).map_err(damage)?);
+    }
+    let summaries = summaries
+        .into_iter()
+        .map(|(id, live, backups)| Summary {
+            id: String::from_utf8_lossy(&id).into_owned(),
+            made_live: live == Some(1),
+            kept_backups: backups == Some(1),
+        })
+        .collect();
+    parse(raw, summaries).map_err(damage)
+}
+
+/// The columns of a row, as text.
+const SELECT_ROWS: &str = "SELECT migration_id, kind, CAST(site_id AS CHAR), table_name, state, text_value, \
+     CAST(number_value AS CHAR), DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s.%f') FROM `_wfuwp_ledger`";
+
+/// What the server sums up of one migration's table and media rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Summary {
+    id: String,
+    made_live: bool,
+    kept_backups: bool,
 }
 
 /// One row, as text.
@@ -174,9 +220,10 @@ impl RawRow {
     }
 }
 
-/// Builds the ledger from its rows; the first row that makes no sense is
-/// returned with what is wrong with it.
-fn parse(rows: Vec<RawRow>) -> Result<Ledger, (String, String)> {
+/// Builds the ledger from its rows and the summaries of the migrations'
+/// tables; the first row that makes no sense is returned with what is
+/// wrong with it.
+fn parse(rows: Vec<RawRow>, summaries: Vec<Summary>) -> Result<Ledger, (String, String)> {
     let mut ledger = Ledger::default();
     let mut attributes = Vec::new();
     for r in rows {
@@ -219,6 +266,8 @@ fn parse(rows: Vec<RawRow>) -> Result<Ledger, (String, String)> {
                         bucket: None,
                         superseded_by: None,
                         started_at: started,
+                        made_live: false,
+                        kept_backups: false,
                     },
                 );
             }
@@ -256,15 +305,15 @@ fn parse(rows: Vec<RawRow>) -> Result<Ledger, (String, String)> {
             _ => m.superseded_by = Some(r.text),
         }
     }
-    if let Some(((id, site, table), _)) = ledger
-        .tables
-        .iter()
-        .find(|((id, _, _), _)| !ledger.migrations.contains_key(id))
-    {
-        return Err((
-            format!("({id}, table, {site}, {table})"),
-            "no migration row for this migration".into(),
-        ));
+    for s in summaries {
+        let Some(m) = ledger.migrations.get_mut(&s.id) else {
+            return Err((
+                format!("({}, table, …)", s.id),
+                "tables of a migration without its migration row".into(),
+            ));
+        };
+        m.made_live = s.made_live;
+        m.kept_backups = s.kept_backups;
     }
     Ok(ledger)
 }
@@ -308,9 +357,28 @@ mod tests {
         ]
     }
 
+    /// What the server's GROUP BY says of `rows`, written out by hand.
+    fn summed(rows: Vec<RawRow>) -> Result<Ledger, (String, String)> {
+        let mut by_id: std::collections::BTreeMap<String, Summary> = Default::default();
+        for r in rows
+            .iter()
+            .filter(|r| r.kind == "table" || r.kind == "media")
+        {
+            let s = by_id.entry(r.id.clone()).or_insert(Summary {
+                id: r.id.clone(),
+                made_live: false,
+                kept_backups: false,
+            });
+            s.made_live |= r.state != "rolled_back";
+            s.kept_backups |= r.kind == "table" && r.text == "backup";
+        }
+        parse(rows, by_id.into_values().collect())
+    }
+
     #[test]
     fn rows_read_back_as_migrations_and_tables() {
-        let l = parse(two()).unwrap();
+        let l = summed(two()).unwrap();
+        assert!(l.migrations[A].kept_backups && !l.migrations[B].kept_backups);
         assert_eq!(l.migrations[A].status, MigrationStatus::Completed);
         assert_eq!(l.migrations[A].rules.as_deref(), Some("00ff"));
         assert!(l.migrations[A].keeps_backups);
@@ -331,7 +399,7 @@ mod tests {
     fn a_rolled_back_migration_no_longer_stands() {
         let mut rows = two();
         rows[3].state = "rolled_back".into();
-        let l = parse(rows).unwrap();
+        let l = summed(rows).unwrap();
         assert!(!l.stands(B));
         assert!(l.standing_after(A, Utc::now()).is_empty());
     }
@@ -353,12 +421,19 @@ mod tests {
         for (i, edit, want) in cases {
             let mut rows = two();
             edit(&mut rows[i]);
-            let (key, why) = parse(rows).unwrap_err();
+            let (key, why) = summed(rows).unwrap_err();
             assert!(why.contains(want), "{key}: {why}");
         }
         let mut orphan = two();
         orphan.remove(0);
-        let (_, why) = parse(orphan).unwrap_err();
+        let (_, why) = summed(orphan).unwrap_err();
         assert!(why.contains("no migration row"), "{why}");
+        let mut tables_only = two();
+        tables_only.retain(|r| r.id != B || r.kind != "migration");
+        let (key, why) = summed(tables_only).unwrap_err();
+        assert!(
+            why.contains("without its migration row") && key.contains(B),
+            "{key}: {why}"
+        );
     }
 }
