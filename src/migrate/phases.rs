@@ -400,7 +400,8 @@ async fn superseded_in_ledger(
         Ok(l) => l,
         Err(e) => {
             engine.progress.warn(format!(
-                "cleanup: older migrations' media backups stay: {e}"
+                "cleanup: the target's ledger could not be read, so older migrations are not marked \
+                 superseded there and their media backups stay: {e}"
             ));
             return None;
         }
