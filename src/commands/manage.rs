@@ -164,9 +164,9 @@ fn record_cancelled(ctx: &Context, st: &state::MigrationState) {
         anyhow::Ok(())
     };
     let bounded = async {
-        tokio::time::timeout(std::time::Duration::from_secs(15), recorded)
+        tokio::time::timeout(std::time::Duration::from_secs(5), recorded)
             .await
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the server did not answer within 15 s")))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the server did not answer within 5 s")))
     };
     let outcome = super::runtime().and_then(|rt| rt.block_on(bounded));
     if let Err(e) = outcome {

@@ -320,11 +320,11 @@ async fn record_in_ledger(engine: &Engine, status: MigrationStatus) {
         let _ = target.disconnect().await;
         anyhow::Ok(())
     };
-    let outcome = tokio::time::timeout(std::time::Duration::from_secs(15), recorded).await;
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(5), recorded).await;
     let error = match outcome {
         Ok(Ok(())) => return,
         Ok(Err(e)) => format!("{e:#}"),
-        Err(_) => "the target did not answer within 15 s".into(),
+        Err(_) => "the target did not answer within 5 s".into(),
     };
     engine.session.log(&format!(
         "the target's ledger could not be told the migration ended {status}: {error}"
