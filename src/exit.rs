@@ -80,8 +80,12 @@ pub fn classify(err: &anyhow::Error) -> Code {
             db::server_lock::ServerLockHeld,
             db::server_lock::ServerLockError,
             migrate::rollback_order::NewerMigrations,
+            migrate::rollback_order::Superseded,
             migrate::rollback::RollbackRefusal,
             migrate::names::InvalidRecord,
+            migrate::ledger::LedgerError,
+            migrate::rollback::RollbackIncomplete,
+            crate::media::MediaError,
             crate::replace::ReplaceError,
         );
     }
@@ -103,6 +107,7 @@ coded!(Code::Usage =>
     crate::cli::UsageError,
     crate::config::ConfigError,
     crate::migrate::rollback_order::NewerMigrations,
+    crate::migrate::rollback_order::Superseded,
     crate::migrate::rollback::RollbackRefusal,
     crate::migrate::names::InvalidRecord,
 );
@@ -116,6 +121,30 @@ impl Coded for crate::db::server_lock::ServerLockError {
         match self {
             Self::Held(_) => Code::Locked,
             _ => Code::Fatal,
+        }
+    }
+}
+
+impl Coded for crate::migrate::ledger::LedgerError {
+    fn exit_code(&self) -> Code {
+        match self.is_refusal() {
+            true => Code::Usage,
+            false => Code::Fatal,
+        }
+    }
+}
+
+impl Coded for crate::migrate::rollback::RollbackIncomplete {
+    fn exit_code(&self) -> Code {
+        Code::Fatal
+    }
+}
+
+impl Coded for crate::media::MediaError {
+    fn exit_code(&self) -> Code {
+        match self.is_configuration() {
+            true => Code::Usage,
+            false => Code::Fatal,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Migration management that needs no database: list, abandon, show-state-path,
-//! choose, and resume detection for `wfuwp env-migrate SOURCE TARGET`.
+//! Migration management that needs no database: list, abandon (which also
+//! tells the target's ledger when it can), show-state-path, choose, and
+//! resume detection for `wfuwp env-migrate SOURCE TARGET`.
 
 use anyhow::Result;
 
@@ -134,7 +135,47 @@ pub fn abandon(ctx: &Context, id: &str) -> Result<Code> {
 Its backup tables stay on {} until `wfuwp env-migrate --rollback {id}` or a later migration to it completes.",
         st.source_env, st.target_env, st.target_env
     ));
+    record_cancelled(ctx, &st);
     Ok(Code::Success)
+}
+
+/// Tells the target's ledger that the migration was abandoned. Best effort:
+/// `--abandon` needs no database, and a ledger that still says `paused`
+/// decides nothing differently (what the migration made live stands either
+/// way). Skipped without a config that names the target.
+fn record_cancelled(ctx: &Context, st: &state::MigrationState) {
+    let Ok(config) = ctx.config() else {
+        return;
+    };
+    let Ok(env) = config.environment(&st.target_env) else {
+        return;
+    };
+    let id = &st.migration_id;
+    let recorded = async {
+        let mut conn = crate::db::connect::connect(env).await?;
+        crate::migrate::ledger::set_status(
+            &mut conn,
+            &env.database,
+            id,
+            MigrationStatus::Cancelled,
+        )
+        .await?;
+        let _ = mysql_async::Conn::disconnect(conn).await;
+        anyhow::Ok(())
+    };
+    let bounded = async {
+        tokio::time::timeout(std::time::Duration::from_secs(5), recorded)
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the server did not answer within 5 s")))
+    };
+    let outcome = super::runtime().and_then(|rt| rt.block_on(bounded));
+    if let Err(e) = outcome {
+        warn(format!(
+            "the ledger of '{}' could not be told that {id} is cancelled ({e:#}); it keeps its earlier status there, \
+             which changes nothing wfuwp decides",
+            st.target_env
+        ));
+    }
 }
 
 /// What to do about incomplete migrations of the same SOURCE → TARGET.

@@ -10,6 +10,7 @@ use super::manage::{self, ResumeDecision};
 use super::Context;
 use crate::cli::EnvMigrateArgs;
 use crate::config::{self, fingerprint, Config, Defaults};
+use crate::db::roles;
 use crate::db::server_lock::TargetLock;
 use crate::exit::{Code, CodedError};
 use crate::interrupt::Interrupt;
@@ -18,7 +19,7 @@ use crate::migrate::engine::{backups_of, Engine, Limits};
 use crate::migrate::phases::{self, RunEnd, RunPlan};
 use crate::migrate::preflight::{self, Checked};
 use crate::migrate::throttle::{LoadLimits, LoadSpec, Sampler};
-use crate::migrate::{names, plan, rollback, selection};
+use crate::migrate::{ledger, names, plan, rollback, rollback_order, selection};
 use crate::replace::Pair;
 use crate::replace::Replacer;
 use crate::state::{self, MigrationOptions, NewMigration, ResumeRequest, Session};
@@ -148,6 +149,10 @@ pub fn resume(ctx: &Context, args: &EnvMigrateArgs, id: &str) -> Result<Code> {
                 return Err(e);
             }
         };
+        if let Err(e) = refuse_superseded(&config, &logs_dir, &session, &checked).await {
+            session.finish(before, serde_json::json!({}))?;
+            return Err(e);
+        }
         output::info(format!(
             "Resuming {id}: {source} → {target}, {} sites to process",
             session.sites_to_process().len()
@@ -209,6 +214,43 @@ async fn check(
     Ok((checked, sampler))
 }
 
+/// Refuses resuming a migration that later migrations into the same target
+/// superseded (they went live and were not rolled back): the state says so
+/// when this logs dir ran them, the target's ledger whoever did.
+async fn refuse_superseded(
+    config: &Config,
+    logs_dir: &std::path::Path,
+    session: &Session,
+    checked: &Checked,
+) -> Result<()> {
+    let state = session.snapshot();
+    if let Some(by) = &state.superseded_by {
+        return Err(rollback_order::Superseded {
+            id: state.migration_id.clone(),
+            target: state.target_env.clone(),
+            newer: vec![format!(
+                "{by} (its completion dropped this migration's backups)"
+            )],
+            newest_id: Some(by.clone()),
+        }
+        .into());
+    }
+    let mut conn = roles::target(&checked.target.opts).await?;
+    let ledger = ledger::read(&mut conn, &checked.target.database).await?;
+    let refused = rollback_order::check_resume(config, logs_dir, &state, &mut conn, &ledger).await;
+    let _ = conn.disconnect().await;
+    refused
+}
+
+/// Records this run in the target's ledger: created on first use, the
+/// migration `running`, where its rows come from, under which rules.
+async fn record_run(checked: &Checked, begin: &ledger::Begin) -> Result<()> {
+    let mut conn = roles::target(&checked.target.opts).await?;
+    ledger::begin(&mut conn, &checked.target.database, begin).await?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
 /// What a run does on the target besides the tables.
 struct AfterSwap {
     /// The target's `post_migration` commands.
@@ -231,6 +273,17 @@ async fn run(
     interrupt: Interrupt,
 ) -> Result<RunEnd> {
     let AfterSwap { post, media } = after;
+    let begin = ledger::Begin {
+        id: session.id(),
+        source: checked.source_identity.clone(),
+        rules: ledger::rules_fingerprint(&session.config().options),
+        keeps_backups: !options_skip_backup(&session),
+        bucket: media.as_ref().map(|m| m.target.config.identity()),
+        resumed_from: {
+            let s = session.snapshot();
+            (s.runs > 1).then_some(s.start_time)
+        },
+    };
     let media = media.map(|m| {
         let id = session.id();
         Arc::new(if options_skip_backup(&session) {
@@ -250,6 +303,11 @@ async fn run(
     if let Err(e) = rollback::check_records(&state, &checked.inventory.prefix) {
         session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
         return Err(CodedError::usage(e.to_string()).into());
+    }
+    // Before anything of this run reaches the target.
+    if let Err(e) = record_run(&checked, &begin).await {
+        session.finish(state::MigrationStatus::Failed, serde_json::json!({}))?;
+        return Err(e);
     }
     let to_process = session.sites_to_process().len() as u64;
     let progress = Progress::new(to_process, limits.concurrency);
@@ -305,6 +363,8 @@ async fn media_run(
     else {
         return Ok(None);
     };
+    media::refuse_shared_bucket((source, &s), (target, &t))
+        .map_err(|e| CodedError::usage(e.to_string()))?;
     let concurrency = args.media_concurrency.unwrap_or(DEFAULT_MEDIA_CONCURRENCY) as usize;
     let run = media::prepare(
         (source, &s),

@@ -118,7 +118,7 @@ pub fn changes(recorded: &str, now: &str) -> Vec<String> {
 
 // FNV-1a: stable across Rust releases (unlike DefaultHasher), which matters
 // because the digest is written to disk and compared by a later binary.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -182,6 +182,12 @@ pub async fn inventory(conn: &mut Conn, db: &str, prefix: &str) -> mysql_async::
             (db,),
         )
         .await?;
+    // The target's ledger belongs to its database: a source that was once a
+    // target has one too, and it is never part of the network.
+    let rows: Vec<(String, Option<String>)> = rows
+        .into_iter()
+        .filter(|(name, _)| name != crate::migrate::ledger::TABLE)
+        .collect();
     let names: Vec<String> = rows.iter().map(|(name, _)| name.clone()).collect();
     let sizes = super::sizes::estimates(conn, db, &names).await?;
     for (name, engine) in rows {

@@ -132,6 +132,18 @@ impl Bucket {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
+        if let SdkError::ServiceError(s) = &err {
+            if s.err().code() == Some("NoSuchBucket") {
+                return MediaError::NoSuchBucket {
+                    env: self.env.clone(),
+                    bucket: self.name().to_string(),
+                    at: match &self.config.endpoint {
+                        Some(e) => e.clone(),
+                        None => format!("AWS ({})", self.config.region),
+                    },
+                };
+            }
+        }
         let (transient, hint) = match &err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => (
                 true,
@@ -148,13 +160,6 @@ impl Bucket {
             SdkError::ServiceError(s) => {
                 let code = s.err().code().unwrap_or("");
                 match code {
-                    "NoSuchBucket" => (
-                        false,
-                        format!(
-                            "the bucket '{}' does not exist: check `bucket` and `region`",
-                            self.name()
-                        ),
-                    ),
                     "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"
                     | "ExpiredToken" | "InvalidToken" => (
                         false,

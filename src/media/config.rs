@@ -68,6 +68,17 @@ impl MediaConfig {
     pub fn location(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
+
+    /// Where the uploads are, whoever configured it: the endpoint (`aws`
+    /// for AWS itself, whose bucket names are global), bucket and prefix.
+    /// Two settings with the same identity are one set of objects.
+    pub fn identity(&self) -> String {
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .map_or("aws", |e| e.trim_end_matches('/'));
+        format!("{endpoint} {}", self.location())
+    }
 }
 
 #[cfg(test)]

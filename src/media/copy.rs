@@ -1,10 +1,10 @@
 //! One site's media step: compare the two listings, then copy what differs,
 //! a bounded number of objects at a time, each retried on transient errors.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::client::Object;
@@ -59,6 +59,19 @@ pub struct Done {
     pub bytes: u64,
     /// Objects deleted.
     pub deleted: u64,
+    /// Target objects copied aside before being overwritten or deleted
+    /// (first backups only: a redo finds its earlier backup and adds none).
+    pub backed_up: u64,
+}
+
+/// An execution that stopped at an error, with what it had done by then:
+/// objects already written stay, and the state says so.
+#[derive(Debug)]
+pub struct Stopped {
+    /// What was done before the error.
+    pub done: Done,
+    /// The error.
+    pub error: MediaError,
 }
 
 /// Same size and ETag: S3 gives a single-request object the MD5 of its bytes
@@ -147,69 +160,56 @@ async fn copied_from(run: &MediaRun, item: &CopyItem) -> Result<bool, MediaError
     Ok(matches!((recorded, &item.source.etag), (Some(r), Some(e)) if r == bare(e)))
 }
 
-/// Copies every object of `plan`, `run.concurrency` at a time, then deletes
-/// the extra ones when `run.delete`; `tick` sees the totals after each
-/// object (progress). Stops at the first error that retries did not cure
-/// (objects already written stay: a rerun skips them).
+/// Copies every object of `plan`, `run.concurrency` at a time in key
+/// order, then deletes the extra ones when `run.delete`; `tick` sees the
+/// totals after each object (progress). Stops starting copies at the first
+/// error that retries did not cure; those in flight finish, and everything
+/// written is counted in the error (objects already written stay: a rerun
+/// skips them).
 pub async fn execute(
     run: &Arc<MediaRun>,
     plan: SitePlan,
     mut tick: impl FnMut(&Done),
-) -> Result<Done, MediaError> {
-    let limit = Arc::new(Semaphore::new(run.concurrency.max(1)));
+) -> Result<Done, Stopped> {
     let mut tasks = JoinSet::new();
     let mut done = Done::default();
-    for item in plan.copy {
-        let (run, limit) = (run.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let size = item.source.size;
-            with_retries(&run, || async {
-                if let Some(b) = &run.backups {
-                    match &item.replaces {
-                        Some(o) => b.keep_original(&run.target, o).await?,
-                        None => b.mark_created(&run.target, &item.target_key).await?,
-                    }
-                }
-                Transfer {
-                    from: &run.source,
-                    from_key: &item.source.key,
-                    size: item.source.size,
-                    etag: item.source.etag.as_deref(),
-                    to: &run.target,
-                    to_key: &item.target_key,
-                    server_side: run.server_side,
-                }
-                .run()
-                .await
-            })
-            .await?;
-            failpoint::hit("media_object_copied");
-            Ok::<u64, MediaError>(size)
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
+    let mut failure = None;
+    let mut waiting = plan.copy.into_iter();
+    loop {
+        while failure.is_none() && tasks.len() < run.concurrency.max(1) {
+            let Some(item) = waiting.next() else { break };
+            tasks.spawn(copy_one(run.clone(), item));
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         match joined {
-            Ok(Ok(bytes)) => {
+            Ok(Ok((bytes, backed_up))) => {
                 done.copied += 1;
                 done.bytes += bytes;
+                done.backed_up += u64::from(backed_up);
                 tick(&done);
             }
-            Ok(Err(e)) => {
-                tasks.abort_all();
-                return Err(e);
+            Ok(Err((e, backed_up))) => {
+                done.backed_up += u64::from(backed_up);
+                failure.get_or_insert(e);
             }
             Err(e) => {
-                tasks.abort_all();
-                return Err(MediaError::Internal(format!("a copy task ended: {e}")));
+                failure.get_or_insert(MediaError::Internal(format!("a copy task ended: {e}")));
             }
         }
     }
+    if let Some(error) = failure {
+        return Err(Stopped { done, error });
+    }
     if run.delete {
         for o in &plan.extra {
-            with_retries(run, || async {
+            let kept = AtomicBool::new(false);
+            let deleted = with_retries(run, || async {
                 if let Some(b) = &run.backups {
-                    b.keep_original(&run.target, o).await?;
+                    if b.keep_original(&run.target, o).await? {
+                        kept.store(true, Ordering::Relaxed);
+                    }
                 }
                 run.target
                     .client
@@ -221,11 +221,51 @@ pub async fn execute(
                     .map(|_| ())
                     .map_err(|e| run.target.error("deleting", &o.key, e))
             })
-            .await?;
+            .await;
+            done.backed_up += u64::from(kept.load(Ordering::Relaxed));
+            if let Err(error) = deleted {
+                return Err(Stopped { done, error });
+            }
             done.deleted += 1;
         }
     }
     Ok(done)
+}
+
+/// Copies one object (its original kept aside, or its creation marked,
+/// first); returns its size and whether an original was kept, or the error
+/// and whether an original was kept before it.
+async fn copy_one(run: Arc<MediaRun>, item: CopyItem) -> Result<(u64, bool), (MediaError, bool)> {
+    // Set by whichever try copied the original aside.
+    let kept = AtomicBool::new(false);
+    let result = with_retries(&run, || async {
+        if let Some(b) = &run.backups {
+            match &item.replaces {
+                Some(o) => {
+                    if b.keep_original(&run.target, o).await? {
+                        kept.store(true, Ordering::Relaxed);
+                    }
+                }
+                None => b.mark_created(&run.target, &item.target_key).await?,
+            }
+        }
+        Transfer {
+            from: &run.source,
+            from_key: &item.source.key,
+            size: item.source.size,
+            etag: item.source.etag.as_deref(),
+            to: &run.target,
+            to_key: &item.target_key,
+            server_side: run.server_side,
+        }
+        .run()
+        .await
+    })
+    .await;
+    let backed_up = kept.load(Ordering::Relaxed);
+    result.map_err(|e| (e, backed_up))?;
+    failpoint::hit("media_object_copied");
+    Ok((item.source.size, backed_up))
 }
 
 /// Runs `op` until it succeeds, fails for good, or `run.retries` transient

@@ -45,6 +45,20 @@ pub enum MediaError {
         /// Worth retrying (network, throttling, 5xx).
         transient: bool,
     },
+    /// The configured bucket does not exist (the SDK's own report of it is
+    /// a debug dump; this says what to fix, on one line).
+    #[error(
+        "media of '{env}': the bucket '{bucket}' does not exist at {at}: check `bucket`, `region` and `endpoint` \
+         in [environments.{env}.media], or create the bucket"
+    )]
+    NoSuchBucket {
+        /// The environment.
+        env: String,
+        /// The bucket's name.
+        bucket: String,
+        /// The endpoint, or the AWS region.
+        at: String,
+    },
     /// Media settings that cannot work together.
     #[error("{0}")]
     Config(String),
@@ -65,6 +79,14 @@ impl MediaError {
     /// Whether S3 refused the request for lack of permission.
     pub fn is_access_denied(&self) -> bool {
         matches!(self, MediaError::S3 { detail, .. } if detail.contains("AccessDenied"))
+    }
+
+    /// A mistake in the media settings, not a failure of the service.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            MediaError::NoSuchBucket { .. } | MediaError::Config(_)
+        )
     }
 
     /// Whether a retry may succeed.
@@ -105,17 +127,23 @@ pub struct MediaRun {
 }
 
 impl MediaRun {
-    /// Deletes the media backups of every migration but `own` from the
-    /// target bucket: a completed migration supersedes them, as it does
-    /// their backup tables (docs/rollback.md). Returns the objects deleted.
-    pub async fn drop_superseded_backups(&self, own: &str) -> Result<u64, MediaError> {
-        let all = format!("{}wfuwp-backups/", self.target.config.prefix);
-        let mine = layout::backup_prefix(&self.target.config.prefix, own);
+    /// Deletes the media backups of the migrations `superseded` from the
+    /// target bucket: a completed migration supersedes the earlier ones into
+    /// the same target, as it does their backup tables (docs/rollback.md).
+    /// Only those: another target's migrations may keep theirs in the same
+    /// bucket. Returns the objects deleted.
+    pub async fn drop_superseded_backups(&self, superseded: &[String]) -> Result<u64, MediaError> {
         let mut n = 0;
-        for o in self.target.list(&all).await? {
-            if o.key.starts_with(&mine) {
-                continue;
-            }
+        for id in superseded {
+            n += self.drop_backups_of(id).await?;
+        }
+        Ok(n)
+    }
+
+    async fn drop_backups_of(&self, id: &str) -> Result<u64, MediaError> {
+        let theirs = layout::backup_prefix(&self.target.config.prefix, id);
+        let mut n = 0;
+        for o in self.target.list(&theirs).await? {
             self.target
                 .client
                 .delete_object()
@@ -171,6 +199,25 @@ pub fn wanted(
         }
         _ => Ok(None),
     }
+}
+
+/// Refuses a source and target whose uploads are one set of objects (same
+/// endpoint, bucket and prefix), as a migration between one database under
+/// two names is refused: copying would rewrite the source in place, and
+/// each side's backups and cleanup would be the other's.
+pub fn refuse_shared_bucket(
+    (source, s): (&str, &MediaConfig),
+    (target, t): (&str, &MediaConfig),
+) -> Result<(), MediaError> {
+    if s.identity() != t.identity() {
+        return Ok(());
+    }
+    Err(MediaError::Config(format!(
+        "environments '{source}' and '{target}' keep their uploads in the same place ({}); refusing to migrate \
+         media onto itself. Give one of them another bucket or prefix in [environments.{target}.media], or run \
+         with --skip-media. Nothing was copied.",
+        t.identity()
+    )))
 }
 
 /// Connects to both buckets and proves what the migration will do to each

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::copy::{execute, plan_site};
+use super::copy::{execute, plan_site, Done, Stopped};
 use super::{MediaError, MediaRun};
 use crate::sites::SiteId;
 use crate::state::{MediaStatus, Session, SiteMedia, SiteStats};
@@ -39,7 +39,10 @@ pub async fn site_step(
         save(&rec, "tables done; media pending")?;
     }
     let result = async {
-        let plan = plan_site(run, site).await?;
+        let plan = plan_site(run, site).await.map_err(|error| Stopped {
+            done: Done::default(),
+            error,
+        })?;
         rec.objects = plan.objects;
         rec.skipped = plan.skipped;
         let (objects, bytes) = (plan.copy.len() as u64, plan.copy_bytes());
@@ -63,9 +66,7 @@ pub async fn site_step(
     match result {
         Ok(done) => {
             rec.status = MediaStatus::Completed;
-            rec.copied += done.copied;
-            rec.bytes_copied += done.bytes;
-            rec.deleted += done.deleted;
+            add(&mut rec, &done);
             rec.error = None;
             save(
                 &rec,
@@ -76,13 +77,29 @@ pub async fn site_step(
             )?;
             Ok(rec)
         }
-        Err(e) => {
+        Err(Stopped { done, error: e }) => {
+            // What was written before the error stays written: count it.
             rec.status = MediaStatus::Failed;
+            add(&mut rec, &done);
             rec.error = Some(e.to_string());
-            save(&rec, &format!("media failed: {e}"))?;
+            save(
+                &rec,
+                &format!(
+                    "media failed after {} objects copied ({} bytes), {} deleted: {e}",
+                    done.copied, done.bytes, done.deleted
+                ),
+            )?;
             Err(e)
         }
     }
+}
+
+/// Adds one attempt's work to the site's totals.
+fn add(rec: &mut SiteMedia, done: &Done) {
+    rec.copied += done.copied;
+    rec.bytes_copied += done.bytes;
+    rec.deleted += done.deleted;
+    rec.backed_up += done.backed_up;
 }
 
 /// Where a site's media step stands, for the progress display: `(done,

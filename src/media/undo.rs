@@ -11,11 +11,14 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 
+use std::collections::BTreeMap;
+
 use super::client::{Bucket, Object};
-use super::layout::backup_prefix;
+use super::layout::{backup_prefix, SiteKeys};
 use super::transfer::Transfer;
 use super::MediaError;
 use crate::migrate::failpoint;
+use crate::sites::SiteId;
 
 /// A migration's backup area in the target bucket.
 #[derive(Debug, Clone)]
@@ -42,13 +45,41 @@ impl Backups {
 
     /// Before `object` (existing in the target) is overwritten or deleted:
     /// copies it aside, server-side (in parts above 5 GiB), unless a backup
-    /// exists or this migration created it.
-    pub async fn keep_original(&self, target: &Bucket, object: &Object) -> Result<(), MediaError> {
+    /// exists or this migration created it. Returns whether it copied.
+    pub async fn keep_original(
+        &self,
+        target: &Bucket,
+        object: &Object,
+    ) -> Result<bool, MediaError> {
         let key = &object.key;
         if exists(target, &self.original(key)).await? || exists(target, &self.marker(key)).await? {
-            return Ok(());
+            return Ok(false);
         }
-        within(target, object, &self.original(key)).await
+        within(target, object, &self.original(key)).await?;
+        Ok(true)
+    }
+
+    /// How many originals are kept for each of `sites` (in a bucket whose
+    /// uploads sit under `prefix`), to compare with what the state recorded
+    /// before a rollback relies on them.
+    pub async fn originals_by_site(
+        &self,
+        target: &Bucket,
+        sites: &[SiteId],
+    ) -> Result<BTreeMap<SiteId, u64>, MediaError> {
+        let originals = format!("{}objects/", self.root);
+        let keys: Vec<SiteKeys> = sites
+            .iter()
+            .map(|&s| SiteKeys::of(&target.config.prefix, s))
+            .collect();
+        let mut found = BTreeMap::new();
+        for o in target.list(&originals).await? {
+            let key = &o.key[originals.len()..];
+            if let Some(i) = keys.iter().position(|k| k.contains(key)) {
+                *found.entry(sites[i]).or_default() += 1;
+            }
+        }
+        Ok(found)
     }
 
     /// Before `key` (absent from the target) is created.

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod errors;
 pub mod failpoint;
 pub mod hooks;
+pub mod ledger;
 pub mod names;
 pub mod network;
 pub mod network_users;

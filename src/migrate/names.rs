@@ -63,6 +63,17 @@ pub fn derived(role: Role, tag: &str, live: &str) -> String {
     format!("{head}{kept}{hash}")
 }
 
+/// Whether `name` is a table name a WordPress network can have and wfuwp
+/// can have made: 1 to 64 ASCII letters, digits, `_` or `$` (what MySQL
+/// takes unquoted, and what WordPress's table prefix and plugins use). A
+/// name with a backtick, a quote, a space or a dot is none of them.
+pub fn is_table_identifier(name: &str) -> bool {
+    (1..=MAX_IDENT).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+}
+
 /// A backup record read from a state file names a table this migration
 /// could not have created or replaced (the file was edited or damaged).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -100,7 +111,13 @@ pub fn check_backup_record(
         what: what.to_string(),
         table: table.to_string(),
     };
-    for t in &record.tables {
+    for (i, t) in record.tables.iter().enumerate() {
+        if !is_table_identifier(&t.live) {
+            return Err(invalid("a live table name WordPress cannot have", &t.live));
+        }
+        if record.tables[..i].iter().any(|e| e.live == t.live) {
+            return Err(invalid("the same live table twice", &t.live));
+        }
         let ids = site.into_iter().collect();
         let belongs = match (site, owner(prefix, &t.live, &ids)) {
             _ if t.live.starts_with("_wf") => false,
@@ -162,6 +179,25 @@ mod tests {
         assert!(ok(None, "wp_options", None).is_err());
         assert!(ok(Some(3), "wp_3_posts", Some("_wfb_zzz999_wp_3_posts")).is_err());
         assert!(ok(Some(1), "_wfs_abc123_wp_options", None).is_err());
+        // Names WordPress cannot have, even when they start like the site's.
+        assert!(ok(Some(2), "wp_2_posts` ; DROP TABLE wp_users; --", None).is_err());
+        assert!(ok(Some(2), "wp_2_po'sts", None).is_err());
+        assert!(ok(Some(2), "wp_2_posts.x", None).is_err());
+        assert!(ok(Some(2), "wp_2_gf$form", None).is_ok());
+        let twice = SiteBackup {
+            tables: vec![
+                TableBackup {
+                    live: "wp_sitemeta".into(),
+                    backup: Some("_wfb_abc123_wp_sitemeta".into()),
+                },
+                TableBackup {
+                    live: "wp_sitemeta".into(),
+                    backup: None,
+                },
+            ],
+            taken_at: chrono::Utc::now(),
+        };
+        assert!(check_backup_record(id, "wp_", None, &twice).is_err());
     }
 
     #[test]

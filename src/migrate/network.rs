@@ -17,6 +17,7 @@ use super::addresses::{self, Address};
 use super::engine::Engine;
 use super::errors::SiteError;
 use super::failpoint;
+use super::ledger::{self, TableAction};
 use super::names::{derived, Role};
 use super::network_users;
 use super::retry::{AfterFailure, Retries};
@@ -198,6 +199,7 @@ async fn partial(
     backup_copies(engine, source, target, &lives).await?;
     failpoint::hit("network_backed_up");
     if ids.is_empty() {
+        ledger::mark_live(target, &engine.session.id(), ledger::NETWORK).await?;
         return Ok(Vec::new());
     }
     let shared = refuse_shared_addresses(engine, target, ids).await?;
@@ -236,6 +238,7 @@ async fn partial(
         );
     }
     drop_tables(target, &stagings).await?;
+    ledger::mark_live(target, &engine.session.id(), ledger::NETWORK).await?;
     failpoint::hit("network_upserted");
     let mut failed = shared;
     if let Some(p) = prepared {
@@ -325,6 +328,19 @@ async fn backup_copies(
             )
         })?;
     }
+    // The ledger learns what the upsert will change before anything does.
+    let actions: Vec<(String, TableAction)> = tables
+        .iter()
+        .map(|t| {
+            let action = match (&t.backup, engine.keep_backup) {
+                (Some(_), true) => TableAction::Backup,
+                (Some(_), false) => TableAction::Replaced,
+                (None, _) => TableAction::Created,
+            };
+            (t.live.clone(), action)
+        })
+        .collect();
+    ledger::plan_tables(target, &engine.session.id(), ledger::NETWORK, &actions).await?;
     for t in &tables {
         match &t.backup {
             Some(b) if engine.keep_backup && !existing.contains(b) => {

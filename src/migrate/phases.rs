@@ -14,7 +14,7 @@ use super::details::{RunDetails, VerificationOutcome};
 use super::engine::Engine;
 use super::pool::{self, PoolReport};
 use super::site::Connections;
-use super::{cleanup, failpoint, hooks, network, network_users, selection, verify};
+use super::{cleanup, failpoint, hooks, ledger, network, network_users, selection, verify};
 use crate::db::roles;
 use crate::exit::Code;
 use crate::interrupt::Interrupt;
@@ -56,16 +56,16 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
 
     let (end, failed_by_network) = network_tables(&engine, &options, &interrupt).await?;
     if let Some(end) = end {
-        return finish(engine, end, extra, &interrupt);
+        return finish(engine, end, extra, &interrupt).await;
     }
     let report = sites(&engine, &options, &failed_by_network, &interrupt).await?;
     extra.add_sites(&report);
     if let Some(e) = &report.fatal {
         s.phase_failed(Phase::Sites, e)?;
-        return finish(engine, MigrationStatus::Failed, extra, &interrupt);
+        return finish(engine, MigrationStatus::Failed, extra, &interrupt).await;
     }
     if report.interrupted || interrupt.is_set() {
-        return finish(engine, MigrationStatus::Paused, extra, &interrupt);
+        return finish(engine, MigrationStatus::Paused, extra, &interrupt).await;
     }
     if report.completed + report.failed > 0 || !s.is_phase_completed(Phase::PostMigration) {
         // Ctrl-C pauses here too (docs/phases.md), not only between sites.
@@ -74,18 +74,18 @@ pub async fn run(engine: Arc<Engine>, plan: RunPlan, interrupt: Interrupt) -> Re
         }
         extra.verification = tokio::select! {
             v = post_migration(&engine, &plan.post_commands, &interrupt) => Some(v?),
-            _ = interrupt.triggered() => return finish(engine, MigrationStatus::Paused, extra, &interrupt),
+            _ = interrupt.triggered() => return finish(engine, MigrationStatus::Paused, extra, &interrupt).await,
         };
     }
     let outcome = s.outcome();
     if interrupt.is_set() || engine.lock.ensure().await.is_err() {
-        return finish(engine, MigrationStatus::Paused, extra, &interrupt);
+        return finish(engine, MigrationStatus::Paused, extra, &interrupt).await;
     }
     // Only a completed migration that put at least one site live supersedes
     // older backups: an empty or network-only run must not cost them.
     let supersedes = outcome == MigrationStatus::Completed && s.snapshot().counts().completed > 0;
     cleanup_phase(&engine, supersedes).await?;
-    finish(engine, outcome, extra, &interrupt)
+    finish(engine, outcome, extra, &interrupt).await
 }
 
 /// Waits for statements that killed runs of this migration left running on
@@ -317,6 +317,29 @@ async fn post_migration(
     Ok(VerificationOutcome::Ran(v))
 }
 
+/// Sets the migration's status in the target's ledger. Best effort: what
+/// went live is recorded already (a status that stays `running` stands just
+/// the same), and a server that went away must not keep the state from
+/// being saved; bounded, so it cannot hang the end of the run.
+async fn record_in_ledger(engine: &Engine, status: MigrationStatus) {
+    let recorded = async {
+        let mut target = roles::target(&engine.target.opts).await?;
+        let id = engine.session.id();
+        ledger::set_status(&mut target, &engine.target.database, &id, status).await?;
+        let _ = target.disconnect().await;
+        anyhow::Ok(())
+    };
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(5), recorded).await;
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(_) => "the target did not answer within 5 s".into(),
+    };
+    engine.session.log(&format!(
+        "the target's ledger could not be told the migration ended {status}: {error}"
+    ));
+}
+
 /// cleanup: leftovers dropped, superseded backups dropped when this migration
 /// completed, backup space measured. Returns the backup bytes.
 async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
@@ -339,10 +362,19 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
             ));
         }
         mark_superseded(engine);
-        if let Some(run) = &engine.media {
+        let older = superseded_in_ledger(engine, &mut target).await;
+        if let (Some(run), Some(older)) = (&engine.media, older) {
+            // Only migrations into this database AND this bucket and prefix:
+            // another target's backups may share the bucket (docs/media.md).
+            let ours = run.target.config.identity();
+            let ids: Vec<String> = older
+                .into_iter()
+                .filter(|m| m.bucket.as_deref() == Some(ours.as_str()))
+                .map(|m| m.id)
+                .collect();
             // Like the tables above, best effort: a failure leaves old backup
             // objects behind (reported), never fails a completed migration.
-            match run.drop_superseded_backups(&s.id()).await {
+            match run.drop_superseded_backups(&ids).await {
                 Ok(0) => {}
                 Ok(n) => s.log(&format!(
                     "cleanup: deleted {n} media backup objects of earlier migrations"
@@ -360,6 +392,45 @@ async fn cleanup_phase(engine: &Engine, completed: bool) -> Result<u64> {
     s.phase_completed(Phase::Cleanup)?;
     failpoint::hit("cleanup_finished");
     Ok(bytes)
+}
+
+/// The migrations the target's ledger recorded before this one, marked
+/// there as superseded when they kept backups (their backup tables were
+/// just dropped). `None` when the ledger cannot be read: then nothing
+/// else of theirs is deleted.
+async fn superseded_in_ledger(
+    engine: &Engine,
+    target: &mut mysql_async::Conn,
+) -> Option<Vec<ledger::MigrationEntry>> {
+    let s = &engine.session;
+    let id = s.id();
+    let read = ledger::read(target, &engine.target.database).await;
+    let found = match read {
+        Ok(l) => l,
+        Err(e) => {
+            engine.progress.warn(format!(
+                "cleanup: the target's ledger could not be read, so older migrations are not marked \
+                 superseded there and their media backups stay: {e}"
+            ));
+            return None;
+        }
+    };
+    let older: Vec<ledger::MigrationEntry> =
+        found.recorded_before(&id).into_iter().cloned().collect();
+    let kept_backups: Vec<&str> = older
+        .iter()
+        .filter(|m| {
+            m.kept_backups && m.superseded_by.is_none() && m.status != MigrationStatus::RolledBack
+        })
+        .map(|m| m.id.as_str())
+        .collect();
+    if let Err(e) = ledger::mark_superseded(target, &kept_backups, &id).await {
+        s.log(&format!(
+            "cleanup: the ledger could not record that {} are superseded: {e}",
+            kept_backups.join(", ")
+        ));
+    }
+    Some(older)
 }
 
 /// Tells the earlier migrations of this logs dir to the same target that
@@ -394,13 +465,14 @@ fn mark_superseded(engine: &Engine) {
     }
 }
 
-fn finish(
+async fn finish(
     engine: Arc<Engine>,
     status: MigrationStatus,
     mut extra: RunDetails,
     interrupt: &Interrupt,
 ) -> Result<RunEnd> {
     engine.progress.finish();
+    record_in_ledger(&engine, status).await;
     extra.throttle = Some(engine.throttle.summary());
     extra.timings = Some(engine.timings.breakdown(crate::state::durable_time()));
     // A stop that was not the operator's (lost lock, server gone) is an error

@@ -10,6 +10,7 @@ use mysql_async::prelude::*;
 use mysql_async::Conn;
 
 use super::engine::Endpoint;
+use super::ledger;
 use crate::config::{fingerprint, Config, Environment};
 use crate::db::bulk::BulkMode;
 use crate::db::connect;
@@ -40,6 +41,9 @@ pub struct Checked {
     pub target_settings: ServerSettings,
     /// Fingerprint per environment name.
     pub fingerprints: BTreeMap<String, String>,
+    /// The source server and database as the server names itself
+    /// (`host:port/database`), for the target's ledger.
+    pub source_identity: String,
     /// When the checks began (the preflight phase's start in the state).
     pub started: DateTime<Utc>,
     /// What the operator was warned about (shown once on the terminal; the
@@ -88,6 +92,16 @@ pub async fn check(
     let (source_opts, target_opts) = (src_conn.opts.clone(), dst_conn.opts.clone());
     let (mut src, mut dst) = (src_conn.conn, dst_conn.conn);
     refuse_same_database(&mut src, &mut dst, src_env, dst_env).await?;
+    let source_identity = format!(
+        "{}/{}",
+        ledger::server_identity(&mut src)
+            .await
+            .with_context(|| format!("asking the server of {source} for its name"))?,
+        src_env.database
+    );
+    // A table under the ledger's name that is not one, or a ledger that
+    // cannot be read, is refused before anything exists.
+    ledger::read(&mut dst, &dst_env.database).await?;
     let target_settings = settings::read(&mut dst)
         .await
         .with_context(|| format!("reading the server settings of {target}"))?;
@@ -147,6 +161,7 @@ pub async fn check(
         mode,
         target_settings,
         fingerprints,
+        source_identity,
         started,
         warnings,
     })

@@ -4,15 +4,21 @@
 //! Rolling back an older migration puts back tables that predate the newer
 //! one, silently destroying its sites and everything written since (and a
 //! migration into an empty target would drop every table). The newer
-//! migrations are found in two places: this logs dir (by start time, also
-//! under another environment name that reaches the same database), and the
-//! target itself (backup tables of migrations run from another machine or
-//! logs dir). See `docs/rollback.md`.
+//! migrations are found in three places: this logs dir (by start time, also
+//! under another environment name that reaches the same database), the
+//! target's ledger (every migration into it, from any machine or logs dir,
+//! `--skip-backup` runs included), and backup tables on the target of
+//! migrations neither knows (made before the ledger existed). The same rule
+//! refuses resuming a migration that a later one superseded. See
+//! `docs/rollback.md`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use mysql_async::Conn;
+
+use super::ledger::Ledger;
 
 use super::cleanup::tables_with_prefix;
 use super::names::{any_prefix, tag, Role};
@@ -51,16 +57,93 @@ pub fn touched_target(s: &MigrationState) -> bool {
         })
 }
 
+/// A resume refused because later migrations went live on the target since
+/// this one stopped: it would overwrite their sites and drop their backups.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "migration {id} cannot be resumed: later migrations went live on target '{target}' since it stopped and were not \
+     rolled back: {}. Resuming it would overwrite their sites, drop their backups and leave neither migration \
+     undoable. Start a new migration instead, or roll back the newer ones first (`wfuwp env-migrate --rollback {}`). \
+     Nothing was changed.",
+    newer.join("; "),
+    newest_id.as_deref().unwrap_or("ID")
+)]
+pub struct Superseded {
+    /// The migration asked to be resumed.
+    pub id: String,
+    /// Its target environment.
+    pub target: String,
+    /// The newer ones, described.
+    pub newer: Vec<String>,
+    /// The newest one known by id (to name in the advice).
+    pub newest_id: Option<String>,
+}
+
+/// Later migrations that still stand on the target of `ours`, newest first:
+/// descriptions and the newest id.
+struct Standing {
+    newer: Vec<String>,
+    newest_id: Option<String>,
+}
+
 /// Refuses the rollback of `ours` while a later migration on the same target
-/// stands. `target_conn` is a connection to the target database.
+/// stands. `target_conn` is a connection to the target database, `ledger`
+/// what it recorded.
 pub async fn check(
     config: &Config,
     logs_dir: &Path,
     ours: &MigrationState,
     target_conn: &mut Conn,
+    ledger: &Ledger,
 ) -> anyhow::Result<()> {
-    let mut newer = Vec::new();
-    let mut newest_id = None;
+    let Standing { newer, newest_id } =
+        standing(config, logs_dir, ours, target_conn, ledger).await?;
+    if newer.is_empty() {
+        return Ok(());
+    }
+    Err(NewerMigrations {
+        id: ours.migration_id.clone(),
+        target: ours.target_env.clone(),
+        newer,
+        newest_id,
+    }
+    .into())
+}
+
+/// Refuses the resume of `ours` while a later migration on the same target
+/// stands (it superseded this one, or would be overwritten by it).
+pub async fn check_resume(
+    config: &Config,
+    logs_dir: &Path,
+    ours: &MigrationState,
+    target_conn: &mut Conn,
+    ledger: &Ledger,
+) -> anyhow::Result<()> {
+    let Standing { newer, newest_id } =
+        standing(config, logs_dir, ours, target_conn, ledger).await?;
+    if newer.is_empty() {
+        return Ok(());
+    }
+    Err(Superseded {
+        id: ours.migration_id.clone(),
+        target: ours.target_env.clone(),
+        newer,
+        newest_id,
+    }
+    .into())
+}
+
+/// The later migrations on the target of `ours` that still stand: from this
+/// logs dir, from the target's ledger (any logs dir or machine, `--skip-backup`
+/// runs included), and backup tables of migrations neither knows.
+async fn standing(
+    config: &Config,
+    logs_dir: &Path,
+    ours: &MigrationState,
+    target_conn: &mut Conn,
+    ledger: &Ledger,
+) -> anyhow::Result<Standing> {
+    let mut found: Vec<(DateTime<Utc>, String, String)> = Vec::new();
     let mut local_tags = BTreeSet::new();
     let listing = list_migrations(logs_dir, true)?;
     for m in &listing.migrations {
@@ -68,6 +151,10 @@ pub async fn check(
         if m.migration_id == ours.migration_id
             || m.start_time <= ours.start_time
             || m.status == MigrationStatus::RolledBack
+            || ledger
+                .migrations
+                .get(&m.migration_id)
+                .is_some_and(|e| e.status == MigrationStatus::RolledBack)
         {
             continue;
         }
@@ -79,26 +166,47 @@ pub async fn check(
         {
             continue;
         }
-        // The listing is newest first: the first one found is the newest.
-        newest_id.get_or_insert_with(|| m.migration_id.clone());
-        newer.push(format!(
-            "{} ({}, started {})",
-            m.migration_id,
-            m.status,
-            m.start_time.format("%Y-%m-%d %H:%M:%S UTC")
+        found.push((
+            m.start_time,
+            m.migration_id.clone(),
+            format!(
+                "{} ({}, started {})",
+                m.migration_id,
+                m.status,
+                m.start_time.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
         ));
     }
-    newer.extend(unknown_on_server(ours, &local_tags, target_conn).await?);
-    if newer.is_empty() {
-        return Ok(());
+    for m in ledger.standing_after(&ours.migration_id, ours.start_time) {
+        if found.iter().any(|(_, id, _)| *id == m.id) {
+            continue;
+        }
+        found.push((
+            m.started_at,
+            m.id.clone(),
+            format!(
+                "{} (recorded in the target's ledger: {}, started {}, from {}{})",
+                m.id,
+                m.status,
+                m.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                m.source,
+                if m.keeps_backups {
+                    ""
+                } else {
+                    ", made with --skip-backup"
+                }
+            ),
+        ));
     }
-    Err(NewerMigrations {
-        id: ours.migration_id.clone(),
-        target: ours.target_env.clone(),
-        newer,
-        newest_id,
-    }
-    .into())
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let newest_id = found.first().map(|(_, id, _)| id.clone());
+    let mut newer: Vec<String> = found.into_iter().map(|(_, _, text)| text).collect();
+    let known: BTreeSet<String> = local_tags
+        .into_iter()
+        .chain(ledger.migrations.keys().map(|id| tag(id)))
+        .collect();
+    newer.extend(unknown_on_server(ours, &known, target_conn).await?);
+    Ok(Standing { newer, newest_id })
 }
 
 /// Whether environment `other` (from this config) is the database `conn`

@@ -8,6 +8,7 @@ use mysql_async::Conn;
 use super::engine::{Engine, SiteJob};
 use super::errors::SiteError;
 use super::failpoint;
+use super::ledger;
 use super::names::{derived, Role};
 use super::swap::{self, existing_tables, names_to_probe, plan_swap_in};
 use super::timings::Work;
@@ -172,6 +173,9 @@ pub async fn migrate_site(
         None => migrate_tables(engine, conns, worker, job).await?,
     };
     if let Some(run) = &engine.media {
+        // The site's uploads may change from here on: the ledger says so first.
+        let (_, target) = conns.open(engine).await?;
+        ledger::plan_media(target, &engine.session.id(), job.id).await?;
         let database = (!engine.media_only).then_some(result.stats);
         let show = |t| engine.progress.media(worker, job.id, t);
         let step = crate::media::record::site_step(run, &engine.session, job.id, database, show);
@@ -180,6 +184,8 @@ pub async fn migrate_site(
             .time(Work::Media, step)
             .await
             .map_err(media_error)?;
+        let (_, target) = conns.open(engine).await?;
+        ledger::mark_live(target, &engine.session.id(), job.id).await?;
         failpoint::hit("site_media_done");
     }
     Ok(result)
@@ -321,8 +327,12 @@ pub async fn swap_in(
             )
         })?;
     }
+    // The ledger learns what will go live before it does (docs/state.md).
+    let (id, ledger_site) = (engine.session.id(), site.unwrap_or(ledger::NETWORK));
+    ledger::plan_tables(target, &id, ledger_site, &plan.actions).await?;
     failpoint::hit("backup_recorded");
     engine.lock.ensure().await?;
     swap::execute(target, &plan.swap).await?;
+    ledger::mark_live(target, &id, ledger_site).await?;
     Ok(())
 }

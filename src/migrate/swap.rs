@@ -12,6 +12,7 @@ use chrono::Utc;
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
+use super::ledger::TableAction;
 use super::names::{derived, Role};
 use crate::db::sql::ident;
 use crate::state::model::{SiteBackup, TableBackup};
@@ -32,6 +33,8 @@ pub struct SwapIn {
     pub swap: Swap,
     /// The backup record to save first, when it differs from the recorded one.
     pub record: Option<SiteBackup>,
+    /// What the swap does to each of the target's tables, for the ledger.
+    pub actions: Vec<(String, TableAction)>,
 }
 
 /// Plans putting the staging copies of `lives` live.
@@ -49,6 +52,7 @@ pub fn plan_swap_in(
     let mut tables: Vec<TableBackup> = recorded.map(|r| r.tables.clone()).unwrap_or_default();
     let mut swap = Swap::default();
     let mut changed = false;
+    let mut actions = Vec::with_capacity(lives.len());
     for live in lives {
         let staging = derived(Role::Staging, tag, live);
         let live_exists = existing.contains(live);
@@ -68,6 +72,14 @@ pub fn plan_swap_in(
                 backup: None,
             },
         };
+        actions.push((
+            live.clone(),
+            match (&entry.backup, keep_backup, live_exists) {
+                (Some(_), _, _) => TableAction::Backup,
+                (None, false, true) => TableAction::Replaced,
+                (None, _, _) => TableAction::Created,
+            },
+        ));
         match &entry.backup {
             Some(b) if !existing.contains(b) && live_exists => {
                 swap.renames.push((live.clone(), b.clone()))
@@ -85,7 +97,11 @@ pub fn plan_swap_in(
         tables,
         taken_at: Utc::now(),
     });
-    SwapIn { swap, record }
+    SwapIn {
+        swap,
+        record,
+        actions,
+    }
 }
 
 /// Plans restoring a backup: every live table swapped out and dropped, every
@@ -209,6 +225,13 @@ mod tests {
             None,
             true,
         );
+        assert_eq!(
+            plan.actions,
+            vec![
+                ("wp_2_a".to_string(), TableAction::Backup),
+                ("wp_2_b".to_string(), TableAction::Created)
+            ]
+        );
         let rec = plan.record.expect("record");
         assert_eq!(rec.tables[0].backup.as_deref(), Some("_wfb_t_wp_2_a"));
         assert_eq!(rec.tables[1].backup, None);
@@ -275,6 +298,7 @@ mod tests {
     fn without_backup_old_tables_are_dropped() {
         let plan = plan_swap_in("t", &lives(&["wp_2_a"]), &set(&["wp_2_a"]), None, false);
         assert!(plan.record.is_none());
+        assert_eq!(plan.actions[0].1, TableAction::Replaced);
         assert_eq!(plan.swap.drops, vec!["_wft_t_wp_2_a".to_string()]);
     }
 

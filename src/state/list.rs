@@ -96,7 +96,8 @@ impl ListedMigration {
             duration_seconds: (end - state.start_time).num_seconds().max(0),
             resumable: locked_by.is_none()
                 && state.status.is_resumable()
-                && state.rollback.is_none(),
+                && state.rollback.is_none()
+                && state.superseded_by.is_none(),
             backup_bytes: state.backup_bytes,
             superseded_by: state.superseded_by.clone(),
             media: MediaTotals::of(state),

@@ -413,16 +413,16 @@ fn a_kill_during_the_media_copy_then_resume_converges_to_the_same_listing() {
 }
 
 /// The migration with `config` fails before anything is created or copied,
-/// and says `hint`.
-fn assert_preflight_refuses(bed: &Bed, config: &Path, hint: &str, what: &str) {
+/// and says `hint`; returns the run.
+fn assert_preflight_refuses(bed: &Bed, config: &Path, hint: &str, what: &str) -> Run {
     let mut cmd = wfuwp(config, &bed.logs);
     with_credentials(&mut cmd, bed.dir.path());
-    assert_refused(bed, cmd, hint, what);
+    assert_refused(bed, cmd, hint, what)
 }
 
 /// `cmd` (a wfuwp command line) fails before anything is created or
-/// copied, and says `hint`.
-fn assert_refused(bed: &Bed, mut cmd: Command, hint: &str, what: &str) {
+/// copied, and says `hint`; returns the run.
+fn assert_refused(bed: &Bed, mut cmd: Command, hint: &str, what: &str) -> Run {
     let before = bed.target();
     let r = support::run(cmd.args(["env-migrate", "prod", "uat", "--force"]));
     assert_ne!(
@@ -444,6 +444,7 @@ fn assert_refused(bed: &Bed, mut cmd: Command, hint: &str, what: &str) {
         bed.migrations().is_empty(),
         "{what}: a migration state was created"
     );
+    r
 }
 
 #[test]
@@ -461,7 +462,21 @@ fn bad_media_settings_are_clear_preflight_errors_and_copy_nothing() {
             "bucket = \"no-such-bucket\"",
         ),
     );
-    assert_preflight_refuses(&bed, &missing, "does not exist", "a missing bucket");
+    let r = assert_preflight_refuses(&bed, &missing, "does not exist", "a missing bucket");
+    // A mistake in the settings (exit 2), said in one line that names the
+    // bucket and what to check, not the SDK's dump of the response.
+    assert_eq!(r.code, 2, "a missing bucket:\n{}", r.stderr);
+    let said: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("warning:"))
+        .collect();
+    assert_eq!(said.len(), 1, "more than one line:\n{}", r.stderr);
+    assert!(
+        said[0].contains("'no-such-bucket'") && said[0].contains("[environments.uat.media]"),
+        "{}",
+        said[0]
+    );
     let closed = format!("http://127.0.0.1:{}", closed_port());
     let wrong_endpoint = variant("endpoint", base.replacen(bed.s3.endpoint(), &closed, 2));
     assert_preflight_refuses(
@@ -815,4 +830,206 @@ fn the_generator_writes_each_sites_uploads_into_the_media_bucket() {
     assert_eq!(listing.keys().cloned().collect::<Vec<_>>(), want);
     assert!(want.iter().any(|k| k.contains("café naïve ü.png")));
     assert!(listing.values().any(|(size, _)| *size > 3 * 1024 * 1024));
+}
+
+/// The target's media as another environment whose database differs:
+/// `[environments.dev]` on `db` with uat's bucket and prefix.
+fn dev_config(bed: &Bed, db: &TestDb) -> PathBuf {
+    let base = std::fs::read_to_string(&bed.config).expect("reading the config");
+    let dev_tokens: &[(&str, &str)] = &[
+        ("main", "dev.wfu.edu"),
+        ("subdomains", ".dev.wfu.edu"),
+        ("cdn", "dev.wp.cdn.aws.wfu.edu"),
+        ("bucket", "wordpress-dev-us"),
+    ];
+    let text = format!(
+        "{base}{}{}",
+        db.env_toml("dev", dev_tokens),
+        bed.s3.media_toml("dev", DST_BUCKET, DST_PREFIX)
+    );
+    write_config_text(&bed.dir.path().join("with-dev"), &text)
+}
+
+/// uat and dev keep their uploads in one bucket and prefix (their databases
+/// differ). A migration into dev completes, and its cleanup leaves the
+/// media backups of a migration into uat alone, so uat's rollback restores
+/// its objects; a migration between uat and dev themselves is refused; and
+/// a rollback whose recorded backups are gone says so instead of success.
+#[test]
+fn cleanup_keeps_another_targets_media_backups_and_rollback_never_pretends() {
+    let bed = Bed::new("media_shared");
+    let dev = TestDb::new("media_shared_dev");
+    let config = dev_config(&bed, &dev);
+    let run = |args: &[&str]| {
+        let mut c = wfuwp(&config, &bed.logs);
+        with_credentials(&mut c, bed.dir.path());
+        c.env_remove("WFUWP_FAILPOINT")
+            .env_remove("WFUWP_MEDIA_COPY");
+        support::run(c.args(args))
+    };
+    let photo = format!("{DST_PREFIX}{}2024/01/photo one.jpg", site_dir(2));
+    let r = run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2",
+    ]);
+    assert_ok(&r, "M1: prod → uat, site 2");
+    let m1 = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("M1's id");
+    assert_ne!(
+        bed.s3.get(DST_BUCKET, &photo),
+        b"old",
+        "M1 overwrote nothing"
+    );
+
+    let r = run(&["env-migrate", "prod", "dev", "--force"]);
+    assert_ok(&r, "M2: prod → dev");
+    let original = format!("{DST_PREFIX}wfuwp-backups/{m1}/objects/{photo}");
+    assert_eq!(
+        bed.s3.get(DST_BUCKET, &original),
+        b"old",
+        "M2's cleanup deleted the backups of M1, a migration into another database"
+    );
+    let r = run(&["env-migrate", "--rollback", &m1, "--force"]);
+    assert_ok(&r, "rollback of M1");
+    assert_eq!(
+        bed.s3.get(DST_BUCKET, &photo),
+        b"old",
+        "M1's object is restored"
+    );
+
+    // dev and uat as source and target of one migration: refused, like one
+    // database under two names.
+    let known = bed.migrations();
+    let listing = bed.raw_target();
+    let r = run(&["env-migrate", "dev", "uat", "--force"]);
+    assert_eq!(
+        r.code, 2,
+        "dev → uat shares one bucket:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(r.stderr.contains("same place"), "{}", r.stderr);
+    assert_eq!(bed.migrations(), known, "a refused migration created state");
+    assert_eq!(
+        bed.raw_target(),
+        listing,
+        "a refused migration changed the bucket"
+    );
+
+    // M3 overwrites the object again; its backup is then deleted by hand.
+    let r = run(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2",
+    ]);
+    assert_ok(&r, "M3: prod → uat, site 2");
+    let m3 = started_id(&format!("{}{}", r.stdout, r.stderr)).expect("M3's id");
+    let kept = format!("{DST_PREFIX}wfuwp-backups/{m3}/objects/{photo}");
+    assert_eq!(bed.s3.get(DST_BUCKET, &kept), b"old");
+    block_on(
+        bed.s3
+            .client()
+            .delete_object()
+            .bucket(DST_BUCKET)
+            .key(&kept)
+            .send(),
+    )
+    .expect("deleting the backup");
+    let listing = bed.raw_target();
+    let tables = table_checksums(&bed.dst);
+    let r = run(&["env-migrate", "--rollback", &m3, "--force"]);
+    assert_eq!(
+        r.code, 2,
+        "rollback without its backups:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stderr.contains("site 2: 1 of 1") && r.stderr.contains("missing"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("Rolled back") && !r.stderr.contains("Rolled back"));
+    assert_eq!(
+        bed.raw_target(),
+        listing,
+        "the refused rollback changed the bucket"
+    );
+    assert_eq!(
+        table_checksums(&bed.dst),
+        tables,
+        "the refused rollback changed tables"
+    );
+}
+
+/// A media step that fails part-way records the objects it did copy (and
+/// the original it kept), not 0.
+#[test]
+fn a_media_attempt_that_fails_records_what_it_copied() {
+    let bed = Bed::new("media_partial_fail");
+    // Everything allowed but reading site 2's 2025 uploads: its third object
+    // (in key order) cannot be read, after the first two were copied.
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:*"],
+                "Resource": [
+                    format!("arn:aws:s3:::{SRC_BUCKET}"), format!("arn:aws:s3:::{SRC_BUCKET}/*"),
+                    format!("arn:aws:s3:::{DST_BUCKET}"), format!("arn:aws:s3:::{DST_BUCKET}/*"),
+                ],
+            },
+            {
+                "Effect": "Deny",
+                "Action": ["s3:GetObject"],
+                "Resource": [format!("arn:aws:s3:::{SRC_BUCKET}/{}2025/*", site_dir(2))],
+            },
+        ],
+    })
+    .to_string();
+    let (key, secret) = bed.s3.create_user("partial", &policy);
+    bed.s3.enforce_permissions(true);
+    let mut c = wfuwp(&bed.config, &bed.logs);
+    with_keys(&mut c, bed.dir.path(), &key, &secret);
+    let r = support::run(
+        c.env("WFUWP_MEDIA_COPY", "stream")
+            .env_remove("WFUWP_FAILPOINT")
+            .args([
+                "env-migrate",
+                "prod",
+                "uat",
+                "--force",
+                "--include-sites",
+                "2",
+                "--media-concurrency",
+                "1",
+            ]),
+    );
+    bed.s3.enforce_permissions(false);
+    assert_eq!(r.code, 3, "site 2 should fail:\n{}\n{}", r.stdout, r.stderr);
+    let id = bed.migrations().pop().expect("the migration");
+    let state = bed.state(&id);
+    let site = state["sites"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["siteId"] == 2))
+        .expect("site 2");
+    assert_eq!(site["status"], "failed", "{site}");
+    let files = files_of(2);
+    let (copied, bytes) = (2, (files[0].1.len() + files[1].1.len()) as u64);
+    assert_eq!(site["media"]["status"], "failed", "{site}");
+    assert_eq!(site["media"]["copied"], copied, "{site}");
+    assert_eq!(site["media"]["bytesCopied"], bytes, "{site}");
+    assert_eq!(site["media"]["backedUp"], 1, "{site}");
+    // The bucket agrees: the first two objects are the source's.
+    for (k, b) in &files[..2] {
+        assert!(
+            bed.s3.get(DST_BUCKET, &format!("{DST_PREFIX}{k}")) == *b,
+            "{k}"
+        );
+    }
 }

@@ -953,3 +953,399 @@ fn a_source_server_that_goes_away_pauses_the_run_instead_of_failing_sites() {
         "resumed target vs an uninterrupted run",
     );
 }
+
+// ---- 15. The target remembers: its ledger ----------------------------------------
+
+/// The rows of the target's ledger: (migration, kind, site, table, state, text, number).
+type LedgerRow = (String, String, u64, String, String, String, Option<u64>);
+
+fn ledger(db: &TestDb) -> Vec<LedgerRow> {
+    db.query(&format!(
+        "SELECT migration_id, kind, site_id, table_name, state, text_value, number_value FROM {} \
+         ORDER BY migration_id, kind, site_id, table_name",
+        support::LEDGER
+    ))
+}
+
+/// The ledger's rows of migration `id` and kind `kind`.
+fn ledger_of(db: &TestDb, id: &str, kind: &str) -> Vec<LedgerRow> {
+    ledger(db)
+        .into_iter()
+        .filter(|r| r.0 == id && r.1 == kind)
+        .collect()
+}
+
+/// A run of `args` on `m` killed by failpoint `point`; returns its migration id.
+fn killed_run(m: &Machine, args: &[&str], point: &str) -> String {
+    let before = m.migration_ids();
+    let r = run(m.cmd(args).env("WFUWP_FAILPOINT", point));
+    assert_eq!(r.code, -1, "{point} did not kill the run:\n{}", text(&r));
+    m.migration_ids()
+        .into_iter()
+        .find(|i| !before.contains(i))
+        .expect("the killed run's migration")
+}
+
+/// Every migration, from any logs dir, is in the target's ledger; what each
+/// swap did to each table is there before the swap and marked after it; a
+/// rollback marks them back; a source that was once a target keeps its
+/// ledger to itself; a table of that name that is no ledger, or a row that
+/// makes no sense, is refused.
+#[test]
+fn the_ledger_records_each_migration_and_belongs_to_its_database() {
+    let (source, target, m) = prod_uat("sf_ledger");
+    let site2_before: std::collections::BTreeSet<String> = target
+        .tables()
+        .into_iter()
+        .filter(|t| t.starts_with("wp_2_"))
+        .collect();
+    let id = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-sites",
+        "2",
+    ]);
+    let row = ledger_of(&target, &id, "migration");
+    assert_eq!(row.len(), 1, "{:?}", ledger(&target));
+    assert_eq!(row[0].4, "completed");
+    assert!(
+        row[0].5.ends_with(&format!("/{}", source.name)),
+        "source: {}",
+        row[0].5
+    );
+    assert_eq!(row[0].6, Some(1), "keeps backups");
+    assert_eq!(ledger_of(&target, &id, "rules").len(), 1);
+    // Site 2: each source table, a backup where the target had it, created
+    // where it had none; the network tables upserted after a backup copy.
+    let mut want: Vec<(u64, String, String)> = source
+        .tables()
+        .into_iter()
+        .filter(|t| t.starts_with("wp_2_"))
+        .map(|t| {
+            let action = if site2_before.contains(&t) {
+                "backup"
+            } else {
+                "created"
+            };
+            (2, t, action.to_string())
+        })
+        .collect();
+    for t in ["wp_blogmeta", "wp_blogs", "wp_usermeta", "wp_users"] {
+        want.push((0, t.to_string(), "backup".to_string()));
+    }
+    want.sort();
+    let rows = ledger_of(&target, &id, "table");
+    let mut got: Vec<(u64, String, String)> = rows
+        .iter()
+        .map(|r| (r.2, r.3.clone(), r.5.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "what the ledger says the migration did");
+    assert!(rows.iter().all(|r| r.4 == "live"), "{rows:?}");
+
+    // The target as a source: its ledger is not copied to the next target.
+    let dev = TestDb::new("sf_ledger_dev");
+    let dev_tokens: &[(&str, &str)] = &[
+        ("main", "dev.wfu.edu"),
+        ("subdomains", ".dev.wfu.edu"),
+        ("cdn", "dev.wp.cdn.aws.wfu.edu"),
+        ("bucket", "wordpress-dev-us"),
+    ];
+    let onward = Machine::new(&[
+        env_block("uat", &target, Via::Tcp, UAT_TOKENS, ""),
+        env_block("dev", &dev, Via::Tcp, dev_tokens, ""),
+    ]);
+    let uat_ledger = ledger(&target);
+    let next = onward.migrate(&["env-migrate", "uat", "dev", "--force"]);
+    let ids: std::collections::BTreeSet<String> = ledger(&dev).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        ids.into_iter().collect::<Vec<_>>(),
+        vec![next.clone()],
+        "dev's ledger holds what the source's ledger said"
+    );
+    assert_eq!(ledger(&target), uat_ledger, "the source's ledger changed");
+
+    // Rolled back: the ledger says so, table by table.
+    m.run_ok(&["env-migrate", "--rollback", &id, "--force"]);
+    assert_eq!(ledger_of(&target, &id, "migration")[0].4, "rolled_back");
+    assert!(ledger_of(&target, &id, "table")
+        .iter()
+        .all(|r| r.4 == "rolled_back"));
+
+    // A migration the ledger first hears of on a resume (as one made before
+    // the ledger existed) keeps its place: its recorded start, not now.
+    let abandoned = killed_run(&m, ONE_WORKER, "site_swapped:1");
+    target.exec(&format!(
+        "DELETE FROM {} WHERE migration_id = '{abandoned}'",
+        support::LEDGER
+    ));
+    let resumed = run(m
+        .cmd(&["env-migrate", "--resume", &abandoned, "--force"])
+        .env("WFUWP_FAILPOINT", "site_swapped:1"));
+    assert_eq!(
+        resumed.code,
+        -1,
+        "the resume was not killed:\n{}",
+        text(&resumed)
+    );
+    let started: Vec<String> = target.query(&format!(
+        "SELECT DATE_FORMAT(started_at, '%Y-%m-%dT%H:%i:%s.%f') FROM {} \
+         WHERE migration_id = '{abandoned}' AND kind = 'migration'",
+        support::LEDGER
+    ));
+    let recorded = chrono::DateTime::parse_from_rfc3339(
+        m.state(&abandoned)["startTime"]
+            .as_str()
+            .expect("startTime"),
+    )
+    .expect("an RFC 3339 time")
+    .to_utc()
+    .format("%Y-%m-%dT%H:%M:%S%.6f")
+    .to_string();
+    assert_eq!(started, vec![recorded], "the ledger's start");
+    // Abandoned: the ledger says cancelled (what it made live still stands).
+    m.run_ok(&["env-migrate", "--abandon", &abandoned]);
+    assert_eq!(
+        ledger_of(&target, &abandoned, "migration")[0].4,
+        "cancelled"
+    );
+
+    // A row that makes no sense is named and refused, and so is a table of
+    // that name that is no ledger; nothing is written either way.
+    target.exec(&format!(
+        "UPDATE {} SET state = 'finished' WHERE migration_id = '{id}' AND kind = 'migration'",
+        support::LEDGER
+    ));
+    let before = table_checksums(&target);
+    let r = m.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &[support::LEDGER, "finished", &id],
+        "a damaged ledger",
+    );
+    // One table row among thousands, which the server finds.
+    target.exec(&format!(
+        "UPDATE {l} SET state = 'rolled_back' WHERE migration_id = '{id}' AND kind = 'migration'; \
+         UPDATE {l} SET text_value = 'kept' WHERE migration_id = '{id}' AND table_name = 'wp_2_posts'",
+        l = support::LEDGER
+    ));
+    let r = m.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &[support::LEDGER, "'kept'", "wp_2_posts"],
+        "a damaged table row",
+    );
+    target.exec(&format!("DROP TABLE {}", support::LEDGER));
+    target.exec(&format!(
+        "CREATE TABLE {} (id INT PRIMARY KEY, note TEXT)",
+        support::LEDGER
+    ));
+    let r = m.run(&["env-migrate", "prod", "uat", "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &[support::LEDGER, "not a wfuwp ledger"],
+        "a foreign table",
+    );
+    assert_same(&before, &table_checksums(&target), "after the refusals");
+    assert_eq!(
+        m.migration_ids().len(),
+        2,
+        "a refused migration created state"
+    );
+}
+
+/// A newer migration from another logs dir stands on the target although
+/// no state file here knows it and, with --skip-backup, no backup table
+/// shows it: the ledger does, and an older rollback is refused. A newer one
+/// rolled back no longer counts.
+#[test]
+fn a_newer_run_from_another_logs_dir_blocks_an_older_rollback_even_without_backups() {
+    let (source, target, a) = prod_uat("sf_ledger_order");
+    let b = tcp_machine(&source, &target);
+    let m1 = a.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let partial = |site: &'static str, extra: &[&'static str]| {
+        let mut args = ONE_WORKER.to_vec();
+        args.extend(["--include-sites", site]);
+        args.extend_from_slice(extra);
+        args
+    };
+    // B: site 3 with backups, killed right after it went live: it stands.
+    let m2 = killed_run(&b, &partial("3", &[]), "site_swapped:1");
+    let now = table_checksums(&target);
+    let r = a.run(&["env-migrate", "--rollback", &m1, "--force"]);
+    assert_refused(&r, 2, &["cannot be rolled back"], "rollback of M1 under M2");
+    assert_same(&now, &table_checksums(&target), "after the refusal");
+    // B rolls M2 back.
+    b.run_ok(&["env-migrate", "--rollback", &m2, "--force"]);
+    // B again, site 4 with --skip-backup, killed after it went live: no
+    // backup table, no state file here, only the ledger knows.
+    let m3 = killed_run(&b, &partial("4", &["--skip-backup"]), "site_swapped:1");
+    assert!(
+        tables_marked(&target, BACKUP)
+            .iter()
+            .all(|t| !t.contains(&m3[m3.len() - 6..])),
+        "a --skip-backup run kept backups"
+    );
+    let now = table_checksums(&target);
+    let r = a.run(&["env-migrate", "--rollback", &m1, "--force"]);
+    assert_refused(
+        &r,
+        2,
+        &["cannot be rolled back", &m3, "--skip-backup"],
+        "rollback of M1 under a --skip-backup M3",
+    );
+    assert!(!text(&r).contains(&m2), "M2 was rolled back:\n{}", text(&r));
+    assert_same(&now, &table_checksums(&target), "after the second refusal");
+    assert_ne!(a.state(&m1)["status"], "rolled_back");
+    // The ledger says what stands: M2 rolled back, M3 not.
+    assert_eq!(ledger_of(&target, &m2, "migration")[0].4, "rolled_back");
+    assert_eq!(ledger_of(&target, &m3, "migration")[0].6, Some(0));
+}
+
+/// A migration superseded by a later one, from another logs dir (only the
+/// ledger knows) or from the same (its state is marked), is not resumed.
+#[test]
+fn resuming_a_superseded_migration_is_refused() {
+    let (source, target, a) = prod_uat("sf_superseded");
+    let b = tcp_machine(&source, &target);
+    let x = killed_run(&a, ONE_WORKER, "site_swapped:1");
+    let y = b.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    let now = table_checksums(&target);
+    let r = a.run(&["env-migrate", "--resume", &x, "--force"]);
+    assert_refused(&r, 2, &["cannot be resumed", &y], "resume of X after B's Y");
+    assert_same(&now, &table_checksums(&target), "after the refused resume");
+    assert_ne!(a.state(&x)["status"], "completed");
+
+    let x2 = killed_run(&a, ONE_WORKER, "site_swapped:2");
+    let y2 = a.migrate(&["env-migrate", "prod", "uat", "--force"]);
+    assert_eq!(a.state(&x2)["supersededBy"], y2.as_str());
+    let now = table_checksums(&target);
+    let r = a.run(&["env-migrate", "--resume", &x2, "--force"]);
+    assert_refused(&r, 2, &["cannot be resumed", &y2], "resume of X2 after Y2");
+    assert_same(&now, &table_checksums(&target), "after the second refusal");
+    let list = a.run_ok(&["env-migrate", "--list-migrations", "--all", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).expect("listing JSON");
+    let entry = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["migrationId"] == x2.as_str()))
+        .expect("X2 listed");
+    assert_eq!(
+        entry["resumable"], false,
+        "a superseded migration offered for resume"
+    );
+}
+
+/// A state edited to drop live tables is refused before any DDL: a `null`
+/// backup only stands for a table the ledger says the migration created,
+/// and a name no WordPress table can have is refused. And a rollback says
+/// "rolled back" only of what the target shows afterwards.
+#[test]
+fn a_tampered_state_cannot_make_rollback_drop_live_tables_or_claim_success() {
+    let (_source, target, m) = prod_uat("sf_tamper");
+    let id = m.migrate(&[
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--concurrency",
+        "1",
+    ]);
+    let path = m.state_path(&id);
+    let original = std::fs::read(&path).expect("reading the state");
+    let site = |s: &mut serde_json::Value, id: u64| -> serde_json::Value {
+        s["sites"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["siteId"] == id))
+            .cloned()
+            .expect("site record")
+    };
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &[&str])> = vec![
+        (
+            "a null backup added for wp_sitemeta",
+            Box::new(|s| {
+                s["networkBackup"]["tables"]
+                    .as_array_mut()
+                    .expect("network backup")
+                    .push(serde_json::json!({"live": "wp_sitemeta", "backup": null}))
+            }),
+            &["wp_sitemeta", "edited or damaged"],
+        ),
+        (
+            "site 2's wp_2_posts backup made null",
+            Box::new(move |s| {
+                let mut rec = site(s, 2);
+                for t in rec["backup"]["tables"].as_array_mut().expect("tables") {
+                    if t["live"] == "wp_2_posts" {
+                        t["backup"] = serde_json::Value::Null;
+                    }
+                }
+                for r in s["sites"].as_array_mut().expect("sites") {
+                    if r["siteId"] == 2 {
+                        *r = rec.clone();
+                    }
+                }
+            }),
+            &["wp_2_posts", "ledger"],
+        ),
+        (
+            "a live name with a backtick-quoted statement",
+            Box::new(move |s| {
+                let mut rec = site(s, 2);
+                rec["backup"]["tables"]
+                    .as_array_mut()
+                    .expect("tables")
+                    .push(serde_json::json!({
+                        "live": "wp_2_posts` ; DROP TABLE `wp_users` ; --",
+                        "backup": null
+                    }));
+                for r in s["sites"].as_array_mut().expect("sites") {
+                    if r["siteId"] == 2 {
+                        *r = rec.clone();
+                    }
+                }
+            }),
+            &["edited or damaged", "DROP TABLE"],
+        ),
+        (
+            "site 3's backup record removed",
+            Box::new(|s| {
+                for r in s["sites"].as_array_mut().expect("sites") {
+                    if r["siteId"] == 3 {
+                        r.as_object_mut().expect("record").remove("backup");
+                    }
+                }
+            }),
+            &["wp_3_", "ledger says it made live"],
+        ),
+    ];
+    let now = table_checksums(&target);
+    for (what, edit, words) in cases {
+        let mut state: serde_json::Value = serde_json::from_slice(&original).expect("state JSON");
+        edit(&mut state);
+        std::fs::write(&path, serde_json::to_vec_pretty(&state).expect("json")).expect("writing");
+        let r = m.run(&["env-migrate", "--rollback", &id, "--force"]);
+        assert_refused(&r, 2, words, what);
+        assert_same(&now, &table_checksums(&target), what);
+        std::fs::write(&path, &original).expect("restoring the state");
+    }
+    // Someone drops a table the rollback has just put back: it does not say
+    // the target holds the tables it had before.
+    let held = m.start_paused(
+        &["env-migrate", "--rollback", &id, "--force"],
+        "rollback_site_swapped:1",
+    );
+    target.exec("DROP TABLE wp_options");
+    let (code, out) = held.go();
+    assert_eq!(code, 1, "a rollback that left wp_options missing:\n{out}");
+    assert!(
+        out.contains("wp_options is missing") && !out.contains("Rolled back:"),
+        "{out}"
+    );
+    assert_ne!(m.state(&id)["status"], "rolled_back");
+}

@@ -106,6 +106,11 @@ pub struct SiteMedia {
     pub skipped: u64,
     /// Target objects deleted (`--media-delete`).
     pub deleted: u64,
+    /// Target objects copied aside before they were overwritten or deleted
+    /// (over all attempts; absent in files written before it was counted).
+    /// A rollback refuses when fewer are left to restore.
+    #[serde(default)]
+    pub backed_up: u64,
     /// Latest error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -122,6 +127,7 @@ impl SiteMedia {
             bytes_copied: 0,
             skipped: 0,
             deleted: 0,
+            backed_up: 0,
             error: None,
         }
     }
