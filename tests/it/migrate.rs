@@ -196,6 +196,7 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         },
     );
     let before = table_checksums(&dst);
+    let snapshot = oracle::snapshot(&dst);
     let row = |db: &TestDb, id: u64| {
         db.query::<(u64, String, String)>(&format!(
             "SELECT blog_id, domain, registered FROM wp_blogs WHERE blog_id = {id}"
@@ -213,6 +214,15 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         "2,3",
     ]));
     assert_eq!(r.code, 0, "{r:?}");
+    // The whole target: sites 2 and 3 and their users as PHP says, every
+    // other table and row exactly as it was.
+    let verdict = oracle::assert_target(
+        &oracle::Migration::of_sites(&src, &[2, 3]),
+        &snapshot,
+        &dst,
+    );
+    assert!(verdict.failed_sites.is_empty(), "{verdict:?}");
+    assert!(!verdict.brought_users.is_empty(), "{verdict:?}");
 
     let after = table_checksums(&dst);
     for (table, sum) in &before {
@@ -258,6 +268,73 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         before,
         "rollback of a partial migration restores everything"
     );
+}
+
+/// A source and a target built independently of it (its own seed, ids,
+/// users and a site only it has), and the config between them.
+fn into_an_independent_target(
+    label: &str,
+) -> (TestDb, TestDb, tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let (src, dst) = (
+        TestDb::new(&format!("{label}_src")),
+        TestDb::new(&format!("{label}_dst")),
+    );
+    seed_network(
+        &src,
+        &NetworkOptions {
+            sites: 6,
+            posts_per_site: 2,
+            seed: 5,
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    seed_network(&dst, &uat_network(55, 1));
+    make_independent(&dst);
+    let (dir, config, logs) = prod_uat_config(&src, &dst);
+    (src, dst, dir, config, logs)
+}
+
+/// Without `--include-users` a full migration leaves `users`, `usermeta`,
+/// the other network tables it does not copy and the target's own site
+/// byte-identical, and every migrated table is defined as in the source.
+#[test]
+fn a_full_migration_changes_nothing_it_does_not_migrate() {
+    let (src, dst, _dir, config, logs) = into_an_independent_target("full_keep");
+    let before = oracle::snapshot(&dst);
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    oracle::assert_target(&oracle::Migration::full(&src), &before, &dst);
+}
+
+/// `--include-users` copies `users` and `usermeta` whole, through the
+/// replacement, like the other network tables.
+#[test]
+fn include_users_copies_the_users_tables_whole() {
+    let (src, dst, _dir, config, logs) = into_an_independent_target("full_users");
+    let before = oracle::snapshot(&dst);
+    let r = run(wfuwp(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-users",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    oracle::assert_target(
+        &oracle::Migration::full(&src).users(oracle::Users::Copied),
+        &before,
+        &dst,
+    );
+    assert_ne!(
+        table_checksums(&dst)["wp_users"],
+        before_sum(&before, "wp_users"),
+        "the users must have changed for this test to mean anything"
+    );
+}
+
+fn before_sum(s: &oracle::Snapshot, table: &str) -> (u64, u64) {
+    s.tables[table].sum
 }
 
 #[test]
