@@ -448,7 +448,12 @@ fn count_events(f: &Fixture, args: &[&str]) -> (usize, usize) {
         // No events file means the failpoints recorded nothing: every kill
         // would land on event 1, so the test would exercise nothing.
         let events = std::fs::read_to_string(&log)
-            .unwrap_or_else(|e| panic!("no failpoint events recorded by {args:?} ({}): {e}", log.display()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no failpoint events recorded by {args:?} ({}): {e}",
+                    log.display()
+                )
+            })
             .lines()
             .count();
         assert!(events > 0, "the run {args:?} recorded no failpoint event");

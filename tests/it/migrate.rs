@@ -216,11 +216,8 @@ fn a_partial_migration_touches_only_the_selected_sites() {
     assert_eq!(r.code, 0, "{r:?}");
     // The whole target: sites 2 and 3 and their users as PHP says, every
     // other table and row exactly as it was.
-    let verdict = oracle::assert_target(
-        &oracle::Migration::of_sites(&src, &[2, 3]),
-        &snapshot,
-        &dst,
-    );
+    let verdict =
+        oracle::assert_target(&oracle::Migration::of_sites(&src, &[2, 3]), &snapshot, &dst);
     assert!(verdict.failed_sites.is_empty(), "{verdict:?}");
     assert!(!verdict.brought_users.is_empty(), "{verdict:?}");
 
@@ -274,7 +271,13 @@ fn a_partial_migration_touches_only_the_selected_sites() {
 /// users and a site only it has), and the config between them.
 fn into_an_independent_target(
     label: &str,
-) -> (TestDb, TestDb, tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+) -> (
+    TestDb,
+    TestDb,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let (src, dst) = (
         TestDb::new(&format!("{label}_src")),
         TestDb::new(&format!("{label}_dst")),

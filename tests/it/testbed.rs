@@ -179,10 +179,7 @@ fn serialized_values_parse_with_byte_lengths() {
 #[test]
 fn php_itself_unserializes_the_values() {
     assert!(
-        std::process::Command::new("php")
-            .arg("-v")
-            .output()
-            .is_ok(),
+        std::process::Command::new("php").arg("-v").output().is_ok(),
         "this cross-check needs PHP (`php` on PATH; CI installs php-cli)"
     );
     let db = TestDb::new("php");
@@ -270,7 +267,10 @@ fn tricky_values_are_present() {
     for (option, like) in [
         ("wfu_legacy_cache", "C:16:\"WFU_Legacy_Cache\":%:{a:3:{%}}"),
         ("wfu_status_map", "%E:15:\"WFU_Status:Live\";%"),
-        ("wfu_nested_widgets", "%s:6:\"widget\";s:%:\"a:2:{%s:5:\"inner\";s:%:\"O:8:\"stdClass\"%"),
+        (
+            "wfu_nested_widgets",
+            "%s:6:\"widget\";s:%:\"a:2:{%s:5:\"inner\";s:%:\"O:8:\"stdClass\"%",
+        ),
         (MALFORMED_OPTIONS[1], "a:1:{%}{\"from\":%}"),
     ] {
         assert_eq!(

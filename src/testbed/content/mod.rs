@@ -138,8 +138,7 @@ impl<'a> SiteGen<'a> {
     /// changes length under the usual pairs, and so the values' lengths),
     /// and every 40th blog id.
     fn has_large(&self) -> bool {
-        self.opts.large_values
-            && (self.site.blog_id <= 2 || self.site.blog_id.is_multiple_of(40))
+        self.opts.large_values && (self.site.blog_id <= 2 || self.site.blog_id.is_multiple_of(40))
     }
 
     /// All tables of the site, with rows.

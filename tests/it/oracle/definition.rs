@@ -60,7 +60,9 @@ fn lines_differ(what: &str, expected: &[String], found: &[String], out: &mut Vec
         out.push(format!("{what} not expected: {f}"));
     }
     if out.len() == before && expected != found {
-        out.push(format!("{what}s in another order: {expected:?} vs {found:?}"));
+        out.push(format!(
+            "{what}s in another order: {expected:?} vs {found:?}"
+        ));
     }
 }
 
@@ -82,7 +84,17 @@ pub fn definitions(db: &TestDb) -> BTreeMap<String, Definition> {
     ) {
         if let Some(d) = out.get_mut(&cell(&row[0])) {
             d.columns.push(line(
-                &["", "type", "charset", "collation", "null", "default", "extra", "comment", "generated"],
+                &[
+                    "",
+                    "type",
+                    "charset",
+                    "collation",
+                    "null",
+                    "default",
+                    "extra",
+                    "comment",
+                    "generated",
+                ],
                 &row[1..],
             ));
         }
@@ -95,7 +107,17 @@ pub fn definitions(db: &TestDb) -> BTreeMap<String, Definition> {
     ) {
         if let Some(d) = out.get_mut(&cell(&row[0])) {
             d.indexes.push(line(
-                &["", "#", "non-unique", "column", "prefix", "type", "order", "null", "comment"],
+                &[
+                    "",
+                    "#",
+                    "non-unique",
+                    "column",
+                    "prefix",
+                    "type",
+                    "order",
+                    "null",
+                    "comment",
+                ],
                 &row[1..],
             ));
         }

@@ -23,8 +23,8 @@ mod definition;
 mod target;
 mod users;
 
-pub use definition::{definitions, Definition};
-pub use target::{assert_target, snapshot, Migration, Snapshot, Users, Verdict};
+use definition::definitions;
+pub use target::{assert_target, snapshot, Migration, Snapshot, Users};
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -228,8 +228,11 @@ pub struct Judgement {
     pub serialized: usize,
 }
 
-/// Checks every cell of `checks` on `target` against `source` and `pairs`;
-/// panics with the first differences. Returns how many textual values PHP judged.
+/// Checks every cell of `checks` on `target` against `source` and `pairs`,
+/// and the definition of every table checked whole (no filter) against the
+/// source's; panics with the first differences. Returns how many textual
+/// values PHP judged. (For a judgement of the whole target, tables the run
+/// must not touch included, see [`assert_target`].)
 pub fn assert_migrated(
     source: &TestDb,
     target: &TestDb,
@@ -238,8 +241,20 @@ pub fn assert_migrated(
 ) -> usize {
     let mut problems = Vec::new();
     let mut pending = Vec::new();
+    let (source_defs, target_defs) = (definitions(source), definitions(target));
     for check in checks {
         compare_table(source, target, check, &mut problems, &mut pending);
+        if check.filter.is_some() {
+            continue;
+        }
+        match (source_defs.get(&check.table), target_defs.get(&check.table)) {
+            (Some(want), Some(got)) => problems.extend(
+                want.differences(got, true)
+                    .into_iter()
+                    .map(|d| format!("{}: definition differs from the source's: {d}", check.table)),
+            ),
+            _ => problems.push(format!("{}: missing on one side", check.table)),
+        }
     }
     let judged = pending.len();
     problems.extend(judge(pairs, &pending).problems);
@@ -418,15 +433,18 @@ pub fn judge(pairs: &[(String, String)], pending: &[Pending]) -> Judgement {
             String::from_utf8_lossy(&out.stderr)
         )
     };
-    let odd = text.lines().filter_map(|l| l.strip_prefix("ODD ")).map(|i| {
-        let p = &pending[i.parse::<usize>().expect("index")];
-        format!(
-            "{}: the source is not what PHP's serialize() writes for its own value, so it \
+    let odd = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("ODD "))
+        .map(|i| {
+            let p = &pending[i.parse::<usize>().expect("index")];
+            format!(
+                "{}: the source is not what PHP's serialize() writes for its own value, so it \
              cannot be judged byte for byte:\n    source:   {:.300}",
-            p.place,
-            String::from_utf8_lossy(&p.source)
-        )
-    });
+                p.place,
+                String::from_utf8_lossy(&p.source)
+            )
+        });
     let problems = text
         .lines()
         .filter_map(|l| l.strip_prefix("BAD "))

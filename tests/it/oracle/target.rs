@@ -299,7 +299,9 @@ fn target_logins(before: &Snapshot) -> BTreeMap<u64, String> {
 }
 
 fn number(cell: &Option<Vec<u8>>) -> u64 {
-    text(cell).parse().unwrap_or_else(|_| panic!("not a number: {cell:?}"))
+    text(cell)
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {cell:?}"))
 }
 
 fn text(cell: &Option<Vec<u8>>) -> String {
@@ -317,7 +319,8 @@ impl Judging<'_> {
         for (t, sum) in &sums {
             let def = &defs[t];
             if t.starts_with("_wfs_") || t.starts_with("_wft_") {
-                self.problems.push(format!("{t}: staging or trash table left behind"));
+                self.problems
+                    .push(format!("{t}: staging or trash table left behind"));
             } else if t.starts_with("_wfb_") {
                 self.backup(t, *sum, def);
             } else if migrated.contains(t) {
@@ -365,9 +368,9 @@ impl Judging<'_> {
     /// A table the migration must not have touched.
     fn untouched(&mut self, t: &str, sum: (u64, u64), def: &Definition) {
         match self.before.tables.get(t) {
-            None => self
-                .problems
-                .push(format!("{t}: created, though the migration has no such table")),
+            None => self.problems.push(format!(
+                "{t}: created, though the migration has no such table"
+            )),
             Some(was) => {
                 if was.sum != sum {
                     self.problems.push(format!(
@@ -425,10 +428,18 @@ impl Judging<'_> {
             table: table.into(),
             filter: Some(format!("blog_id IN ({ids})")),
             order: content.map(|(order, _)| order.to_string()),
-            skip: content.map(|(_, skip)| vec![skip.to_string()]).unwrap_or_default(),
+            skip: content
+                .map(|(_, skip)| vec![skip.to_string()])
+                .unwrap_or_default(),
         };
         let mut pending = Vec::new();
-        super::compare_table(self.m.source, self.target, &check, &mut self.problems, &mut pending);
+        super::compare_table(
+            self.m.source,
+            self.target,
+            &check,
+            &mut self.problems,
+            &mut pending,
+        );
         self.pending.extend(pending);
         self.kept_rows(table, |layout, row| {
             !going_in.contains(&number(&row[layout.at("blog_id")]))
@@ -441,7 +452,11 @@ impl Judging<'_> {
         let Some((layout, before)) = self.before.rows.get(table) else {
             return;
         };
-        let key = MERGED.iter().find(|(t, _)| *t == table).map(|(_, k)| *k).unwrap_or("1");
+        let key = MERGED
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, k)| *k)
+            .unwrap_or("1");
         let now = users::rows(self.target, table, &q(key));
         let was: Vec<&RawRow> = before.iter().filter(|r| keep(layout, r)).collect();
         let is: Vec<&RawRow> = now.iter().filter(|r| keep(layout, r)).collect();
@@ -464,7 +479,11 @@ impl Judging<'_> {
             .map(u64::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        let brought = if brought.is_empty() { "NULL".into() } else { brought };
+        let brought = if brought.is_empty() {
+            "NULL".into()
+        } else {
+            brought
+        };
         let check = Check {
             table: "wp_users".into(),
             filter: Some(format!("ID IN ({brought})")),
@@ -472,14 +491,25 @@ impl Judging<'_> {
             skip: Vec::new(),
         };
         let mut pending = Vec::new();
-        super::compare_table(self.m.source, self.target, &check, &mut self.problems, &mut pending);
+        super::compare_table(
+            self.m.source,
+            self.target,
+            &check,
+            &mut self.problems,
+            &mut pending,
+        );
         self.kept_rows("wp_users", |layout, row| {
             !plan.brought.contains(&number(&row[layout.at("ID")]))
         });
 
         let layout = Layout::of(self.m.source, "wp_usermeta");
-        let (user, key, id) = (layout.at("user_id"), layout.at("meta_key"), layout.at("umeta_id"));
-        let is_owned = |row: &RawRow| users::owned(plan, going_in, number(&row[user]), row[key].as_deref());
+        let (user, key, id) = (
+            layout.at("user_id"),
+            layout.at("meta_key"),
+            layout.at("umeta_id"),
+        );
+        let is_owned =
+            |row: &RawRow| users::owned(plan, going_in, number(&row[user]), row[key].as_deref());
         // Owned rows: the source's, paired by user, key and source order;
         // the target numbers them itself.
         let by_content = |db: &TestDb| -> Vec<RawRow> {
@@ -507,7 +537,12 @@ impl Judging<'_> {
         );
         self.pending.extend(pending);
         self.kept_rows("wp_usermeta", |l, row| {
-            !users::owned(plan, going_in, number(&row[l.at("user_id")]), row[l.at("meta_key")].as_deref())
+            !users::owned(
+                plan,
+                going_in,
+                number(&row[l.at("user_id")]),
+                row[l.at("meta_key")].as_deref(),
+            )
         });
     }
 
@@ -515,7 +550,11 @@ impl Judging<'_> {
     fn literal(&mut self, table: &str, key: &str, rows: &[Vec<Option<String>>]) {
         let want: Vec<RawRow> = rows
             .iter()
-            .map(|r| r.iter().map(|c| c.as_ref().map(|s| s.as_bytes().to_vec())).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|c| c.as_ref().map(|s| s.as_bytes().to_vec()))
+                    .collect()
+            })
             .collect();
         let is = users::rows(self.target, table, &q(key));
         if is != want {
@@ -523,7 +562,11 @@ impl Judging<'_> {
                 rows.iter()
                     .map(|r| {
                         r.iter()
-                            .map(|c| c.as_deref().map_or("NULL".into(), |b| format!("{:?}", String::from_utf8_lossy(b))))
+                            .map(|c| {
+                                c.as_deref().map_or("NULL".into(), |b| {
+                                    format!("{:?}", String::from_utf8_lossy(b))
+                                })
+                            })
                             .collect::<Vec<_>>()
                             .join(", ")
                     })

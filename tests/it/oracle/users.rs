@@ -51,7 +51,8 @@ pub fn plan(
         .query::<(u64, String)>("SELECT ID, user_login FROM wp_users")
         .into_iter()
         .collect();
-    let meta: Vec<(u64, Option<Vec<u8>>)> = source.query("SELECT user_id, meta_key FROM wp_usermeta");
+    let meta: Vec<(u64, Option<Vec<u8>>)> =
+        source.query("SELECT user_id, meta_key FROM wp_usermeta");
     let tables: BTreeSet<String> = source.tables().into_iter().collect();
     let mut needs: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
     for &site in selected {
