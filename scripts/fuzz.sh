@@ -11,7 +11,9 @@
 # (fuzz/corpus/replace, not committed). A crash leaves its input in
 # fuzz/artifacts/replace/ and fails this script; replay it with
 #   target/fuzz/x86_64-unknown-linux-gnu/release/replace fuzz/artifacts/replace/<file>
-# Needs a C++ compiler (libFuzzer is C++). CI does not run this (it builds
+# The first build takes a while (the whole dependency tree, instrumented, in
+# release; about 10 minutes on 2 cores). Needs a C++ compiler (libFuzzer is
+# C++). CI does not run this (it builds
 # and exercises the target's check in the test suite instead: docs/testing.md).
 set -euo pipefail
 

@@ -264,7 +264,9 @@ for i in "${chosen[@]}"; do
         missed=$((missed + 1))
     elif grep -q '^test .* \.\.\. FAILED$' "$LOG"; then
         by=$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$LOG" | tr '\n' ' ')
-        results+=("$(printf '%-36s caught by %s' "$name" "$by")")
+        # The first line the failing test said, and the first problem it named.
+        why=$(grep -A2 -m1 'panicked at' "$LOG" | tail -n 2 | cut -c1-150 | paste -sd '|' -)
+        results+=("$(printf '%-36s caught by %s\n%-36s   %s' "$name" "$by" "" "$why")")
     else
         restore
         cat "$LOG" >&2

@@ -108,44 +108,6 @@ pub fn full_migration(source: &TestDb) -> Vec<Check> {
         .collect()
 }
 
-/// The checks for a migration of `sites` only: their tables, and their rows
-/// of `blogs` and `blogmeta` (blogmeta paired by content: the target numbers
-/// `meta_id` itself).
-pub fn partial_migration(source: &TestDb, sites: &[u64]) -> Vec<Check> {
-    let ids = sites
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut checks: Vec<Check> = source
-        .tables()
-        .into_iter()
-        .filter(|t| {
-            sites.iter().any(|s| {
-                if *s == 1 {
-                    false
-                } else {
-                    t.starts_with(&format!("wp_{s}_"))
-                }
-            })
-        })
-        .map(|t| Check::table(&t))
-        .collect();
-    checks.push(Check {
-        table: "wp_blogs".into(),
-        filter: Some(format!("blog_id IN ({ids})")),
-        order: None,
-        skip: Vec::new(),
-    });
-    checks.push(Check {
-        table: "wp_blogmeta".into(),
-        filter: Some(format!("blog_id IN ({ids})")),
-        order: Some("blog_id, meta_key, meta_value".into()),
-        skip: vec!["meta_id".into()],
-    });
-    checks
-}
-
 struct Columns {
     names: Vec<String>,
     textual: Vec<bool>,

@@ -378,7 +378,7 @@ impl Judging<'_> {
                         was.sum
                     ));
                 }
-                self.definition(t, &was.definition.clone(), def, true, "its own from before");
+                self.definition(t, &was.definition, def, true, "its own from before");
             }
         }
     }
@@ -404,7 +404,7 @@ impl Judging<'_> {
                         was.sum
                     ));
                 }
-                self.definition(t, &was.definition.clone(), def, false, &format!("{live}'s"));
+                self.definition(t, &was.definition, def, false, &format!("{live}'s"));
             }
         }
     }
