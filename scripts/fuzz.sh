@@ -11,10 +11,10 @@
 # (fuzz/corpus/replace, not committed). A crash leaves its input in
 # fuzz/artifacts/replace/ and fails this script; replay it with
 #   target/fuzz/x86_64-unknown-linux-gnu/release/replace fuzz/artifacts/replace/<file>
-# The first build takes a while (the whole dependency tree, instrumented, in
-# release; about 10 minutes on 2 cores). Needs a C++ compiler (libFuzzer is
-# C++). CI does not run this (it builds
-# and exercises the target's check in the test suite instead: docs/testing.md).
+# The first build is long: the whole dependency tree, instrumented, in
+# release (29 minutes on a busy 2-core machine); later ones are quick.
+# Needs a C++ compiler (libFuzzer is C++). CI does not run this: it builds
+# and exercises the target's check in the test suite (docs/testing.md).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
