@@ -195,7 +195,9 @@ restore() {
     local f
     for f in "$WORK"/originals/*; do
         [ -e "$f" ] || continue
-        cp -p "$f" "$REPO/$(basename "$f" | tr '%' '/')"
+        # A plain copy, so the file is newer than the mutant's build and
+        # cargo rebuilds it (`cp -p` would keep the old time and the mutant).
+        cp "$f" "$REPO/$(basename "$f" | tr '%' '/')"
         rm -f "$f"
     done
 }
@@ -224,7 +226,7 @@ $anchor" ;;
         *"$anchor"*) die "anchor found more than once in $file:
 $anchor" ;;
     esac
-    cp -p "$file" "$WORK/originals/$(echo "$file" | tr '/' '%')"
+    cp "$file" "$WORK/originals/$(echo "$file" | tr '/' '%')"
     printf '%s' "${content%%"$anchor"*}$replacement$rest" >"$file"
 }
 
