@@ -215,6 +215,20 @@ mod tests {
         assert_eq!(rep.effective_pairs().len(), 2);
     }
 
+    /// A FROM without `/` reads the same in JSON as in plain text, so there is
+    /// no escaped form to add: its TO is written as given everywhere (an
+    /// unescaped `/` is valid JSON), never `\/` in plain text.
+    #[test]
+    fn a_slash_only_in_to_adds_no_escaped_pair() {
+        let rep = r(&[("a.x.edu", "x.edu/a")]);
+        assert_eq!(rep.effective_pairs().len(), 1);
+        assert_eq!(plain(&rep, "see a.x.edu/p"), "see x.edu/a/p");
+        assert_eq!(
+            plain(&rep, r#"{"u":"https:\/\/a.x.edu\/p"}"#),
+            r#"{"u":"https:\/\/x.edu/a\/p"}"#
+        );
+    }
+
     #[test]
     fn later_duplicate_from_wins() {
         let rep = r(&[("a", "b"), ("a", "c")]);

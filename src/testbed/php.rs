@@ -26,6 +26,21 @@ pub enum Php {
         /// Raw property names and values.
         props: Vec<(String, Php)>,
     },
+    /// `C:LEN:"Class":N:{payload}`: an object of a class that writes its own
+    /// payload (PHP's `Serializable`), here the serialized form of a value.
+    Custom {
+        /// Class name.
+        class: String,
+        /// The value the payload is the serialized form of.
+        payload: Box<Php>,
+    },
+    /// `E:LEN:"Enum:Case";`: an enum case (PHP 8.1).
+    Enum {
+        /// Enum name.
+        class: String,
+        /// Case name.
+        case: String,
+    },
 }
 
 impl Php {
@@ -84,6 +99,19 @@ impl Php {
                 }
                 out.push('}');
             }
+            Php::Custom { class, payload } => {
+                let body = payload.serialize();
+                let _ = write!(
+                    out,
+                    "C:{}:\"{class}\":{}:{{{body}}}",
+                    class.len(),
+                    body.len()
+                );
+            }
+            Php::Enum { class, case } => {
+                let name = format!("{class}:{case}");
+                let _ = write!(out, "E:{}:\"{name}\";", name.len());
+            }
             Php::Object { class, props } => {
                 let _ = write!(out, "O:{}:\"{class}\":{}:{{", class.len(), props.len());
                 for (k, v) in props {
@@ -117,6 +145,20 @@ mod tests {
             Php::list([Php::Int(1), Php::Null]).serialize(),
             "a:2:{i:0;i:1;i:1;N;}"
         );
+    }
+
+    #[test]
+    fn custom_payloads_and_enum_cases() {
+        let c = Php::Custom {
+            class: "K".into(),
+            payload: Box::new(Php::list([Php::s("é")])),
+        };
+        assert_eq!(c.serialize(), "C:1:\"K\":19:{a:1:{i:0;s:2:\"é\";}}");
+        let e = Php::Enum {
+            class: "S".into(),
+            case: "Live".into(),
+        };
+        assert_eq!(e.serialize(), "E:6:\"S:Live\";");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod config;
 mod config_init;
 mod crash;
 mod faults;
+mod fuzz_replace;
 mod managed;
 mod media;
 mod migrate;

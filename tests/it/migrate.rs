@@ -79,28 +79,39 @@ fn a_30_site_network_migrates_value_for_value() {
         },
     );
     let (_dir, config, logs) = prod_uat_config(&src, &dst);
+    let before = oracle::snapshot(&dst);
 
-    let extra = ("www.wfu.edu/admissions", "uat.wfu.edu/apply");
-    let r = run(wfuwp(&config, &logs).args([
-        "env-migrate",
-        "prod",
-        "uat",
-        "--force",
-        "--replace",
-        &format!("{}={}", extra.0, extra.1),
-    ]));
+    // A FROM with a `/` (also applied JSON-escaped), and a FROM without one
+    // whose TO has one (applied as written, in JSON too: docs/replace.md).
+    let extra = [
+        ("www.wfu.edu/admissions", "uat.wfu.edu/apply"),
+        ("Deacons", "Demon/Deacons"),
+    ];
+    let mut args = vec!["env-migrate", "prod", "uat", "--force"];
+    let replace: Vec<String> = extra.iter().map(|(f, t)| format!("{f}={t}")).collect();
+    for r in &replace {
+        args.extend(["--replace", r.as_str()]);
+    }
+    let r = run(wfuwp(&config, &logs).args(&args));
     assert_eq!(r.code, 0, "{r:?}");
 
     // The expectation comes from PHP (unserialize/serialize + strtr over
-    // hand-written pairs), never from the engine: see tests/oracle.
-    let checks = oracle::full_migration(&src);
+    // hand-written pairs), never from the engine: see tests/it/oracle.
     assert!(
-        checks.len() > 300,
-        "expected a realistic network, got {} tables",
-        checks.len()
+        oracle::full_migration(&src).len() > 300,
+        "expected a realistic network"
     );
-    let judged = oracle::assert_migrated(&src, &dst, &oracle::prod_to_uat(&[extra]), &checks);
-    assert!(judged > 5_000, "only {judged} textual values were judged");
+    let verdict = oracle::assert_target(
+        &oracle::Migration::full(&src).pairs(oracle::prod_to_uat(&extra)),
+        &before,
+        &dst,
+    );
+    assert!(
+        verdict.judged > 5_000,
+        "only {} textual values were judged",
+        verdict.judged
+    );
+    assert!(verdict.serialized > 500, "{verdict:?}");
     let (inv, _) = dump(&src);
     let (_, target_rows) = dump(&dst);
     assert!(
@@ -185,6 +196,7 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         },
     );
     let before = table_checksums(&dst);
+    let snapshot = oracle::snapshot(&dst);
     let row = |db: &TestDb, id: u64| {
         db.query::<(u64, String, String)>(&format!(
             "SELECT blog_id, domain, registered FROM wp_blogs WHERE blog_id = {id}"
@@ -202,6 +214,12 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         "2,3",
     ]));
     assert_eq!(r.code, 0, "{r:?}");
+    // The whole target: sites 2 and 3 and their users as PHP says, every
+    // other table and row exactly as it was.
+    let verdict =
+        oracle::assert_target(&oracle::Migration::of_sites(&src, &[2, 3]), &snapshot, &dst);
+    assert!(verdict.failed_sites.is_empty(), "{verdict:?}");
+    assert!(!verdict.brought_users.is_empty(), "{verdict:?}");
 
     let after = table_checksums(&dst);
     for (table, sum) in &before {
@@ -247,6 +265,79 @@ fn a_partial_migration_touches_only_the_selected_sites() {
         before,
         "rollback of a partial migration restores everything"
     );
+}
+
+/// A source and a target built independently of it (its own seed, ids,
+/// users and a site only it has), and the config between them.
+fn into_an_independent_target(
+    label: &str,
+) -> (
+    TestDb,
+    TestDb,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let (src, dst) = (
+        TestDb::new(&format!("{label}_src")),
+        TestDb::new(&format!("{label}_dst")),
+    );
+    seed_network(
+        &src,
+        &NetworkOptions {
+            sites: 6,
+            posts_per_site: 2,
+            seed: 5,
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    seed_network(&dst, &uat_network(55, 1));
+    make_independent(&dst);
+    let (dir, config, logs) = prod_uat_config(&src, &dst);
+    (src, dst, dir, config, logs)
+}
+
+/// Without `--include-users` a full migration leaves `users`, `usermeta`,
+/// the other network tables it does not copy and the target's own site
+/// byte-identical, and every migrated table is defined as in the source.
+#[test]
+fn a_full_migration_changes_nothing_it_does_not_migrate() {
+    let (src, dst, _dir, config, logs) = into_an_independent_target("full_keep");
+    let before = oracle::snapshot(&dst);
+    let r = run(wfuwp(&config, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    oracle::assert_target(&oracle::Migration::full(&src), &before, &dst);
+}
+
+/// `--include-users` copies `users` and `usermeta` whole, through the
+/// replacement, like the other network tables.
+#[test]
+fn include_users_copies_the_users_tables_whole() {
+    let (src, dst, _dir, config, logs) = into_an_independent_target("full_users");
+    let before = oracle::snapshot(&dst);
+    let r = run(wfuwp(&config, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--include-users",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    oracle::assert_target(
+        &oracle::Migration::full(&src).users(oracle::Users::Copied),
+        &before,
+        &dst,
+    );
+    assert_ne!(
+        table_checksums(&dst)["wp_users"],
+        before_sum(&before, "wp_users"),
+        "the users must have changed for this test to mean anything"
+    );
+}
+
+fn before_sum(s: &oracle::Snapshot, table: &str) -> (u64, u64) {
+    s.tables[table].sum
 }
 
 #[test]

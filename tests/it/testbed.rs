@@ -177,20 +177,16 @@ fn serialized_values_parse_with_byte_lengths() {
 }
 
 #[test]
-fn php_itself_unserializes_the_values_when_available() {
-    if std::process::Command::new("php")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("php not installed; skipping the cross-check with PHP's unserialize()");
-        return;
-    }
+fn php_itself_unserializes_the_values() {
+    assert!(
+        std::process::Command::new("php").arg("-v").output().is_ok(),
+        "this cross-check needs PHP (`php` on PATH; CI installs php-cli)"
+    );
     let db = TestDb::new("php");
     seed_network(&db, &small_network());
     let values: Vec<Vec<u8>> = db.query(&format!(
         "SELECT option_value FROM wp_3_options WHERE (option_value LIKE 'a:%' OR option_value LIKE 'O:%' \
-         OR option_value LIKE 's:%') AND option_name NOT IN ('{}') \
+         OR option_value LIKE 's:%' OR option_value LIKE 'C:%') AND option_name NOT IN ('{}') \
          UNION ALL SELECT meta_value FROM wp_3_postmeta WHERE meta_value LIKE 'a:%' OR meta_value LIKE 'O:%' OR meta_value LIKE 's:%'",
         MALFORMED_OPTIONS.join("','")
     ));
@@ -199,7 +195,13 @@ fn php_itself_unserializes_the_values_when_available() {
     for (i, v) in values.iter().enumerate() {
         std::fs::write(dir.path().join(format!("{i}.ser")), v).unwrap();
     }
-    let script = "$bad = 0; foreach (glob($argv[1] . '/*.ser') as $f) { $s = file_get_contents($f); \
+    // The classes the generator stores values of: one writing its own
+    // payload (`C:`), an enum (`E:`).
+    let script = "class WFU_Legacy_Cache implements Serializable { public $d; \
+                  function serialize() { return serialize($this->d); } \
+                  function unserialize($s) { $this->d = unserialize($s); } } \
+                  enum WFU_Status { case Live; case Draft; case Archived; } \
+                  $bad = 0; foreach (glob($argv[1] . '/*.ser') as $f) { $s = file_get_contents($f); \
                   if (@unserialize($s) === false && $s !== serialize(false)) { $bad++; echo basename($f), \"\\n\"; } } \
                   exit($bad ? 1 : 0);";
     let out = std::process::Command::new("php")
@@ -255,6 +257,31 @@ fn tricky_values_are_present() {
         db.count_where("wp_options", "LENGTH(option_value) > 1000000") >= 1,
         "a >1 MB option"
     );
+    // A large value on a site whose domain changes length under prod → uat.
+    assert!(
+        db.count_where("wp_2_options", "LENGTH(option_value) > 1000000") >= 1,
+        "a >1 MB option on site 2"
+    );
+    // A class's own payload (C:), enum cases (E:), three levels of nesting,
+    // and a value followed by junk.
+    for (option, like) in [
+        ("wfu_legacy_cache", "C:16:\"WFU_Legacy_Cache\":%:{a:3:{%}}"),
+        ("wfu_status_map", "%E:15:\"WFU_Status:Live\";%"),
+        (
+            "wfu_nested_widgets",
+            "%s:6:\"widget\";s:%:\"a:2:{%s:5:\"inner\";s:%:\"O:8:\"stdClass\"%",
+        ),
+        (MALFORMED_OPTIONS[1], "a:1:{%}{\"from\":%}"),
+    ] {
+        assert_eq!(
+            db.count_where(
+                "wp_3_options",
+                &format!("option_name = '{option}' AND option_value LIKE '{like}'")
+            ),
+            1,
+            "{option} LIKE {like}"
+        );
+    }
     assert!(
         db.count_where("wp_posts", "LENGTH(post_content) > 1000000") >= 1,
         "a >1 MB post"
@@ -372,7 +399,10 @@ fn value_column(table: &str) -> Option<&'static str> {
 fn looks_serialized(v: &[u8]) -> bool {
     v == b"N;"
         || (v.len() > 3
-            && matches!(&v[..2], b"a:" | b"O:" | b"s:" | b"i:" | b"b:" | b"d:")
+            && matches!(
+                &v[..2],
+                b"a:" | b"O:" | b"s:" | b"i:" | b"b:" | b"d:" | b"C:" | b"E:"
+            )
             && (v.ends_with(b";") || v.ends_with(b"}")))
 }
 
@@ -440,6 +470,27 @@ mod php {
                     let n = self.number(b':')?;
                     self.expect(b"{")?;
                     self.entries(n)
+                }
+                // An enum case names code: not a string value.
+                b'E' => {
+                    self.i += 2;
+                    self.string()?;
+                    self.expect(b";")
+                }
+                // A class's own payload, here one serialized value.
+                b'C' => {
+                    self.i += 2;
+                    self.string()?;
+                    self.expect(b":")?;
+                    let n = self.number(b':')?;
+                    self.expect(b"{")?;
+                    let payload = self
+                        .b
+                        .get(self.i..self.i + n)
+                        .ok_or(format!("payload of {n} bytes runs past the end"))?;
+                    self.strings.extend(parse_all(payload)?);
+                    self.i += n;
+                    self.expect(b"}")
                 }
                 other => Err(format!("unknown tag '{}' at {}", other as char, self.i)),
             }

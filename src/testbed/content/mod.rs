@@ -7,9 +7,11 @@ use fastrand::Rng;
 use super::insert::TableData;
 use super::{NetworkOptions, SiteSpec};
 
-/// Option names whose values are deliberately not valid serialized PHP (a real
-/// network has a few); checks that every serialized value parses skip them.
-pub const MALFORMED_OPTIONS: &[&str] = &["wfu_malformed_serialized"];
+/// Option names whose values are deliberately not exactly one valid
+/// serialized PHP value (a real network has a few): the first does not
+/// parse at all (main site only), the second is a valid value followed by
+/// junk (every site). Checks that every serialized value parses skip them.
+pub const MALFORMED_OPTIONS: &[&str] = &["wfu_malformed_serialized", "wfu_trailing_junk"];
 
 /// Size of each large value (when large values are on): just over 1 MiB.
 const LARGE: usize = (1 << 20) + 4096;
@@ -131,9 +133,12 @@ impl<'a> SiteGen<'a> {
         )
     }
 
-    /// Whether this site carries one of the few large values.
+    /// Whether this site carries one of the few large values: the main site,
+    /// the first site after it (whose domain, unlike the main site's,
+    /// changes length under the usual pairs, and so the values' lengths),
+    /// and every 40th blog id.
     fn has_large(&self) -> bool {
-        self.opts.large_values && (self.site.blog_id == 1 || self.site.blog_id.is_multiple_of(40))
+        self.opts.large_values && (self.site.blog_id <= 2 || self.site.blog_id.is_multiple_of(40))
     }
 
     /// All tables of the site, with rows.

@@ -68,6 +68,10 @@ impl SiteGen<'_> {
                 "wfu_footer_html".into(),
                 format!("<p>© Wake Forest — <a href=\"{home}/contact/\">Contact</a></p>"),
             ),
+            ("wfu_legacy_cache".into(), self.legacy_cache()),
+            ("wfu_status_map".into(), self.status_map()),
+            ("wfu_nested_widgets".into(), self.nested_widgets()),
+            (MALFORMED_OPTIONS[1].into(), self.trailing_junk()),
         ];
         if id == 1 {
             v.push((
@@ -213,6 +217,62 @@ impl SiteGen<'_> {
         ])
         .serialize();
         Php::Str(inner).serialize()
+    }
+
+    /// An object of a class that writes its own payload (`C:`), as plugins
+    /// written for PHP < 7.4 stored them: the payload's strings are data.
+    pub(super) fn legacy_cache(&self) -> String {
+        Php::Custom {
+            class: "WFU_Legacy_Cache".into(),
+            payload: Box::new(Php::map([
+                ("url", Php::s(format!("{}/legacy-cache/", self.home()))),
+                (
+                    "assets",
+                    Php::list([Php::s(self.cdn_url("c.js")), Php::s(self.s3_url("c.css"))]),
+                ),
+                ("note", Php::s("Café — 中文")),
+            ])),
+        }
+        .serialize()
+    }
+
+    /// Enum cases (`E:`) next to strings: a case names code, never data.
+    pub(super) fn status_map(&self) -> String {
+        let case = |case: &str| Php::Enum {
+            class: "WFU_Status".into(),
+            case: case.into(),
+        };
+        Php::map([
+            ("status", case("Live")),
+            ("url", Php::s(format!("{}/status/", self.home()))),
+            ("history", Php::list([case("Draft"), case("Archived")])),
+        ])
+        .serialize()
+    }
+
+    /// Serialized data in a string of an array in a string: three levels.
+    pub(super) fn nested_widgets(&self) -> String {
+        let innermost = Php::Object {
+            class: "stdClass".into(),
+            props: vec![("link".into(), Php::s(self.cdn_url("w.svg")))],
+        }
+        .serialize();
+        let inner = Php::map([
+            ("url", Php::s(format!("{}/nested/", self.home()))),
+            ("inner", Php::Str(innermost)),
+        ])
+        .serialize();
+        Php::map([("widget", Php::Str(inner)), ("count", Php::Int(1))]).serialize()
+    }
+
+    /// A valid value followed by bytes that are not part of it (PHP's
+    /// `unserialize` ignores them; a value cut and pasted together looks so).
+    pub(super) fn trailing_junk(&self) -> String {
+        let value = Php::map([("url", Php::s(format!("{}/cached/", self.home())))]).serialize();
+        format!(
+            "{value}{{\"from\":\"https:\\/\\/{}\\/\"}}",
+            self.site.domain
+        )
     }
 
     pub(super) fn json_config(&mut self) -> String {
