@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against a private MariaDB sandbox:
 #   scripts/test.sh                      # fmt --check, clippy -D warnings, a check of
-#                                        # fuzz/, cargo test --all-targets
+#                                        # the fuzz crate, cargo test --all-targets
 #   scripts/test.sh --test it config::   # cargo test with these arguments instead
 #
 # Starts a throw-away server (scripts/mariadb-sandbox.sh) in a temporary
@@ -33,18 +33,18 @@ cd "$REPO"
 status=0
 if [ "$#" -eq 0 ]; then
     # The whole suite also holds the code to its gates: formatting and lints.
-    cargo fmt --check || { echo "test.sh: cargo fmt --check failed; run cargo fmt" >&2; exit 1; }
-    cargo clippy --all-targets --all-features -- -D warnings || { echo "test.sh: clippy found problems" >&2; exit 1; }
+    cargo fmt --all --check || { echo "test.sh: cargo fmt --check failed; run cargo fmt --all" >&2; exit 1; }
+    cargo clippy --workspace --all-targets --all-features -- -D warnings || { echo "test.sh: clippy found problems" >&2; exit 1; }
     # The fuzz crate (a workspace of its own) must keep compiling on stable;
     # its check function also runs in the suite (tests/it/fuzz_replace.rs).
     # Same target dir and features as the test build: mostly reused.
-    cargo check --manifest-path fuzz/Cargo.toml --target-dir "$REPO/target" \
-        || { echo "test.sh: the fuzz target does not build (fuzz/)" >&2; exit 1; }
+    cargo check --manifest-path crates/wfuwp-replace/fuzz/Cargo.toml --target-dir "$REPO/target" \
+        || { echo "test.sh: the fuzz target does not build (crates/wfuwp-replace/fuzz/)" >&2; exit 1; }
 fi
 if [ "$#" -gt 0 ]; then
     cargo test "$@" || status=$?
 else
-    cargo test --all-targets || status=$?
+    cargo test --workspace --all-targets || status=$?
 fi
 if [ "$status" -eq 0 ]; then
     echo "test.sh: all tests passed"

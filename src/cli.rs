@@ -192,7 +192,7 @@ pub struct EnvMigrateArgs {
 
     /// Extra replacement pair FROM=TO (repeatable)
     #[arg(long = "replace", value_name = "FROM=TO", value_parser = parse_replace_pair)]
-    pub replace: Vec<crate::replace::Pair>,
+    pub replace: Vec<wfuwp_replace::Pair>,
 
     /// Sites migrated at once, 1 to 64 [default: 4]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_CONCURRENCY as i64))]
@@ -393,7 +393,7 @@ impl EnvMigrateArgs {
     }
 }
 
-fn parse_replace_pair(s: &str) -> Result<crate::replace::Pair, String> {
+fn parse_replace_pair(s: &str) -> Result<wfuwp_replace::Pair, String> {
     let (from, to) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not FROM=TO"))?;
@@ -409,7 +409,7 @@ fn parse_replace_pair(s: &str) -> Result<crate::replace::Pair, String> {
             "'{s}' has an empty TO; give the replacement text after '=' (deleting text is not supported)"
         ));
     }
-    Ok(crate::replace::Pair::new(from, to))
+    Ok(wfuwp_replace::Pair::new(from, to))
 }
 
 fn parse_load_limits(s: &str) -> Result<LoadLimits, String> {

@@ -86,7 +86,7 @@ pub fn classify(err: &anyhow::Error) -> Code {
             migrate::ledger::LedgerError,
             migrate::rollback::RollbackIncomplete,
             crate::media::MediaError,
-            crate::replace::ReplaceError,
+            wfuwp_replace::ReplaceError,
         );
     }
     Code::Fatal
@@ -149,7 +149,7 @@ impl Coded for crate::media::MediaError {
     }
 }
 
-impl Coded for crate::replace::ReplaceError {
+impl Coded for wfuwp_replace::ReplaceError {
     fn exit_code(&self) -> Code {
         match self {
             Self::EmptyFrom { .. } => Code::Usage,

@@ -6,7 +6,8 @@
 //! * [`state`] — the durable migration state, locks and resume selection.
 //! * [`migrate`] — the phase machine and the per-site worker.
 //! * [`db`] — connections, discovery, table copy.
-//! * [`replace`] — the one-pass, serialization-safe search-replace engine.
+//! * `wfuwp_replace` (crates/wfuwp-replace) — the one-pass, serialization-safe
+//!   search-replace engine.
 //! * [`ui`] — progress, prompts and tables.
 //! * `testbed` — a generator of realistic multisite networks for tests, demo and
 //!   benchmarks (only with the `testbed` feature).
@@ -24,7 +25,6 @@ pub mod exit;
 pub mod interrupt;
 pub mod media;
 pub mod migrate;
-pub mod replace;
 pub mod sites;
 pub mod state;
 #[cfg(feature = "testbed")]

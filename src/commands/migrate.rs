@@ -20,10 +20,10 @@ use crate::migrate::phases::{self, RunEnd, RunPlan};
 use crate::migrate::preflight::{self, Checked};
 use crate::migrate::throttle::{LoadLimits, LoadSpec, Sampler};
 use crate::migrate::{ledger, names, plan, rollback, rollback_order, selection};
-use crate::replace::Pair;
-use crate::replace::Replacer;
 use crate::state::{self, MigrationOptions, NewMigration, ResumeRequest, Session};
 use crate::ui::{output, progress::Progress, prompt};
+use wfuwp_replace::Pair;
+use wfuwp_replace::Replacer;
 
 pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
 const DEFAULT_TIMEOUT_MINUTES: f64 = 20.0;

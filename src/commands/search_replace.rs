@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result};
 
 use crate::cli::SearchReplaceArgs;
 use crate::exit::{Code, CodedError};
-use crate::replace::{self, Pair, Replacer};
+use wfuwp_replace::{self as replace, Pair, Replacer};
 
 /// Buffer size for stdin and stdout: large enough that the engine, not
 /// system calls, sets the pace.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Config, ConfigError};
-use crate::replace::Pair;
+use wfuwp_replace::Pair;
 
 /// `source.replace[k] → target.replace[k]` for every key of the source, then the
 /// extra `--replace` pairs. Identity pairs are dropped. Refused as configuration

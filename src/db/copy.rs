@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use super::bulk::{row_key, BulkMode};
 use super::discovery::Column;
 use super::sql::{ident, ident_list, load_data_statement, push_load_data_field, RowFilter};
-use crate::replace::push_quoted_literal;
-use crate::replace::{Replacer, ValueStats};
+use wfuwp_replace::push_quoted_literal;
+use wfuwp_replace::{Replacer, ValueStats};
 
 /// Size of one chunk handed to the target (bytes).
 const CHUNK: usize = 1 << 20;

@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
+use wfuwp_replace::is_textual;
+
 use crate::sites::SiteId;
 
 /// Network-wide tables (without the prefix).
@@ -249,14 +251,6 @@ async fn columns(
     Ok((map, keyed))
 }
 
-/// CHAR, VARCHAR, TINYTEXT…LONGTEXT and JSON; not ENUM/SET, binary or numeric types.
-pub fn is_textual(data_type: &str) -> bool {
-    matches!(
-        data_type.to_ascii_lowercase().as_str(),
-        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "json"
-    )
-}
-
 async fn sites(conn: &mut Conn, blogs: &str) -> mysql_async::Result<Vec<Site>> {
     let q = format!(
         "SELECT blog_id, domain, path, (archived <> 0 OR spam <> 0 OR deleted <> 0) FROM {} ORDER BY blog_id",
@@ -310,16 +304,5 @@ mod tests {
         };
         assert_eq!(inv.site(43).map(|s| s.domain.as_str()), Some("s43.wfu.edu"));
         assert!(inv.site(1).is_some() && inv.site(3).is_none() && inv.site(44).is_none());
-    }
-
-    #[test]
-    fn textual_types() {
-        assert!(is_textual("varchar") && is_textual("LONGTEXT") && is_textual("json"));
-        assert!(
-            !is_textual("enum")
-                && !is_textual("set")
-                && !is_textual("blob")
-                && !is_textual("varbinary")
-        );
     }
 }

@@ -1,7 +1,7 @@
 //! SQL text: identifier quoting, LIKE patterns, row filters and the LOAD DATA field encoding.
 //!
 //! Values reach SQL text only through [`RowFilter`] (numbers, or literals
-//! escaped by [`crate::replace::push_quoted_literal`]), [`push_load_data_field`],
+//! escaped by [`wfuwp_replace::push_quoted_literal`]), [`push_load_data_field`],
 //! whose output is data for `LOAD DATA` (not SQL), or bound parameters.
 
 /// Quotes an identifier with backticks, doubling embedded backticks.
@@ -98,7 +98,7 @@ impl RowFilter {
                     match v {
                         FilterValue::Id(n) => list.extend_from_slice(n.to_string().as_bytes()),
                         FilterValue::Text(t) => {
-                            crate::replace::push_quoted_literal(&mut list, t.as_bytes())
+                            wfuwp_replace::push_quoted_literal(&mut list, t.as_bytes())
                         }
                     }
                 }

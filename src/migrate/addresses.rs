@@ -17,8 +17,8 @@ use mysql_async::Conn;
 use super::swap::existing_tables;
 use crate::db::discovery::Site;
 use crate::db::sql::ident;
-use crate::replace::Replacer;
 use crate::sites::SiteId;
+use wfuwp_replace::Replacer;
 
 /// A site's `domain` and `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]

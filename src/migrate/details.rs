@@ -8,8 +8,8 @@ use super::pool::PoolReport;
 use super::throttle::ThrottleSummary;
 use super::verify::Verification;
 use crate::db::bulk::BulkMode;
-use crate::replace::ValueStats;
 use crate::sites::SiteId;
+use wfuwp_replace::ValueStats;
 
 /// The engine's part of the summary.
 #[derive(Debug, Default, Clone, Serialize)]

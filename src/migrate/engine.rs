@@ -12,11 +12,11 @@ use crate::db::bulk::BulkMode;
 use crate::db::discovery::{Column, Inventory};
 use crate::db::server_lock::TargetLock;
 use crate::db::settings::RequiresPrimaryKey;
-use crate::replace::Replacer;
 use crate::sites::SiteId;
 use crate::state::model::{MigrationState, SiteBackup};
 use crate::state::Session;
 use crate::ui::progress::Progress;
+use wfuwp_replace::Replacer;
 
 /// One side of the migration.
 #[derive(Clone)]

@@ -11,9 +11,9 @@ use super::errors::SiteError;
 use super::retry::{AfterFailure, Retries};
 use super::site::{migrate_site, Connections, SiteResult};
 use crate::interrupt::Interrupt;
-use crate::replace::ValueStats;
 use crate::sites::SiteId;
 use crate::state::model::ErrorKind;
+use wfuwp_replace::ValueStats;
 
 /// What the sites phase did in this run.
 #[derive(Debug, Default, Clone)]

@@ -14,9 +14,9 @@ use super::swap::{self, existing_tables, names_to_probe, plan_swap_in};
 use super::timings::Work;
 use crate::db::copy::{copy_table, create_statements, execute_batched};
 use crate::db::roles;
-use crate::replace::ValueStats;
 use crate::sites::SiteId;
 use crate::state::model::{SiteBackup, SiteStats};
+use wfuwp_replace::ValueStats;
 
 /// What a finished site copy produced.
 #[derive(Debug, Clone, Copy, Default)]

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::model::Selection;
-use crate::replace::Pair;
 use crate::sites::{SiteId, SiteSelector};
+use wfuwp_replace::Pair;
 
 /// Format version of `migration-config.json`.
 pub const CONFIG_VERSION: u32 = 1;

@@ -862,7 +862,7 @@ fn no_file_under_logs_dir_contains_a_password() {
         .collect();
     let logs = tmp.path().join("logs");
     let options = state::MigrationOptions {
-        replacements: vec![wfuwp::replace::Pair::new("www.wfu.edu", "uat.wfu.edu")],
+        replacements: vec![wfuwp_replace::Pair::new("www.wfu.edu", "uat.wfu.edu")],
         concurrency: Some(4),
         timeout_minutes: Some(20.0),
         max_retries: Some(3),

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::db::discovery::is_textual;
+use crate::column::is_textual;
 
 use super::tokens::Tok;
 

@@ -10,7 +10,16 @@
 //! * [`stream_sql_dump`] applies the same engine to the string literals of a
 //!   mysqldump file in bounded memory (`wfuwp search-replace`), leaving the
 //!   values of binary and other non-text columns alone.
+//! * [`is_textual`] — which MySQL column types hold text the engine rewrites
+//!   (the table copy and the dump stream ask the same question).
+//!
+//! The crate knows nothing of databases, configuration or terminals: bytes in,
+//! bytes out, with counters.
 
+// Public API documented for the engine and the fuzz target alike.
+#![deny(missing_docs)]
+
+mod column;
 mod matcher;
 mod serialized;
 mod sql;
@@ -18,6 +27,7 @@ mod sql;
 use std::borrow::Cow;
 use std::ops::AddAssign;
 
+pub use column::is_textual;
 pub use matcher::{BytePair, Replacer};
 pub use serialized::looks_serialized;
 pub use sql::{

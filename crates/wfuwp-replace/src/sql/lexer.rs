@@ -7,10 +7,10 @@ use std::io::{self, Write};
 
 use aho_corasick::AhoCorasick;
 
-use super::super::{Replacer, ValueStats};
 use super::escape::{class, escape, escape_filter, find, find2, unescape, STANDARD_ESCAPES};
 use super::statement::Tracker;
 use super::tokens::is_ident_byte;
+use crate::{Replacer, ValueStats};
 
 /// How many code bytes before a literal are kept to recognise an introducer
 /// such as `_binary ` across a chunk boundary.

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use wfuwp::replace::{stream_sql_dump, Replacer};
+use wfuwp_replace::{stream_sql_dump, Replacer};
 
 /// Pair sets with the shapes that matter: chained, JSON-escaped, ones that
 /// touch serialized syntax, ones that grow or shrink lengths, identity.

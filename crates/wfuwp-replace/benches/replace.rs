@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::io;
 use std::time::Instant;
 
-use wfuwp::replace::{stream_sql_dump, Replacer, ValueStats};
+use wfuwp_replace::{stream_sql_dump, Replacer, ValueStats};
 
 /// Small deterministic generator (xorshift), so runs are comparable.
 struct Rng(u64);

@@ -3,7 +3,7 @@
 
 use aho_corasick::AhoCorasick;
 
-use super::super::Replacer;
+use crate::Replacer;
 
 /// Byte classes that end a fast scan.
 pub(super) const fn class(bytes: &[u8]) -> [bool; 256] {
