@@ -1,11 +1,11 @@
 //! Configuration (docs/cli.md): the TOML model, where it is found, and what it derives.
 //!
-//! * [`load`] — locating, reading and validating the file.
+//! * [`load`](mod@load) — locating, reading and validating the file.
 //! * [`pairs`] — replacement pairs for a SOURCE → TARGET migration.
 //! * [`fingerprint`] — a secret-free digest that detects config drift on resume.
 //! * [`paths`] — the logs directory and which setting chose it.
 //! * [`media`] — an environment's uploads bucket (`[environments.NAME.media]`).
-//! * [`draft`], [`render`], [`write`] — a new file from `wfuwp config init`:
+//! * [`draft`], [`render`], [`write`](mod@write) — a new file from `wfuwp config init`:
 //!   what it must contain, its commented text, and writing it privately.
 
 pub mod draft;

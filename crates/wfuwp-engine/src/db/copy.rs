@@ -102,7 +102,7 @@ pub async fn create_statement(
 }
 
 /// Statements sent in one round trip when DDL is batched.
-const DDL_BATCH: usize = 64;
+pub const DDL_BATCH: usize = 64;
 
 /// `SHOW CREATE TABLE` of every `(table, new_name)`, rewritten to create
 /// `new_name`: the same statements as [`create_statement`], fetched with one

@@ -1,12 +1,12 @@
 //! The engine's entry points, one per thing an operator asks for
 //! (docs/architecture.md, "The lifecycle"):
 //!
-//! * [`start`] — a new migration: plan → preflight → lock → session → phases
+//! * [`start`](fn@start) — a new migration: plan → preflight → lock → session → phases
 //!   → finish; [`dry_run`] stops after the plan and writes nothing.
-//! * [`resume`] — another run of a migration.
+//! * [`resume`](fn@resume) — another run of a migration.
 //! * [`prepare_rollback`] then [`PreparedRollback::run`] — the way back;
 //!   the caller may ask the operator in between.
-//! * [`abandon`] — a migration no longer offered for resume.
+//! * [`abandon`](fn@abandon) — a migration no longer offered for resume.
 //!
 //! Each call returns what it came to or an [`Error`] (converted once, here),
 //! tells what it does through the caller's [`Reporter`], and ends its

@@ -8,7 +8,7 @@
 //! that fails is not a low reading: the connection is opened again at once,
 //! and while a server cannot be read its last reading stands, so a run that
 //! waits for a busy server keeps waiting. It does not wait blind for ever:
-//! after [`GIVE_UP`] without a reading of a server that was above
+//! after `GIVE_UP` (five minutes) without a reading of a server that was above
 //! `--max-load`, the run stops (paused, resumable).
 
 use std::sync::{Arc, Weak};

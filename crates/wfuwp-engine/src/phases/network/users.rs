@@ -480,7 +480,7 @@ async fn prune_staging(
 }
 
 /// Writes the staged users and usermeta rows inside the network phase's
-/// transaction: the rows the step owns are deleted first (see [`is_written`]),
+/// transaction: the rows the step owns are deleted first (see `is_written`),
 /// then the staged ones inserted, colliding `umeta_id`s renumbered as for
 /// `blogmeta`.
 pub async fn apply(

@@ -204,7 +204,7 @@ async fn run_recorded(engine: &Engine, cmd: &str, stop: &Stop) -> Option<(bool, 
 /// running (it was killed while the command ran), before this run does
 /// anything: its outcome cannot be known any more, so it is run again when
 /// its turn comes, and two copies must never run at once. SIGTERM to its
-/// whole group, SIGKILL after [`STOP_GRACE`]. A group on another host
+/// whole group, SIGKILL after `STOP_GRACE`. A group on another host
 /// cannot be reached from here: that is said, and left to the operator.
 pub async fn stop_left_running(engine: &Engine) -> anyhow::Result<()> {
     let s = &engine.session;

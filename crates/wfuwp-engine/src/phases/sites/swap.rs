@@ -43,7 +43,7 @@ pub async fn go_live(
 /// checked its rows against the source's). Whatever must be in the staging
 /// tables when they go live is written here, and a reason not to let them go
 /// live is raised here: the unit then fails and its previous tables stay.
-fn before_swap(staged: &Staged<'_>) -> Result<(), SiteError> {
+pub fn before_swap(staged: &Staged<'_>) -> Result<(), SiteError> {
     if staged.copied == staged.lives.len() {
         return Ok(());
     }
@@ -87,7 +87,7 @@ async fn swap_in(
 
 /// After the swap: the tables are live; the target's ledger records it.
 /// What records the live tables belongs here.
-async fn after_swap(
+pub async fn after_swap(
     engine: &Engine,
     target: &mut Conn,
     staged: &Staged<'_>,
