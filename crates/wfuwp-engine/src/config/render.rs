@@ -1,7 +1,8 @@
 //! Renders new environments as a commented configuration file in the layout of
-//! wfuwp.example.toml. The text is produced by hand rather than by a TOML
-//! serializer so that it can carry the explanations a first-time reader needs;
-//! [`render_checked`] proves it by parsing it back with the real loader.
+//! wfuwp.example.toml. The layout is written here, so that it can carry the
+//! explanations a first-time reader needs; every value is written by the
+//! `toml` crate, and [`render_checked`] proves the whole by parsing it back
+//! with the real loader.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -45,25 +46,9 @@ const NO_TOKENS: &str = "
 # wfuwp.example.toml.
 ";
 
-/// `s` as a TOML basic string: quotes, backslashes and control characters escaped.
+/// `s` as a TOML string value, quoted and escaped by the `toml` crate.
 pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    toml::Value::String(s.to_string()).to_string()
 }
 
 /// The configuration file for `envs`, with comments. Names and token keys
