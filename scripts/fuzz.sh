@@ -4,13 +4,14 @@
 #   scripts/fuzz.sh            # 60 seconds
 #   FUZZ_SECONDS=600 scripts/fuzz.sh
 #
-# Builds fuzz/fuzz_targets/replace.rs against libFuzzer (libfuzzer-sys) with
+# Builds the replace crate's fuzz target (crates/wfuwp-replace/fuzz,
+# fuzz_targets/replace.rs) against libFuzzer (libfuzzer-sys) with
 # the SanitizerCoverage instrumentation cargo-fuzz would ask for (stable
 # -C flags; no sanitizer, which would need nightly), into target/fuzz, and
-# runs it on a working corpus seeded from fuzz/seeds/replace
-# (fuzz/corpus/replace, not committed). A crash leaves its input in
-# fuzz/artifacts/replace/ and fails this script; replay it with
-#   target/fuzz/x86_64-unknown-linux-gnu/release/replace fuzz/artifacts/replace/<file>
+# runs it on a working corpus seeded from its seeds/replace
+# (corpus/replace there, not committed). A crash leaves its input in
+# artifacts/replace/ there and fails this script; replay it with
+#   target/fuzz/x86_64-unknown-linux-gnu/release/replace crates/wfuwp-replace/fuzz/artifacts/replace/<file>
 # The first build is long: the whole dependency tree, instrumented, in
 # release (29 minutes on a busy 2-core machine); later ones are quick.
 # Needs a C++ compiler (libFuzzer is C++). CI does not run this: it builds
@@ -20,7 +21,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_TO_RUN=${FUZZ_SECONDS:-60}
 TARGET=$(rustc -vV | sed -n 's/^host: //p')
-cd "$REPO/fuzz"
+cd "$REPO/crates/wfuwp-replace/fuzz"
 
 # --target keeps the flags off build scripts and proc macros; --cfg fuzzing
 # is what fuzz targets and libfuzzer-sys expect.

@@ -43,7 +43,7 @@ REPLACEMENT=$(cat <<'EOF'
         suffixes.extend(["users", "usermeta"]);
 EOF
 )
-mutation users-always-copied src/migrate/network.rs "$FULL"
+mutation users-always-copied crates/wfuwp-engine/src/phases/network/mod.rs "$FULL"
 
 # 2. Staging tables created without their secondary indexes (issue 23).
 ANCHOR=$(cat <<'EOF'
@@ -60,7 +60,7 @@ REPLACEMENT=$(cat <<'EOF'
     format!("CREATE TABLE {}{rest}", ident(new_name))
 EOF
 )
-mutation staging-without-secondary-indexes src/db/copy.rs "$FULL"
+mutation staging-without-secondary-indexes crates/wfuwp-engine/src/db/copy.rs "$FULL"
 
 # 3. Array keys and property names replaced like values (issue 14).
 ANCHOR=$(cat <<'EOF'
@@ -73,7 +73,7 @@ REPLACEMENT=$(cat <<'EOF'
             c.key()?;
 EOF
 )
-mutation keys-replaced src/replace/serialized.rs "$FULL"
+mutation keys-replaced crates/wfuwp-replace/src/serialized.rs "$FULL"
 
 # 4. The JSON-escaped forms of the pairs dropped (issue 14).
 ANCHOR=$(cat <<'EOF'
@@ -88,7 +88,7 @@ REPLACEMENT=$(cat <<'EOF'
         }
 EOF
 )
-mutation json-escaped-pairs-dropped src/replace/matcher.rs migrate::a_30_site_network_migrates_value_for_value
+mutation json-escaped-pairs-dropped crates/wfuwp-replace/src/matcher.rs migrate::a_30_site_network_migrates_value_for_value
 
 # 5. One column type skipped: TEXT columns are not replaced (issue 14).
 ANCHOR=$(cat <<'EOF'
@@ -99,21 +99,21 @@ REPLACEMENT=$(cat <<'EOF'
         "char" | "varchar" | "tinytext" | "mediumtext" | "longtext" | "json"
 EOF
 )
-mutation text-columns-skipped src/db/discovery.rs "$FULL"
+mutation text-columns-skipped crates/wfuwp-replace/src/column.rs "$FULL"
 
 # 6. Rollback leaves usermeta as the migration made it.
 ANCHOR=$(cat <<'EOF'
     for (site, backup) in records {
-        if interrupt.is_set() {
+        if stop.is_set() {
 EOF
 )
 REPLACEMENT=$(cat <<'EOF'
     for (site, mut backup) in records {
         backup.tables.retain(|t| !t.live.ends_with("usermeta"));
-        if interrupt.is_set() {
+        if stop.is_set() {
 EOF
 )
-mutation rollback-skips-usermeta src/migrate/rollback.rs users::rollback_restores_users_and_usermeta_exactly
+mutation rollback-skips-usermeta crates/wfuwp-engine/src/rollback/restore.rs users::rollback_restores_users_and_usermeta_exactly
 
 # 7. A serialized string's new length one too many when it holds multi-byte text.
 ANCHOR=$(cat <<'EOF'
@@ -124,22 +124,18 @@ REPLACEMENT=$(cat <<'EOF'
         push_decimal(buf, new.len() + usize::from(!new.is_ascii()));
 EOF
 )
-mutation multibyte-length-off-by-one src/replace/serialized.rs "$FULL"
+mutation multibyte-length-off-by-one crates/wfuwp-replace/src/serialized.rs "$FULL"
 
 # 8. blogs.domain (and every other column named domain) not rewritten.
 ANCHOR=$(cat <<'EOF'
-            if !col.textual {
-                return Some(Cow::Borrowed(bytes));
-            }
+                .map(|c| match c.textual {
 EOF
 )
 REPLACEMENT=$(cat <<'EOF'
-            if !col.textual || col.name == "domain" {
-                return Some(Cow::Borrowed(bytes));
-            }
+                .map(|c| match c.textual && c.name != "domain" {
 EOF
 )
-mutation blogs-domain-not-rewritten src/db/copy.rs "$FULL"
+mutation blogs-domain-not-rewritten crates/wfuwp-engine/src/rules.rs "$FULL"
 
 # 9. Staging tables created without their charset and collation (the
 #    database's default instead).
@@ -152,7 +148,7 @@ REPLACEMENT=$(cat <<'EOF'
     format!("CREATE TABLE {}{rest}", ident(new_name))
 EOF
 )
-mutation staging-without-charset src/db/copy.rs "$FULL"
+mutation staging-without-charset crates/wfuwp-engine/src/db/copy.rs "$FULL"
 
 # 10. A site failed by a users clash still gets its blogs/blogmeta rows.
 ANCHOR=$(cat <<'EOF'
@@ -163,7 +159,7 @@ REPLACEMENT=$(cat <<'EOF'
     let filter = RowFilter::ids(SITE_KEY, ids.iter().copied().filter(|_| !ok.is_empty()));
 EOF
 )
-mutation failed-sites-rows-upserted src/migrate/network.rs users::members_and_authors_come_along_and_a_clash_fails_only_its_site
+mutation failed-sites-rows-upserted crates/wfuwp-engine/src/phases/network/mod.rs users::members_and_authors_come_along_and_a_clash_fails_only_its_site
 
 die() {
     echo "mutants.sh: $*" >&2

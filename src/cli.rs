@@ -5,20 +5,32 @@
 //! [`EnvMigrateArgs::validate`] so that every usage error exits with code 2.
 
 pub mod init;
+#[cfg(feature = "testbed")]
+pub mod seed;
 
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use wfuwp_engine::config;
+use wfuwp_engine::sites::SiteSelector;
+use wfuwp_engine::throttle::{LoadLimits, LoadSpecError};
+use wfuwp_replace::Pair;
 
-use crate::migrate::throttle::LoadLimits;
-use crate::sites::SiteSelector;
 pub use init::InitArgs;
+
+/// `wfuwp --version`: the version and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("WFUWP_COMMIT"),
+    ")"
+);
 
 /// Top-level command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "wfuwp",
-    version,
+    version = VERSION,
     about = "Resumable WordPress multisite migrations between environments",
     long_about = "wfuwp copies a WordPress multisite network (or selected sites of it) from one \
 environment's database to another's, rewriting environment-specific strings on the way \
@@ -83,7 +95,7 @@ pub enum Command {
     /// Generate a realistic WordPress multisite network (test bed; not for production)
     #[cfg(feature = "testbed")]
     #[command(hide = true)]
-    SeedNetwork(crate::testbed::SeedArgs),
+    SeedNetwork(seed::SeedArgs),
 }
 
 /// `wfuwp config …`
@@ -192,10 +204,10 @@ pub struct EnvMigrateArgs {
 
     /// Extra replacement pair FROM=TO (repeatable)
     #[arg(long = "replace", value_name = "FROM=TO", value_parser = parse_replace_pair)]
-    pub replace: Vec<crate::replace::Pair>,
+    pub replace: Vec<Pair>,
 
     /// Sites migrated at once, 1 to 64 [default: 4]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_CONCURRENCY as i64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=config::MAX_CONCURRENCY as i64))]
     pub concurrency: Option<u32>,
 
     /// Per-site time limit in minutes, from 1/60 (one second) up to 10080 (a week) [default: 20]
@@ -203,7 +215,7 @@ pub struct EnvMigrateArgs {
     pub timeout: Option<f64>,
 
     /// Retries of a transient failure within one run, 0 to 100 [default: 3]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=crate::config::MAX_RETRIES as i64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=config::MAX_RETRIES as i64))]
     pub max_retries: Option<u32>,
 
     /// Workers wait while SHOW GLOBAL STATUS on source or target is above this:
@@ -393,7 +405,7 @@ impl EnvMigrateArgs {
     }
 }
 
-fn parse_replace_pair(s: &str) -> Result<crate::replace::Pair, String> {
+fn parse_replace_pair(s: &str) -> Result<Pair, String> {
     let (from, to) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not FROM=TO"))?;
@@ -409,19 +421,18 @@ fn parse_replace_pair(s: &str) -> Result<crate::replace::Pair, String> {
             "'{s}' has an empty TO; give the replacement text after '=' (deleting text is not supported)"
         ));
     }
-    Ok(crate::replace::Pair::new(from, to))
+    Ok(Pair::new(from, to))
 }
 
 fn parse_load_limits(s: &str) -> Result<LoadLimits, String> {
-    s.parse()
-        .map_err(|e: crate::migrate::throttle::LoadSpecError| e.to_string())
+    s.parse().map_err(|e: LoadSpecError| e.to_string())
 }
 
 fn parse_minutes(s: &str) -> Result<f64, String> {
     let m: f64 = s
         .parse()
         .map_err(|_| format!("'{s}' is not a number of minutes"))?;
-    crate::config::check_timeout_minutes(m)?;
+    config::check_timeout_minutes(m)?;
     Ok(m)
 }
 

@@ -1,6 +1,16 @@
-//! Process exit codes (docs/cli.md) and the mapping from errors to them.
+//! Process exit codes (docs/cli.md) and the one mapping from what ended a
+//! command to them.
 
 use std::process::ExitCode;
+
+use wfuwp_engine::db::server_lock::ServerLockError;
+use wfuwp_engine::phases::RunOutcome;
+use wfuwp_engine::rollback::RollbackEnd;
+use wfuwp_engine::state::StateError;
+use wfuwp_engine::Error;
+use wfuwp_replace::ReplaceError;
+
+use crate::cli::UsageError;
 
 /// The exit codes outside scripts rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,145 +35,127 @@ impl From<Code> for ExitCode {
     }
 }
 
-/// An error that carries its own exit code (usage mistakes found late,
-/// refusals that are not failures of the tool).
+/// What ended a command before it was done.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct CodedError {
-    /// Exit code to use.
-    pub code: Code,
-    /// One-paragraph explanation: what is wrong and what to do.
-    pub message: String,
+pub enum Failure {
+    /// The engine's error.
+    #[error(transparent)]
+    Engine(#[from] Error),
+    /// A usage mistake found on the command line, or an action the command
+    /// cannot take as given (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The operator said no, or the command's own part failed (exit 1).
+    #[error("{0}")]
+    Fatal(String),
 }
 
-impl CodedError {
-    /// A usage or configuration problem (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        CodedError {
-            code: Code::Usage,
-            message: message.into(),
-        }
+impl From<anyhow::Error> for Failure {
+    /// An error the engine's types may be inside: the engine's kinds decide.
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Engine(Error::from(e))
     }
 }
 
-/// An error type that decides the exit code of a run it ends.
-pub trait Coded {
-    /// The code to exit with.
-    fn exit_code(&self) -> Code;
-}
-
-impl Coded for CodedError {
-    fn exit_code(&self) -> Code {
-        self.code
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Failure {
+        Failure::Usage(e.0)
     }
 }
 
-/// The exit code for an error: the first error in its chain that is one of
-/// the [`Coded`] types below decides; anything else is fatal (1). This is the
-/// only place that maps errors to exit codes.
-pub fn classify(err: &anyhow::Error) -> Code {
-    use crate::{cli, config, db, migrate, state};
-    macro_rules! first_coded {
-        ($cause:expr; $($t:ty),+ $(,)?) => {
-            $(if let Some(e) = $cause.downcast_ref::<$t>() {
-                return e.exit_code();
-            })+
-        };
-    }
-    for cause in err.chain() {
-        first_coded!(cause;
-            CodedError,
-            cli::UsageError,
-            config::ConfigError,
-            state::StateError,
-            state::lock::LockHeld,
-            db::server_lock::ServerLockHeld,
-            db::server_lock::ServerLockError,
-            migrate::rollback_order::NewerMigrations,
-            migrate::rollback_order::Superseded,
-            migrate::rollback::RollbackRefusal,
-            migrate::names::InvalidRecord,
-            migrate::ledger::LedgerError,
-            migrate::rollback::RollbackIncomplete,
-            crate::media::MediaError,
-            crate::replace::ReplaceError,
-        );
-    }
-    Code::Fatal
-}
-
-/// Errors that are always one code.
-macro_rules! coded {
-    ($code:expr => $($t:ty),+ $(,)?) => {
-        $(impl Coded for $t {
-            fn exit_code(&self) -> Code {
-                $code
+/// Typed engine errors the binary meets outside a lifecycle call.
+macro_rules! engine_errors {
+    ($($t:ty),+ $(,)?) => {
+        $(impl From<$t> for Failure {
+            fn from(e: $t) -> Failure {
+                Failure::Engine(Error::from(e))
             }
         })+
     };
 }
 
-coded!(Code::Usage =>
-    crate::cli::UsageError,
-    crate::config::ConfigError,
-    crate::migrate::rollback_order::NewerMigrations,
-    crate::migrate::rollback_order::Superseded,
-    crate::migrate::rollback::RollbackRefusal,
-    crate::migrate::names::InvalidRecord,
-);
-coded!(Code::Locked =>
-    crate::state::lock::LockHeld,
-    crate::db::server_lock::ServerLockHeld,
-);
+engine_errors!(wfuwp_engine::config::ConfigError, StateError, ReplaceError,);
 
-impl Coded for crate::db::server_lock::ServerLockError {
-    fn exit_code(&self) -> Code {
-        match self {
-            Self::Held(_) => Code::Locked,
-            _ => Code::Fatal,
-        }
+/// The exit code of a command that ended early.
+pub fn code(f: &Failure) -> Code {
+    match f {
+        Failure::Engine(e) => engine_code(e),
+        Failure::Usage(_) => Code::Usage,
+        Failure::Fatal(_) => Code::Fatal,
     }
 }
 
-impl Coded for crate::migrate::ledger::LedgerError {
-    fn exit_code(&self) -> Code {
-        match self.is_refusal() {
-            true => Code::Usage,
-            false => Code::Fatal,
-        }
+/// The exit code for each kind of engine error: one exhaustive match, so
+/// that a kind added to the engine does not compile until it has a code
+/// here (docs/cli.md lists them):
+///
+/// ```compile_fail,E0004
+/// // Every kind needs its arm; one left out does not compile.
+/// fn code(e: &wfuwp_engine::Error) -> u8 {
+///     match e {
+///         wfuwp_engine::Error::Fatal(_) => 1,
+///     }
+/// }
+/// ```
+#[deny(clippy::wildcard_enum_match_arm)]
+pub fn engine_code(e: &Error) -> Code {
+    match e {
+        Error::Config(_) => Code::Usage,
+        Error::State(s) => state_code(s.error()),
+        Error::LockHeld(_) | Error::ServerLockHeld(_) => Code::Locked,
+        Error::ServerLock(l) => match l.error() {
+            ServerLockError::Held(_) => Code::Locked,
+            ServerLockError::Server { .. } => Code::Fatal,
+        },
+        Error::NewerMigrations(_)
+        | Error::Superseded(_)
+        | Error::RollbackRefused(_)
+        | Error::InvalidRecord(_)
+        | Error::Refused(_) => Code::Usage,
+        Error::RollbackIncomplete(_) => Code::Fatal,
+        Error::Ledger(l) => usage_if(l.error().is_refusal()),
+        Error::Media(m) => usage_if(m.error().is_configuration()),
+        Error::Replace(r) => match r.error() {
+            ReplaceError::EmptyFrom { .. } => Code::Usage,
+            ReplaceError::Build(_) => Code::Fatal,
+        },
+        Error::Fatal(_) => Code::Fatal,
     }
 }
 
-impl Coded for crate::migrate::rollback::RollbackIncomplete {
-    fn exit_code(&self) -> Code {
-        Code::Fatal
+/// A state error: another process holds the migration (4), the operator's
+/// to repair (2), or a failure of the machine (1).
+fn state_code(e: &StateError) -> Code {
+    match e {
+        StateError::Locked(_) => Code::Locked,
+        e if e.is_usage() => Code::Usage,
+        _ => Code::Fatal,
     }
 }
 
-impl Coded for crate::media::MediaError {
-    fn exit_code(&self) -> Code {
-        match self.is_configuration() {
-            true => Code::Usage,
-            false => Code::Fatal,
-        }
+fn usage_if(operators: bool) -> Code {
+    match operators {
+        true => Code::Usage,
+        false => Code::Fatal,
     }
 }
 
-impl Coded for crate::replace::ReplaceError {
-    fn exit_code(&self) -> Code {
-        match self {
-            Self::EmptyFrom { .. } => Code::Usage,
-            Self::Build(_) => Code::Fatal,
-        }
+/// The exit code of a migration run that ended.
+pub fn of_run(outcome: &RunOutcome) -> Code {
+    match outcome {
+        RunOutcome::Completed => Code::Success,
+        RunOutcome::Interrupted => Code::Interrupted,
+        // Paused and resumable, but the stop was not the operator's: an error.
+        RunOutcome::Stopped(_) => Code::Fatal,
+        RunOutcome::SitesFailed => Code::SitesFailed,
+        RunOutcome::Failed => Code::Fatal,
     }
 }
 
-impl Coded for crate::state::StateError {
-    fn exit_code(&self) -> Code {
-        match self {
-            Self::Locked(_) => Code::Locked,
-            e if e.is_usage() => Code::Usage,
-            _ => Code::Fatal,
-        }
+/// The exit code of a rollback that ended.
+pub fn of_rollback(end: RollbackEnd) -> Code {
+    match end {
+        RollbackEnd::Restored => Code::Success,
+        RollbackEnd::Interrupted => Code::Interrupted,
     }
 }

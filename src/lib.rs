@@ -1,15 +1,14 @@
-//! wfuwp: resumable WordPress multisite migrations between environments.
+//! wfuwp, the binary: the command line and the terminal around the engine
+//! (crates/wfuwp-engine; docs/architecture.md). It reads like the product:
+//! * [`cli`] — the command line; [`commands`] — one adapter per action.
+//! * [`ui`] — messages, the engine's events and live progress, prompts,
+//!   tables, the plan and the final report.
+//! * [`signals`] — Ctrl-C and SIGTERM to the engine's stop token.
+//! * [`exit`] — the one mapping from an outcome or error to an exit code.
 //!
-//! The crate reads like the product:
-//! * [`cli`] — the command line; [`commands`] — one module per action.
-//! * [`config`] — environments, replacement tokens, the logs dir.
-//! * [`state`] — the durable migration state, locks and resume selection.
-//! * [`migrate`] — the phase machine and the per-site worker.
-//! * [`db`] — connections, discovery, table copy.
-//! * [`replace`] — the one-pass, serialization-safe search-replace engine.
-//! * [`ui`] — progress, prompts and tables.
-//! * `testbed` — a generator of realistic multisite networks for tests, demo and
-//!   benchmarks (only with the `testbed` feature).
+//! A library as well as a binary so that the tests can drive the adapters
+//! in-process (resume detection, exit codes) and build the binary with its
+//! test machinery (the `failpoints` and `testbed` features).
 
 // Command output goes through `outln!` / `out!` (ui::output), which survive a
 // closed stdout; `println!` would panic on `wfuwp … | head -1`.
@@ -18,15 +17,6 @@
 
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod db;
 pub mod exit;
-pub mod interrupt;
-pub mod media;
-pub mod migrate;
-pub mod replace;
-pub mod sites;
-pub mod state;
-#[cfg(feature = "testbed")]
-pub mod testbed;
+pub mod signals;
 pub mod ui;

@@ -10,10 +10,9 @@ fn main() -> ExitCode {
     ui::output::init(&cli.global);
     match commands::run(cli) {
         Ok(code) => code.into(),
-        Err(err) => {
-            let code = exit::classify(&err);
-            ui::output::error(&err);
-            code.into()
+        Err(failure) => {
+            ui::output::error(&failure);
+            exit::code(&failure).into()
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction, ArgMatches, Args};
 
-use crate::config::draft::{self, EnvDraft};
+use wfuwp_engine::config::draft::{self, EnvDraft};
 
 /// `wfuwp config init [PATH]` (docs/cli.md).
 #[derive(Debug, Clone, Args)]

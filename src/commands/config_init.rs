@@ -9,15 +9,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Context as _;
+use wfuwp_engine::config::{draft, load, render, write};
 
 use super::{config_check, Context};
 use crate::cli::InitArgs;
-use crate::config::{draft, load, render, write};
-use crate::exit::{Code, CodedError};
+use crate::exit::{Code, Failure};
 
 /// Writes the file `args` describe and runs `config check` on it.
-pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code> {
+pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code, Failure> {
     let path = match &args.path {
         Some(p) => p.clone(),
         None => load::locate(ctx.global.config.as_deref()).0,
@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code> {
             // Flags that cannot make a configuration are a usage error, as without a terminal.
             match e.downcast_ref::<draft::DraftError>() {
                 Some(d) => refused(d, ""),
-                None => e,
+                None => Failure::from(e),
             }
         })?
     } else {
@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code> {
         .context("the configuration to be written does not load back; nothing was written")?;
     write::write_private(&path, &text, args.force).map_err(|e| match e {
         write::WriteError::Exists(_) => usage(e),
-        other => anyhow::Error::new(other),
+        other => Failure::from(anyhow::Error::new(other)),
     })?;
     crate::outln!("wrote {} (mode 0600)", path.display());
     if args.no_check {
@@ -74,23 +74,26 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<Code> {
         config: Some(absolute(path.clone())),
         ..ctx.global.clone()
     });
-    config_check::run(&check_ctx, &[]).with_context(|| {
-        format!(
-            "{} was written and kept, but its check failed",
-            path.display()
-        )
+    let written = format!(
+        "{} was written and kept, but its check failed",
+        path.display()
+    );
+    config_check::run(&check_ctx, &[]).map_err(|f| match f {
+        Failure::Usage(m) => Failure::Usage(format!("{written}: {m}")),
+        Failure::Fatal(m) => Failure::Fatal(format!("{written}: {m}")),
+        Failure::Engine(e) => Failure::Engine(e.context(written)),
     })
 }
 
 /// `e` as a usage error that also says nothing was written, and `why`.
-fn refused(e: &draft::DraftError, why: &str) -> anyhow::Error {
+fn refused(e: &draft::DraftError, why: &str) -> Failure {
     let e = e.to_string();
     let end = if e.ends_with('.') { "" } else { "." };
     usage(format!("{e}{end} Nothing was written{why}."))
 }
 
-fn usage(e: impl std::fmt::Display) -> anyhow::Error {
-    CodedError::usage(e.to_string()).into()
+fn usage(e: impl std::fmt::Display) -> Failure {
+    Failure::Usage(e.to_string())
 }
 
 /// `path` made absolute, so the check's messages name the file unambiguously.

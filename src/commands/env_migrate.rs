@@ -1,14 +1,12 @@
-//! `wfuwp env-migrate`: routes the validated action to the state store or the engine.
-
-use anyhow::Result;
+//! `wfuwp env-migrate`: routes the validated action to its adapter.
 
 use super::{manage, migrate, rollback, Context};
 use crate::cli::{EnvMigrateArgs, MigrateAction};
-use crate::exit::Code;
+use crate::exit::{Code, Failure};
+use crate::ui::output;
 
 /// Runs one `env-migrate` invocation.
-pub fn run(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
-    crate::ui::report::set_json(args.json);
+pub fn run(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code, Failure> {
     match args.validate()? {
         MigrateAction::ShowStatePath => manage::show_state_path(ctx),
         MigrateAction::List => manage::list(ctx, args),
@@ -16,13 +14,11 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
         MigrateAction::Choose => match manage::choose_migration(ctx)? {
             Some(id) => migrate::resume(ctx, args, &id),
             None => {
-                crate::ui::output::info("cancelled; nothing was changed");
+                output::info("cancelled; nothing was changed");
                 Ok(Code::Success)
             }
         },
-        MigrateAction::New { source, target } => {
-            migrate::new_migration(ctx, args, &source, &target)
-        }
+        MigrateAction::New { source, target } => migrate::start(ctx, args, &source, &target),
         MigrateAction::Resume(id) => migrate::resume(ctx, args, &id),
         MigrateAction::Rollback(id) => rollback::run(ctx, args, &id),
     }

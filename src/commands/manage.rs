@@ -2,15 +2,18 @@
 //! tells the target's ledger when it can), show-state-path, choose, and
 //! resume detection for `wfuwp env-migrate SOURCE TARGET`.
 
-use anyhow::Result;
+use wfuwp_engine::lifecycle;
+use wfuwp_engine::state::{self, ListedMigration, MigrationStatus, StateError};
 
 use super::Context;
 use crate::cli::EnvMigrateArgs;
-use crate::exit::{Code, CodedError};
-use crate::state::{self, ListedMigration, MigrationStatus, StateError};
+use crate::exit::{Code, Failure};
 use crate::ui::output::{self, info, interactive, warn};
+use crate::ui::progress::Terminal;
 use crate::ui::prompt;
 use crate::ui::table::{Align, Table};
+
+type Result<T> = std::result::Result<T, Failure>;
 
 /// `--show-state-path`
 pub fn show_state_path(ctx: &Context) -> Result<Code> {
@@ -24,7 +27,9 @@ pub fn list(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code> {
     let (dir, _) = ctx.logs_dir()?;
     let listing = state::list_migrations(&dir, args.all)?;
     if args.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&listing.migrations)?);
+        let text = serde_json::to_string_pretty(&listing.migrations)
+            .map_err(|e| Failure::Fatal(format!("cannot print the listing as JSON: {e}")))?;
+        crate::outln!("{text}");
     } else if listing.migrations.is_empty() {
         let which = if args.all {
             "no migrations"
@@ -53,12 +58,11 @@ fn report_problems(problems: Vec<StateError>) -> Result<Code> {
     for p in &problems {
         warn(p.to_string());
     }
-    Err(CodedError::usage(format!(
+    Err(Failure::Usage(format!(
         "{} migration director{} could not be read (reasons above); the files were not changed. Repair or move them aside.",
         problems.len(),
         if problems.len() == 1 { "y" } else { "ies" }
-    ))
-    .into())
+    )))
 }
 
 fn table(migrations: &[ListedMigration]) -> Table {
@@ -129,53 +133,12 @@ fn duration(secs: i64) -> String {
 /// `--abandon ID`
 pub fn abandon(ctx: &Context, id: &str) -> Result<Code> {
     let (dir, _) = ctx.logs_dir()?;
-    let st = state::abandon(&dir, id)?;
-    info(format!(
-        "migration {id} ({} → {}) is now cancelled and will not be offered for resume. \
-Its backup tables stay on {} until `wfuwp env-migrate --rollback {id}` or a later migration to it completes.",
-        st.source_env, st.target_env, st.target_env
-    ));
-    record_cancelled(ctx, &st);
+    // Without a configuration that names the target, its ledger is not told.
+    let config = ctx.config().ok();
+    let reporter = Terminal::new();
+    let abandoned = lifecycle::abandon(config.as_ref(), &dir, id, &*reporter);
+    super::runtime()?.block_on(abandoned)?;
     Ok(Code::Success)
-}
-
-/// Tells the target's ledger that the migration was abandoned. Best effort:
-/// `--abandon` needs no database, and a ledger that still says `paused`
-/// decides nothing differently (what the migration made live stands either
-/// way). Skipped without a config that names the target.
-fn record_cancelled(ctx: &Context, st: &state::MigrationState) {
-    let Ok(config) = ctx.config() else {
-        return;
-    };
-    let Ok(env) = config.environment(&st.target_env) else {
-        return;
-    };
-    let id = &st.migration_id;
-    let recorded = async {
-        let mut conn = crate::db::connect::connect(env).await?;
-        crate::migrate::ledger::set_status(
-            &mut conn,
-            &env.database,
-            id,
-            MigrationStatus::Cancelled,
-        )
-        .await?;
-        let _ = mysql_async::Conn::disconnect(conn).await;
-        anyhow::Ok(())
-    };
-    let bounded = async {
-        tokio::time::timeout(std::time::Duration::from_secs(5), recorded)
-            .await
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the server did not answer within 5 s")))
-    };
-    let outcome = super::runtime().and_then(|rt| rt.block_on(bounded));
-    if let Err(e) = outcome {
-        warn(format!(
-            "the ledger of '{}' could not be told that {id} is cancelled ({e:#}); it keeps its earlier status there, \
-             which changes nothing wfuwp decides",
-            st.target_env
-        ));
-    }
 }
 
 /// What to do about incomplete migrations of the same SOURCE → TARGET.
@@ -209,12 +172,11 @@ pub fn detect_resume(
         return Ok(ResumeDecision::StartNew);
     }
     if !interactive() {
-        return Err(CodedError::usage(format!(
+        return Err(Failure::Usage(format!(
             "an incomplete migration of {source} → {target} exists: {id} ({}). \
 Resume it with `wfuwp env-migrate --resume {id}`, or start a new one with `wfuwp env-migrate {source} {target} --force`.",
             progress_text(newest)
-        ))
-        .into());
+        )));
     }
     let more = if found.len() > 1 {
         format!(" (and {} older)", found.len() - 1)
@@ -258,14 +220,13 @@ pub fn choose_migration(ctx: &Context) -> Result<Option<String>> {
     let resumable: Vec<&ListedMigration> =
         listing.migrations.iter().filter(|m| m.resumable).collect();
     if resumable.is_empty() {
-        return Err(CodedError::usage(USAGE).into());
+        return Err(Failure::Usage(USAGE.into()));
     }
     if !interactive() {
         let id = &resumable[0].migration_id;
-        return Err(CodedError::usage(format!(
+        return Err(Failure::Usage(format!(
             "{USAGE} To resume the newest incomplete migration: `wfuwp env-migrate --resume {id}`."
-        ))
-        .into());
+        )));
     }
     let mut items: Vec<String> = resumable
         .iter()

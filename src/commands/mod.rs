@@ -1,4 +1,5 @@
-//! One module per user-facing action; [`run`] dispatches the parsed command line.
+//! One adapter per user-facing action: the command line in, an engine call,
+//! the outcome shown and mapped to an exit code. [`run`] dispatches.
 
 pub mod config_check;
 pub mod config_init;
@@ -7,15 +8,18 @@ pub mod manage;
 pub mod migrate;
 pub mod rollback;
 pub mod search_replace;
+#[cfg(feature = "testbed")]
+pub mod seed_network;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use anyhow::Result;
 use clap::CommandFactory;
+use wfuwp_engine::config::{self, paths::LogsDirSource, Config, ConfigError};
 
 use crate::cli::{Cli, Command, ConfigCommand, GlobalArgs};
-use crate::config::{self, paths::LogsDirSource, Config};
-use crate::exit::Code;
+use crate::exit::{Code, Failure};
+use crate::ui::output;
 
 /// What every action may need: the global options, and lazily the config.
 #[derive(Debug)]
@@ -23,7 +27,7 @@ pub struct Context {
     /// Global command-line options.
     pub global: GlobalArgs,
     /// The configuration file, read once per run (`None`: there is none).
-    loaded: std::sync::OnceLock<Option<Config>>,
+    loaded: OnceLock<Option<Config>>,
 }
 
 impl Context {
@@ -31,12 +35,12 @@ impl Context {
     pub fn new(global: GlobalArgs) -> Self {
         Context {
             global,
-            loaded: std::sync::OnceLock::new(),
+            loaded: OnceLock::new(),
         }
     }
 
     /// The configuration file, which must exist (errors exit 2).
-    pub fn config(&self) -> Result<Config> {
+    pub fn config(&self) -> Result<Config, Failure> {
         match self.load()? {
             Some(c) => Ok(c.clone()),
             // Read again only to report the missing file the loader's way.
@@ -46,7 +50,7 @@ impl Context {
 
     /// The logs dir and which setting chose it. A missing config file is not an
     /// error here: management commands must work without one.
-    pub fn logs_dir(&self) -> Result<(PathBuf, LogsDirSource)> {
+    pub fn logs_dir(&self) -> Result<(PathBuf, LogsDirSource), Failure> {
         let cfg = self.load()?;
         Ok(config::paths::logs_dir(
             self.global.logs_dir.as_deref(),
@@ -54,21 +58,24 @@ impl Context {
         ))
     }
 
-    fn load(&self) -> Result<Option<&Config>, config::ConfigError> {
+    fn load(&self) -> Result<Option<&Config>, ConfigError> {
         if let Some(c) = self.loaded.get() {
             return Ok(c.as_ref());
         }
         let c = match config::load(self.global.config.as_deref()) {
             Ok(c) => Some(c),
-            Err(config::ConfigError::NotFound { .. }) => None,
+            Err(ConfigError::NotFound { .. }) => None,
             Err(e) => return Err(e),
         };
+        for w in c.iter().flat_map(|c| &c.warnings) {
+            output::warn_once(w);
+        }
         Ok(self.loaded.get_or_init(|| c).as_ref())
     }
 }
 
 /// Runs the command line; returns the exit code of a completed action.
-pub fn run(cli: Cli) -> Result<Code> {
+pub fn run(cli: Cli) -> Result<Code, Failure> {
     let ctx = Context::new(cli.global);
     match cli.command {
         Command::EnvMigrate(args) => env_migrate::run(&ctx, &args),
@@ -79,17 +86,18 @@ pub fn run(cli: Cli) -> Result<Code> {
             // Rendered in memory first: generate() panics on a write error.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wfuwp", &mut script);
-            crate::ui::output::stdout_bytes(&script);
+            output::stdout_bytes(&script);
             Ok(Code::Success)
         }
         #[cfg(feature = "testbed")]
-        Command::SeedNetwork(args) => crate::testbed::run(&ctx, &args),
+        Command::SeedNetwork(args) => seed_network::run(&ctx, &args),
     }
 }
 
 /// Builds the tokio runtime the database-facing actions run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?)
+        .build()
+        .map_err(|e| Failure::Fatal(format!("cannot start the async runtime: {e}")))
 }

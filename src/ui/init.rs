@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use dialoguer::console::Term;
 use dialoguer::{Input, MultiSelect, Select};
 
-use crate::config::draft::{
+use wfuwp_engine::config::draft::{
     self, EnvDraft, NewEnvironment, STANDARD_ENVIRONMENTS, STANDARD_TOKENS,
 };
 

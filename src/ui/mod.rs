@@ -1,5 +1,7 @@
-//! What the user sees: messages, progress, prompts, tables.
+//! What the user sees: messages, the engine's events and live progress,
+//! prompts, tables, the plan, the final report, `config check`.
 
+pub mod check;
 pub mod init;
 pub mod output;
 pub mod plan;

@@ -44,13 +44,7 @@ pub fn interactive() -> bool {
 }
 
 /// `1 attempt`, `2 attempts`: a count with its noun in the right number.
-pub fn count(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+pub use wfuwp_engine::report::count;
 
 /// A status line on stderr (suppressed by `--quiet`).
 pub fn info(msg: impl AsRef<str>) {
@@ -96,18 +90,10 @@ pub fn warn_once(msg: impl AsRef<str>) {
     }
 }
 
-/// Prints an error and its causes, one paragraph.
-pub fn error(err: &anyhow::Error) {
+/// Prints what ended a command: one paragraph, its causes included.
+pub fn error(failure: &crate::exit::Failure) {
     let prefix = styled("error:", console::Style::new().red());
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-    }
-    stderr_line(&format!("{prefix} {text}"));
+    stderr_line(&format!("{prefix} {failure}"));
 }
 
 /// One line on stderr, shown even with `--quiet`. `eprintln!` would panic if

@@ -1,8 +1,8 @@
 //! Shows the `--dry-run` plan the engine computed, as text or JSON (stdout).
 
 use anyhow::Result;
-
-use crate::migrate::plan::Plan;
+use wfuwp_engine::lifecycle::plan::Plan;
+use wfuwp_engine::lifecycle::MediaPlan;
 
 /// Prints `plan`; with `json`, exactly as serialized.
 pub fn show(plan: &Plan, json: bool) -> Result<()> {
@@ -50,4 +50,49 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
         crate::outln!("  note: {}", o.describe(&plan.target_env));
     }
     Ok(())
+}
+
+/// Prints the media side of a plan: per site, the objects and bytes to
+/// copy, skip and delete.
+pub fn show_media(m: &MediaPlan, json: bool) {
+    let rows: Vec<serde_json::Value> = m
+        .sites
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "siteId": p.site,
+                "objects": p.objects,
+                "copy": p.copy,
+                "copyBytes": p.copy_bytes,
+                "skip": p.skip,
+                "skipBytes": p.skip_bytes,
+                "delete": p.delete,
+            })
+        })
+        .collect();
+    if json {
+        crate::outln!("{}", serde_json::json!({ "media": rows }));
+        return;
+    }
+    crate::outln!(
+        "Media: {} → {} ({})",
+        m.source,
+        m.target,
+        if m.server_side {
+            "server-side copy"
+        } else {
+            "streamed copy"
+        }
+    );
+    for r in rows {
+        crate::outln!(
+            "  site {}: {} objects; copy {} ({} bytes), skip {}, delete {}",
+            r["siteId"],
+            r["objects"],
+            r["copy"],
+            r["copyBytes"],
+            r["skip"],
+            r["delete"]
+        );
+    }
 }

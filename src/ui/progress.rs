@@ -1,14 +1,86 @@
-//! Live progress of the sites phase: an indicatif bar with one line per worker
-//! on a terminal, plain periodic lines otherwise (logs, CI, cron).
+//! The engine's events on the terminal ([`Terminal`]), and the live progress
+//! of a run: an indicatif bar with one line per worker on a terminal, plain
+//! periodic lines otherwise (logs, CI, cron).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use wfuwp_engine::report::{Event, Reporter, Tick};
+use wfuwp_engine::sites::SiteId;
 
 use super::output;
-use crate::media::record::Tick;
-use crate::sites::SiteId;
+
+/// The terminal's [`Reporter`]: lines through [`output`] (`--quiet`,
+/// `-v`, colours), and from the start of a run to its end a live display
+/// that warnings and notes are printed above.
+#[derive(Default)]
+pub struct Terminal {
+    live: Mutex<Option<Progress>>,
+}
+
+impl Terminal {
+    /// A reporter with no run going yet.
+    pub fn new() -> Arc<Terminal> {
+        Arc::new(Terminal::default())
+    }
+
+    fn live(&self) -> Option<Progress> {
+        self.live.lock().ok().and_then(|l| l.clone())
+    }
+}
+
+impl Reporter for Terminal {
+    fn event(&self, event: Event<'_>) {
+        match event {
+            Event::Info(line) => output::info(line),
+            // Found again by every load of the same file: said once.
+            Event::Notice(line) => output::warn_once(line),
+            Event::Warning(line) => match self.live() {
+                Some(p) => p.warn(line),
+                None => output::warn(line),
+            },
+            Event::Note(line) => match self.live() {
+                Some(p) => p.note(line),
+                None => output::info(line),
+            },
+            Event::RunStarted { sites, workers } => {
+                if let Ok(mut live) = self.live.lock() {
+                    *live = Some(Progress::new(sites, workers));
+                }
+            }
+            Event::Table {
+                worker,
+                site,
+                table,
+            } => {
+                if let Some(p) = self.live() {
+                    p.table(worker, site, table);
+                }
+            }
+            Event::Media { worker, site, tick } => {
+                if let Some(p) = self.live() {
+                    p.media(worker, site, tick);
+                }
+            }
+            Event::SiteDone {
+                worker,
+                site,
+                ok,
+                note,
+            } => {
+                if let Some(p) = self.live() {
+                    p.site_done(worker, site, ok, note);
+                }
+            }
+            Event::RunFinished => {
+                if let Some(p) = self.live() {
+                    p.finish();
+                }
+            }
+        }
+    }
+}
 
 /// How often a non-terminal run prints a progress line.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(10);

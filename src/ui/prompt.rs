@@ -7,6 +7,13 @@ use anyhow::{Context as _, Result};
 use dialoguer::console::Term;
 use dialoguer::{Confirm, Select};
 
+use crate::exit::Failure;
+
+/// The operator answered no: nothing was changed (exit 1).
+pub fn cancelled() -> Failure {
+    Failure::Fatal("cancelled; nothing was changed".into())
+}
+
 /// Asks the user to pick one of `items`; `None` when they press Esc or q.
 pub fn select(prompt: &str, items: &[String], default: usize) -> Result<Option<usize>> {
     Select::new()

@@ -1,21 +1,14 @@
 //! The final report of a run: a few lines on stderr, or the summary as JSON
 //! on stdout with `--json`.
 
+use wfuwp_engine::state::{MigrationStatus, Summary};
+
 use super::output;
-use crate::state::model::MigrationStatus;
-use crate::state::Summary;
 
-/// Whether `--json` was asked for (set once by the command).
-static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Makes [`final_report`] print JSON.
-pub fn set_json(on: bool) {
-    JSON.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Prints how the run ended and what to do next.
-pub fn final_report(s: &Summary) {
-    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+/// Prints how the run ended and what to do next; with `json`, the summary as
+/// written to migration-summary.json.
+pub fn final_report(s: &Summary, json: bool) {
+    if json {
         match serde_json::to_string_pretty(s) {
             Ok(text) => crate::outln!("{text}"),
             Err(e) => output::warn(format!("cannot print the summary as JSON: {e}")),

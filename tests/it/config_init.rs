@@ -136,7 +136,7 @@ fn flags_write_a_private_commented_config_that_loads_and_checks() {
         text.contains("# Environment tokens") && text.contains("password_env = "),
         "{text}"
     );
-    let c = wfuwp::config::load::load_file(&config).expect("the written config loads");
+    let c = wfuwp_engine::config::load::load_file(&config).expect("the written config loads");
     let p = c.environment("prod").unwrap();
     assert_eq!(p.host.as_deref(), Some(server().host.as_str()));
     assert_eq!(p.port, Some(server().port));
@@ -178,7 +178,7 @@ fn refuses_to_overwrite_without_force_and_replaces_privately_with_it() {
     let r = init(&config, &strs(&forced));
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(mode(&config), 0o600);
-    let c = wfuwp::config::load::load_file(&config).unwrap();
+    let c = wfuwp_engine::config::load::load_file(&config).unwrap();
     assert_eq!(c.environment("uat").unwrap().database, db.name);
     assert_eq!(files_in(dir.path()), ["config.toml"]);
 }
@@ -278,7 +278,7 @@ fn a_failing_check_keeps_the_file_and_exits_as_config_check_does() {
         "{r:?}"
     );
     assert_eq!(mode(&unreachable), 0o600);
-    wfuwp::config::load::load_file(&unreachable).expect("the kept file loads");
+    wfuwp_engine::config::load::load_file(&unreachable).expect("the kept file loads");
 
     let db = TestDb::new("ci_unset");
     let unset = dir.path().join("unset.toml");
@@ -337,7 +337,7 @@ fn the_default_path_is_the_one_the_other_commands_read() {
         r.stdout.contains("WFUWP_DEV_DB_PASSWORD"),
         "the variable to export is named: {r:?}"
     );
-    let c = wfuwp::config::load::load_file(&default).unwrap();
+    let c = wfuwp_engine::config::load::load_file(&default).unwrap();
     assert_eq!(
         c.environment("dev").unwrap().password_env.as_deref(),
         Some("WFUWP_DEV_DB_PASSWORD")
@@ -431,7 +431,7 @@ fn interactive_prompts_through_a_pty_write_a_config_that_checks() {
     eprintln!("SCREEN<<{screen}>>");
     assert!(!screen.contains(&s.password), "{screen}");
     assert_eq!(mode(&config), 0o600);
-    let c = wfuwp::config::load::load_file(&config).expect("the written config loads");
+    let c = wfuwp_engine::config::load::load_file(&config).expect("the written config loads");
     assert_eq!(
         c.environments.keys().collect::<Vec<_>>(),
         ["local", "prod", "qa-2"]
@@ -481,7 +481,7 @@ fn on_a_terminal_flags_are_kept_and_only_what_is_missing_is_asked() {
             "'{not_asked}' was asked:\n{screen}"
         );
     }
-    let c = wfuwp::config::load::load_file(&config).unwrap();
+    let c = wfuwp_engine::config::load::load_file(&config).unwrap();
     assert_eq!(c.environment("uat").unwrap().database, db.name);
 }
 

@@ -22,7 +22,7 @@ use migration_kit::{
     BACKUP, STAGING, TRASH,
 };
 use support::{seed_network, table_checksums, TestDb};
-use wfuwp::testbed::NetworkOptions;
+use wfuwp_testbed::NetworkOptions;
 
 /// Source: 8 sites (blog ids 1–6, 8, 9); target: a different 6-site network
 /// (so sites 8 and 9 are created by the migration and the others replaced,

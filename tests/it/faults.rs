@@ -26,7 +26,7 @@ use support::{
     block_on, seed_network, server, server_opts, small_network, table_checksums, wfuwp,
     write_config_text, TestDb, PROD_TOKENS, UAT_TOKENS,
 };
-use wfuwp::testbed::NetworkOptions;
+use wfuwp_testbed::NetworkOptions;
 
 /// Upper bound for any single wfuwp run in these tests.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -254,8 +254,8 @@ fn migration_ids(logs: &Path) -> Vec<String> {
 }
 
 fn load_state(logs: &Path, id: &str) -> Result<Value, String> {
-    let dir = wfuwp::state::store::migration_dir(logs, id);
-    let state = wfuwp::state::store::load(&dir).map_err(|e| e.to_string())?;
+    let dir = wfuwp_engine::state::store::migration_dir(logs, id);
+    let state = wfuwp_engine::state::store::load(&dir).map_err(|e| e.to_string())?;
     serde_json::to_value(&state).map_err(|e| e.to_string())
 }
 
@@ -600,7 +600,8 @@ fn cut_connection_is_retried_and_succeeds() {
     assert_eq!(rec["status"], "completed");
     assert!(attempts(&state, 3) >= 2, "{rec:#}");
     let log = std::fs::read_to_string(
-        wfuwp::state::store::migration_dir(&fx.logs, &fx.only_id()).join("migration-progress.log"),
+        wfuwp_engine::state::store::migration_dir(&fx.logs, &fx.only_id())
+            .join("migration-progress.log"),
     )
     .expect("progress log");
     assert!(
@@ -797,7 +798,7 @@ fn second_run_on_a_target_exits_4() {
     let (lost, mut won) = if loser == 0 { (a, b) } else { (b, a) };
     let holder = won.pid();
     let lost = lost.finish(RUN_LIMIT).expect(4, "the second run");
-    let host = wfuwp::state::lock::hostname();
+    let host = wfuwp_engine::state::lock::hostname();
     let said = format!("{}{}", lost.stdout, lost.stderr);
     assert!(
         said.contains(&holder.to_string()) && said.contains(&host),

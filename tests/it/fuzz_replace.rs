@@ -1,10 +1,10 @@
-//! The fuzz target's check (`fuzz/check.rs`), compiled into this test
+//! The fuzz target's check (`crates/wfuwp-replace/fuzz/check.rs`), compiled into this test
 //! binary on the stable toolchain, so every test run builds it and runs it:
-//! on the committed seed inputs (`fuzz/seeds/replace`) and on a few thousand
+//! on the committed seed inputs (`crates/wfuwp-replace/fuzz/seeds/replace`) and on a few thousand
 //! deterministic mutations of them. The coverage-guided run is
 //! `scripts/fuzz.sh` (docs/testing.md).
 
-#[path = "../../fuzz/check.rs"]
+#[path = "../../crates/wfuwp-replace/fuzz/check.rs"]
 mod check;
 
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::path::Path;
 const MUTATIONS: usize = 200;
 
 fn seeds() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/replace");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/wfuwp-replace/fuzz/seeds/replace");
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|e| std::fs::read(e.expect("a seed").path()).expect("reading a seed"))

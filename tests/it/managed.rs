@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::private::PrivateServer;
 use support::*;
-use wfuwp::testbed::NetworkOptions;
+use wfuwp_testbed::NetworkOptions;
 
 #[test]
 fn private_servers_take_their_options() {

@@ -35,7 +35,7 @@ fn content(key: &str, len: usize) -> Vec<u8> {
 /// The files the network generator gives every site (small ones with
 /// spaces and Unicode in their names, and one of a few MB), by full key.
 fn files_of(id: u64) -> Vec<(String, Vec<u8>)> {
-    wfuwp::testbed::uploads::files_of(id)
+    wfuwp_testbed::uploads::files_of(id)
         .into_iter()
         .map(|(rel, bytes)| (format!("{}{rel}", site_dir(id)), bytes))
         .collect()

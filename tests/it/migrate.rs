@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 use support::*;
-use wfuwp::db::discovery::{inventory, Inventory};
-use wfuwp::db::roles;
-use wfuwp::testbed::NetworkOptions;
+use wfuwp_engine::db::discovery::{inventory, Inventory};
+use wfuwp_engine::db::roles;
+use wfuwp_testbed::NetworkOptions;
 
 type Rows = Vec<Vec<Option<Vec<u8>>>>;
 

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use proptest::prelude::*;
-use wfuwp::replace::{stream_sql_dump, Replacer, ValueStats};
+use wfuwp_replace::{stream_sql_dump, Replacer, ValueStats};
 
 /// A PHP value, as far as serialization goes.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use wfuwp::replace::{stream_sql_dump, Replacer, ValueStats};
+use wfuwp_replace::{stream_sql_dump, Replacer, ValueStats};
 
 /// Generates values (mode `gen`) and checks rewritten ones (mode `check`).
 /// Data is exchanged as hex so NUL bytes and multibyte text survive.

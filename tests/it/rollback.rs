@@ -9,7 +9,7 @@ use crate::support;
 
 use migration_kit::{assert_killed, assert_same, started_id, Scenario};
 use support::{seed_network, table_checksums, Run, TestDb};
-use wfuwp::testbed::NetworkOptions;
+use wfuwp_testbed::NetworkOptions;
 
 /// A source network of 8 sites and a target scenario holding a different
 /// 6-site network, so the migration replaces some sites' tables (backups)

@@ -21,7 +21,7 @@ use support::{
     run, seed_network, server, table_checksums, wfuwp, write_config_text, Run, TestDb,
     PASSWORD_VAR, PROD_TOKENS, UAT_TOKENS,
 };
-use wfuwp::testbed::NetworkOptions;
+use wfuwp_testbed::NetworkOptions;
 
 /// How an environment reaches the sandbox server.
 #[derive(Clone, Copy)]

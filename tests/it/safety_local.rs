@@ -17,7 +17,7 @@ use support::{
     closed_port, run, seed_network, small_network, wfuwp, write_config, write_config_text, Run,
     TestDb, PROD_TOKENS, UAT_TOKENS,
 };
-use wfuwp::state::{ErrorKind, MigrationStatus, NewMigration, Session};
+use wfuwp_engine::state::{ErrorKind, MigrationStatus, NewMigration, Session};
 
 /// The binary with `--config` and `--logs-dir`, colours off, no outside config.
 fn bin(config: &Path, logs: &Path) -> Command {
@@ -66,11 +66,11 @@ fn dead_config(dir: &Path, prod: &[(&str, &str)], uat: &[(&str, &str)]) -> PathB
 /// Creates a failed (resumable) prod → uat migration whose fingerprints match
 /// `config`, through the library; returns its id.
 fn failed_migration(config: &Path, logs: &Path) -> String {
-    let cfg = wfuwp::config::load(Some(config)).expect("test config loads");
+    let cfg = wfuwp_engine::config::load(Some(config)).expect("test config loads");
     let fingerprints: BTreeMap<String, String> = cfg
         .environments
         .iter()
-        .map(|(n, e)| (n.clone(), wfuwp::config::fingerprint::of(e)))
+        .map(|(n, e)| (n.clone(), wfuwp_engine::config::fingerprint::of(e)))
         .collect();
     let s = Session::create(
         logs,
@@ -485,8 +485,11 @@ fn one_attempt_is_singular_in_the_progress_log() {
     let config = dead_config(dir.path(), &[("main", "www")], &[("main", "uat")]);
     let logs = dir.path().join("logs");
     let id = failed_migration(&config, &logs);
-    let log =
-        std::fs::read_to_string(logs.join(&id).join(wfuwp::state::store::PROGRESS_LOG)).unwrap();
+    let log = std::fs::read_to_string(
+        logs.join(&id)
+            .join(wfuwp_engine::state::store::PROGRESS_LOG),
+    )
+    .unwrap();
     assert!(log.contains("after 1 attempt:"), "{log}");
     assert!(!log.contains("1 attempts"), "{log}");
 }

@@ -7,7 +7,7 @@ use crate::support;
 use std::collections::BTreeMap;
 
 use support::*;
-use wfuwp::db::sizes::{estimates, Estimate};
+use wfuwp_engine::db::sizes::{estimates, Estimate};
 
 /// (rows, data + index bytes) per table of `db`, as information_schema says.
 fn information_schema(db: &TestDb) -> BTreeMap<String, Estimate> {

@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use wfuwp::state::{
+use wfuwp_engine::state::{
     self, store, ErrorKind, MigrationStatus, NewMigration, Phase, ResumeRequest, Session,
     SiteStatus,
 };
@@ -136,7 +136,7 @@ fn create_and_hold(logs: &Path) -> i32 {
         }
         Err(e) => {
             say(&format!("REFUSED {e}"));
-            wfuwp::exit::classify(&e) as i32
+            wfuwp::exit::code(&e.into()) as i32
         }
     }
 }
@@ -147,7 +147,7 @@ fn interrupt_child() -> i32 {
         .build()
         .unwrap();
     rt.block_on(async {
-        let i = wfuwp::interrupt::Interrupt::install().unwrap();
+        let i = wfuwp::signals::install().unwrap();
         say("READY");
         i.triggered().await;
         say(&format!("TRIGGERED {}", i.is_set()));
@@ -173,7 +173,7 @@ fn detect_child(logs: &Path) -> i32 {
         }
         Err(e) => {
             say(&format!("ERROR {e}"));
-            wfuwp::exit::classify(&e) as i32
+            wfuwp::exit::code(&e) as i32
         }
     }
 }
@@ -360,7 +360,7 @@ fn lock_of_killed_process_does_not_block() {
         Some(child.id())
     );
     let err = Session::resume(tmp.path(), &id, ResumeRequest::default()).unwrap_err();
-    assert_eq!(wfuwp::exit::classify(&err), wfuwp::exit::Code::Locked);
+    assert_eq!(wfuwp::exit::code(&err.into()), wfuwp::exit::Code::Locked);
     sigkill(&mut child);
     // The dead holder's metadata is still in the files, but the OS lock is gone.
     let s = Session::resume(tmp.path(), &id, ResumeRequest::default()).unwrap();
@@ -504,12 +504,13 @@ fn bad_state_files_are_reported_and_left_alone() {
         let out = run_bin(&["env-migrate", "--resume", &id], logs);
         assert_ne!(out.status.code(), Some(0), "{name} --resume");
         let err = Session::resume(logs, &id, ResumeRequest::default()).unwrap_err();
+        let text = err.to_string();
         assert_eq!(
-            wfuwp::exit::classify(&err),
+            wfuwp::exit::code(&err.into()),
             wfuwp::exit::Code::Usage,
-            "{name}: {err}"
+            "{name}: {text}"
         );
-        assert!(err.to_string().contains(reason), "{name}: {err}");
+        assert!(text.contains(reason), "{name}: {text}");
         assert!(Session::open_for_rollback(logs, &id).is_err());
         assert_eq!(
             dir_contents(&dir),
@@ -550,8 +551,9 @@ fn resume_of_finished_migrations_is_refused() {
     state::abandon(tmp.path(), &cancelled).unwrap();
     for (id, word) in [(done, "nothing left to resume"), (cancelled, "abandoned")] {
         let e = Session::resume(tmp.path(), &id, ResumeRequest::default()).unwrap_err();
-        assert_eq!(wfuwp::exit::classify(&e), wfuwp::exit::Code::Usage);
-        assert!(e.to_string().contains(word), "{e}");
+        let text = e.to_string();
+        assert_eq!(wfuwp::exit::code(&e.into()), wfuwp::exit::Code::Usage);
+        assert!(text.contains(word), "{text}");
     }
 }
 
@@ -637,7 +639,7 @@ fn resume_detection_without_terminal() {
     );
     let id = paused_migration(tmp.path(), "uat", 2);
     let e = detect_resume(&c, "prod", "uat", false).unwrap_err();
-    assert_eq!(wfuwp::exit::classify(&e), wfuwp::exit::Code::Usage);
+    assert_eq!(wfuwp::exit::code(&e), wfuwp::exit::Code::Usage);
     assert!(
         e.to_string()
             .contains(&format!("wfuwp env-migrate --resume {id}")),
@@ -854,15 +856,15 @@ fn no_file_under_logs_dir_contains_a_password() {
     )
     .unwrap();
     std::env::set_var("WFUWP_TEST_STATE_PW", from_env);
-    let cfg = wfuwp::config::load(Some(&cfg_path)).unwrap();
+    let cfg = wfuwp_engine::config::load(Some(&cfg_path)).unwrap();
     let fingerprints: BTreeMap<String, String> = cfg
         .environments
         .iter()
-        .map(|(n, e)| (n.clone(), wfuwp::config::fingerprint::of(e)))
+        .map(|(n, e)| (n.clone(), wfuwp_engine::config::fingerprint::of(e)))
         .collect();
     let logs = tmp.path().join("logs");
     let options = state::MigrationOptions {
-        replacements: vec![wfuwp::replace::Pair::new("www.wfu.edu", "uat.wfu.edu")],
+        replacements: vec![wfuwp_replace::Pair::new("www.wfu.edu", "uat.wfu.edu")],
         concurrency: Some(4),
         timeout_minutes: Some(20.0),
         max_retries: Some(3),

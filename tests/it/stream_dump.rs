@@ -206,7 +206,7 @@ fn plain_dump_of_a_network_keeps_binary_cells_and_replaces_text() {
     );
     let stderr = search_replace(&dump, &streamed);
     assert!(
-        !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
+        !stderr.contains(wfuwp_replace::NO_TABLE_DEFINITIONS),
         "{stderr}"
     );
     load(&streamed, Some(&dst));
@@ -290,7 +290,7 @@ fn no_create_info_dump_says_so_once_and_still_replaces() {
     dump_to(&["--no-create-info", &src.name], &dump);
     let stderr = search_replace(&dump, &streamed);
     assert_eq!(
-        stderr.matches(wfuwp::replace::NO_TABLE_DEFINITIONS).count(),
+        stderr.matches(wfuwp_replace::NO_TABLE_DEFINITIONS).count(),
         1,
         "{stderr}"
     );
@@ -342,7 +342,7 @@ fn same_table_name_in_two_databases_of_one_dump() {
         }
         let stderr = search_replace(&dump, &streamed);
         assert!(
-            !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
+            !stderr.contains(wfuwp_replace::NO_TABLE_DEFINITIONS),
             "{stderr}"
         );
         // The dump re-creates both databases under their names.
@@ -464,7 +464,7 @@ fn enum_and_set_columns_keep_members_and_values_in_every_dump_style() {
         dump_to(&[style, &[a.name.as_str()]].concat(), &dump);
         let stderr = search_replace(&dump, &streamed);
         assert!(
-            !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
+            !stderr.contains(wfuwp_replace::NO_TABLE_DEFINITIONS),
             "{style:?}: {stderr}"
         );
         strict(&streamed);
@@ -510,7 +510,7 @@ fn enum_values_without_table_definitions_are_replaced_and_said_so() {
     );
     let stderr = search_replace(&data, &streamed);
     assert_eq!(
-        stderr.matches(wfuwp::replace::NO_TABLE_DEFINITIONS).count(),
+        stderr.matches(wfuwp_replace::NO_TABLE_DEFINITIONS).count(),
         1,
         "{stderr}"
     );
@@ -526,7 +526,7 @@ fn enum_values_without_table_definitions_are_replaced_and_said_so() {
     std::fs::write(&both, all).expect("writing the dump");
     let stderr = search_replace(&both, &streamed);
     assert!(
-        !stderr.contains(wfuwp::replace::NO_TABLE_DEFINITIONS),
+        !stderr.contains(wfuwp_replace::NO_TABLE_DEFINITIONS),
         "{stderr}"
     );
     strict(&streamed);

@@ -7,9 +7,9 @@ use crate::support;
 use std::collections::BTreeSet;
 
 use support::{run, seed_network, small_network, table_checksums, wfuwp, TestDb, PROD_TOKENS};
-use wfuwp::testbed::content::{site_prefix, MALFORMED_OPTIONS};
-use wfuwp::testbed::schema::SITE_TABLES;
-use wfuwp::testbed::NetworkOptions;
+use wfuwp_testbed::content::{site_prefix, MALFORMED_OPTIONS};
+use wfuwp_testbed::schema::SITE_TABLES;
+use wfuwp_testbed::NetworkOptions;
 
 #[test]
 fn every_site_has_the_core_tables_and_plugin_tables_exist() {

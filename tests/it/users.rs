@@ -46,7 +46,7 @@ fn source_network(label: &str) -> TestDb {
     let db = TestDb::new(label);
     seed_network(
         &db,
-        &wfuwp::testbed::NetworkOptions {
+        &wfuwp_testbed::NetworkOptions {
             sites: 6,
             posts_per_site: 2,
             seed: 31,

@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use mysql_async::prelude::{FromRow, Queryable};
 use mysql_async::{Conn, Opts, OptsBuilder};
-use wfuwp::testbed::{NetworkOptions, NetworkSummary};
+use wfuwp_testbed::{NetworkOptions, NetworkSummary};
 
 /// Variable holding the sandbox password; written into configs as `password_env`
 /// so that no password ever lands in a file.
@@ -269,9 +269,13 @@ impl TestDb {
     /// The library's view of this database as environment `env` (for tests that
     /// call library functions directly). The password variable must be set,
     /// which `scripts/test.sh` does.
-    pub fn environment(&self, env: &str, tokens: &[(&str, &str)]) -> wfuwp::config::Environment {
+    pub fn environment(
+        &self,
+        env: &str,
+        tokens: &[(&str, &str)],
+    ) -> wfuwp_engine::config::Environment {
         let text = self.env_toml(env, tokens);
-        let cfg = wfuwp::config::load::parse(&text, Path::new("/nonexistent/config.toml"))
+        let cfg = wfuwp_engine::config::load::parse(&text, Path::new("/nonexistent/config.toml"))
             .unwrap_or_else(|e| panic!("test config does not parse: {e}\n{text}"));
         cfg.environment(env)
             .expect("environment just written")
@@ -388,7 +392,7 @@ pub fn table_checksums(db: &TestDb) -> BTreeMap<String, (u64, u64)> {
 
 /// Generates a network into `db` with the library generator.
 pub fn seed_network(db: &TestDb, opts: &NetworkOptions) -> NetworkSummary {
-    block_on(wfuwp::testbed::generate(db.opts(), opts))
+    block_on(wfuwp_testbed::generate(db.opts(), opts))
         .unwrap_or_else(|e| panic!("seeding {}: {e}", db.name))
 }
 

@@ -71,7 +71,7 @@ impl S3Server {
             .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
             .endpoint_url(&self.endpoint)
             .force_path_style(true)
-            .http_client(wfuwp::media::client::http_client())
+            .http_client(wfuwp_engine::media::client::http_client())
             .build();
         Client::from_conf(conf)
     }

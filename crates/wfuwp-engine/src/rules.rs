@@ -1,0 +1,136 @@
+//! What happens to each value on its way from the source to the target: the
+//! migration's rules, prepared once per run ([`RunRules`]) and once per
+//! table ([`TableRules`]), applied by the table copy to every row it streams
+//! (the copy itself only moves bytes, [`crate::db::copy`]).
+//!
+//! Today the rules are the search-replace of textual columns
+//! (docs/replace.md). A table's rules are one object prepared before its
+//! first row, so a rule that depends on the table or the column (a value to
+//! scrub, a value to keep) is decided once per table, not per row, and a
+//! check that reads every value after the rules (a scan for what should not
+//! be left) sees exactly what is written (docs/architecture.md, "Where a new
+//! feature goes").
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use wfuwp_replace::{Replacer, ValueStats};
+
+use crate::db::copy::RowRules;
+use crate::db::discovery::Column;
+
+/// The rules of one run, for every table it copies.
+#[derive(Clone)]
+pub struct RunRules {
+    replacer: Arc<Replacer>,
+}
+
+impl RunRules {
+    /// Rules that rewrite text with `replacer`.
+    pub fn new(replacer: Arc<Replacer>) -> RunRules {
+        RunRules { replacer }
+    }
+
+    /// The replacement engine (for addresses and checks computed the way
+    /// the copy writes them).
+    pub fn replacer(&self) -> &Replacer {
+        &self.replacer
+    }
+
+    /// The rules of one table with `columns` (in the order the copy reads them).
+    pub fn for_table(&self, columns: &[Column]) -> TableRules {
+        TableRules {
+            replacer: self.replacer.clone(),
+            columns: columns
+                .iter()
+                .map(|c| match c.textual {
+                    true => ValueRule::Replace,
+                    false => ValueRule::Pass,
+                })
+                .collect(),
+            stats: ValueStats::default(),
+        }
+    }
+}
+
+/// What happens to one column's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueRule {
+    /// Written as read (binary, numeric, date, ENUM/SET columns).
+    Pass,
+    /// Text: every replacement pair applied, serialization-safe.
+    Replace,
+}
+
+/// The rules of one table, with what they did to its rows so far.
+pub struct TableRules {
+    replacer: Arc<Replacer>,
+    columns: Vec<ValueRule>,
+    stats: ValueStats,
+}
+
+impl TableRules {
+    /// What the replacement did to the rows seen so far.
+    pub fn stats(&self) -> ValueStats {
+        self.stats
+    }
+}
+
+impl RowRules for TableRules {
+    fn apply<'a>(&mut self, values: &mut [Option<Cow<'a, [u8]>>]) {
+        for (value, rule) in values.iter_mut().zip(&self.columns) {
+            if *rule == ValueRule::Pass {
+                continue;
+            }
+            // Only bytes as read are text; an owned value is one the
+            // transport formatted (never a text column's).
+            let Some(Cow::Borrowed(read)) = value else {
+                continue;
+            };
+            let read: &'a [u8] = read;
+            let r = self.replacer.replace_value(read);
+            self.stats += r.stats;
+            *value = Some(r.value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfuwp_replace::Pair;
+
+    fn column(name: &str, textual: bool) -> Column {
+        Column {
+            name: name.into(),
+            textual,
+            auto_increment: false,
+            primary: false,
+        }
+    }
+
+    #[test]
+    fn text_columns_are_replaced_others_pass() {
+        let replacer = Arc::new(Replacer::new(&[Pair::new("www.x.edu", "uat.x.edu")]).unwrap());
+        let mut rules = RunRules::new(replacer).for_table(&[
+            column("id", false),
+            column("url", true),
+            column("blob", false),
+            column("note", true),
+        ]);
+        let mut row: Vec<Option<Cow<'_, [u8]>>> = vec![
+            Some(Cow::Borrowed(b"7")),
+            Some(Cow::Borrowed(b"https://www.x.edu/a")),
+            Some(Cow::Borrowed(b"www.x.edu")),
+            None,
+        ];
+        rules.apply(&mut row);
+        assert_eq!(row[1].as_deref(), Some(&b"https://uat.x.edu/a"[..]));
+        assert_eq!(row[2].as_deref(), Some(&b"www.x.edu"[..]));
+        assert_eq!(
+            (row[0].as_deref(), row[3].as_deref()),
+            (Some(&b"7"[..]), None)
+        );
+        assert_eq!(rules.stats().replacements, 1);
+    }
+}
