@@ -3,15 +3,15 @@
 //! resume detection for `wfuwp env-migrate SOURCE TARGET`.
 
 use wfuwp_engine::lifecycle;
-use wfuwp_engine::state::{self, ListedMigration, MigrationStatus, StateError};
+use wfuwp_engine::state::{self, ListedMigration, StateError};
 
 use super::Context;
 use crate::cli::EnvMigrateArgs;
 use crate::exit::{Code, Failure};
-use crate::ui::output::{self, info, interactive, warn};
+use crate::ui::listing::{progress_text, table};
+use crate::ui::output::{info, interactive, warn};
 use crate::ui::progress::Terminal;
 use crate::ui::prompt;
-use crate::ui::table::{Align, Table};
 
 type Result<T> = std::result::Result<T, Failure>;
 
@@ -63,71 +63,6 @@ fn report_problems(problems: Vec<StateError>) -> Result<Code> {
         problems.len(),
         if problems.len() == 1 { "y" } else { "ies" }
     )))
-}
-
-fn table(migrations: &[ListedMigration]) -> Table {
-    let mut t = Table::new(&[
-        ("ID", Align::Left),
-        ("SOURCE → TARGET", Align::Left),
-        ("STATUS", Align::Left),
-        ("DONE", Align::Right),
-        ("FAILED", Align::Right),
-        ("TIMEOUTS", Align::Right),
-        ("STARTED (UTC)", Align::Left),
-        ("DURATION", Align::Right),
-        ("BACKUPS", Align::Right),
-        ("MEDIA", Align::Right),
-        ("NOW", Align::Left),
-    ]);
-    for m in migrations {
-        t.row(vec![
-            m.migration_id.clone(),
-            format!("{} → {}", m.source_env, m.target_env),
-            status_text(m),
-            format!("{}/{}", m.completed_sites, m.total_sites),
-            m.failed_sites.to_string(),
-            m.timeout_sites.to_string(),
-            m.start_time.format("%Y-%m-%d %H:%M").to_string(),
-            duration(m.duration_seconds),
-            m.backup_bytes.map_or("-".into(), output::size),
-            m.media.map_or("-".into(), |t| {
-                format!(
-                    "{}/{} obj, {}",
-                    t.copied,
-                    t.objects,
-                    output::size(t.bytes_copied)
-                )
-            }),
-            now_text(m),
-        ]);
-    }
-    t
-}
-
-fn status_text(m: &ListedMigration) -> String {
-    // `running` without a live lock holder means the process died.
-    match (m.status, &m.locked_by) {
-        (MigrationStatus::Running, None) => "interrupted".into(),
-        (s, _) => s.to_string(),
-    }
-}
-
-fn now_text(m: &ListedMigration) -> String {
-    match (&m.locked_by, m.resumable) {
-        (Some(l), _) => format!("running (pid {}, {})", l.pid, l.host),
-        (None, true) => "resumable".into(),
-        (None, false) => "-".into(),
-    }
-}
-
-/// `90061` → `25h01m`; short runs in minutes and seconds.
-fn duration(secs: i64) -> String {
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m{s:02}s"),
-        _ => format!("{h}h{m:02}m"),
-    }
 }
 
 /// `--abandon ID`
@@ -196,18 +131,6 @@ Resume it with `wfuwp env-migrate --resume {id}`, or start a new one with `wfuwp
     })
 }
 
-fn progress_text(m: &ListedMigration) -> String {
-    format!(
-        "{}, {}/{} sites done, {} failed, {} timed out, started {}",
-        status_text(m),
-        m.completed_sites,
-        m.total_sites,
-        m.failed_sites,
-        m.timeout_sites,
-        m.start_time.format("%Y-%m-%d %H:%M UTC")
-    )
-}
-
 const USAGE: &str = "give SOURCE and TARGET: `wfuwp env-migrate SOURCE TARGET` (e.g. `wfuwp env-migrate prod uat`). \
 See `wfuwp env-migrate --help` for options, `wfuwp env-migrate --list-migrations` for incomplete migrations.";
 
@@ -247,16 +170,4 @@ pub fn choose_migration(ctx: &Context) -> Result<Option<String>> {
             _ => None,
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(duration(5), "5s");
-        assert_eq!(duration(65), "1m05s");
-        assert_eq!(duration(90061), "25h01m");
-    }
 }

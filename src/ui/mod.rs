@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod init;
+pub mod listing;
 pub mod output;
 pub mod plan;
 pub mod progress;
