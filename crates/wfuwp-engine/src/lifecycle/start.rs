@@ -8,7 +8,7 @@ use wfuwp_replace::Replacer;
 
 use super::guard::{Guard, OnFailure};
 use super::plan::{self, Plan};
-use super::{begin, check, ended, media_run, run_phases, Prepared, RunFlags};
+use super::{begin, check, ended, media_run, run_phases, scrub_plan, Prepared, RunFlags};
 use crate::config::{self, Config};
 use crate::error::Error;
 use crate::media::{self, MediaRun};
@@ -103,6 +103,7 @@ async fn start_run(
     // Before any state exists: bad media settings leave nothing behind.
     let media = media_run(config, req.sides(), &options, &req.flags, limits).await?;
     let replacer = Arc::new(Replacer::new(&options.replacements)?);
+    let scrub = scrub_plan(config, &req.target, &checked).await?;
     let lock = preflight::lock_target(&checked.target, logs_dir, &stop).await?;
     let session = Session::create(
         logs_dir,
@@ -131,6 +132,7 @@ async fn start_run(
         limits,
         media,
         replacer,
+        scrub,
     };
     let guard = Guard::new(session, OnFailure::Finish(MigrationStatus::Failed));
     let begun = begin(guard.session(), &prepared).await;

@@ -173,7 +173,7 @@ pub(super) async fn stage_table(
     let create = create_statement(source, live, staging).await?;
     target.query_drop(create).await?;
     let job = engine.table_job(live);
-    let mut rules = engine.rules.for_table(&job.columns);
+    let mut rules = engine.rules.for_table(live, &job.columns);
     copy_table(
         source,
         target,
@@ -185,6 +185,7 @@ pub(super) async fn stage_table(
         engine.mode,
     )
     .await?;
+    engine.rules.record(&rules);
     Ok(())
 }
 

@@ -211,7 +211,7 @@ async fn copy_into_staging(
             site: job.id,
             table: &table.name,
         });
-        let mut rules = engine.rules.for_table(&table.columns);
+        let mut rules = engine.rules.for_table(&table.name, &table.columns);
         let copied = engine
             .timings
             .time(
@@ -238,6 +238,7 @@ async fn copy_into_staging(
         result.stats.rows += copied.rows;
         result.stats.bytes += copied.bytes;
         result.replace += rules.stats();
+        engine.rules.record(&rules);
     }
     source.query_drop("COMMIT").await?;
     Ok(result)
