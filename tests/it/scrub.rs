@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::migration_kit;
+use crate::oracle;
 use crate::support;
 
 use migration_kit::{assert_killed, assert_same, live_checksums, Scenario, STAGING};
@@ -426,4 +427,151 @@ fn killed_mid_table_no_personal_data_and_resume_equals_an_uninterrupted_run() {
         assert_none_found(&s.target, &needles, &format!("{what}: after the resume"));
         assert_same(&expected, &live_checksums(&s.target), &what);
     }
+}
+
+/// The keep, set and exclude rules of the keep test's uat.
+const KEEP_RULES: &str = r#"
+[environments.uat.keep]
+options = ["admin_email", "mailserver_*"]
+sitemeta = ["admin_email", "registration"]
+tables = ["*_wfu_uat_notes"]
+[environments.uat.set]
+options = { blog_public = "0" }
+"#;
+
+/// `wp_options` for the main site, `wp_N_options` otherwise.
+fn options_of(site: u64) -> String {
+    match site {
+        1 => "wp_options".into(),
+        n => format!("wp_{n}_options"),
+    }
+}
+
+/// Sets the target's own values of what the rules keep (no host in them,
+/// so that the replacement leaves them as they are) and a table of its own.
+fn make_target_settings(pristine: &TestDb) {
+    let sites: Vec<u64> = pristine.query("SELECT blog_id FROM wp_blogs ORDER BY blog_id");
+    for n in sites {
+        let t = q(&options_of(n));
+        pristine.exec(&format!(
+            "UPDATE {t} SET option_value = 'uat-team-{n}@example.org', autoload = 'no' WHERE option_name = 'admin_email'; \
+             INSERT INTO {t} (option_name, option_value, autoload) VALUES ('mailserver_url', 'uat-mail-{n}.example.org', 'yes')"
+        ));
+    }
+    pristine.exec(
+        "UPDATE wp_sitemeta SET meta_value = 'uat-network@example.org' WHERE meta_key = 'admin_email'; \
+         UPDATE wp_sitemeta SET meta_value = 'all' WHERE meta_key = 'registration'; \
+         CREATE TABLE wp_2_wfu_uat_notes (id INT PRIMARY KEY, note TEXT); \
+         INSERT INTO wp_2_wfu_uat_notes VALUES (1, 'uat only, keep me')",
+    );
+}
+
+/// A log table and a table the target keeps, in the source.
+fn add_source_tables(source: &TestDb) {
+    source.exec(
+        "CREATE TABLE wp_2_wfhits (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, IP BINARY(16), URL TEXT) ENGINE=InnoDB; \
+         INSERT INTO wp_2_wfhits (IP, URL) VALUES (UNHEX('C0000201000000000000000000000000'), 'https://biology.wfu.edu/a'), \
+           (NULL, 'https://biology.wfu.edu/b'); \
+         CREATE TABLE wp_wfhits LIKE wp_2_wfhits; INSERT INTO wp_wfhits SELECT * FROM wp_2_wfhits; \
+         CREATE TABLE wp_2_wfu_uat_notes (id INT PRIMARY KEY, note TEXT); \
+         INSERT INTO wp_2_wfu_uat_notes VALUES (1, 'prod note'), (2, 'another')",
+    );
+}
+
+/// What the source would have to hold for a plain migration to give the
+/// target these rules promise, written by hand from the rules above: kept
+/// values are the target's, `blog_public` is forced, excluded tables are
+/// empty, the kept table is not the source's (the oracle then expects the
+/// target's own, untouched).
+fn expected_source(source: &TestDb, pristine: &TestDb, label: &str) -> TestDb {
+    let expected = TestDb::new(label);
+    migration_kit::copy_db(source, &expected);
+    let in_target: Vec<u64> = pristine.query("SELECT blog_id FROM wp_blogs");
+    let sites: Vec<u64> = source.query("SELECT blog_id FROM wp_blogs ORDER BY blog_id");
+    for n in sites {
+        let t = q(&options_of(n));
+        if in_target.contains(&n) {
+            let (email, autoload): (String, String) = pristine
+                .query(&format!(
+                    "SELECT option_value, autoload FROM {t} WHERE option_name = 'admin_email'"
+                ))
+                .pop()
+                .expect("the target's admin_email");
+            expected.exec(&format!(
+                "UPDATE {t} SET option_value = '{email}', autoload = '{autoload}' WHERE option_name = 'admin_email'; \
+                 INSERT INTO {t} (option_name, option_value, autoload) VALUES ('mailserver_url', 'uat-mail-{n}.example.org', 'yes')"
+            ));
+        }
+        expected.exec(&format!(
+            "INSERT INTO {t} (option_name, option_value, autoload) VALUES ('blog_public', '0', 'yes')"
+        ));
+    }
+    expected.exec(
+        "UPDATE wp_sitemeta SET meta_value = 'uat-network@example.org' WHERE meta_key = 'admin_email'; \
+         UPDATE wp_sitemeta SET meta_value = 'all' WHERE meta_key = 'registration'; \
+         DELETE FROM wp_2_wfhits; DELETE FROM wp_wfhits; DROP TABLE wp_2_wfu_uat_notes",
+    );
+    expected
+}
+
+#[test]
+fn kept_and_set_values_go_live_excluded_tables_are_empty_and_rollback_restores() {
+    let source = TestDb::new("keep_src");
+    seed_network(
+        &source,
+        &wfuwp_testbed::NetworkOptions {
+            sites: 8,
+            posts_per_site: 2,
+            seed: 5,
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    add_source_tables(&source);
+    let pristine = pristine_target("keep_pristine");
+    make_target_settings(&pristine);
+    let expected = expected_source(&source, &pristine, "keep_expected");
+
+    let s = Scenario::new("keep", &source, Some(&pristine));
+    let mut text = std::fs::read_to_string(&s.config).expect("reading the config");
+    // `exclude_tables` is a key of the environment: it goes under its header.
+    text = text.replacen(
+        "[environments.uat]\n",
+        "[environments.uat]\nexclude_tables = [\"*_wfhits\"]\n",
+        1,
+    );
+    text.push_str(KEEP_RULES);
+    std::fs::write(&s.config, text).expect("writing the config");
+    let before = support::table_checksums(&s.target);
+    let snapshot = oracle::snapshot(&s.target);
+    let r = s.run(&["env-migrate", "prod", "uat", "--force"], None);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Every other value as PHP says, the kept/forced ones as written above,
+    // excluded tables empty with the source's definition, the kept table
+    // and everything not migrated byte for byte the target's.
+    oracle::assert_target(&oracle::Migration::full(&expected), &snapshot, &s.target);
+    assert_eq!(
+        s.target
+            .query::<String>("SELECT note FROM wp_2_wfu_uat_notes"),
+        vec!["uat only, keep me".to_string()]
+    );
+    let id = s.only_migration().expect("a migration");
+    let summary = summary(&s, &id);
+    assert_eq!(
+        summary["verification"]["rowCountMismatches"],
+        serde_json::json!([]),
+        "{summary:#}"
+    );
+
+    let rb = s.run(&["env-migrate", "--rollback", &id, "--force"], None);
+    assert_eq!(rb.code, 0, "{}\n{}", rb.stdout, rb.stderr);
+    let after: std::collections::BTreeMap<String, (u64, u64)> = support::table_checksums(&s.target)
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("_wf"))
+        .collect();
+    let before: std::collections::BTreeMap<String, (u64, u64)> = before
+        .into_iter()
+        .filter(|(t, _)| !t.starts_with("_wf"))
+        .collect();
+    assert_same(&before, &after, "after --rollback");
 }

@@ -17,7 +17,8 @@
 //! * [`ledger`] — what the target remembers of the migrations into it.
 //! * [`media`], [`tables`], [`throttle`], [`scope`], [`scrub`] — uploads, the
 //!   swaps and leftovers, the load gate, which sites a migration covers,
-//!   personal data scrubbed on the way.
+//!   personal data scrubbed on the way; [`keep`], the target's own settings
+//!   and tables.
 //! * [`rules`] — what happens to each value on its way to the target.
 //! * [`phases`], [`rollback`], [`check`] — the phase machine, the way back,
 //!   `config check`.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod failpoints;
+pub mod keep;
 pub mod ledger;
 pub mod lifecycle;
 pub mod media;

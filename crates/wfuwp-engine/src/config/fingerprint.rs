@@ -191,6 +191,22 @@ mod tests {
     }
 
     #[test]
+    fn the_target_rules_are_part_of_it() {
+        let a = env("a", None);
+        let mut b = a.clone();
+        b.scrub = Some(toml::from_str("users = true").unwrap());
+        b.exclude_tables = vec!["*_wfhits".into()];
+        assert_eq!(
+            changes(&of(&a), &of(&b)),
+            vec!["exclude_tables (added)", "scrub (added)"]
+        );
+        let mut c = b.clone();
+        c.scrub = Some(toml::from_str("users = true\ncomments = true").unwrap());
+        c.keep = Some(toml::from_str("options = [\"blog_public\"]").unwrap());
+        assert_eq!(changes(&of(&b), &of(&c)), vec!["keep (added)", "scrub"]);
+    }
+
+    #[test]
     fn the_older_format_is_still_compared() {
         let a = env("a", None);
         assert!(changes(&legacy(&a), &of(&a)).is_empty());

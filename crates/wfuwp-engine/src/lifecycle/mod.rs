@@ -172,6 +172,7 @@ struct Prepared {
     media: Option<MediaRun>,
     replacer: Arc<Replacer>,
     scrub: Option<Arc<ScrubPlan>>,
+    keep: crate::keep::KeepPlan,
     post: Vec<String>,
 }
 
@@ -238,6 +239,7 @@ async fn run_phases(
         media,
         replacer,
         scrub,
+        keep,
         post,
     } = p;
     let options = session.config().options;
@@ -278,6 +280,7 @@ async fn run_phases(
         media_only: options.media_only,
         media,
         lock,
+        keep,
     };
     phases::run(
         Arc::new(engine),

@@ -113,6 +113,7 @@ async fn resume_run(
             media,
             replacer,
             scrub,
+            keep: crate::keep::KeepPlan::new(config.environment(target)?, &o.exclude_tables),
         };
         guard.then(OnFailure::Finish(MigrationStatus::Failed));
         begin(guard.session(), &prepared).await?;

@@ -133,6 +133,10 @@ async fn start_run(
         media,
         replacer,
         scrub,
+        keep: crate::keep::KeepPlan::new(
+            config.environment(&req.target)?,
+            &req.options.exclude_tables,
+        ),
     };
     let guard = Guard::new(session, OnFailure::Finish(MigrationStatus::Failed));
     let begun = begin(guard.session(), &prepared).await;

@@ -119,7 +119,18 @@ async fn full(
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
     let (source, target) = conns.open(engine).await?;
-    stage_all(engine, source, target, &lives, None).await?;
+    let stagings = stage_all(engine, source, target, &lives, None).await?;
+    let sitemeta = format!("{}sitemeta", engine.inventory.prefix);
+    if let Some(i) = lives.iter().position(|l| *l == sitemeta) {
+        // The target's kept and forced network settings go live with the swap.
+        let live_exists = !existing_tables(target, std::slice::from_ref(&sitemeta))
+            .await?
+            .is_empty();
+        engine
+            .keep
+            .apply_sitemeta(target, &sitemeta, &stagings[i], live_exists)
+            .await?;
+    }
     failpoints::hit("network_copied");
     let staged = Staged {
         site: None,
