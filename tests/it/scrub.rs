@@ -331,6 +331,40 @@ fn full_migration_leaves_no_personal_data_on_the_target() {
     assert!(occurrences(&source, &needles).len() >= needles.len());
 
     let s = scenario("scrub_full", &source, &pristine);
+    // The plan shows each rule with the values of the source it will change.
+    let plan = s.run(
+        &[
+            "env-migrate",
+            "prod",
+            "uat",
+            "--include-users",
+            "--dry-run",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("the plan as JSON");
+    let comments: u64 = source
+        .tables()
+        .iter()
+        .filter(|t| site_suffix(t) == Some("comments"))
+        .map(|t| source.count(t))
+        .sum();
+    // Three columns of every comment (each generated comment has all three).
+    assert_eq!(
+        plan["scrub"]["comments"],
+        serde_json::json!(3 * comments),
+        "{plan:#}"
+    );
+    assert!(plan["scrub"]["users"].as_u64().unwrap_or(0) > 0, "{plan:#}");
+    let check = s.run(&["config", "check"], None);
+    assert!(
+        check.stdout.contains("scrub: comments")
+            && check.stdout.contains("scrub keeps users: admin"),
+        "config check does not show the rules:\n{}",
+        check.stdout
+    );
     let r = s.run(
         &["env-migrate", "prod", "uat", "--force", "--include-users"],
         None,
@@ -352,6 +386,20 @@ fn full_migration_leaves_no_personal_data_on_the_target() {
             "rule {rule} counted nothing: {counts}"
         );
     }
+    assert_eq!(
+        counts["comments"],
+        serde_json::json!(3 * comments),
+        "{counts}"
+    );
+    let list = s.run(
+        &["env-migrate", "--list-migrations", "--all", "--json"],
+        None,
+    );
+    assert!(
+        list.stdout.contains("\"scrubbed\"") && list.stdout.contains("column gf_entry.ip"),
+        "--list-migrations --json carries no scrub counts:\n{}",
+        list.stdout
+    );
     // Same fake for the same address, keyed: not the bare address's digest.
     let fakes: Vec<String> = s.target.query(
         "SELECT meta_value FROM wp_usermeta WHERE meta_key = 'billing_email' AND meta_value LIKE '%@example.invalid'",
@@ -542,6 +590,14 @@ fn kept_and_set_values_go_live_excluded_tables_are_empty_and_rollback_restores()
     );
     text.push_str(KEEP_RULES);
     std::fs::write(&s.config, text).expect("writing the config");
+    let plan = s.run(&["env-migrate", "prod", "uat", "--dry-run", "--json"], None);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("the plan as JSON");
+    assert_eq!(
+        plan["excluded"]["tables"],
+        serde_json::json!(["wp_wfhits", "wp_2_wfhits"]),
+        "{plan:#}"
+    );
     let before = support::table_checksums(&s.target);
     let snapshot = oracle::snapshot(&s.target);
     let r = s.run(&["env-migrate", "prod", "uat", "--force"], None);

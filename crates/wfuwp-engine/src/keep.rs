@@ -11,7 +11,7 @@ use mysql_async::Conn;
 
 use crate::config::scrub::matches_any;
 use crate::config::{Environment, KeepConfig, SetConfig};
-use crate::db::sql::{ident, like_literal, LIKE_ESCAPE};
+use crate::db::sql::{glob_condition as pattern_condition, ident};
 
 /// A target's keep, set and exclude rules for one run.
 #[derive(Debug, Clone, Default)]
@@ -147,25 +147,6 @@ impl KeepPlan {
     }
 }
 
-/// `patterns` as a SQL condition on `column` (case-sensitive: names are
-/// exact, `*` any run of characters); `None` for no patterns.
-fn pattern_condition(column: &str, patterns: &[String]) -> Option<String> {
-    if patterns.is_empty() {
-        return None;
-    }
-    let one = |p: &String| {
-        let like: Vec<String> = p.split('*').map(like_literal).collect();
-        format!(
-            "CAST({column} AS BINARY) LIKE CAST('{}' AS BINARY) ESCAPE '{LIKE_ESCAPE}'",
-            like.join("%").replace('\'', "''").replace('\\', "\\\\")
-        )
-    };
-    Some(format!(
-        "({})",
-        patterns.iter().map(one).collect::<Vec<_>>().join(" OR ")
-    ))
-}
-
 /// The rows of `live` whose key matches `patterns` overwrite their
 /// counterparts in `staging` (same key and scope), and are added where
 /// `staging` has none; returns the rows added.
@@ -211,20 +192,4 @@ async fn keep_rows(
         ))
         .await?;
     Ok(target.affected_rows())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns_become_binary_likes_with_their_specials_escaped() {
-        let c = pattern_condition("t.n", &["mail_*".into(), "a%b".into()]).unwrap();
-        assert_eq!(
-            c,
-            "(CAST(t.n AS BINARY) LIKE CAST('mail|_%' AS BINARY) ESCAPE '|' OR \
-             CAST(t.n AS BINARY) LIKE CAST('a|%b' AS BINARY) ESCAPE '|')"
-        );
-        assert_eq!(pattern_condition("n", &[]), None);
-    }
 }

@@ -176,6 +176,12 @@ async fn plan_run(
     let media = media_run(config, req.sides(), options, &req.flags, limits).await?;
     let mut shown = plan::build(&checked, options, &sites);
     shown.orphaned_usermeta = plan::orphaned_usermeta(&checked, options, &sites).await?;
+    let target_env = config.environment(&req.target)?;
+    let keep = crate::keep::KeepPlan::new(target_env, &options.exclude_tables);
+    shown.excluded = plan::excluded(&checked, &sites, &keep);
+    if let Some(scrub) = scrub_plan(config, &req.target, &checked).await? {
+        shown.scrub = Some(plan::scrub_estimate(&checked, &shown, &sites, &scrub).await?);
+    }
     Ok(DryRun {
         plan: shown,
         sites,

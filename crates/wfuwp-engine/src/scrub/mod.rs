@@ -118,6 +118,7 @@ impl ScrubPlan {
             counts: Vec::new(),
             key: self.key.clone(),
             email_domain: self.config.email_domain().to_string(),
+            column_names: columns.iter().map(|c| c.name.clone()).collect(),
         };
         let network = !table[self.prefix.len()..].starts_with(|c: char| c.is_ascii_digit());
         let users_table = network && suffix == "users";
@@ -193,6 +194,27 @@ impl ScrubPlan {
         Some(t)
     }
 
+    /// Values each rule would change in `tables` of the source (full names
+    /// and their columns): an estimate from counts, nothing read row by row.
+    pub async fn estimate(
+        &self,
+        source: &mut Conn,
+        tables: &[(&str, &[Column])],
+    ) -> mysql_async::Result<BTreeMap<String, u64>> {
+        let mut out: BTreeMap<String, u64> =
+            self.rule_names().into_iter().map(|r| (r, 0)).collect();
+        for (table, columns) in tables {
+            let Some(t) = self.for_table(table, columns) else {
+                continue;
+            };
+            for (rule, sql) in t.estimate_queries(table) {
+                let n: Option<u64> = source.query_first(sql).await?;
+                *out.entry(rule).or_default() += n.unwrap_or(0);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every rule's name, in the order `config check` shows them.
     pub fn rule_names(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -216,6 +238,75 @@ impl ScrubPlan {
         );
         out
     }
+}
+
+/// What a migration into `env` does to the data on its way, one line a
+/// rule, for `config check` (`--dry-run` adds, from the source, how many
+/// values each scrub rule will change). Names a secret variable that is
+/// not set.
+pub fn describe_rules(env: &crate::config::Environment) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = &env.scrub {
+        let mut what = Vec::new();
+        if s.users {
+            what.push(format!(
+                "users (e-mail user-ID@{}, password {}, url, activation key, display name; usermeta {})",
+                s.email_domain(),
+                match &s.password_env {
+                    Some(v) => format!("from {v}"),
+                    None => "unusable".into(),
+                },
+                DEFAULT_USERMETA_KEYS.join(", ")
+            ));
+        }
+        if s.comments {
+            what.push("comments (author e-mail, IP, user agent)".into());
+        }
+        what.extend(
+            s.column
+                .iter()
+                .map(|r| format!("{}: {}", column_rule_name(&r.table, &r.column), r.action)),
+        );
+        what.extend(
+            s.meta
+                .iter()
+                .map(|r| format!("{}: {}", meta_rule_name(&r.table, &r.keys), r.action)),
+        );
+        for w in what {
+            out.push(format!("scrub: {w}"));
+        }
+        if !s.keep_users.is_empty() {
+            out.push(format!("scrub keeps users: {}", s.keep_users.join(", ")));
+        }
+        if let Err(e) = s.secret(&env.name).and_then(|_| s.password(&env.name)) {
+            out.push(format!("PROBLEM: {e}"));
+        }
+    }
+    if let Some(k) = &env.keep {
+        for (what, names) in [
+            ("options", &k.options),
+            ("sitemeta", &k.sitemeta),
+            ("tables", &k.tables),
+        ] {
+            if !names.is_empty() {
+                out.push(format!("keep {what}: {}", names.join(", ")));
+            }
+        }
+    }
+    if let Some(s) = &env.set {
+        for (what, values) in [("options", &s.options), ("sitemeta", &s.sitemeta)] {
+            for (k, v) in values {
+                out.push(format!("set {what}: {k} = {v:?}"));
+            }
+        }
+    }
+    if !env.exclude_tables.is_empty() {
+        out.push(format!(
+            "exclude tables (created empty): {}",
+            env.exclude_tables.join(", ")
+        ));
+    }
+    out
 }
 
 /// The name a column rule's counts are reported under.
@@ -336,9 +427,58 @@ pub struct TableScrub {
     counts: Vec<u64>,
     key: Option<Vec<u8>>,
     email_domain: String,
+    column_names: Vec<String>,
 }
 
 impl TableScrub {
+    /// Per rule, a query counting the values of `table` in the source that
+    /// the rule would change (non-empty values it covers; the kept users'
+    /// rows left out): what `config check` and `--dry-run` show.
+    pub fn estimate_queries(&self, table: &str) -> Vec<(String, String)> {
+        let col = |i: usize| ident(&self.column_names[i]);
+        let not_kept = match &self.user_id {
+            Some((i, kept)) if !kept.is_empty() => format!(
+                " AND {} NOT IN ({})",
+                col(*i),
+                kept.iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            _ => String::new(),
+        };
+        let filled = |i: usize| format!("{0} IS NOT NULL AND {0} <> ''", col(i));
+        let mut out: Vec<(String, String)> = self
+            .column_actions
+            .iter()
+            .map(|(i, _, rule)| {
+                (
+                    self.rule_names[*rule].clone(),
+                    format!(
+                        "SELECT COUNT(*) FROM {} WHERE {}{not_kept}",
+                        ident(table),
+                        filled(*i)
+                    ),
+                )
+            })
+            .collect();
+        if let Some((k, v, rules)) = &self.meta {
+            for (patterns, _, rule) in rules {
+                if let Some(keys) = crate::db::sql::glob_condition(&col(*k), patterns) {
+                    out.push((
+                        self.rule_names[*rule].clone(),
+                        format!(
+                            "SELECT COUNT(*) FROM {} WHERE {keys} AND {}{not_kept}",
+                            ident(table),
+                            filled(*v)
+                        ),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     fn rule(&mut self, name: &str) -> usize {
         match self.rule_names.iter().position(|n| n == name) {
             Some(i) => i,
