@@ -66,6 +66,12 @@
 #                          hold at once), the same at every size, as a DBA would for a
 #                          network of that size (docs/managed.md); "" keeps MariaDB's
 #                          defaults (400 / 2000)
+#   BENCH_SCRUB=1          the source gets personal data (seed-network --personal-data)
+#                          and a request-log table of BENCH_LOG_ROWS rows per site
+#                          (--log-rows, default 200); besides (b), each concurrency runs
+#                          (s) with uat's scrub/keep/set rules on (docs/scrub.md) and
+#                          (x) with them and the log table excluded; the table then
+#                          quotes the cost of (s) against (b) (goal: at most 5 %)
 #   BENCH_BIN=PATH         use this wfuwp binary instead of building one
 #   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
 set -euo pipefail
@@ -204,7 +210,7 @@ sql() { mariadb "${CONN[@]}" --batch --skip-column-names <<<"$1"; }
 # ------------------------------------------------------------------ config
 # prod: the source; uat: the wfuwp target (one fresh database per run);
 # dump: the baseline's target (one fresh database per run).
-env_block() { # name database main subdomains cdn bucket
+env_block() { # name database main subdomains cdn bucket [line of the environment's own table]
     cat <<EOF
 [environments.$1]
 host = "$WFUWP_TEST_DB_HOST"
@@ -212,6 +218,7 @@ port = $WFUWP_TEST_DB_PORT
 user = "$WFUWP_TEST_DB_USER"
 password_env = "WFUWP_TEST_DB_PASSWORD"
 database = "$2"
+${7:-}
 
 [environments.$1.replace]
 main = "$3"
@@ -223,22 +230,57 @@ EOF
 }
 PROD_TOKENS=(www.wfu.edu .wfu.edu prod.wp.cdn.aws.wfu.edu wordpress-prod-us)
 UAT_TOKENS=(uat.wfu.edu .uat.wfu.edu uat.wp.cdn.aws.wfu.edu wordpress-uat-us)
-write_config() { # file uat_database dump_database
+# uat's rules in the scrub runs (docs/scrub.md): what a prod → uat refresh uses.
+export WFUWP_BENCH_SCRUB_SECRET=bench-secret-0123456789abcdef
+SCRUB_RULES='
+[environments.uat.scrub]
+users = true
+secret_env = "WFUWP_BENCH_SCRUB_SECRET"
+keep_users = ["admin"]
+comments = true
+[[environments.uat.scrub.column]]
+table = "gf_entry"
+column = "ip"
+action = "hash"
+[[environments.uat.scrub.column]]
+table = "gf_entry_meta"
+column = "meta_value"
+action = "empty"
+[[environments.uat.scrub.meta]]
+table = "usermeta"
+keys = ["billing_email"]
+action = "email"
+[[environments.uat.scrub.meta]]
+table = "usermeta"
+keys = ["billing_*", "shipping_*"]
+action = "empty"
+[environments.uat.keep]
+options = ["blog_public", "admin_email", "mailserver_*", "upload_path", "upload_url_path"]
+sitemeta = ["admin_email", "registration"]
+[environments.uat.set]
+options = { blog_public = "0" }
+'
+write_config() { # file uat_database dump_database [rules: scrub | exclude]
+    local own=""
+    [ "${4:-}" = exclude ] && own='exclude_tables = ["*_wfhits"]'
     {
         echo 'logs_dir = "logs"'
         echo
         env_block prod bench_prod "${PROD_TOKENS[@]}"
-        env_block uat "$2" "${UAT_TOKENS[@]}"
+        env_block uat "$2" "${UAT_TOKENS[@]}" "$own"
         env_block dump "$3" "${UAT_TOKENS[@]}"
+        [ -n "${4:-}" ] && echo "$SCRUB_RULES"
     } >"$1"
 }
 
 # ------------------------------------------------------------------ source
 large=()
 [ "$LARGE" = 1 ] && large=(--large)
+personal=()
+[ "${BENCH_SCRUB:-0}" = 1 ] && personal=(--personal-data --log-rows "${BENCH_LOG_ROWS:-200}")
 write_config "$WORK/config.toml" bench_uat_0 bench_dump_0
 log "seeding prod: $SITES sites, $POSTS posts per site ${large[*]}"
-"$BIN" --config "$WORK/config.toml" seed-network --env prod --sites "$SITES" --posts "$POSTS" "${large[@]}" --seed 42 \
+"$BIN" --config "$WORK/config.toml" seed-network --env prod --sites "$SITES" --posts "$POSTS" "${large[@]}" "${personal[@]}" --seed 42 \
     >"$WORK/seed-prod.log" 2>&1 || { cat "$WORK/seed-prod.log" >&2; die "seeding prod failed"; }
 sed 's/^/    /' "$WORK/seed-prod.log" >&2
 
@@ -353,12 +395,12 @@ print(*out)
 PY
 }
 
-run_wfuwp() { # rep concurrency [kind, default wfuwp-cN] [bulkMode expected, default loadData]
+run_wfuwp() { # rep concurrency [kind, default wfuwp-cN] [bulkMode expected, default loadData] [rules]
     local rep=$1 c=$2 kind=${3:-wfuwp-c$2} mode=${4:-loadData}
     local run="r$1${kind#wfuwp}"
     local db="bench_uat_$run" dir="$WORK/$run"
     mkdir -p "$dir"
-    write_config "$dir/config.toml" "$db" "bench_dump_$rep"
+    write_config "$dir/config.toml" "$db" "bench_dump_$rep" "${5:-}"
     # The target's previous content: a network of the same shape, another seed.
     "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
         --seed $((1000 + rep)) >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
@@ -387,6 +429,10 @@ for rep in $(seq 1 "$REPEAT"); do
     [ -n "${BENCH_SCALE_RUN:-}" ] && sql "DROP DATABASE \`bench_dump_$rep\`"
     for c in $CONCS; do
         run_wfuwp "$rep" "$c"
+        if [ "${BENCH_SCRUB:-0}" = 1 ]; then
+            run_wfuwp "$rep" "$c" "wfuwp-scrub-c$c" loadData scrub
+            run_wfuwp "$rep" "$c" "wfuwp-excl-c$c" loadData exclude
+        fi
     done
     if [ -n "$INSERT_CONCS" ]; then
         # The server refuses LOAD DATA LOCAL: wfuwp falls back to INSERTs.
@@ -592,6 +638,10 @@ else
 fi
 for c in $CONCS; do
     row "(b) wfuwp env-migrate --concurrency $c" "wfuwp-c$c"
+    if [ "${BENCH_SCRUB:-0}" = 1 ]; then
+        row "(s) wfuwp --concurrency $c, scrub + keep + set on" "wfuwp-scrub-c$c"
+        row "(x) wfuwp --concurrency $c, scrub + keep + set, log table excluded" "wfuwp-excl-c$c"
+    fi
 done
 for c in $INSERT_CONCS; do
     row "(c) wfuwp --concurrency $c, local_infile OFF (INSERT)" "wfuwp-insert-c$c"
@@ -599,6 +649,15 @@ done
 if [ -n "${BENCH_SCALE_RUN:-}" ]; then
     row "wfuwp --rollback of the last migration (DDL only)" rollback
     row "wfuwp --resume of a migration interrupted half-way" resume
+fi
+if [ "${BENCH_SCRUB:-0}" = 1 ]; then
+    echo
+    for c in $CONCS; do
+        b=$(median "wfuwp-c$c" 2)
+        s=$(median "wfuwp-scrub-c$c" 2)
+        x=$(median "wfuwp-excl-c$c" 2)
+        echo "scrub + keep at --concurrency $c: $s s against $b s without, cost $(awk -v s="$s" -v b="$b" 'BEGIN { printf "%+.1f %%", (s / b - 1) * 100 }') (goal: at most +5 %); with the log table excluded: $x s."
+    done
 fi
 echo
 echo "Where wfuwp's time goes (its own timers, the summary's \`timings\`; worker-seconds, medians):"

@@ -202,6 +202,12 @@ pub struct EnvMigrateArgs {
     #[arg(long, conflicts_with = "include_users")]
     pub no_users: bool,
 
+    /// Tables created empty on the target, with the source's schema
+    /// (comma-separated full names, `*` patterns; added to the target's
+    /// `exclude_tables`)
+    #[arg(long, value_name = "PATTERNS", value_delimiter = ',')]
+    pub exclude_tables: Vec<String>,
+
     /// Extra replacement pair FROM=TO (repeatable)
     #[arg(long = "replace", value_name = "FROM=TO", value_parser = parse_replace_pair)]
     pub replace: Vec<Pair>,
@@ -266,7 +272,8 @@ pub struct EnvMigrateArgs {
     /// Resume the migration with this id
     #[arg(long, value_name = "ID", conflicts_with_all = [
         "include_sites", "exclude_sites", "active_only", "exclude_main_site",
-        "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup"])]
+        "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup",
+        "exclude_tables"])]
     pub resume: Option<String>,
 
     /// With --resume: leave failed sites untouched this run

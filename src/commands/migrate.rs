@@ -94,6 +94,7 @@ fn asked(args: &EnvMigrateArgs) -> MigrationOptions {
         media_only: args.media_only,
         media_delete: args.media_delete,
         replacements: args.replace.clone(),
+        exclude_tables: args.exclude_tables.clone(),
         concurrency: None,
         timeout_minutes: None,
         max_retries: None,

@@ -49,6 +49,20 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
     for o in &plan.orphaned_usermeta {
         crate::outln!("  note: {}", o.describe(&plan.target_env));
     }
+    if let Some(x) = &plan.excluded {
+        crate::outln!(
+            "  excluded (created empty): {} tables, saving {} rows, {} (est.)",
+            x.tables.len(),
+            x.rows_saved,
+            crate::ui::output::size(x.bytes_saved)
+        );
+    }
+    if let Some(rules) = &plan.scrub {
+        crate::outln!("  scrub rules (values in the source each will change):");
+        for (rule, n) in rules {
+            crate::outln!("    {rule}: {n}");
+        }
+    }
     Ok(())
 }
 

@@ -56,6 +56,13 @@ pub fn final_report(s: &Summary, json: bool) {
             m.sites_failed
         ));
     }
+    if let Some(rules) = s.extra.get("scrubbed").and_then(|v| v.as_object()) {
+        let counts: Vec<String> = rules
+            .iter()
+            .map(|(rule, n)| format!("{rule} {}", n.as_u64().unwrap_or(0)))
+            .collect();
+        output::info(format!("  scrubbed values: {}", counts.join(", ")));
+    }
     for line in verification_lines(s) {
         output::info(format!("  {line}"));
     }

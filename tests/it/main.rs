@@ -21,6 +21,7 @@ mod replace_php;
 mod rollback;
 mod safety;
 mod safety_local;
+mod scrub;
 mod sizes;
 mod state;
 mod stream_dump;

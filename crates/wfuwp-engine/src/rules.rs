@@ -3,8 +3,8 @@
 //! table ([`TableRules`]), applied by the table copy to every row it streams
 //! (the copy itself only moves bytes, [`crate::db::copy`]).
 //!
-//! Today the rules are the search-replace of textual columns
-//! (docs/replace.md). A table's rules are one object prepared before its
+//! The rules are the search-replace of textual columns (docs/replace.md),
+//! then the target's scrub rules ([`crate::scrub`], docs/scrub.md). A table's rules are one object prepared before its
 //! first row, so a rule that depends on the table or the column (a value to
 //! scrub, a value to keep) is decided once per table, not per row, and a
 //! check that reads every value after the rules (a scan for what should not
@@ -12,23 +12,56 @@
 //! feature goes").
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use wfuwp_replace::{Replacer, ValueStats};
 
 use crate::db::copy::RowRules;
 use crate::db::discovery::Column;
+use crate::scrub::{ScrubPlan, TableScrub};
 
 /// The rules of one run, for every table it copies.
 #[derive(Clone)]
 pub struct RunRules {
     replacer: Arc<Replacer>,
+    scrub: Option<Arc<ScrubPlan>>,
+    scrubbed: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl RunRules {
     /// Rules that rewrite text with `replacer`.
     pub fn new(replacer: Arc<Replacer>) -> RunRules {
-        RunRules { replacer }
+        RunRules {
+            replacer,
+            scrub: None,
+            scrubbed: Default::default(),
+        }
+    }
+
+    /// The same rules, scrubbing with `plan` after the replacement (docs/scrub.md).
+    pub fn with_scrub(mut self, plan: Option<Arc<ScrubPlan>>) -> RunRules {
+        self.scrub = plan;
+        self
+    }
+
+    /// The run's scrub rules, when the target has any.
+    pub fn scrub(&self) -> Option<&ScrubPlan> {
+        self.scrub.as_deref()
+    }
+
+    /// Adds what a table's rules scrubbed, once its rows are in the target.
+    pub fn record(&self, table: &TableRules) {
+        if let (Some(s), Ok(mut all)) = (&table.scrub, self.scrubbed.lock()) {
+            for (rule, n) in s.counts() {
+                *all.entry(rule).or_default() += n;
+            }
+        }
+    }
+
+    /// Values changed per scrub rule by the tables recorded so far this run.
+    pub fn scrubbed(&self) -> BTreeMap<String, u64> {
+        self.scrubbed.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// The replacement engine (for addresses and checks computed the way
@@ -37,9 +70,13 @@ impl RunRules {
         &self.replacer
     }
 
-    /// The rules of one table with `columns` (in the order the copy reads them).
-    pub fn for_table(&self, columns: &[Column]) -> TableRules {
+    /// The rules of table `table` with `columns` (in the order the copy reads them).
+    pub fn for_table(&self, table: &str, columns: &[Column]) -> TableRules {
         TableRules {
+            scrub: self
+                .scrub
+                .as_ref()
+                .and_then(|p| p.for_table(table, columns)),
             replacer: self.replacer.clone(),
             columns: columns
                 .iter()
@@ -65,6 +102,8 @@ enum ValueRule {
 /// The rules of one table, with what they did to its rows so far.
 pub struct TableRules {
     replacer: Arc<Replacer>,
+    /// Scrubbing, after the replacement (only for a table a rule touches).
+    scrub: Option<TableScrub>,
     columns: Vec<ValueRule>,
     stats: ValueStats,
 }
@@ -92,6 +131,9 @@ impl RowRules for TableRules {
             self.stats += r.stats;
             *value = Some(r.value);
         }
+        if let Some(scrub) = &mut self.scrub {
+            scrub.apply(values);
+        }
     }
 }
 
@@ -112,12 +154,15 @@ mod tests {
     #[test]
     fn text_columns_are_replaced_others_pass() {
         let replacer = Arc::new(Replacer::new(&[Pair::new("www.x.edu", "uat.x.edu")]).unwrap());
-        let mut rules = RunRules::new(replacer).for_table(&[
-            column("id", false),
-            column("url", true),
-            column("blob", false),
-            column("note", true),
-        ]);
+        let mut rules = RunRules::new(replacer).for_table(
+            "wp_links",
+            &[
+                column("id", false),
+                column("url", true),
+                column("blob", false),
+                column("note", true),
+            ],
+        );
         let mut row: Vec<Option<Cow<'_, [u8]>>> = vec![
             Some(Cow::Borrowed(b"7")),
             Some(Cow::Borrowed(b"https://www.x.edu/a")),

@@ -45,6 +45,9 @@ pub fn create_sql(suffix: &str, quoted: &str) -> Option<String> {
         "links" => LINKS,
         "gf_form" => GF_FORM,
         "gf_form_meta" => GF_FORM_META,
+        "gf_entry" => GF_ENTRY,
+        "gf_entry_meta" => GF_ENTRY_META,
+        "wfhits" => WFHITS,
         "wfu_media_cache" => MEDIA_CACHE,
         "legacy_notes" => LEGACY_NOTES,
         "404_log" => LOG_404,
@@ -307,6 +310,40 @@ const GF_FORM_META: &str = "
   notifications longtext,
   settings JSON DEFAULT NULL,
   PRIMARY KEY (form_id)";
+
+// Form submissions (with `NetworkOptions::personal_data`): who sent what, from where.
+const GF_ENTRY: &str = "
+  id int(10) unsigned NOT NULL auto_increment,
+  form_id mediumint(10) unsigned NOT NULL,
+  date_created datetime NOT NULL,
+  ip varchar(45) NOT NULL,
+  source_url varchar(200) NOT NULL default '',
+  user_agent varchar(250) NOT NULL default '',
+  created_by bigint(20) unsigned DEFAULT NULL,
+  PRIMARY KEY (id),
+  KEY form_id (form_id)";
+
+const GF_ENTRY_META: &str = "
+  id bigint(20) unsigned NOT NULL auto_increment,
+  form_id mediumint(10) unsigned NOT NULL default '0',
+  entry_id bigint(10) unsigned NOT NULL,
+  meta_key varchar(255) DEFAULT NULL,
+  meta_value longtext,
+  PRIMARY KEY (id),
+  KEY entry_id (entry_id)";
+
+// A security plugin's request log (with `NetworkOptions::log_rows`): bulk
+// that a lower environment does not need.
+const WFHITS: &str = "
+  id int(10) unsigned NOT NULL auto_increment,
+  ctime double(17,6) unsigned NOT NULL,
+  IP binary(16) DEFAULT NULL,
+  statusCode int(11) NOT NULL default '200',
+  URL text,
+  referer text,
+  UA text,
+  PRIMARY KEY (id),
+  KEY k1 (ctime)";
 
 // Binary columns whose bytes must pass through a migration untouched, even
 // where they happen to contain a domain name.

@@ -47,6 +47,32 @@ pub fn of(env: &Environment) -> String {
         put("media.bucket".into(), serde_json::json!(m.bucket));
         put("media.prefix".into(), serde_json::json!(m.prefix));
     }
+    // Only when configured, as for media. The secret and the password are
+    // never digested bare: a keyed check of both shows that they changed
+    // (a resume would scrub differently) without helping anyone guess them.
+    if let Some(scrub) = &env.scrub {
+        put("scrub".into(), serde_json::json!(scrub));
+        if let Ok(Some(key)) = scrub.secret(&env.name) {
+            let password = scrub.password(&env.name).ok().flatten().unwrap_or_default();
+            let check = super::scrub::keyed_digest(&key, &[b"fingerprint", password.as_bytes()]);
+            put(
+                "scrub.keys".into(),
+                serde_json::json!(super::scrub::hex(&check[..8])),
+            );
+        }
+    }
+    if let Some(keep) = &env.keep {
+        put("keep".into(), serde_json::json!(keep));
+    }
+    if let Some(set) = &env.set {
+        put("set".into(), serde_json::json!(set));
+    }
+    if !env.exclude_tables.is_empty() {
+        put(
+            "exclude_tables".into(),
+            serde_json::json!(env.exclude_tables),
+        );
+    }
     let recorded = Fields {
         all: legacy(env),
         fields,
@@ -162,6 +188,22 @@ mod tests {
                 "replacement key 'main' (removed)"
             ]
         );
+    }
+
+    #[test]
+    fn the_target_rules_are_part_of_it() {
+        let a = env("a", None);
+        let mut b = a.clone();
+        b.scrub = Some(toml::from_str("users = true").unwrap());
+        b.exclude_tables = vec!["*_wfhits".into()];
+        assert_eq!(
+            changes(&of(&a), &of(&b)),
+            vec!["exclude_tables (added)", "scrub (added)"]
+        );
+        let mut c = b.clone();
+        c.scrub = Some(toml::from_str("users = true\ncomments = true").unwrap());
+        c.keep = Some(toml::from_str("options = [\"blog_public\"]").unwrap());
+        assert_eq!(changes(&of(&b), &of(&c)), vec!["keep (added)", "scrub"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod media;
 pub mod pairs;
 pub mod paths;
 pub mod render;
+pub mod scrub;
 pub mod tls;
 pub mod write;
 
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{load, ConfigSource};
 pub use media::MediaConfig;
+pub use scrub::{KeepConfig, ScrubConfig, SetConfig};
 pub use tls::{SslMode, Tls};
 
 /// Largest `--concurrency` / `concurrency`: more sites at once only adds
@@ -195,6 +197,18 @@ pub struct Environment {
     /// The environment's uploads bucket (docs/media.md).
     #[serde(default)]
     pub media: Option<MediaConfig>,
+    /// Personal data scrubbed on its way into this environment (docs/scrub.md).
+    #[serde(default)]
+    pub scrub: Option<ScrubConfig>,
+    /// The settings and tables of this environment that a migration into it keeps.
+    #[serde(default)]
+    pub keep: Option<KeepConfig>,
+    /// Values forced on every site migrated into this environment.
+    #[serde(default)]
+    pub set: Option<SetConfig>,
+    /// Tables created empty (schema only) in this environment; `*` patterns.
+    #[serde(default)]
+    pub exclude_tables: Vec<String>,
     /// The environment's name (set by the loader).
     #[serde(skip)]
     pub name: String,

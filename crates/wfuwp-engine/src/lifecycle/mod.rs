@@ -44,6 +44,7 @@ use crate::refusal::Refusal;
 use crate::report::{Event, Reporter};
 use crate::rollback::records::check_records;
 use crate::rules::RunRules;
+use crate::scrub::ScrubPlan;
 use crate::state::{self, MigrationOptions, Session};
 use crate::stop::Stop;
 use crate::throttle::{LoadLimits, LoadSpec, Sampler};
@@ -170,7 +171,36 @@ struct Prepared {
     limits: Limits,
     media: Option<MediaRun>,
     replacer: Arc<Replacer>,
+    scrub: Option<Arc<ScrubPlan>>,
+    keep: crate::keep::KeepPlan,
     post: Vec<String>,
+}
+
+/// The target's scrub rules for this run, with their secrets read and the
+/// kept users found in the source; `None` when the target scrubs nothing.
+/// A target that has rules always gets them: no flag turns them off.
+async fn scrub_plan(
+    config: &Config,
+    target: &str,
+    checked: &Checked,
+) -> Result<Option<Arc<ScrubPlan>>> {
+    let Some(rules) = &config.environment(target)?.scrub else {
+        return Ok(None);
+    };
+    let mut plan = ScrubPlan::new(rules, target, &checked.inventory.prefix).map_err(|e| {
+        config::ConfigError::Invalid {
+            path: config.path.clone(),
+            message: e.0,
+        }
+    })?;
+    if !rules.keep_users.is_empty() {
+        let mut conn = roles::source(&checked.source.opts).await?;
+        plan.resolve_kept_users(&mut conn)
+            .await
+            .context("reading the users that keep_users names from the source")?;
+        let _ = conn.disconnect().await;
+    }
+    Ok(Some(Arc::new(plan)))
 }
 
 /// The last checks before anything of this run reaches the target, under
@@ -208,6 +238,8 @@ async fn run_phases(
         limits,
         media,
         replacer,
+        scrub,
+        keep,
         post,
     } = p;
     let options = session.config().options;
@@ -238,7 +270,7 @@ async fn run_phases(
         source: checked.source,
         target: checked.target,
         inventory: checked.inventory,
-        rules: RunRules::new(replacer),
+        rules: RunRules::new(replacer).with_scrub(scrub),
         mode: checked.mode,
         requires_primary_key: checked.target_settings.requires_primary_key,
         keep_backup: !options.skip_backup,
@@ -248,6 +280,7 @@ async fn run_phases(
         media_only: options.media_only,
         media,
         lock,
+        keep,
     };
     phases::run(
         Arc::new(engine),

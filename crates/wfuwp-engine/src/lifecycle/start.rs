@@ -8,7 +8,7 @@ use wfuwp_replace::Replacer;
 
 use super::guard::{Guard, OnFailure};
 use super::plan::{self, Plan};
-use super::{begin, check, ended, media_run, run_phases, Prepared, RunFlags};
+use super::{begin, check, ended, media_run, run_phases, scrub_plan, Prepared, RunFlags};
 use crate::config::{self, Config};
 use crate::error::Error;
 use crate::media::{self, MediaRun};
@@ -103,6 +103,7 @@ async fn start_run(
     // Before any state exists: bad media settings leave nothing behind.
     let media = media_run(config, req.sides(), &options, &req.flags, limits).await?;
     let replacer = Arc::new(Replacer::new(&options.replacements)?);
+    let scrub = scrub_plan(config, &req.target, &checked).await?;
     let lock = preflight::lock_target(&checked.target, logs_dir, &stop).await?;
     let session = Session::create(
         logs_dir,
@@ -131,6 +132,11 @@ async fn start_run(
         limits,
         media,
         replacer,
+        scrub,
+        keep: crate::keep::KeepPlan::new(
+            config.environment(&req.target)?,
+            &req.options.exclude_tables,
+        ),
     };
     let guard = Guard::new(session, OnFailure::Finish(MigrationStatus::Failed));
     let begun = begin(guard.session(), &prepared).await;
@@ -170,6 +176,12 @@ async fn plan_run(
     let media = media_run(config, req.sides(), options, &req.flags, limits).await?;
     let mut shown = plan::build(&checked, options, &sites);
     shown.orphaned_usermeta = plan::orphaned_usermeta(&checked, options, &sites).await?;
+    let target_env = config.environment(&req.target)?;
+    let keep = crate::keep::KeepPlan::new(target_env, &options.exclude_tables);
+    shown.excluded = plan::excluded(&checked, &sites, &keep);
+    if let Some(scrub) = scrub_plan(config, &req.target, &checked).await? {
+        shown.scrub = Some(plan::scrub_estimate(&checked, &shown, &sites, &scrub).await?);
+    }
     Ok(DryRun {
         plan: shown,
         sites,

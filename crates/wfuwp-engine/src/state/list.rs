@@ -63,6 +63,10 @@ pub struct ListedMigration {
     /// totals as the summary's `media`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaTotals>,
+    /// Values each scrub rule changed in the last run that wrote a summary
+    /// (its `scrubbed`; docs/scrub.md), when the target scrubs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrubbed: Option<std::collections::BTreeMap<String, u64>>,
     /// Its directory.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -101,10 +105,19 @@ impl ListedMigration {
             backup_bytes: state.backup_bytes,
             superseded_by: state.superseded_by.clone(),
             media: MediaTotals::of(state),
+            scrubbed: scrubbed_of(&dir),
             locked_by,
             dir,
         }
     }
+}
+
+/// The `scrubbed` counts of the migration's last summary. Best effort: a
+/// summary that is missing or unreadable only leaves them out.
+fn scrubbed_of(dir: &std::path::Path) -> Option<std::collections::BTreeMap<String, u64>> {
+    let text = std::fs::read_to_string(dir.join(super::store::SUMMARY_FILE)).ok()?;
+    let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(summary.get("scrubbed")?.clone()).ok()
 }
 
 /// What a scan of the logs dir found.

@@ -45,6 +45,10 @@ pub struct MigrationOptions {
     pub media_delete: bool,
     /// Every replacement pair in effect (config tokens and `--replace`), in order.
     pub replacements: Vec<Pair>,
+    /// `--exclude-tables`: tables created empty, besides the target's
+    /// `exclude_tables` (docs/scrub.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_tables: Vec<String>,
     /// `--concurrency` at creation (absent in files that predate it: a
     /// resume then uses the config's or the built-in default).
     pub concurrency: Option<u32>,

@@ -143,6 +143,7 @@ async fn migrate_tables(
 ) -> Result<SiteResult, SiteError> {
     refuse_keyless_tables(engine, job)?;
     let (source, target) = conns.open(engine).await?;
+    let job = &without_kept_tables(engine, target, job).await?;
     let lives: Vec<String> = job.tables.iter().map(|t| t.name.clone()).collect();
     let stagings: Vec<String> = lives
         .iter()
@@ -158,7 +159,9 @@ async fn migrate_tables(
         })
         .await?;
 
-    let result = copy_into_staging(engine, source, target, worker, job).await?;
+    let mut result = copy_into_staging(engine, source, target, worker, job).await?;
+    // Rows the kept and forced values add count as written (verification).
+    result.stats.rows += keep_values(engine, target, job, &stagings).await?;
     failpoints::hit("site_copied");
 
     let staged = Staged {
@@ -172,6 +175,64 @@ async fn migrate_tables(
         .await?;
     failpoints::hit("site_swapped");
     Ok(result)
+}
+
+/// The site's job without the tables whose target copy `keep.tables` keeps:
+/// they are neither copied nor swapped, so the target's stay as they are
+/// (a kept table the target does not have is copied as any other).
+async fn without_kept_tables(
+    engine: &Engine,
+    target: &mut Conn,
+    job: &SiteJob,
+) -> Result<SiteJob, SiteError> {
+    let kept: Vec<String> = job
+        .tables
+        .iter()
+        .filter(|t| engine.keep.keeps_table(&t.name))
+        .map(|t| t.name.clone())
+        .collect();
+    let present = match kept.is_empty() {
+        true => Default::default(),
+        false => existing_tables(target, &kept).await?,
+    };
+    Ok(SiteJob {
+        id: job.id,
+        tables: job
+            .tables
+            .iter()
+            .filter(|t| !present.contains(&t.name))
+            .cloned()
+            .collect(),
+    })
+}
+
+/// Writes the target's kept options and the forced ones into the site's
+/// staging options table, before the swap (docs/scrub.md); returns the
+/// rows added.
+async fn keep_values(
+    engine: &Engine,
+    target: &mut Conn,
+    job: &SiteJob,
+    stagings: &[String],
+) -> Result<u64, SiteError> {
+    if !engine.keep.touches_values() {
+        return Ok(0);
+    }
+    let options = match job.id {
+        1 => format!("{}options", engine.inventory.prefix),
+        n => format!("{}{n}_options", engine.inventory.prefix),
+    };
+    let Some(i) = job.tables.iter().position(|t| t.name == options) else {
+        return Ok(0);
+    };
+    let live_exists = !existing_tables(target, std::slice::from_ref(&options))
+        .await?
+        .is_empty();
+    let added = engine
+        .keep
+        .apply_options(target, &options, &stagings[i], live_exists)
+        .await?;
+    Ok(added)
 }
 
 /// Step 2: one snapshot, every table into its staging copy.
@@ -211,7 +272,16 @@ async fn copy_into_staging(
             site: job.id,
             table: &table.name,
         });
-        let mut rules = engine.rules.for_table(&table.columns);
+        if engine.keep.excludes_table(&table.name) {
+            // Created empty above, with the source's schema: nothing to copy.
+            engine.session.log(&format!(
+                "site {}: {} excluded (created empty)",
+                job.id, table.name
+            ));
+            result.stats.tables += 1;
+            continue;
+        }
+        let mut rules = engine.rules.for_table(&table.name, &table.columns);
         let copied = engine
             .timings
             .time(
@@ -235,9 +305,14 @@ async fn copy_into_staging(
             job.id, table.name, copied.rows, copied.bytes
         ));
         result.stats.tables += 1;
-        result.stats.rows += copied.rows;
+        // A kept table is the target's own once it exists: verification
+        // does not count its rows, so neither does the site's record.
+        if !engine.keep.keeps_table(&table.name) {
+            result.stats.rows += copied.rows;
+        }
         result.stats.bytes += copied.bytes;
         result.replace += rules.stats();
+        engine.rules.record(&rules);
     }
     source.query_drop("COMMIT").await?;
     Ok(result)
