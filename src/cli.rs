@@ -246,6 +246,15 @@ pub struct EnvMigrateArgs {
     #[arg(long, conflicts_with = "skip_media")]
     pub media_delete: bool,
 
+    /// Migrate sites even when some of their hosts get no target host (docs/hosts.md)
+    #[arg(long)]
+    pub allow_unmapped_hosts: bool,
+
+    /// A site whose copy still mentions a source host is not swapped in and
+    /// fails (docs/hosts.md)
+    #[arg(long)]
+    pub fail_on_leftovers: bool,
+
     /// Objects copied at once per site, 1 to 256 [default: 16]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub media_concurrency: Option<u32>,
@@ -266,7 +275,8 @@ pub struct EnvMigrateArgs {
     /// Resume the migration with this id
     #[arg(long, value_name = "ID", conflicts_with_all = [
         "include_sites", "exclude_sites", "active_only", "exclude_main_site",
-        "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup"])]
+        "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup",
+        "allow_unmapped_hosts", "fail_on_leftovers"])]
     pub resume: Option<String>,
 
     /// With --resume: leave failed sites untouched this run

@@ -70,6 +70,7 @@ impl SeedArgs {
             seed: self.seed,
             table_prefix: env.table_prefix.clone(),
             concurrency: self.concurrency.clamp(1, 32),
+            ..d
         }
     }
 }

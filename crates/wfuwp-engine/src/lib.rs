@@ -15,8 +15,9 @@
 //! * [`db`] — connections, discovery, the table copy, the server-side lock.
 //! * [`names`] — the names of the tables a migration makes.
 //! * [`ledger`] — what the target remembers of the migrations into it.
-//! * [`media`], [`tables`], [`throttle`], [`scope`] — uploads, the swaps and
-//!   leftovers, the load gate, which sites a migration covers.
+//! * [`media`], [`tables`], [`throttle`], [`scope`], [`hosts`] — uploads, the
+//!   swaps and leftovers, the load gate, which sites a migration covers, the
+//!   host each site gets on the target.
 //! * [`rules`] — what happens to each value on its way to the target.
 //! * [`phases`], [`rollback`], [`check`] — the phase machine, the way back,
 //!   `config check`.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod failpoints;
+pub mod hosts;
 pub mod ledger;
 pub mod lifecycle;
 pub mod media;

@@ -47,6 +47,12 @@ pub struct NetworkOptions {
     pub table_prefix: String,
     /// Connections used in parallel to write sites.
     pub concurrency: usize,
+    /// Domains of their own (vanity domains) for the first sites after the
+    /// main one, in blog_id order; empty (the standard network): none.
+    pub vanity_domains: Vec<String>,
+    /// Add a `{prefix}domain_mapping` table (the WPMU Domain Mapping and
+    /// Mercator layout) mapping each vanity site to its domain.
+    pub domain_mapping: bool,
 }
 
 impl Default for NetworkOptions {
@@ -62,6 +68,8 @@ impl Default for NetworkOptions {
             seed: 42,
             table_prefix: "wp_".into(),
             concurrency: 4,
+            vanity_domains: Vec::new(),
+            domain_mapping: false,
         }
     }
 }

@@ -47,6 +47,13 @@ pub fn of(env: &Environment) -> String {
         put("media.bucket".into(), serde_json::json!(m.bucket));
         put("media.prefix".into(), serde_json::json!(m.prefix));
     }
+    // Only when configured, as media: a target's hosts decide pairs (docs/hosts.md).
+    if let Some(t) = &env.domain_template {
+        put("domain_template".into(), serde_json::json!(t));
+    }
+    for (from, to) in &env.domains {
+        put(format!("domains.{from}"), serde_json::json!(to));
+    }
     let recorded = Fields {
         all: legacy(env),
         fields,
@@ -103,9 +110,10 @@ pub fn changes(recorded: &str, now: &str) -> Vec<String> {
             if a == b {
                 return None;
             }
-            let what = match name.strip_prefix("replace.") {
-                Some(key) => format!("replacement key '{key}'"),
-                None => name.clone(),
+            let what = match (name.strip_prefix("replace."), name.strip_prefix("domains.")) {
+                (Some(key), _) => format!("replacement key '{key}'"),
+                (_, Some(host)) => format!("domain '{host}'"),
+                _ => name.clone(),
             };
             Some(match (a, b) {
                 (None, _) => format!("{what} (added)"),

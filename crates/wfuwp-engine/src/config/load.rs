@@ -121,6 +121,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         if let Some(m) = &env.media {
             m.validate(name).map_err(invalid)?;
         }
+        super::hosts::validate(env)
+            .map_err(|why| invalid(format!("[environments.{name}] {why}")))?;
         for (key, value) in &env.replace {
             if value.is_empty() {
                 return Err(invalid(format!(
