@@ -192,3 +192,232 @@ fn every_vanity_site_gets_its_target_host_or_the_run_is_refused() {
         dst.query("SELECT option_value FROM wp_3_options WHERE option_name = 'home'");
     assert_eq!(home, vec![format!("https://{GIVING_UAT}")]);
 }
+
+/// One planted text per form that survives the prod → uat pairs (they are
+/// case-sensitive and know no encoding), with the form the audit must name.
+const PLANTED: &[(&str, &str)] = &[
+    ("case", "Visit HTTPS://WWW.WFU.EDU/about today"),
+    (
+        "url-encoded",
+        "next=https%3A%2F%2Fwww%2Ewfu%2Eedu%2Fadmissions",
+    ),
+    ("json-escaped", r"https:\/\/WWW.WFU.EDU\/news"),
+    ("json-escaped-twice", r"https:\\\/\\\/WWW.WFU.EDU\\\/events"),
+    (
+        "html-entity",
+        "mail us at webmaster@www&#46;wfu&#46;edu please",
+    ),
+];
+
+/// The sites planted in, and how their values wrap the texts.
+const PLANTED_SITES: &[(u64, &str)] = &[(2, "plain"), (3, "serialized"), (5, "json")];
+
+fn wrapped(container: &str, text: &str) -> String {
+    match container {
+        "plain" => text.to_string(),
+        "serialized" => format!(
+            "a:2:{{s:4:\"link\";s:{}:\"{text}\";s:2:\"on\";b:1;}}",
+            text.len()
+        ),
+        _ => format!("{{\"note\":\"{text}\",\"v\":1}}"),
+    }
+}
+
+/// Plants every form into sites 2, 3 and 5 (options 9001…9005 of each);
+/// returns the expected findings: (site, table, key, form).
+fn plant(src: &TestDb) -> Vec<(u64, String, String, String)> {
+    let mut expected = Vec::new();
+    for (site, container) in PLANTED_SITES {
+        let table = format!("wp_{site}_options");
+        for (i, (form, text)) in PLANTED.iter().enumerate() {
+            let id = 9001 + i as u64;
+            let value = wrapped(container, text).replace('\\', "\\\\");
+            src.exec(&format!(
+                "INSERT INTO {} (option_id, option_name, option_value, autoload) \
+                 VALUES ({id}, 'planted_{}', '{value}', 'no')",
+                q(&table),
+                form.replace('-', "_")
+            ));
+            expected.push((
+                *site,
+                table.clone(),
+                format!("option_id={id}"),
+                form.to_string(),
+            ));
+        }
+    }
+    expected
+}
+
+/// The findings of a summary (or audit report): (site, table, key, form) of
+/// every example, and each site's `(values, byColumn)`.
+fn findings(leftovers: &serde_json::Value) -> Vec<(u64, String, String, String)> {
+    let mut out = Vec::new();
+    for site in leftovers["bySite"].as_array().expect("bySite") {
+        let id = site["siteId"].as_u64().unwrap();
+        for e in site["examples"].as_array().unwrap() {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            out.push((id, s("table"), s("key"), s("form")));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn summary(logs: &std::path::Path) -> serde_json::Value {
+    let dir = std::fs::read_dir(logs)
+        .expect("logs dir")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("env-migrate-"))
+        .expect("a migration directory");
+    let text = std::fs::read_to_string(dir.path().join("migration-summary.json")).expect("summary");
+    serde_json::from_str(&text).expect("summary JSON")
+}
+
+fn prod_uat(dir: &std::path::Path, src: &TestDb, dst: &TestDb) -> std::path::PathBuf {
+    write_config(dir, &[("prod", src, PROD_TOKENS), ("uat", dst, UAT_TOKENS)])
+}
+
+#[test]
+fn the_standard_network_audits_clean_after_a_correct_migration() {
+    let (src, dst) = (
+        TestDb::new("audit_clean_src"),
+        TestDb::new("audit_clean_dst"),
+    );
+    seed_network(
+        &src,
+        &NetworkOptions {
+            sites: 12,
+            posts_per_site: 4,
+            large_values: true,
+            concurrency: 2,
+            ..NetworkOptions::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, logs) = (prod_uat(dir.path(), &src, &dst), dir.path().join("logs"));
+    let r = run(wfuwp(&cfg, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = summary(&logs);
+    assert_eq!(
+        s["leftovers"],
+        serde_json::json!({"sites": 0, "values": 0, "bySite": []}),
+        "false alarms on the standard network"
+    );
+    assert!(
+        r.stderr.contains("leftover audit: clean") || r.stdout.contains("leftover audit: clean"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn every_planted_leftover_is_found_with_its_form_and_place() {
+    let (src, dst) = (TestDb::new("audit_src"), TestDb::new("audit_dst"));
+    seed_network(&src, &small_network());
+    let expected = plant(&src);
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, logs) = (prod_uat(dir.path(), &src, &dst), dir.path().join("logs"));
+    let r = run(wfuwp(&cfg, &logs).args(["env-migrate", "prod", "uat", "--force"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = summary(&logs);
+    let l = &s["leftovers"];
+    assert_eq!(findings(l), expected, "{l:#}");
+    assert_eq!(
+        (l["sites"].as_u64(), l["values"].as_u64()),
+        (Some(3), Some(15))
+    );
+    for site in l["bySite"].as_array().unwrap() {
+        let id = site["siteId"].as_u64().unwrap();
+        assert_eq!(
+            site["byColumn"],
+            serde_json::json!({ format!("wp_{id}_options.option_value"): 5 })
+        );
+        for e in site["examples"].as_array().unwrap() {
+            let (form, context) = (e["form"].as_str().unwrap(), e["context"].as_str().unwrap());
+            let text = PLANTED.iter().find(|p| p.0 == form).unwrap().1;
+            let core = text
+                .split_whitespace()
+                .find(|w| w.to_ascii_lowercase().contains("wfu"))
+                .unwrap();
+            assert!(context.contains(core), "{form}: {context}");
+            assert!(context.chars().count() <= 80 + core.len(), "{context}");
+        }
+    }
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        out.contains("3 sites still mention prod hosts (15 values)"),
+        "{out}"
+    );
+    // The same in the migration's record, the state and the listing.
+    let state: serde_json::Value = {
+        let id = s["migrationId"].as_str().unwrap();
+        let text = std::fs::read_to_string(logs.join(id).join("migration-state.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let recorded: Vec<u64> = state["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.get("leftovers").is_some())
+        .map(|s| s["siteId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(recorded, vec![2, 3, 5]);
+    let listed =
+        run(wfuwp(&cfg, &logs).args(["env-migrate", "--list-migrations", "--all", "--json"]));
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("listing JSON");
+    assert_eq!(findings(&listed[0]["leftovers"]), expected);
+}
+
+#[test]
+fn fail_on_leftovers_keeps_the_previous_tables_live() {
+    let (src, dst) = (TestDb::new("audit_fail_src"), TestDb::new("audit_fail_dst"));
+    seed_network(&src, &small_network());
+    plant(&src);
+    seed_network(&dst, &uat_network(9, 2));
+    let before = table_checksums(&dst);
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, logs) = (prod_uat(dir.path(), &src, &dst), dir.path().join("logs"));
+    let r = run(wfuwp(&cfg, &logs).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--fail-on-leftovers",
+    ]));
+    assert_ne!(r.code, 0, "{r:?}");
+    let s = summary(&logs);
+    let failed: Vec<(u64, String)> = s["failedSites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["siteId"].as_u64().unwrap(),
+                f["errorKind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![(2, "data".into()), (3, "data".into()), (5, "data".into())]
+    );
+    let after = table_checksums(&dst);
+    for (t, sum) in &before {
+        let planted_site = PLANTED_SITES
+            .iter()
+            .any(|(id, _)| t.starts_with(&format!("wp_{id}_")));
+        if planted_site {
+            assert_eq!(
+                after.get(t),
+                Some(sum),
+                "{t}: a site with leftovers was swapped in"
+            );
+        }
+    }
+    assert_ne!(
+        after.get("wp_4_options"),
+        before.get("wp_4_options"),
+        "site 4 was migrated"
+    );
+    assert_eq!(findings(&s["leftovers"]).len(), 15);
+}

@@ -14,21 +14,36 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use wfuwp_replace::leftovers::Scanner;
 use wfuwp_replace::{Replacer, ValueStats};
 
 use crate::db::copy::RowRules;
 use crate::db::discovery::Column;
+use crate::state::model::{LeftoverExample, Leftovers, LEFTOVER_EXAMPLES};
 
 /// The rules of one run, for every table it copies.
 #[derive(Clone)]
 pub struct RunRules {
     replacer: Arc<Replacer>,
+    audit: Option<Arc<Scanner>>,
 }
 
 impl RunRules {
     /// Rules that rewrite text with `replacer`.
     pub fn new(replacer: Arc<Replacer>) -> RunRules {
-        RunRules { replacer }
+        RunRules {
+            replacer,
+            audit: None,
+        }
+    }
+
+    /// The same rules, every text value written then scanned by `scanner`
+    /// for what of the source it still mentions (docs/hosts.md).
+    pub fn audited(self, scanner: Arc<Scanner>) -> RunRules {
+        RunRules {
+            audit: (!scanner.is_empty()).then_some(scanner),
+            ..self
+        }
     }
 
     /// The replacement engine (for addresses and checks computed the way
@@ -49,8 +64,80 @@ impl RunRules {
                 })
                 .collect(),
             stats: ValueStats::default(),
+            audit: self.audit.clone().map(|scanner| TableAudit {
+                scanner,
+                table: String::new(),
+                names: columns.iter().map(|c| c.name.clone()).collect(),
+                key: (0..columns.len()).filter(|&i| columns[i].primary).collect(),
+                text: columns.iter().map(|c| c.textual).collect(),
+                found: Leftovers::default(),
+            }),
         }
     }
+}
+
+/// The leftover scan of one table's written values.
+struct TableAudit {
+    scanner: Arc<Scanner>,
+    table: String,
+    names: Vec<String>,
+    key: Vec<usize>,
+    text: Vec<bool>,
+    found: Leftovers,
+}
+
+impl TableAudit {
+    fn scan(&mut self, row: &[Option<Cow<'_, [u8]>>]) {
+        for (i, value) in row.iter().enumerate() {
+            let (Some(true), Some(value)) = (self.text.get(i), value) else {
+                continue;
+            };
+            let Some(hit) = self.scanner.first_hit(value) else {
+                continue;
+            };
+            let column = &self.names[i];
+            self.found.values += 1;
+            *self
+                .found
+                .by_column
+                .entry(format!("{}.{column}", self.table))
+                .or_default() += 1;
+            if self.found.examples.len() < LEFTOVER_EXAMPLES {
+                self.found.examples.push(LeftoverExample {
+                    table: self.table.clone(),
+                    column: column.clone(),
+                    key: self.key_of(row),
+                    context: around(value, hit.start, hit.end),
+                    form: hit.form.name().to_string(),
+                });
+            }
+        }
+    }
+
+    fn key_of(&self, row: &[Option<Cow<'_, [u8]>>]) -> String {
+        self.key
+            .iter()
+            .map(|&i| {
+                let v = row[i].as_deref().map(String::from_utf8_lossy);
+                format!("{}={}", self.names[i], v.as_deref().unwrap_or("NULL"))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Up to 40 bytes either side of `start..end`, cut at character boundaries.
+pub fn around(value: &[u8], start: usize, end: usize) -> String {
+    let mut from = start.saturating_sub(40);
+    let mut to = (end + 40).min(value.len());
+    let continuation = |b: u8| b & 0xC0 == 0x80;
+    while from > 0 && continuation(value[from]) {
+        from -= 1;
+    }
+    while to < value.len() && continuation(value[to]) {
+        to += 1;
+    }
+    String::from_utf8_lossy(&value[from..to]).into_owned()
 }
 
 /// What happens to one column's values.
@@ -67,12 +154,29 @@ pub struct TableRules {
     replacer: Arc<Replacer>,
     columns: Vec<ValueRule>,
     stats: ValueStats,
+    audit: Option<TableAudit>,
 }
 
 impl TableRules {
     /// What the replacement did to the rows seen so far.
     pub fn stats(&self) -> ValueStats {
         self.stats
+    }
+
+    /// Names the table in the leftovers it finds.
+    pub fn in_table(mut self, name: &str) -> TableRules {
+        if let Some(a) = &mut self.audit {
+            a.table = name.to_string();
+        }
+        self
+    }
+
+    /// The leftovers found so far (taken: the next call starts afresh).
+    pub fn take_leftovers(&mut self) -> Leftovers {
+        self.audit
+            .as_mut()
+            .map(|a| std::mem::take(&mut a.found))
+            .unwrap_or_default()
     }
 }
 
@@ -91,6 +195,9 @@ impl RowRules for TableRules {
             let r = self.replacer.replace_value(read);
             self.stats += r.stats;
             *value = Some(r.value);
+        }
+        if let Some(audit) = &mut self.audit {
+            audit.scan(values);
         }
     }
 }

@@ -11,11 +11,12 @@ pub mod read;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use wfuwp_replace::leftovers::Scanner;
 use wfuwp_replace::{Pair, Replacer};
 
 use crate::config::{hosts as rules, Environment};
 use crate::sites::SiteId;
-use crate::state::SiteHost;
+use crate::state::{MigrationOptions, SiteHost};
 
 /// What preflight worked out for the selected sites' hosts.
 #[derive(Debug, Clone, Default)]
@@ -167,6 +168,25 @@ fn collisions(hosts: &[SiteHost]) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// The leftover audit of a migration with `options` (docs/hosts.md): every
+/// pair's FROM and every source host of its sites is looked for; every TO
+/// and every target host hides what lies inside it.
+pub fn scanner(options: &MigrationOptions) -> Scanner {
+    let sources: Vec<&str> = options
+        .replacements
+        .iter()
+        .map(|p| p.from.as_str())
+        .chain(options.hosts.iter().map(|h| h.source.as_str()))
+        .collect();
+    let targets: Vec<&str> = options
+        .replacements
+        .iter()
+        .map(|p| p.to.as_str())
+        .chain(options.hosts.iter().filter_map(|h| h.target.as_deref()))
+        .collect();
+    Scanner::new(&sources, &targets)
 }
 
 /// The host of a URL (`https://host:port/path` → `host`), if it has one.

@@ -238,7 +238,7 @@ async fn run_phases(
         source: checked.source,
         target: checked.target,
         inventory: checked.inventory,
-        rules: RunRules::new(replacer),
+        rules: RunRules::new(replacer).audited(Arc::new(crate::hosts::scanner(&options))),
         mode: checked.mode,
         requires_primary_key: checked.target_settings.requires_primary_key,
         keep_backup: !options.skip_backup,

@@ -101,14 +101,14 @@ async fn start_run(
     let (checked, sampler) = check(config, &req.flags, req.sides(), logs_dir, &*reporter).await?;
     let sites = scope::select(&checked.inventory.sites, &options)
         .map_err(|e| Refusal::new(e.to_string()))?;
+    let limits = req.flags.limits(&config.defaults);
+    // Before any state exists: bad media settings leave nothing behind.
+    let media = media_run(config, req.sides(), &options, &req.flags, limits).await?;
     let hosts = host_plan(config, &req.target, &checked, &options, &sites).await?;
     if let Some(why) = hosts.refusal(&req.target, options.allow_unmapped_hosts) {
         return Err(Refusal::new(why).into());
     }
     with_hosts(&mut options, hosts);
-    let limits = req.flags.limits(&config.defaults);
-    // Before any state exists: bad media settings leave nothing behind.
-    let media = media_run(config, req.sides(), &options, &req.flags, limits).await?;
     let replacer = Arc::new(Replacer::new(&options.replacements)?);
     let lock = preflight::lock_target(&checked.target, logs_dir, &stop).await?;
     let session = Session::create(

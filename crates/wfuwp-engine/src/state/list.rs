@@ -9,7 +9,7 @@ use super::error::{io, StateError, StateResult};
 use super::lock::{self, LockInfo};
 use super::model::{MigrationState, MigrationStatus, Phase};
 use super::store;
-use super::summary::MediaTotals;
+use super::summary::{LeftoverTotals, MediaTotals};
 
 /// One migration as `--list-migrations` shows it: the state file's field
 /// names (without the per-site list) plus who holds its lock.
@@ -63,6 +63,9 @@ pub struct ListedMigration {
     /// totals as the summary's `media`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaTotals>,
+    /// The sites whose latest copy still mentions the source (the same as
+    /// the summary's `leftovers`, docs/hosts.md).
+    pub leftovers: LeftoverTotals,
     /// Its directory.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -101,6 +104,7 @@ impl ListedMigration {
             backup_bytes: state.backup_bytes,
             superseded_by: state.superseded_by.clone(),
             media: MediaTotals::of(state),
+            leftovers: LeftoverTotals::of(state),
             locked_by,
             dir,
         }

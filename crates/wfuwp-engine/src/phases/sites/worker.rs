@@ -17,16 +17,18 @@ use crate::phases::engine::{Engine, SiteJob};
 use crate::phases::errors::SiteError;
 use crate::phases::timings::Work;
 use crate::report::Event;
-use crate::state::model::SiteStats;
+use crate::state::model::{ErrorKind, Leftovers, SiteStats};
 use crate::tables::swap::{self, existing_tables};
 
 /// What a finished site copy produced.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SiteResult {
     /// Tables, rows, bytes (recorded in the state).
     pub stats: SiteStats,
     /// Replacement counters (for the summary).
     pub replace: ValueStats,
+    /// What of the source the copy still mentions (recorded in the state).
+    pub leftovers: Leftovers,
 }
 
 /// Refuses the site before anything of it is created when the target
@@ -160,6 +162,7 @@ async fn migrate_tables(
 
     let result = copy_into_staging(engine, source, target, worker, job).await?;
     failpoints::hit("site_copied");
+    refuse_leftovers(engine, job, &result.leftovers)?;
 
     let staged = Staged {
         site: Some(job.id),
@@ -172,6 +175,39 @@ async fn migrate_tables(
         .await?;
     failpoints::hit("site_swapped");
     Ok(result)
+}
+
+/// Records what the leftover audit found in the site's copy, and with
+/// `--fail-on-leftovers` refuses to swap in a copy that still mentions the
+/// source: the site fails as `data` and its previous tables stay live.
+fn refuse_leftovers(engine: &Engine, job: &SiteJob, found: &Leftovers) -> Result<(), SiteError> {
+    let internal = |e: anyhow::Error| SiteError::permanent(ErrorKind::Internal, format!("{e:#}"));
+    engine
+        .session
+        .site_audited(job.id, Some(found.clone()))
+        .map_err(internal)?;
+    if found.is_empty() || !engine.session.config().options.fail_on_leftovers {
+        return Ok(());
+    }
+    let first = found
+        .examples
+        .first()
+        .map(|e| {
+            format!(
+                " (e.g. {}.{} [{}], {}: \"{}\")",
+                e.table, e.column, e.key, e.form, e.context
+            )
+        })
+        .unwrap_or_default();
+    Err(SiteError::permanent(
+        ErrorKind::Data,
+        format!(
+            "{} values of site {} still mention the source{first}; with --fail-on-leftovers the copy was not \
+             swapped in and the site's previous tables stay live. Add the missing replacement pairs or \
+             [domains] entries and migrate it again, or resume with --retry-failed",
+            found.values, job.id
+        ),
+    ))
 }
 
 /// Step 2: one snapshot, every table into its staging copy.
@@ -211,7 +247,7 @@ async fn copy_into_staging(
             site: job.id,
             table: &table.name,
         });
-        let mut rules = engine.rules.for_table(&table.columns);
+        let mut rules = engine.rules.for_table(&table.columns).in_table(&table.name);
         let copied = engine
             .timings
             .time(
@@ -238,6 +274,7 @@ async fn copy_into_staging(
         result.stats.rows += copied.rows;
         result.stats.bytes += copied.bytes;
         result.replace += rules.stats();
+        result.leftovers.merge(rules.take_leftovers());
     }
     source.query_drop("COMMIT").await?;
     Ok(result)
