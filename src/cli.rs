@@ -86,6 +86,10 @@ pub enum Command {
     #[command(after_help = SEARCH_REPLACE_EXAMPLES)]
     SearchReplace(SearchReplaceArgs),
 
+    /// Scan an environment's database for what it still mentions of another (read-only)
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
+
     /// Print shell completions
     Completions {
         /// The shell to generate completions for
@@ -110,6 +114,26 @@ pub enum ConfigCommand {
     #[command(after_help = init::INIT_EXAMPLES)]
     Init(InitArgs),
 }
+
+/// `wfuwp audit ENV --source SRC`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The environment whose database is scanned (nothing is written)
+    pub env: String,
+
+    /// The environment whose token values and site hosts are looked for
+    #[arg(long, value_name = "SRC")]
+    pub source: String,
+
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+const AUDIT_EXAMPLES: &str = "Examples:
+  wfuwp audit uat --source prod          # what of prod does uat still mention?
+  wfuwp audit uat --source prod --json   # the same, as JSON
+Exit status: 0 clean, 3 leftovers found, 2 configuration error.";
 
 /// `wfuwp search-replace FROM TO [FROM TO …]`
 #[derive(Debug, Args)]

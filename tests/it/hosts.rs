@@ -308,6 +308,9 @@ fn the_standard_network_audits_clean_after_a_correct_migration() {
         r.stderr.contains("leftover audit: clean") || r.stdout.contains("leftover audit: clean"),
         "{r:?}"
     );
+    let a = run(wfuwp(&cfg, &logs).args(["audit", "uat", "--source", "prod"]));
+    assert_eq!(a.code, 0, "{a:?}");
+    assert!(a.stderr.contains("clean"), "{a:?}");
 }
 
 #[test]
