@@ -71,6 +71,7 @@ impl RunRules {
                 key: (0..columns.len()).filter(|&i| columns[i].primary).collect(),
                 text: columns.iter().map(|c| c.textual).collect(),
                 found: Leftovers::default(),
+                spent: std::time::Duration::ZERO,
             }),
         }
     }
@@ -84,6 +85,7 @@ struct TableAudit {
     key: Vec<usize>,
     text: Vec<bool>,
     found: Leftovers,
+    spent: std::time::Duration,
 }
 
 impl TableAudit {
@@ -171,6 +173,13 @@ impl TableRules {
         self
     }
 
+    /// Time the leftover scan took so far.
+    pub fn audit_time(&self) -> std::time::Duration {
+        self.audit
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |a| a.spent)
+    }
+
     /// The leftovers found so far (taken: the next call starts afresh).
     pub fn take_leftovers(&mut self) -> Leftovers {
         self.audit
@@ -197,7 +206,9 @@ impl RowRules for TableRules {
             *value = Some(r.value);
         }
         if let Some(audit) = &mut self.audit {
+            let started = std::time::Instant::now();
             audit.scan(values);
+            audit.spent += started.elapsed();
         }
     }
 }

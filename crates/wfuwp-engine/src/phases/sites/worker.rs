@@ -266,6 +266,7 @@ async fn copy_into_staging(
             .await
             .map_err(|e| SiteError::from(e).in_table(&table.name))?;
         engine.timings.add_replace(copied.rules_time);
+        engine.timings.add_audit(rules.audit_time());
         engine.session.log(&format!(
             "site {}: {} copied ({} rows, {} bytes)",
             job.id, table.name, copied.rows, copied.bytes
