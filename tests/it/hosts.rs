@@ -124,6 +124,44 @@ fn every_vanity_site_gets_its_target_host_or_the_run_is_refused() {
     );
     assert!(!logs.exists() || std::fs::read_dir(&logs).unwrap().next().is_none());
 
+    // Allowed, the club keeps prod's host: the audit names it, as written.
+    let dst2 = TestDb::new("hosts_dst2");
+    let dir2 = tempfile::tempdir().unwrap();
+    let (cfg2, logs2) = (
+        config(dir2.path(), &src, &dst2, &[(MAGAZINE, MAGAZINE_UAT)]),
+        dir2.path().join("logs"),
+    );
+    let r = run(wfuwp(&cfg2, &logs2).args([
+        "env-migrate",
+        "prod",
+        "uat",
+        "--force",
+        "--allow-unmapped-hosts",
+    ]));
+    assert_eq!(r.code, 0, "{r:?}");
+    let l = &summary(&logs2)["leftovers"];
+    let sites: Vec<u64> = l["bySite"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["siteId"].as_u64().unwrap())
+        .collect();
+    // The club's own tables, and its row of the main site's domain_mapping table.
+    assert_eq!(sites, vec![1, 4], "{l:#}");
+    let mapping = &l["bySite"][0];
+    assert_eq!(
+        mapping["byColumn"],
+        serde_json::json!({"wp_domain_mapping.domain": 1})
+    );
+    assert_eq!(mapping["examples"][0]["key"], "id=3");
+    assert_eq!(mapping["examples"][0]["form"], "plain");
+    let examples = l["bySite"][1]["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 5, "{l:#}");
+    for e in examples {
+        assert_eq!(e["form"], "plain", "{e}");
+        assert!(e["context"].as_str().unwrap().contains(CLUB), "{e}");
+    }
+
     // Two sites on one target host: refused, even with --allow-unmapped-hosts.
     let cfg = config(
         dir.path(),
@@ -188,6 +226,11 @@ fn every_vanity_site_gets_its_target_host_or_the_run_is_refused() {
     ]);
     let verdict = oracle::assert_target(&oracle::Migration::full(&src).pairs(pairs), &snap, &dst);
     assert!(verdict.judged > 1_000, "{verdict:?}");
+    assert_eq!(
+        summary(&logs)["leftovers"]["sites"],
+        0,
+        "the mapped migration audits clean"
+    );
     let home: Vec<String> =
         dst.query("SELECT option_value FROM wp_3_options WHERE option_name = 'home'");
     assert_eq!(home, vec![format!("https://{GIVING_UAT}")]);
