@@ -617,7 +617,7 @@ echo
 echo "| run | wall s | preflight | network tables | sites | post-migration (verification) | cleanup | startup |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
-    read -r _ _ _ _ _ _ pre net sit post clean <<<"$(breakdown "$k")"
+    read -r _ _ _ _ _ _ pre net sit post clean _ <<<"$(breakdown "$k")"
     wall=$(median "$k" 2)
     echo "| $k | $wall | $pre | $net | $sit | $post | $clean | $(awk -v w="$wall" -v a="$pre" -v b="$net" -v c="$sit" -v d="$post" -v e="$clean" 'BEGIN { printf "%.2f", w - a - b - c - d - e }') |"
 done

@@ -50,97 +50,119 @@ pub struct Hit {
 }
 
 /// The compiled scan: built once per migration, shared by every worker.
+///
+/// One leftmost-longest automaton holds the source texts and the target
+/// texts (each in every form): scanning a value once, a target text that
+/// starts at or before a source text inside it is matched instead, so a
+/// source text inside a target text is never reported, and no second pass
+/// is needed.
 #[derive(Debug, Clone)]
 pub struct Scanner {
-    /// Source variants only (fast test: most values hold none).
-    sources: Option<AhoCorasick>,
-    /// Source variants, then target variants (overlapping matches).
-    all: Option<AhoCorasick>,
-    /// Per pattern of `all` below `source_count`: the variant's text and form.
-    variants: Vec<(Vec<u8>, Form)>,
-    source_count: usize,
+    ac: Option<AhoCorasick>,
+    /// Per pattern: the text, its form, and whether it is a source text.
+    patterns: Vec<(Vec<u8>, Form, bool)>,
 }
 
 impl Scanner {
     /// A scan for `sources` that ignores hits inside `targets`. Empty texts
     /// are ignored.
     pub fn new<S: AsRef<str>, T: AsRef<str>>(sources: &[S], targets: &[T]) -> Scanner {
-        let mut variants: Vec<(Vec<u8>, Form)> = Vec::new();
-        for s in sources {
-            for v in forms_of(s.as_ref().as_bytes()) {
-                if !variants.iter().any(|(t, _)| t.eq_ignore_ascii_case(&v.0)) {
-                    variants.push(v);
-                }
+        let sources = minimal(sources.iter().flat_map(|s| forms_of(s.as_ref().as_bytes())));
+        let targets = minimal(targets.iter().flat_map(|t| forms_of(t.as_ref().as_bytes())));
+        let mut patterns: Vec<(Vec<u8>, Form, bool)> = Vec::new();
+        // A text that is both (an identity pair) hides rather than counts.
+        for (t, f) in targets {
+            patterns.push((t, f, false));
+        }
+        for (t, f) in sources {
+            if !patterns.iter().any(|(p, _, _)| p.eq_ignore_ascii_case(&t)) {
+                patterns.push((t, f, true));
             }
         }
-        let source_count = variants.len();
-        let mut patterns: Vec<Vec<u8>> = variants.iter().map(|v| v.0.clone()).collect();
-        for t in targets {
-            patterns.extend(forms_of(t.as_ref().as_bytes()).into_iter().map(|v| v.0));
-        }
-        let build = |kind, pats: &[Vec<u8>]| {
-            (!pats.is_empty())
-                .then(|| {
-                    AhoCorasick::builder()
-                        .match_kind(kind)
-                        .ascii_case_insensitive(true)
-                        .build(pats)
-                        .ok()
-                })
-                .flatten()
-        };
+        let ac = patterns.iter().any(|p| p.2).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .ascii_case_insensitive(true)
+                .build(patterns.iter().map(|p| &p.0))
+                .ok()
+        });
         Scanner {
-            sources: build(MatchKind::LeftmostFirst, &patterns[..source_count]),
-            all: build(MatchKind::Standard, &patterns),
-            variants,
-            source_count,
+            ac: ac.flatten(),
+            patterns,
         }
     }
 
     /// True when there is nothing to look for.
     pub fn is_empty(&self) -> bool {
-        self.source_count == 0
+        self.ac.is_none()
     }
 
-    /// The first leftover of `value` (the earliest, the longest there), if any.
+    /// The first leftover of `value`, if any.
     pub fn first_hit(&self, value: &[u8]) -> Option<Hit> {
-        if !self.sources.as_ref()?.is_match(value) {
-            return None;
-        }
-        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
-        let mut guards: Vec<(usize, usize)> = Vec::new();
-        for m in self.all.as_ref()?.find_overlapping_iter(value) {
-            let id = m.pattern().as_usize();
-            match id < self.source_count {
-                true => hits.push((m.start(), m.end(), id)),
-                false => guards.push((m.start(), m.end())),
-            }
-        }
-        hits.retain(|&(s, e, _)| !guards.iter().any(|&(gs, ge)| gs <= s && e <= ge));
-        if hits.is_empty() {
-            return None;
-        }
+        let ac = self.ac.as_ref()?;
         // Keys and class names of a serialized value are never replaced:
-        // what they hold is not a leftover of the replacement.
-        if let Some(ranges) = crate::serialized::replaceable_ranges(value) {
-            hits.retain(|&(s, e, _)| ranges.iter().any(|&(rs, re)| rs <= s && e <= re));
-        }
-        let (start, end, id) = hits
-            .into_iter()
-            .min_by_key(|&(s, e, _)| (s, usize::MAX - e))?;
-        let (text, form) = &self.variants[id];
-        let form = match form {
-            Form::Plain => {
-                context_form(&value[..start]).unwrap_or(if &value[start..end] == text.as_slice() {
-                    Form::Plain
-                } else {
-                    Form::Case
-                })
+        // what they hold is not a leftover of the replacement. Parsed only
+        // once a source text is seen, which a clean value never is.
+        let mut ranges: Option<Option<Vec<(usize, usize)>>> = None;
+        for m in ac.find_iter(value) {
+            let (text, form, source) = &self.patterns[m.pattern().as_usize()];
+            if !source {
+                continue;
             }
-            other => *other,
-        };
-        Some(Hit { start, end, form })
+            let (start, end) = (m.start(), m.end());
+            let replaceable = ranges
+                .get_or_insert_with(|| crate::serialized::replaceable_ranges(value))
+                .as_ref()
+                .is_none_or(|r| r.iter().any(|&(rs, re)| rs <= start && end <= re));
+            if !replaceable {
+                continue;
+            }
+            let form = match form {
+                Form::Plain => (host_start(value, start)..=start)
+                    .rev()
+                    .find_map(|p| context_form(&value[..p]))
+                    .unwrap_or(if &value[start..end] == text.as_slice() {
+                        Form::Plain
+                    } else {
+                        Form::Case
+                    }),
+                other => *other,
+            };
+            return Some(Hit { start, end, form });
+        }
+        None
     }
+}
+
+/// `texts` without those that contain a shorter one (ASCII case ignored):
+/// wherever the longer occurs, the shorter is found too. A network's
+/// thousands of site hosts mostly contain a token value (`.wfu.edu`), so
+/// the automaton stays small.
+fn minimal(texts: impl Iterator<Item = (Vec<u8>, Form)>) -> Vec<(Vec<u8>, Form)> {
+    let mut all: Vec<(Vec<u8>, Form)> = texts.collect();
+    all.sort_by_key(|(t, _)| t.len());
+    let mut kept: Vec<(Vec<u8>, Form)> = Vec::new();
+    for (t, f) in all {
+        let lower = t.to_ascii_lowercase();
+        let covered = kept.iter().any(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            lower.windows(k.len()).any(|w| w == k.as_slice())
+        });
+        if !covered {
+            kept.push((t, f));
+        }
+    }
+    kept
+}
+
+/// Where the host around a hit at `start` begins: the hit may be the end
+/// of it (`.wfu.edu` of `WWW.WFU.EDU`).
+fn host_start(value: &[u8], start: usize) -> usize {
+    let host = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    value[..start]
+        .iter()
+        .rposition(|&b| !host(b))
+        .map_or(0, |i| i + 1)
 }
 
 /// The form a plain hit has from what precedes it: the `//` of a URL written
