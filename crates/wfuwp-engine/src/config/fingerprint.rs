@@ -173,6 +173,22 @@ mod tests {
     }
 
     #[test]
+    fn a_targets_hosts_are_part_of_it() {
+        let a = env("a", None);
+        let mut b = a.clone();
+        assert_eq!(of(&a), of(&b));
+        b.domain_template = Some("{slug}.uat.wfu.edu".into());
+        b.domains
+            .insert("www.mag.com".into(), "mag.uat.wfu.edu".into());
+        assert_eq!(
+            changes(&of(&a), &of(&b)),
+            vec!["domain_template (added)", "domain 'www.mag.com' (added)"]
+        );
+        // Unconfigured, they leave fingerprints recorded before them alone.
+        assert!(changes(&legacy(&a), &of(&a)).is_empty());
+    }
+
+    #[test]
     fn the_older_format_is_still_compared() {
         let a = env("a", None);
         assert!(changes(&legacy(&a), &of(&a)).is_empty());
