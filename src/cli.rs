@@ -86,6 +86,10 @@ pub enum Command {
     #[command(after_help = SEARCH_REPLACE_EXAMPLES)]
     SearchReplace(SearchReplaceArgs),
 
+    /// Scan an environment's database for what it still mentions of another (read-only)
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
+
     /// Print shell completions
     Completions {
         /// The shell to generate completions for
@@ -110,6 +114,26 @@ pub enum ConfigCommand {
     #[command(after_help = init::INIT_EXAMPLES)]
     Init(InitArgs),
 }
+
+/// `wfuwp audit ENV --source SRC`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The environment whose database is scanned (nothing is written)
+    pub env: String,
+
+    /// The environment whose token values and site hosts are looked for
+    #[arg(long, value_name = "SRC")]
+    pub source: String,
+
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+const AUDIT_EXAMPLES: &str = "Examples:
+  wfuwp audit uat --source prod          # what of prod does uat still mention?
+  wfuwp audit uat --source prod --json   # the same, as JSON
+Exit status: 0 clean, 3 leftovers found, 2 configuration error.";
 
 /// `wfuwp search-replace FROM TO [FROM TO …]`
 #[derive(Debug, Args)]
@@ -252,6 +276,15 @@ pub struct EnvMigrateArgs {
     #[arg(long, conflicts_with = "skip_media")]
     pub media_delete: bool,
 
+    /// Migrate sites even when some of their hosts get no target host (docs/hosts.md)
+    #[arg(long)]
+    pub allow_unmapped_hosts: bool,
+
+    /// A site whose copy still mentions a source host is not swapped in and
+    /// fails (docs/hosts.md)
+    #[arg(long)]
+    pub fail_on_leftovers: bool,
+
     /// Objects copied at once per site, 1 to 256 [default: 16]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub media_concurrency: Option<u32>,
@@ -273,7 +306,7 @@ pub struct EnvMigrateArgs {
     #[arg(long, value_name = "ID", conflicts_with_all = [
         "include_sites", "exclude_sites", "active_only", "exclude_main_site",
         "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup",
-        "exclude_tables"])]
+        "exclude_tables", "allow_unmapped_hosts", "fail_on_leftovers"])]
     pub resume: Option<String>,
 
     /// With --resume: leave failed sites untouched this run

@@ -78,6 +78,7 @@ impl SeedArgs {
             concurrency: self.concurrency.clamp(1, 32),
             personal_data: self.personal_data,
             log_rows: self.log_rows,
+            ..d
         }
     }
 }

@@ -98,6 +98,9 @@ fn asked(args: &EnvMigrateArgs) -> MigrationOptions {
         concurrency: None,
         timeout_minutes: None,
         max_retries: None,
+        hosts: Vec::new(),
+        allow_unmapped_hosts: args.allow_unmapped_hosts,
+        fail_on_leftovers: args.fail_on_leftovers,
     }
 }
 

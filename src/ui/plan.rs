@@ -40,6 +40,7 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
     for (from, to) in &plan.replacements {
         crate::outln!("    {from} → {to}");
     }
+    show_hosts(plan);
     if !plan.orphaned_target_sites.is_empty() {
         crate::outln!(
             "  target sites missing from the source: {:?}",
@@ -64,6 +65,39 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The sites' hosts on the target, and those without one (docs/hosts.md).
+fn show_hosts(plan: &Plan) {
+    let given: Vec<_> = plan
+        .hosts
+        .iter()
+        .filter(|h| h.by != "pairs" && h.target.is_some())
+        .collect();
+    if !given.is_empty() {
+        crate::outln!("  site hosts from domains / domain_template:");
+        for h in given {
+            let to = h.target.as_deref().unwrap_or_default();
+            crate::outln!("    site {}: {} → {to} ({})", h.site_id, h.source, h.by);
+        }
+    }
+    if !plan.unmapped_hosts.is_empty() {
+        crate::outln!(
+            "  sites without a target host ({}; a run is refused unless --allow-unmapped-hosts):",
+            plan.unmapped_hosts.len()
+        );
+        for h in &plan.unmapped_hosts {
+            crate::outln!(
+                "    site {}: {} (add it to [environments.{}.domains], or set domain_template)",
+                h.site_id,
+                h.source,
+                plan.target_env
+            );
+        }
+    }
+    for c in &plan.host_collisions {
+        crate::outln!("  host collision (a run is refused): {c}");
+    }
 }
 
 /// Prints the media side of a plan: per site, the objects and bytes to

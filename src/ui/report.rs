@@ -66,6 +66,9 @@ pub fn final_report(s: &Summary, json: bool) {
     for line in verification_lines(s) {
         output::info(format!("  {line}"));
     }
+    if let Some(line) = leftover_line(s) {
+        output::info(format!("  {line}"));
+    }
     for f in s.failed_sites.iter().take(20) {
         output::info(format!(
             "  site {} {:?} after {}: {}",
@@ -144,4 +147,37 @@ fn verification_lines(s: &Summary) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The leftover audit's line (docs/hosts.md): clean, or how many sites still
+/// mention the source, with the first example.
+fn leftover_line(s: &Summary) -> Option<String> {
+    let l = &s.leftovers;
+    if l.sites == 0 {
+        return (s.sites.completed > 0).then(|| {
+            format!(
+                "leftover audit: clean (no value mentions {}'s hosts)",
+                s.source_env
+            )
+        });
+    }
+    let example = l
+        .by_site
+        .iter()
+        .find_map(|site| Some((site.site_id, site.found.examples.first()?)))
+        .map(|(id, e)| {
+            format!(
+                "; e.g. site {id}, {}.{} [{}], {}: \"{}\"",
+                e.table, e.column, e.key, e.form, e.context
+            )
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "{} still {} {} hosts ({} values): see \"leftovers\" in {}/migration-summary.json{example}",
+        output::count(l.sites, "site"),
+        if l.sites == 1 { "mentions" } else { "mention" },
+        s.source_env,
+        l.values,
+        s.migration_id
+    ))
 }

@@ -13,6 +13,7 @@ mod config_init;
 mod crash;
 mod faults;
 mod fuzz_replace;
+mod hosts;
 mod managed;
 mod media;
 mod migrate;

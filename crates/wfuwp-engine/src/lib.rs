@@ -15,10 +15,10 @@
 //! * [`db`] — connections, discovery, the table copy, the server-side lock.
 //! * [`names`] — the names of the tables a migration makes.
 //! * [`ledger`] — what the target remembers of the migrations into it.
-//! * [`media`], [`tables`], [`throttle`], [`scope`], [`scrub`] — uploads, the
-//!   swaps and leftovers, the load gate, which sites a migration covers,
-//!   personal data scrubbed on the way; [`keep`], the target's own settings
-//!   and tables.
+//! * [`media`], [`tables`], [`throttle`], [`scope`], [`hosts`], [`scrub`] —
+//!   uploads, the swaps and leftovers, the load gate, which sites a migration
+//!   covers, the host each site gets on the target, personal data scrubbed
+//!   on the way; [`keep`], the target's own settings and tables.
 //! * [`rules`] — what happens to each value on its way to the target.
 //! * [`phases`], [`rollback`], [`check`] — the phase machine, the way back,
 //!   `config check`.
@@ -34,6 +34,7 @@ pub mod db;
 pub mod error;
 pub mod failpoints;
 pub mod keep;
+pub mod hosts;
 pub mod ledger;
 pub mod lifecycle;
 pub mod media;

@@ -4,7 +4,8 @@
 //! (the copy itself only moves bytes, [`crate::db::copy`]).
 //!
 //! The rules are the search-replace of textual columns (docs/replace.md),
-//! then the target's scrub rules ([`crate::scrub`], docs/scrub.md). A table's rules are one object prepared before its
+//! then the target's scrub rules ([`crate::scrub`], docs/scrub.md), then the
+//! leftover audit of what is written (docs/hosts.md). A table's rules are one object prepared before its
 //! first row, so a rule that depends on the table or the column (a value to
 //! scrub, a value to keep) is decided once per table, not per row, and a
 //! check that reads every value after the rules (a scan for what should not
@@ -15,11 +16,13 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use wfuwp_replace::leftovers::Scanner;
 use wfuwp_replace::{Replacer, ValueStats};
 
 use crate::db::copy::RowRules;
 use crate::db::discovery::Column;
 use crate::scrub::{ScrubPlan, TableScrub};
+use crate::state::model::{LeftoverExample, Leftovers, LEFTOVER_EXAMPLES};
 
 /// The rules of one run, for every table it copies.
 #[derive(Clone)]
@@ -27,6 +30,7 @@ pub struct RunRules {
     replacer: Arc<Replacer>,
     scrub: Option<Arc<ScrubPlan>>,
     scrubbed: Arc<Mutex<BTreeMap<String, u64>>>,
+    audit: Option<Arc<Scanner>>,
 }
 
 impl RunRules {
@@ -36,6 +40,16 @@ impl RunRules {
             replacer,
             scrub: None,
             scrubbed: Default::default(),
+            audit: None,
+        }
+    }
+
+    /// The same rules, every text value written then scanned by `scanner`
+    /// for what of the source it still mentions (docs/hosts.md).
+    pub fn audited(self, scanner: Arc<Scanner>) -> RunRules {
+        RunRules {
+            audit: (!scanner.is_empty()).then_some(scanner),
+            ..self
         }
     }
 
@@ -86,8 +100,82 @@ impl RunRules {
                 })
                 .collect(),
             stats: ValueStats::default(),
+            audit: self.audit.clone().map(|scanner| TableAudit {
+                scanner,
+                table: table.to_string(),
+                names: columns.iter().map(|c| c.name.clone()).collect(),
+                key: (0..columns.len()).filter(|&i| columns[i].primary).collect(),
+                text: columns.iter().map(|c| c.textual).collect(),
+                found: Leftovers::default(),
+                spent: std::time::Duration::ZERO,
+            }),
         }
     }
+}
+
+/// The leftover scan of one table's written values.
+struct TableAudit {
+    scanner: Arc<Scanner>,
+    table: String,
+    names: Vec<String>,
+    key: Vec<usize>,
+    text: Vec<bool>,
+    found: Leftovers,
+    spent: std::time::Duration,
+}
+
+impl TableAudit {
+    fn scan(&mut self, row: &[Option<Cow<'_, [u8]>>]) {
+        for (i, value) in row.iter().enumerate() {
+            let (Some(true), Some(value)) = (self.text.get(i), value) else {
+                continue;
+            };
+            let Some(hit) = self.scanner.first_hit(value) else {
+                continue;
+            };
+            let column = &self.names[i];
+            self.found.values += 1;
+            *self
+                .found
+                .by_column
+                .entry(format!("{}.{column}", self.table))
+                .or_default() += 1;
+            if self.found.examples.len() < LEFTOVER_EXAMPLES {
+                self.found.examples.push(LeftoverExample {
+                    table: self.table.clone(),
+                    column: column.clone(),
+                    key: self.key_of(row),
+                    context: around(value, hit.start, hit.end),
+                    form: hit.form.name().to_string(),
+                });
+            }
+        }
+    }
+
+    fn key_of(&self, row: &[Option<Cow<'_, [u8]>>]) -> String {
+        self.key
+            .iter()
+            .map(|&i| {
+                let v = row[i].as_deref().map(String::from_utf8_lossy);
+                format!("{}={}", self.names[i], v.as_deref().unwrap_or("NULL"))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Up to 40 bytes either side of `start..end`, cut at character boundaries.
+pub fn around(value: &[u8], start: usize, end: usize) -> String {
+    let mut from = start.saturating_sub(40);
+    let mut to = (end + 40).min(value.len());
+    let continuation = |b: u8| b & 0xC0 == 0x80;
+    while from > 0 && continuation(value[from]) {
+        from -= 1;
+    }
+    while to < value.len() && continuation(value[to]) {
+        to += 1;
+    }
+    String::from_utf8_lossy(&value[from..to]).into_owned()
 }
 
 /// What happens to one column's values.
@@ -106,12 +194,29 @@ pub struct TableRules {
     scrub: Option<TableScrub>,
     columns: Vec<ValueRule>,
     stats: ValueStats,
+    /// The leftover scan, after the replacement and the scrub.
+    audit: Option<TableAudit>,
 }
 
 impl TableRules {
     /// What the replacement did to the rows seen so far.
     pub fn stats(&self) -> ValueStats {
         self.stats
+    }
+
+    /// Time the leftover scan took so far.
+    pub fn audit_time(&self) -> std::time::Duration {
+        self.audit
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |a| a.spent)
+    }
+
+    /// The leftovers found so far (taken: the next call starts afresh).
+    pub fn take_leftovers(&mut self) -> Leftovers {
+        self.audit
+            .as_mut()
+            .map(|a| std::mem::take(&mut a.found))
+            .unwrap_or_default()
     }
 }
 
@@ -133,6 +238,12 @@ impl RowRules for TableRules {
         }
         if let Some(scrub) = &mut self.scrub {
             scrub.apply(values);
+        }
+        // After the scrub: a scrubbed value is not a leftover.
+        if let Some(audit) = &mut self.audit {
+            let started = std::time::Instant::now();
+            audit.scan(values);
+            audit.spent += started.elapsed();
         }
     }
 }

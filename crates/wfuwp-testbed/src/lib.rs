@@ -54,6 +54,12 @@ pub struct NetworkOptions {
     pub personal_data: bool,
     /// Rows of a request-log table (`wfhits`) on every site; 0: none.
     pub log_rows: u32,
+    /// Domains of their own (vanity domains) for the first sites after the
+    /// main one, in blog_id order; empty (the standard network): none.
+    pub vanity_domains: Vec<String>,
+    /// Add a `{prefix}domain_mapping` table (the WPMU Domain Mapping and
+    /// Mercator layout) mapping each vanity site to its domain.
+    pub domain_mapping: bool,
 }
 
 impl Default for NetworkOptions {
@@ -71,6 +77,8 @@ impl Default for NetworkOptions {
             concurrency: 4,
             personal_data: false,
             log_rows: 0,
+            vanity_domains: Vec::new(),
+            domain_mapping: false,
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn create_sql(suffix: &str, quoted: &str) -> Option<String> {
         "wfu_media_cache" => MEDIA_CACHE,
         "legacy_notes" => LEGACY_NOTES,
         "404_log" => LOG_404,
+        "domain_mapping" => DOMAIN_MAPPING,
         _ => return None,
     };
     let charset = if suffix == "legacy_notes" {
@@ -373,3 +374,12 @@ const LOG_404: &str = "
   status enum('open','redirected','ignored') NOT NULL default 'open',
   flags set('bot','mobile','https') NOT NULL default '',
   PRIMARY KEY (id)";
+
+/// The WPMU Domain Mapping plugin's table (Mercator reads the same layout).
+const DOMAIN_MAPPING: &str = "\
+  id bigint(20) NOT NULL auto_increment,
+  blog_id bigint(20) NOT NULL,
+  domain varchar(255) NOT NULL,
+  active tinyint(4) default '1',
+  PRIMARY KEY  (id),
+  KEY blog_id (blog_id,domain,active)";

@@ -73,6 +73,13 @@ pub fn of(env: &Environment) -> String {
             serde_json::json!(env.exclude_tables),
         );
     }
+    // Only when configured, as media: a target's hosts decide pairs (docs/hosts.md).
+    if let Some(t) = &env.domain_template {
+        put("domain_template".into(), serde_json::json!(t));
+    }
+    for (from, to) in &env.domains {
+        put(format!("domains.{from}"), serde_json::json!(to));
+    }
     let recorded = Fields {
         all: legacy(env),
         fields,
@@ -129,9 +136,10 @@ pub fn changes(recorded: &str, now: &str) -> Vec<String> {
             if a == b {
                 return None;
             }
-            let what = match name.strip_prefix("replace.") {
-                Some(key) => format!("replacement key '{key}'"),
-                None => name.clone(),
+            let what = match (name.strip_prefix("replace."), name.strip_prefix("domains.")) {
+                (Some(key), _) => format!("replacement key '{key}'"),
+                (_, Some(host)) => format!("domain '{host}'"),
+                _ => name.clone(),
             };
             Some(match (a, b) {
                 (None, _) => format!("{what} (added)"),
@@ -204,6 +212,22 @@ mod tests {
         c.scrub = Some(toml::from_str("users = true\ncomments = true").unwrap());
         c.keep = Some(toml::from_str("options = [\"blog_public\"]").unwrap());
         assert_eq!(changes(&of(&b), &of(&c)), vec!["keep (added)", "scrub"]);
+    }
+
+    #[test]
+    fn a_targets_hosts_are_part_of_it() {
+        let a = env("a", None);
+        let mut b = a.clone();
+        assert_eq!(of(&a), of(&b));
+        b.domain_template = Some("{slug}.uat.wfu.edu".into());
+        b.domains
+            .insert("www.mag.com".into(), "mag.uat.wfu.edu".into());
+        assert_eq!(
+            changes(&of(&a), &of(&b)),
+            vec!["domain_template (added)", "domain 'www.mag.com' (added)"]
+        );
+        // Unconfigured, they leave fingerprints recorded before them alone.
+        assert!(changes(&legacy(&a), &of(&a)).is_empty());
     }
 
     #[test]

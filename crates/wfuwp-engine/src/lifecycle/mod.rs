@@ -7,6 +7,7 @@
 //! * [`prepare_rollback`] then [`PreparedRollback::run`] — the way back;
 //!   the caller may ask the operator in between.
 //! * [`abandon`](fn@abandon) — a migration no longer offered for resume.
+//! * [`audit`](fn@audit) — what of a source an existing database still mentions.
 //!
 //! Each call returns what it came to or an [`Error`] (converted once, here),
 //! tells what it does through the caller's [`Reporter`], and ends its
@@ -14,6 +15,7 @@
 //! the caller's: a call that needs the operator's word returns before it.
 
 pub mod abandon;
+pub mod audit;
 pub mod guard;
 pub mod plan;
 pub mod resume;
@@ -28,6 +30,7 @@ use anyhow::{Context as _, Result};
 use wfuwp_replace::Replacer;
 
 pub use abandon::abandon;
+pub use audit::{audit, AuditReport};
 pub use resume::{resume, Resume};
 pub use rollback::{prepare_rollback, PreparedRollback};
 pub use start::{dry_run, start, DryRun, MediaPlan, MediaSitePlan, Start};
@@ -270,7 +273,9 @@ async fn run_phases(
         source: checked.source,
         target: checked.target,
         inventory: checked.inventory,
-        rules: RunRules::new(replacer).with_scrub(scrub),
+        rules: RunRules::new(replacer)
+            .with_scrub(scrub)
+            .audited(Arc::new(crate::hosts::scanner(&options))),
         mode: checked.mode,
         requires_primary_key: checked.target_settings.requires_primary_key,
         keep_backup: !options.skip_backup,

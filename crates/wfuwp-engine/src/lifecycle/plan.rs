@@ -13,7 +13,7 @@ use crate::phases::network::{full_table_names, partial_table_names};
 use crate::phases::preflight::Checked;
 use crate::scope;
 use crate::sites::SiteId;
-use crate::state::MigrationOptions;
+use crate::state::{MigrationOptions, SiteHost};
 
 /// The plan, as printed (`--json` prints it as is).
 #[derive(Debug, Serialize)]
@@ -45,6 +45,14 @@ pub struct Plan {
     /// user that users this migration brings in would take over
     /// ([`orphaned_usermeta`]).
     pub orphaned_usermeta: Vec<OrphanedMeta>,
+    /// Every host of the selected sites and the host it gets on the target
+    /// (docs/hosts.md).
+    pub hosts: Vec<SiteHost>,
+    /// The sites' hosts that nothing changes: a run is refused unless
+    /// `--allow-unmapped-hosts`.
+    pub unmapped_hosts: Vec<SiteHost>,
+    /// Sites that would share a target host: a run is refused.
+    pub host_collisions: Vec<String>,
     /// Tables created empty (`exclude_tables`, `--exclude-tables`) and what
     /// copying them would have cost.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,6 +196,14 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
         orphaned_usermeta: Vec::new(),
         excluded: None,
         scrub: None,
+        unmapped_hosts: options
+            .hosts
+            .iter()
+            .filter(|h| h.target.is_none())
+            .cloned()
+            .collect(),
+        hosts: options.hosts.clone(),
+        host_collisions: Vec::new(),
     }
 }
 

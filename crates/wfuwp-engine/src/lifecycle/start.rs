@@ -3,16 +3,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use wfuwp_replace::Replacer;
 
 use super::guard::{Guard, OnFailure};
 use super::plan::{self, Plan};
 use super::{begin, check, ended, media_run, run_phases, scrub_plan, Prepared, RunFlags};
 use crate::config::{self, Config};
+use crate::db::roles;
 use crate::error::Error;
+use crate::hosts::{self, HostPlan};
 use crate::media::{self, MediaRun};
-use crate::phases::preflight;
+use crate::phases::preflight::{self, Checked};
 use crate::phases::RunEnd;
 use crate::refusal::Refusal;
 use crate::report::{Event, Reporter};
@@ -95,13 +97,18 @@ async fn start_run(
     stop: Stop,
     reporter: Arc<dyn Reporter>,
 ) -> Result<RunEnd> {
-    let options = req.options.clone();
+    let mut options = req.options.clone();
     let (checked, sampler) = check(config, &req.flags, req.sides(), logs_dir, &*reporter).await?;
     let sites = scope::select(&checked.inventory.sites, &options)
         .map_err(|e| Refusal::new(e.to_string()))?;
     let limits = req.flags.limits(&config.defaults);
     // Before any state exists: bad media settings leave nothing behind.
     let media = media_run(config, req.sides(), &options, &req.flags, limits).await?;
+    let hosts = host_plan(config, &req.target, &checked, &options, &sites).await?;
+    if let Some(why) = hosts.refusal(&req.target, options.allow_unmapped_hosts) {
+        return Err(Refusal::new(why).into());
+    }
+    with_hosts(&mut options, hosts);
     let replacer = Arc::new(Replacer::new(&options.replacements)?);
     let scrub = scrub_plan(config, &req.target, &checked).await?;
     let lock = preflight::lock_target(&checked.target, logs_dir, &stop).await?;
@@ -144,6 +151,35 @@ async fn start_run(
     run_phases(session, prepared, stop, reporter).await
 }
 
+/// The target host of every selected site (docs/hosts.md); a `domains`
+/// entry that contradicts a pair is refused. A media-only migration writes
+/// no rows, so it has no hosts to give.
+async fn host_plan(
+    config: &Config,
+    target: &str,
+    checked: &Checked,
+    options: &MigrationOptions,
+    sites: &[SiteId],
+) -> Result<HostPlan> {
+    if options.media_only {
+        return Ok(HostPlan::default());
+    }
+    let mut conn = roles::source(&checked.source.opts)
+        .await
+        .context("connecting to the source to read the sites' hosts")?;
+    let found = hosts::read::site_hosts(&mut conn, &checked.inventory, sites).await;
+    let _ = conn.disconnect().await;
+    hosts::plan(config.environment(target)?, &options.replacements, &found?)
+        .map_err(|why| Refusal::new(why).into())
+}
+
+/// The migration's options with the host plan: its pairs join the others
+/// (global: links between sites are rewritten too), its hosts are recorded.
+fn with_hosts(options: &mut MigrationOptions, plan: HostPlan) {
+    options.replacements.extend(plan.pairs);
+    options.hosts = plan.hosts;
+}
+
 /// A new migration's plan, from a read-only preflight: nothing is written,
 /// no state is created.
 pub struct DryRun {
@@ -168,13 +204,18 @@ async fn plan_run(
     req: &Start,
     reporter: &dyn Reporter,
 ) -> Result<DryRun> {
-    let options = &req.options;
+    let mut options = req.options.clone();
     let (checked, _) = check(config, &req.flags, req.sides(), logs_dir, reporter).await?;
-    let sites = scope::select(&checked.inventory.sites, options)
+    let sites = scope::select(&checked.inventory.sites, &options)
         .map_err(|e| Refusal::new(e.to_string()))?;
+    let hosts = host_plan(config, &req.target, &checked, &options, &sites).await?;
+    let collisions = hosts.collisions.clone();
+    with_hosts(&mut options, hosts);
+    let options = &options;
     let limits = req.flags.limits(&config.defaults);
     let media = media_run(config, req.sides(), options, &req.flags, limits).await?;
     let mut shown = plan::build(&checked, options, &sites);
+    shown.host_collisions = collisions;
     shown.orphaned_usermeta = plan::orphaned_usermeta(&checked, options, &sites).await?;
     let target_env = config.environment(&req.target)?;
     let keep = crate::keep::KeepPlan::new(target_env, &options.exclude_tables);

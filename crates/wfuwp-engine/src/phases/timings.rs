@@ -34,6 +34,7 @@ pub struct Timings {
     swap: AtomicU64,
     rows: AtomicU64,
     replace: AtomicU64,
+    audit: AtomicU64,
     media: AtomicU64,
 }
 
@@ -61,6 +62,12 @@ impl Timings {
         add(&self.replace, d);
     }
 
+    /// CPU time spent scanning written values for leftovers (part of
+    /// [`Work::Rows`] and of the replacement's time; docs/hosts.md).
+    pub fn add_audit(&self, d: Duration) {
+        add(&self.audit, d);
+    }
+
     /// The totals, with `state` (time spent writing the state durably).
     pub fn breakdown(&self, state: Duration) -> TimeBreakdown {
         let secs = |c: &AtomicU64| round(Duration::from_nanos(c.load(Ordering::Relaxed)));
@@ -70,6 +77,7 @@ impl Timings {
             swap_seconds: secs(&self.swap),
             rows_seconds: secs(&self.rows),
             replace_seconds: secs(&self.replace),
+            audit_seconds: secs(&self.audit),
             media_seconds: secs(&self.media),
             state_seconds: round(state),
         }
@@ -101,6 +109,8 @@ pub struct TimeBreakdown {
     pub rows_seconds: f64,
     /// Of `rowsSeconds`: CPU time rewriting values.
     pub replace_seconds: f64,
+    /// Of `replaceSeconds`: the leftover audit's scan (docs/hosts.md).
+    pub audit_seconds: f64,
     /// Copying uploads.
     pub media_seconds: f64,
     /// Writing the state durably (journal appends, fsyncs, file locks), by

@@ -9,7 +9,7 @@ use super::error::{io, StateError, StateResult};
 use super::lock::{self, LockInfo};
 use super::model::{MigrationState, MigrationStatus, Phase};
 use super::store;
-use super::summary::MediaTotals;
+use super::summary::{LeftoverTotals, MediaTotals};
 
 /// One migration as `--list-migrations` shows it: the state file's field
 /// names (without the per-site list) plus who holds its lock.
@@ -67,6 +67,9 @@ pub struct ListedMigration {
     /// (its `scrubbed`; docs/scrub.md), when the target scrubs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scrubbed: Option<std::collections::BTreeMap<String, u64>>,
+    /// The sites whose latest copy still mentions the source (the same as
+    /// the summary's `leftovers`, docs/hosts.md).
+    pub leftovers: LeftoverTotals,
     /// Its directory.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -106,6 +109,7 @@ impl ListedMigration {
             superseded_by: state.superseded_by.clone(),
             media: MediaTotals::of(state),
             scrubbed: scrubbed_of(&dir),
+            leftovers: LeftoverTotals::of(state),
             locked_by,
             dir,
         }

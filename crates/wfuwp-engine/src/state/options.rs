@@ -56,6 +56,29 @@ pub struct MigrationOptions {
     pub timeout_minutes: Option<f64>,
     /// `--max-retries` at creation.
     pub max_retries: Option<u32>,
+    /// Each selected site's hosts and the host each gets on the target
+    /// (docs/hosts.md); the pairs that give them are in `replacements`.
+    pub hosts: Vec<SiteHost>,
+    /// `--allow-unmapped-hosts`: sites without a target host are migrated anyway.
+    pub allow_unmapped_hosts: bool,
+    /// `--fail-on-leftovers`: a site whose copy still mentions the source
+    /// is not swapped in and fails as `data` (docs/hosts.md).
+    pub fail_on_leftovers: bool,
+}
+
+/// One host of a site (its `blogs` domain, the host of its `home` or
+/// `siteurl`, a mapped domain) and the host it gets on the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteHost {
+    /// The site.
+    pub site_id: SiteId,
+    /// The host in the source.
+    pub source: String,
+    /// The host on the target; `None` when nothing changes it.
+    pub target: Option<String>,
+    /// What gives it: `pairs`, `domains`, `template`, or `none`.
+    pub by: String,
 }
 
 /// `migration-config.json`: source, target, options and a fingerprint per environment.

@@ -19,7 +19,31 @@ pub fn network_tables(opts: &NetworkOptions, sites: &[SiteSpec]) -> Vec<TableDat
     out.extend(blogs(opts, sites));
     out.extend(users(opts, sites, &mut rng));
     out.extend(signups(opts, sites));
+    if opts.domain_mapping {
+        out.push(domain_mapping(opts, sites));
+    }
     out
+}
+
+/// The WPMU Domain Mapping / Mercator table: one active row per vanity site.
+fn domain_mapping(opts: &NetworkOptions, sites: &[SiteSpec]) -> TableData {
+    let p = &opts.table_prefix;
+    let mut t = TableData::new(
+        format!("{p}domain_mapping"),
+        &["id", "blog_id", "domain", "active"],
+    );
+    let vanity = sites
+        .iter()
+        .filter(|s| opts.vanity_domains.contains(&s.domain));
+    for (i, s) in vanity.enumerate() {
+        t.push(vec![
+            uint(i as u64 + 1),
+            uint(s.blog_id),
+            text(s.domain.clone()),
+            int(1),
+        ]);
+    }
+    t
 }
 
 fn sitemeta(opts: &NetworkOptions) -> TableData {

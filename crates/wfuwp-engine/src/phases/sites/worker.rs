@@ -17,16 +17,18 @@ use crate::phases::engine::{Engine, SiteJob};
 use crate::phases::errors::SiteError;
 use crate::phases::timings::Work;
 use crate::report::Event;
-use crate::state::model::SiteStats;
+use crate::state::model::{ErrorKind, Leftovers, SiteStats};
 use crate::tables::swap::{self, existing_tables};
 
 /// What a finished site copy produced.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SiteResult {
     /// Tables, rows, bytes (recorded in the state).
     pub stats: SiteStats,
     /// Replacement counters (for the summary).
     pub replace: ValueStats,
+    /// What of the source the copy still mentions (recorded in the state).
+    pub leftovers: Leftovers,
 }
 
 /// Refuses the site before anything of it is created when the target
@@ -163,6 +165,7 @@ async fn migrate_tables(
     // Rows the kept and forced values add count as written (verification).
     result.stats.rows += keep_values(engine, target, job, &stagings).await?;
     failpoints::hit("site_copied");
+    refuse_leftovers(engine, job, &result.leftovers)?;
 
     let staged = Staged {
         site: Some(job.id),
@@ -235,6 +238,39 @@ async fn keep_values(
     Ok(added)
 }
 
+/// Records what the leftover audit found in the site's copy, and with
+/// `--fail-on-leftovers` refuses to swap in a copy that still mentions the
+/// source: the site fails as `data` and its previous tables stay live.
+fn refuse_leftovers(engine: &Engine, job: &SiteJob, found: &Leftovers) -> Result<(), SiteError> {
+    let internal = |e: anyhow::Error| SiteError::permanent(ErrorKind::Internal, format!("{e:#}"));
+    engine
+        .session
+        .site_audited(job.id, Some(found.clone()))
+        .map_err(internal)?;
+    if found.is_empty() || !engine.session.config().options.fail_on_leftovers {
+        return Ok(());
+    }
+    let first = found
+        .examples
+        .first()
+        .map(|e| {
+            format!(
+                " (e.g. {}.{} [{}], {}: \"{}\")",
+                e.table, e.column, e.key, e.form, e.context
+            )
+        })
+        .unwrap_or_default();
+    Err(SiteError::permanent(
+        ErrorKind::Data,
+        format!(
+            "{} values of site {} still mention the source{first}; with --fail-on-leftovers the copy was not \
+             swapped in and the site's previous tables stay live. Add the missing replacement pairs or \
+             [domains] entries and migrate it again, or resume with --retry-failed",
+            found.values, job.id
+        ),
+    ))
+}
+
 /// Step 2: one snapshot, every table into its staging copy.
 async fn copy_into_staging(
     engine: &Engine,
@@ -300,6 +336,7 @@ async fn copy_into_staging(
             .await
             .map_err(|e| SiteError::from(e).in_table(&table.name))?;
         engine.timings.add_replace(copied.rules_time);
+        engine.timings.add_audit(rules.audit_time());
         engine.session.log(&format!(
             "site {}: {} copied ({} rows, {} bytes)",
             job.id, table.name, copied.rows, copied.bytes
@@ -313,6 +350,7 @@ async fn copy_into_staging(
         result.stats.bytes += copied.bytes;
         result.replace += rules.stats();
         engine.rules.record(&rules);
+        result.leftovers.merge(rules.take_leftovers());
     }
     source.query_drop("COMMIT").await?;
     Ok(result)
