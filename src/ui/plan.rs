@@ -3,6 +3,7 @@
 use anyhow::Result;
 use wfuwp_engine::lifecycle::plan::Plan;
 use wfuwp_engine::lifecycle::MediaPlan;
+use wfuwp_engine::refresh::SiteClass;
 
 /// Prints `plan`; with `json`, exactly as serialized.
 pub fn show(plan: &Plan, json: bool) -> Result<()> {
@@ -48,6 +49,13 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
     }
     for o in &plan.orphaned_usermeta {
         crate::outln!("  note: {}", o.describe(&plan.target_env));
+    }
+    if let Some(r) = &plan.refresh {
+        if r.source_checksum_seconds > 0.0
+            || r.sites.iter().any(|s| s.class != SiteClass::NeverMigrated)
+        {
+            show_refresh(r, &plan.target_env, false)?;
+        }
     }
     Ok(())
 }
@@ -95,4 +103,49 @@ pub fn show_media(m: &MediaPlan, json: bool) {
             r["delete"]
         );
     }
+}
+
+/// Prints each site against the target's ledger (`--status`, and the dry
+/// run of `--changed-only`): its class, what differs, and the totals.
+pub fn show_refresh(r: &wfuwp_engine::refresh::Refresh, target: &str, json: bool) -> Result<()> {
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    crate::outln!("  site   class                            since / tables that differ");
+    for s in &r.sites {
+        let mut why = Vec::new();
+        if !s.source_tables.is_empty() {
+            why.push(format!("source: {}", s.source_tables.join(", ")));
+        }
+        if !s.target_tables.is_empty() {
+            why.push(format!("{target}: {}", s.target_tables.join(", ")));
+        }
+        crate::outln!(
+            "  {:<6} {:<32} {}{}",
+            s.site_id,
+            s.class.words(),
+            s.since.as_deref().unwrap_or("-"),
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join("; "))
+            }
+        );
+    }
+    let totals: Vec<String> = r
+        .totals
+        .iter()
+        .map(|(class, n)| format!("{n} {}", class.words()))
+        .collect();
+    crate::outln!("  totals: {}", totals.join(", "));
+    crate::outln!(
+        "  checksums: {:.1} s on the source, {:.1} s on {target}",
+        r.source_checksum_seconds,
+        r.target_checksum_seconds
+    );
+    if let Some(d) = r.drift_sentence(target) {
+        crate::outln!("  {d}");
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ mod fuzz_replace;
 mod managed;
 mod media;
 mod migrate;
+mod refresh;
 mod replace;
 mod replace_php;
 mod rollback;

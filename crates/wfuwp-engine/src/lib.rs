@@ -15,8 +15,9 @@
 //! * [`db`] — connections, discovery, the table copy, the server-side lock.
 //! * [`names`] — the names of the tables a migration makes.
 //! * [`ledger`] — what the target remembers of the migrations into it.
-//! * [`media`], [`tables`], [`throttle`], [`scope`] — uploads, the swaps and
-//!   leftovers, the load gate, which sites a migration covers.
+//! * [`media`], [`tables`], [`throttle`], [`scope`], [`refresh`] — uploads,
+//!   the swaps and leftovers, the load gate, which sites a migration covers
+//!   and which of them changed since the ledger's last copy.
 //! * [`rules`] — what happens to each value on its way to the target.
 //! * [`phases`], [`rollback`], [`check`] — the phase machine, the way back,
 //!   `config check`.
@@ -36,6 +37,7 @@ pub mod lifecycle;
 pub mod media;
 pub mod names;
 pub mod phases;
+pub mod refresh;
 pub mod refusal;
 pub mod report;
 pub mod retry;

@@ -42,6 +42,9 @@ pub struct Plan {
     /// user that users this migration brings in would take over
     /// ([`orphaned_usermeta`]).
     pub orphaned_usermeta: Vec<OrphanedMeta>,
+    /// Each selected site against the target's ledger (drift always; with
+    /// `--changed-only` the source too), and the sites the source no longer has.
+    pub refresh: Option<crate::refresh::Refresh>,
 }
 
 /// One selected site.
@@ -116,6 +119,7 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
         bulk_mode: BulkModeName::of(checked.mode),
         orphaned_target_sites: checked.orphaned_target_sites(),
         orphaned_usermeta: Vec::new(),
+        refresh: None,
     }
 }
 

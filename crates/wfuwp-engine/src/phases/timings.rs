@@ -24,6 +24,9 @@ pub enum Work {
     Rows,
     /// Copying uploads.
     Media,
+    /// `CHECKSUM TABLE` of a site's tables for the ledger (source before
+    /// the copy, target after the swap) and recording them.
+    Checksum,
 }
 
 /// Nanoseconds per kind of work; shared by the workers.
@@ -35,6 +38,7 @@ pub struct Timings {
     rows: AtomicU64,
     replace: AtomicU64,
     media: AtomicU64,
+    checksum: AtomicU64,
 }
 
 impl Timings {
@@ -45,6 +49,7 @@ impl Timings {
             Work::Swap => &self.swap,
             Work::Rows => &self.rows,
             Work::Media => &self.media,
+            Work::Checksum => &self.checksum,
         }
     }
 
@@ -71,6 +76,7 @@ impl Timings {
             rows_seconds: secs(&self.rows),
             replace_seconds: secs(&self.replace),
             media_seconds: secs(&self.media),
+            checksum_seconds: secs(&self.checksum),
             state_seconds: round(state),
         }
     }
@@ -103,6 +109,8 @@ pub struct TimeBreakdown {
     pub replace_seconds: f64,
     /// Copying uploads.
     pub media_seconds: f64,
+    /// Checksums of the sites' tables for the ledger, both sides.
+    pub checksum_seconds: f64,
     /// Writing the state durably (journal appends, fsyncs, file locks), by
     /// the whole process.
     pub state_seconds: f64,

@@ -158,6 +158,17 @@ async fn migrate_tables(
         })
         .await?;
 
+    // Taken before any row is read: a change racing the copy makes the next
+    // refresh copy the site again rather than miss it.
+    let id = engine.session.id();
+    engine
+        .timings
+        .time(Work::Checksum, async {
+            let sums = ledger::checksum_tables(source, &lives).await?;
+            ledger::record_source(target, &id, job.id, &sums).await
+        })
+        .await?;
+    failpoints::hit("site_source_checksummed");
     let result = copy_into_staging(engine, source, target, worker, job).await?;
     failpoints::hit("site_copied");
 
@@ -171,6 +182,16 @@ async fn migrate_tables(
         .time(Work::Swap, go_live(engine, target, &staged))
         .await?;
     failpoints::hit("site_swapped");
+    // What the site looks like right after the swap: a later refresh tells
+    // an edit made on the target since from this.
+    engine
+        .timings
+        .time(Work::Checksum, async {
+            let sums = ledger::checksum_tables(target, &lives).await?;
+            ledger::record_target(target, &id, job.id, &sums).await
+        })
+        .await?;
+    failpoints::hit("site_target_checksummed");
     Ok(result)
 }
 
