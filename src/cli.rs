@@ -382,7 +382,7 @@ impl EnvMigrateArgs {
                     .into(),
             ));
         }
-        if self.no_users && !restricted {
+        if self.no_users && !restricted && !self.changed_only {
             return Err(UsageError(
                 "--no-users only applies to a migration restricted to some sites (--include-sites, \
                  --exclude-sites, --active-only, --exclude-main-site); a full migration leaves users \

@@ -3,7 +3,6 @@
 use anyhow::Result;
 use wfuwp_engine::lifecycle::plan::Plan;
 use wfuwp_engine::lifecycle::MediaPlan;
-use wfuwp_engine::refresh::SiteClass;
 
 /// Prints `plan`; with `json`, exactly as serialized.
 pub fn show(plan: &Plan, json: bool) -> Result<()> {
@@ -51,10 +50,10 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
         crate::outln!("  note: {}", o.describe(&plan.target_env));
     }
     if let Some(r) = &plan.refresh {
-        if r.source_checksum_seconds > 0.0
-            || r.sites.iter().any(|s| s.class != SiteClass::NeverMigrated)
-        {
+        if r.source_compared {
             show_refresh(r, &plan.target_env, false)?;
+        } else if let Some(d) = r.drift_sentence(&plan.target_env) {
+            crate::outln!("  {d} — they will be overwritten (--changed-only leaves them alone)");
         }
     }
     Ok(())

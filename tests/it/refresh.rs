@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use migration_kit::{assert_same, copy_db, live_checksums, started_id, Scenario};
+use support::pty::Pty;
 use support::{run, seed_network, wfuwp, Run, TestDb, LEDGER};
 use wfuwp_testbed::NetworkOptions;
 
@@ -368,6 +369,16 @@ fn a_refresh_copies_what_changed_names_drift_and_rolls_back_exactly() {
         ledger_before, ledger_after,
         "the refused run wrote the ledger"
     );
+    // On a terminal, the prompt names them; declined, nothing is written.
+    let mut cmd = s.cmd();
+    cmd.args(["env-migrate", "prod", "uat"]);
+    let mut t = Pty::spawn(cmd);
+    t.expect(&format!("{words} — they will be overwritten"));
+    t.expect("Migrate prod → uat?");
+    t.send("n");
+    let (code, screen) = t.finish();
+    assert!(screen.contains("cancelled"), "exit {code}:\n{screen}");
+    assert_same(&before, &live_checksums(&s.target), "the declined run");
 
     // --changed-only: exactly the changed and new sites are copied, as a
     // migration of those sites would copy them; the others stay as they were.
@@ -501,7 +512,30 @@ fn a_refresh_copies_what_changed_names_drift_and_rolls_back_exactly() {
         after,
         "--status after the rollback"
     );
+
+    // A checksum row that makes no sense is named and refused, not trusted.
+    s.target.exec(&format!(
+        "UPDATE {LEDGER} SET state = 'trusted' WHERE migration_id = '{first}' AND kind = 'target_checksum' \
+         AND site_id = {0} AND table_name = 'wp_{0}_options'",
+        r.untouched
+    ));
+    let damaged =
+        run(wfuwp(&s.config, &other_machine).args(["env-migrate", "--status", "prod", "uat"]));
+    assert_eq!(damaged.code, 2, "{}", text(&damaged));
+    for word in [
+        "'trusted' is not a checksum state".to_string(),
+        format!("wp_{}_options", r.untouched),
+    ] {
+        assert!(
+            text(&damaged).contains(&word),
+            "no {word:?} in:\n{}",
+            text(&damaged)
+        );
+    }
 }
+
+/// Rounds killed at random events (two kills each, then a run to the end).
+const RANDOM_ROUNDS: usize = 3;
 
 /// Kill points of a `--changed-only` run: the first run's, then each resume's.
 const KILLS: &[&[&str]] = &[
@@ -516,7 +550,7 @@ fn a_refresh_killed_anywhere_resumes_to_the_same_target_and_ledger() {
     let (source_db, s, r, _) = migrated_then_changed("rf_kill");
     // Each scenario refreshes its own copy of the changed target (the
     // ledger comes along: it is part of the database).
-    let copies: Vec<Scenario> = (0..=KILLS.len())
+    let copies: Vec<Scenario> = (0..=KILLS.len() + RANDOM_ROUNDS)
         .map(|i| {
             let c = Scenario::new(&format!("rf_kill_{i}"), &source_db, None);
             copy_db(&s.target, &c.target);
@@ -536,18 +570,54 @@ fn a_refresh_killed_anywhere_resumes_to_the_same_target_and_ledger() {
     ok(reference.run(&args, None), "the uninterrupted refresh");
     let want = live_checksums(&reference.target);
     let want_status = status(reference, &reference.logs);
-    for (chain, c) in KILLS.iter().zip(&copies[1..]) {
+    // The chains above, then random events (`any:N`, the Nth failpoint
+    // hit), replayable with WFUWP_CRASH_SEED.
+    let seed: u64 = std::env::var("WFUWP_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("random kills: seed {seed} (replay with WFUWP_CRASH_SEED={seed})");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let random: Vec<Vec<String>> = (0..RANDOM_ROUNDS)
+        .map(|_| {
+            (0..2)
+                .map(|_| format!("any:{}", 1 + rng.usize(..40)))
+                .collect()
+        })
+        .collect();
+    let chains: Vec<Vec<String>> = KILLS
+        .iter()
+        .map(|c| c.iter().map(|p| p.to_string()).collect())
+        .chain(random)
+        .collect();
+    for (chain, c) in chains.iter().zip(&copies[1..]) {
         let mut id: Option<String> = None;
+        let mut finished = false;
         for point in chain.iter() {
             let r = match &id {
                 None => c.run(&args, Some(point)),
                 Some(id) => c.run(&["env-migrate", "--resume", id, "--force"], Some(point)),
             };
-            migration_kit::assert_killed(&r, point);
             id = id.or_else(|| c.only_migration());
+            if r.code == 0 && point.starts_with("any:") {
+                // Fewer events than drawn: it ran to the end.
+                finished = true;
+                break;
+            }
+            migration_kit::assert_killed(&r, point);
         }
-        let id = id.expect("the killed run created its migration");
-        c.resume_to_completion(&id);
+        let id = match id {
+            Some(id) => id,
+            // Killed before the migration existed: a new run, to the end.
+            None => {
+                ok(c.run(&args, None), "the refresh after early kills");
+                finished = true;
+                c.only_migration().expect("the refresh's migration")
+            }
+        };
+        if !finished {
+            c.resume_to_completion(&id);
+        }
         let what = format!("killed at {chain:?}");
         assert_same(&want, &live_checksums(&c.target), &what);
         assert_eq!(status(c, &c.logs), want_status, "{what}: --status");

@@ -190,7 +190,11 @@ fn guard_drift(
     reporter: &dyn Reporter,
 ) -> Result<BTreeMap<SiteId, SiteStatus>> {
     let o = &req.options;
-    if let Some(sentence) = refresh.drift_sentence(&req.target) {
+    let drift = match writes_site_tables(o) {
+        true => refresh.drift_sentence(&req.target),
+        false => None,
+    };
+    if let Some(sentence) = drift {
         let overwrites = !o.changed_only || o.overwrite_drift;
         if overwrites && !(o.overwrite_drift || req.flags.drift_accepted) {
             return Err(Refusal::new(format!(
@@ -218,6 +222,12 @@ fn guard_drift(
             _ => Some((s.site_id, SiteStatus::Drifted)),
         })
         .collect())
+}
+
+/// Whether the migration replaces site tables (`--media-only` and
+/// `--network-only` do not: drift is not theirs to overwrite).
+fn writes_site_tables(o: &MigrationOptions) -> bool {
+    !o.media_only && !o.network_only
 }
 
 /// `--changed-only` without `--include-users`: the network rows of the
@@ -262,6 +272,9 @@ pub async fn drift(
                 changed_only: false,
                 ..req.options.clone()
             };
+            if !writes_site_tables(&req.options) {
+                return Ok(None);
+            }
             let r = classify(&checked, req, &without_source, &sites).await?;
             Ok(r.drift_sentence(&req.target))
         }
@@ -376,5 +389,46 @@ impl DryRun {
             delete: run.delete,
             sites,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_only_upserts_the_copied_sites_or_copies_the_network_whole() {
+        let decided = BTreeMap::from([(1, SiteStatus::Unchanged), (3, SiteStatus::Drifted)]);
+        let asked = MigrationOptions {
+            changed_only: true,
+            ..Default::default()
+        };
+        let o = copied_only(asked.clone(), &[1, 2, 3, 4], &decided);
+        assert_eq!(
+            o.include_sites.map(|s| s.0.into_iter().collect::<Vec<_>>()),
+            Some(vec![2, 4])
+        );
+        assert!(scope::is_partial(&copied_only(
+            asked.clone(),
+            &[1, 2, 3, 4],
+            &decided
+        )));
+        // Nothing to copy: the network tables are left alone.
+        let o = copied_only(asked.clone(), &[1, 3], &decided);
+        assert!(o.sites_only && o.include_sites.is_none());
+        // --include-users: the network tables whole, as asked.
+        let whole = MigrationOptions {
+            include_users: true,
+            ..asked.clone()
+        };
+        assert_eq!(copied_only(whole.clone(), &[1, 2, 3, 4], &decided), whole);
+        // Without --changed-only nothing changes.
+        let plain = MigrationOptions::default();
+        assert_eq!(copied_only(plain.clone(), &[1, 2], &decided), plain);
+        assert!(!writes_site_tables(&MigrationOptions {
+            media_only: true,
+            ..plain.clone()
+        }));
+        assert!(writes_site_tables(&plain));
     }
 }

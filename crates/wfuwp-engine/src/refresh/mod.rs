@@ -91,6 +91,9 @@ pub struct Refresh {
     pub sites: Vec<SiteCheck>,
     /// Sites per class.
     pub totals: BTreeMap<SiteClass, u64>,
+    /// Whether the source was compared too (else only drift was looked
+    /// for, and `unchanged` means "not drifted").
+    pub source_compared: bool,
     /// Seconds `CHECKSUM TABLE` took on the source (0 when not needed).
     pub source_checksum_seconds: f64,
     /// Seconds `CHECKSUM TABLE` took on the target.
@@ -251,6 +254,7 @@ pub async fn classify(inputs: &Inputs<'_>) -> Result<Refresh> {
     Ok(Refresh {
         sites,
         totals,
+        source_compared: inputs.with_source,
         source_checksum_seconds: round(source_seconds),
         target_checksum_seconds: round(target_seconds),
     })
