@@ -540,7 +540,7 @@ const RANDOM_ROUNDS: usize = 3;
 /// Kill points of a `--changed-only` run: the first run's, then each resume's.
 const KILLS: &[&[&str]] = &[
     &["site_source_checksummed:1", "site_copied:2"],
-    &["backup_recorded:2", "site_swapped:1"],
+    &["backup_recorded:2", "site_live:1"],
     &["site_target_checksummed:1", "site_target_checksummed:2"],
     &["network_upserted:1", "site_swapped:3"],
 ];

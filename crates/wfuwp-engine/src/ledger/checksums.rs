@@ -35,9 +35,17 @@ pub async fn checksum_tables(conn: &mut Conn, tables: &[String]) -> mysql_async:
         let rows: Vec<(Vec<u8>, Option<u64>)> = conn
             .query(format!("CHECKSUM TABLE {}", list.join(", ")))
             .await?;
-        // One row per table, in the order asked (the server names them `db.table`).
-        for (table, (_, sum)) in chunk.iter().zip(rows) {
-            out.insert(table.clone(), sum);
+        // The server names each `db.table`; a table name has no dot.
+        let by_name: BTreeMap<String, Option<u64>> = rows
+            .into_iter()
+            .map(|(name, sum)| {
+                let name = String::from_utf8_lossy(&name).into_owned();
+                let table = name.rsplit_once('.').map_or(name.as_str(), |(_, t)| t);
+                (table.to_string(), sum)
+            })
+            .collect();
+        for table in chunk {
+            out.insert(table.clone(), by_name.get(table).copied().flatten());
         }
     }
     Ok(out)
@@ -46,27 +54,33 @@ pub async fn checksum_tables(conn: &mut Conn, tables: &[String]) -> mysql_async:
 /// Before a site's rows are read: its source checksums, replacing whatever
 /// an earlier attempt of the same migration recorded for the site (its
 /// target checksums too: they described another copy).
+///
+/// The earlier rows go first, in their own statement, and only when there
+/// are any (a redo): a kill in between leaves the site without checksums,
+/// which counts as never copied, never as unchanged. A `DELETE` in every
+/// site's step would take gap locks that the other workers' inserts wait
+/// for, or deadlock on.
 pub async fn record_source(
     conn: &mut Conn,
     id: &str,
     site: SiteId,
     sums: &Checksums,
 ) -> mysql_async::Result<()> {
-    conn.query_drop("START TRANSACTION").await?;
-    let result = async {
-        conn.exec_drop(
-            "DELETE FROM `_wfuwp_ledger` WHERE migration_id = ? AND site_id = ? AND kind IN (?, ?)",
-            (id, site, kind::SOURCE_CHECKSUM, kind::TARGET_CHECKSUM),
+    let params = (id, kind::SOURCE_CHECKSUM, kind::TARGET_CHECKSUM, site);
+    let earlier: Option<u8> = conn
+        .exec_first(
+            "SELECT 1 FROM `_wfuwp_ledger` WHERE migration_id = ? AND kind IN (?, ?) AND site_id = ? LIMIT 1",
+            params,
         )
         .await?;
-        insert(conn, id, site, kind::SOURCE_CHECKSUM, sums).await?;
-        conn.query_drop("COMMIT").await
+    if earlier.is_some() {
+        conn.exec_drop(
+            "DELETE FROM `_wfuwp_ledger` WHERE migration_id = ? AND kind IN (?, ?) AND site_id = ?",
+            params,
+        )
+        .await?;
     }
-    .await;
-    if result.is_err() {
-        let _ = conn.query_drop("ROLLBACK").await;
-    }
-    result
+    insert(conn, id, site, kind::SOURCE_CHECKSUM, sums).await
 }
 
 /// Right after a site's swap: its live tables as the migration left them.

@@ -181,7 +181,7 @@ async fn migrate_tables(
         .timings
         .time(Work::Swap, go_live(engine, target, &staged))
         .await?;
-    failpoints::hit("site_swapped");
+    failpoints::hit("site_live");
     // What the site looks like right after the swap: a later refresh tells
     // an edit made on the target since from this.
     engine
@@ -192,6 +192,7 @@ async fn migrate_tables(
         })
         .await?;
     failpoints::hit("site_target_checksummed");
+    failpoints::hit("site_swapped");
     Ok(result)
 }
 
