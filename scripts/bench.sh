@@ -72,6 +72,11 @@
 #                          (s) with uat's scrub/keep/set rules on (docs/scrub.md) and
 #                          (x) with them and the log table excluded; the table then
 #                          quotes the cost of (s) against (b) (goal: at most 5 %)
+#   BENCH_REFRESH=1        refresh (issue 27; on by default in scale mode, "0" skips): a full
+#                          migration at --concurrency 4 into a seeded target, then
+#                          BENCH_REFRESH_PERCENT (5) % of the source's sites changed (one value
+#                          each) and `--changed-only` timed against it, the full run and the
+#                          server-side floor, with the checksum time on each side
 #   BENCH_BIN=PATH         use this wfuwp binary instead of building one
 #   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
 set -euo pipefail
@@ -471,6 +476,43 @@ if [ -n "${BENCH_SCALE_RUN:-}" ]; then
     sql "DROP DATABASE bench_uat_resume"
 fi
 
+# Refresh: a full migration, then a few percent of the source's sites
+# changed, then `--changed-only`; both timed, with their checksum seconds.
+REFRESH=${BENCH_REFRESH:-$([ -n "${BENCH_SCALE_RUN:-}" ] && echo 1 || echo 0)}
+if [ "$REFRESH" = 1 ]; then
+    dir="$WORK/refresh"
+    mkdir -p "$dir"
+    write_config "$dir/config.toml" bench_uat_refresh bench_dump_1
+    "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
+        --seed 2999 >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
+    refresh_run() { # kind log args...
+        local kind=$1 logfile=$2
+        shift 2
+        time_it "$kind" "$logfile" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
+            env-migrate prod uat --force --concurrency 4 "$@"
+        grep -q "completed" "$logfile" || die "$kind did not complete; log: $logfile"
+        # Worker-seconds of the copied sites' checksums (the summary's timings).
+        python3 - "$dir/logs" <<'PY' >>"$WORK/refresh-checksums"
+import glob, json, sys
+d = sorted(glob.glob(sys.argv[1] + "/env-migrate-*"))[-1]
+print(json.load(open(d + "/migration-summary.json")).get("timings", {}).get("checksumSeconds", 0))
+PY
+    }
+    refresh_run refresh-full "$dir/full.log"
+    percent=${BENCH_REFRESH_PERCENT:-5}
+    mapfile -t changed < <(sql "SELECT blog_id FROM bench_prod.wp_blogs WHERE blog_id > 1 \
+        AND MOD(blog_id * 7919, 100) < $percent ORDER BY blog_id")
+    log "refresh: changing ${#changed[@]} of $SITES sites on the source"
+    for id in "${changed[@]}"; do
+        printf "UPDATE bench_prod.wp_%s_options SET option_value = CONCAT(option_value, ' (refreshed)') WHERE option_name = 'blogname';\n" "$id"
+    done >"$WORK/refresh-changes.sql"
+    mariadb "${CONN[@]}" <"$WORK/refresh-changes.sql"
+    refresh_run refresh-changed "$dir/changed.log" --changed-only
+    REFRESH_CLASSIFY=$(grep -o "checksums took [0-9.]* s on the source, [0-9.]* s on uat" "$dir/changed.log" | tail -n 1)
+    REFRESH_CHANGED=${#changed[@]}
+    sql "DROP DATABASE bench_uat_refresh"
+fi
+
 # search-replace: the dump, repeated to at least 100 MB, streamed through.
 STREAM=1
 [ -n "${BENCH_SCALE_RUN:-}" ] && STREAM=0
@@ -648,6 +690,10 @@ done
 for c in $INSERT_CONCS; do
     row "(c) wfuwp --concurrency $c, local_infile OFF (INSERT)" "wfuwp-insert-c$c"
 done
+if [ "$REFRESH" = 1 ]; then
+    row "(r) wfuwp full migration --concurrency 4 (ledger checksums recorded)" refresh-full
+    row "(r) wfuwp --changed-only after $REFRESH_CHANGED sites changed" refresh-changed
+fi
 if [ -n "${BENCH_SCALE_RUN:-}" ]; then
     row "wfuwp --rollback of the last migration (DDL only)" rollback
     row "wfuwp --resume of a migration interrupted half-way" resume
@@ -697,6 +743,13 @@ for c in $INSERT_CONCS; do
 done
 [ "$STREAM" = 1 ] && RUNS=$(runs stream) awk -v s="$stream_s" -v kb="$stream_kb" -v b="$STREAM_BYTES" 'BEGIN {
     printf "search-replace stream (%.1f MB of dump): median %.2f s = **%.0f MB/s**, peak RSS %.0f MB (runs: %s s)\n", b / 1e6, s, b / 1e6 / s, kb / 1024, ENVIRON["RUNS"] }'
+if [ "$REFRESH" = 1 ]; then
+    read -r full_sums changed_sums < <(paste -sd' ' "$WORK/refresh-checksums")
+    awk -v f="$(median refresh-full 2)" -v c="$(median refresh-changed 2)" -v floor="$floor" -v n="$REFRESH_CHANGED" \
+        -v fs="$full_sums" -v cs="$changed_sums" -v cl="$REFRESH_CLASSIFY" 'BEGIN {
+        printf "refresh: full %.2f s (of which %.2f worker-s checksums), --changed-only with %d sites changed %.2f s (%s; %.2f worker-s checksums of the copied sites): %.2fx the full run (goal <= 0.20: %s), %.2fx the server-side floor (goal < 1: %s)\n",
+            f, fs, n, c, cl, cs, c / f, (c / f <= 0.2 ? "met" : "NOT met"), c / floor, (c < floor ? "met" : "NOT met") }'
+fi
 best=$(for c in $CONCS; do echo "$(median "wfuwp-c$c" 2) $c"; done | sort -g | head -n 1)
 awk -v s="${best% *}" -v c="${best#* }" -v base="$base" -v floor="$floor" 'BEGIN {
     printf "best wfuwp: --concurrency %s, ratio %.2f to the dump pipeline (target ≤ 1.00: %s), %.2f to the server-side floor\n", c, s / base, (s / base <= 1.0 ? "met" : "NOT met"), s / floor }'

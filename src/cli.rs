@@ -289,6 +289,20 @@ pub struct EnvMigrateArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub media_concurrency: Option<u32>,
 
+    /// Copy only the sites whose source or target changed since the
+    /// target's ledger recorded their last copy (drifted ones are skipped)
+    #[arg(long, conflicts_with_all = ["network_only", "media_only"])]
+    pub changed_only: bool,
+
+    /// Copy over sites edited on the target since their last copy
+    #[arg(long)]
+    pub overwrite_drift: bool,
+
+    /// Show each site against the target's ledger (unchanged, source
+    /// changed, target drifted, never migrated, ...) and change nothing
+    #[arg(long, requires = "target", conflicts_with_all = ["dry_run", "resume", "rollback", "abandon", "list_migrations", "show_state_path"])]
+    pub status: bool,
+
     /// Keep temporary files in the work dir (unfinished state writes of
     /// killed runs, normally removed at cleanup)
     #[arg(long)]
@@ -306,7 +320,7 @@ pub struct EnvMigrateArgs {
     #[arg(long, value_name = "ID", conflicts_with_all = [
         "include_sites", "exclude_sites", "active_only", "exclude_main_site",
         "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup",
-        "exclude_tables", "allow_unmapped_hosts", "fail_on_leftovers"])]
+        "exclude_tables", "allow_unmapped_hosts", "fail_on_leftovers", "changed_only", "overwrite_drift"])]
     pub resume: Option<String>,
 
     /// With --resume: leave failed sites untouched this run
@@ -358,6 +372,13 @@ pub enum MigrateAction {
     List,
     /// `--show-state-path`
     ShowStatePath,
+    /// `--status SOURCE TARGET`
+    Status {
+        /// The source environment.
+        source: String,
+        /// The target environment.
+        target: String,
+    },
     /// Bare `wfuwp env-migrate`: offer incomplete migrations, else usage.
     Choose,
 }
@@ -400,7 +421,7 @@ impl EnvMigrateArgs {
                     .into(),
             ));
         }
-        if self.no_users && !restricted {
+        if self.no_users && !restricted && !self.changed_only {
             return Err(UsageError(
                 "--no-users only applies to a migration restricted to some sites (--include-sites, \
                  --exclude-sites, --active-only, --exclude-main-site); a full migration leaves users \
@@ -433,6 +454,10 @@ impl EnvMigrateArgs {
             return Ok(MigrateAction::ShowStatePath);
         }
         match (&self.source, &self.target) {
+            (Some(source), Some(target)) if self.status => Ok(MigrateAction::Status {
+                source: source.clone(),
+                target: target.clone(),
+            }),
             (Some(source), Some(target)) => Ok(MigrateAction::New {
                 source: source.clone(),
                 target: target.clone(),

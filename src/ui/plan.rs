@@ -64,6 +64,13 @@ pub fn show(plan: &Plan, json: bool) -> Result<()> {
             crate::outln!("    {rule}: {n}");
         }
     }
+    if let Some(r) = &plan.refresh {
+        if r.source_compared {
+            show_refresh(r, &plan.target_env, false)?;
+        } else if let Some(d) = r.drift_sentence(&plan.target_env) {
+            crate::outln!("  {d} — they will be overwritten (--changed-only leaves them alone)");
+        }
+    }
     Ok(())
 }
 
@@ -143,4 +150,49 @@ pub fn show_media(m: &MediaPlan, json: bool) {
             r["delete"]
         );
     }
+}
+
+/// Prints each site against the target's ledger (`--status`, and the dry
+/// run of `--changed-only`): its class, what differs, and the totals.
+pub fn show_refresh(r: &wfuwp_engine::refresh::Refresh, target: &str, json: bool) -> Result<()> {
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    crate::outln!("  site   class                            since / tables that differ");
+    for s in &r.sites {
+        let mut why = Vec::new();
+        if !s.source_tables.is_empty() {
+            why.push(format!("source: {}", s.source_tables.join(", ")));
+        }
+        if !s.target_tables.is_empty() {
+            why.push(format!("{target}: {}", s.target_tables.join(", ")));
+        }
+        crate::outln!(
+            "  {:<6} {:<32} {}{}",
+            s.site_id,
+            s.class.words(),
+            s.since.as_deref().unwrap_or("-"),
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join("; "))
+            }
+        );
+    }
+    let totals: Vec<String> = r
+        .totals
+        .iter()
+        .map(|(class, n)| format!("{n} {}", class.words()))
+        .collect();
+    crate::outln!("  totals: {}", totals.join(", "));
+    crate::outln!(
+        "  checksums: {:.1} s on the source, {:.1} s on {target}",
+        r.source_checksum_seconds,
+        r.target_checksum_seconds
+    );
+    if let Some(d) = r.drift_sentence(target) {
+        crate::outln!("  {d}");
+    }
+    Ok(())
 }

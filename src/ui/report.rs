@@ -22,10 +22,16 @@ pub fn final_report(s: &Summary, json: bool) {
         s.source_env,
         s.target_env,
         s.status,
-        c.completed,
+        match c.unchanged {
+            0 => c.completed.to_string(),
+            n => format!("{} ({n} unchanged)", c.completed),
+        },
         c.failed,
         c.timeout,
-        c.skipped,
+        match c.drifted {
+            0 => c.skipped.to_string(),
+            n => format!("{} ({n} drifted in {})", c.skipped, s.target_env),
+        },
         c.total,
         s.rows_copied,
         output::size(s.bytes_copied),

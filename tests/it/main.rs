@@ -17,6 +17,7 @@ mod hosts;
 mod managed;
 mod media;
 mod migrate;
+mod refresh;
 mod replace;
 mod replace_php;
 mod rollback;

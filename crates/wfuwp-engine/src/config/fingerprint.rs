@@ -150,6 +150,23 @@ pub fn changes(recorded: &str, now: &str) -> Vec<String> {
         .collect()
 }
 
+/// The fingerprint without what only says where the database is (host,
+/// port, socket, user, database): what is left decides what is written.
+/// A fingerprint in the older format is returned whole.
+pub fn without_connection(fp: &str) -> String {
+    const CONNECTION: &[&str] = &["host", "port", "socket", "user", "database"];
+    match parse(fp) {
+        Some(f) => f
+            .fields
+            .iter()
+            .filter(|(name, _)| !CONNECTION.contains(&name.as_str()))
+            .map(|(name, digest)| format!("{name}={digest}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => fp.to_string(),
+    }
+}
+
 // FNV-1a: stable across Rust releases (unlike DefaultHasher), which matters
 // because the digest is written to disk and compared by a later binary.
 pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {

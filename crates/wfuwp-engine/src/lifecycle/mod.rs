@@ -33,7 +33,7 @@ pub use abandon::abandon;
 pub use audit::{audit, AuditReport};
 pub use resume::{resume, Resume};
 pub use rollback::{prepare_rollback, PreparedRollback};
-pub use start::{dry_run, start, DryRun, MediaPlan, MediaSitePlan, Start};
+pub use start::{drift, dry_run, start, DryRun, MediaPlan, MediaSitePlan, Start};
 
 use crate::config::{self, Config, Defaults};
 use crate::db::roles;
@@ -78,6 +78,9 @@ pub struct RunFlags {
     pub critical_load: Option<LoadLimits>,
     /// Objects copied at once per site.
     pub media_concurrency: Option<u32>,
+    /// The operator accepted that sites edited on the target since their
+    /// last copy are overwritten (`--force`, or a prompt that named them).
+    pub drift_accepted: bool,
 }
 
 impl RunFlags {
@@ -212,11 +215,18 @@ async fn scrub_plan(
 async fn begin(session: &Session, p: &Prepared) -> Result<()> {
     let state = session.snapshot();
     check_records(&state, &p.checked.inventory.prefix).map_err(|e| Refusal::new(e.to_string()))?;
-    let options = session.config().options;
+    let config = session.config();
+    let options = config.options.clone();
     let begin = ledger::Begin {
         id: session.id(),
         source: p.checked.source_identity.clone(),
-        rules: ledger::rules_fingerprint(&options),
+        rules: ledger::rules_fingerprint(
+            &options,
+            config
+                .fingerprints
+                .get(&config.target_env)
+                .map(String::as_str),
+        ),
         keeps_backups: !options.skip_backup,
         bucket: p.media.as_ref().map(|m| m.target.config.identity()),
         resumed_from: (state.runs > 1).then_some(state.start_time),

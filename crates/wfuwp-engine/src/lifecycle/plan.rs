@@ -45,6 +45,9 @@ pub struct Plan {
     /// user that users this migration brings in would take over
     /// ([`orphaned_usermeta`]).
     pub orphaned_usermeta: Vec<OrphanedMeta>,
+    /// Each selected site against the target's ledger (drift always; with
+    /// `--changed-only` the source too), and the sites the source no longer has.
+    pub refresh: Option<crate::refresh::Refresh>,
     /// Every host of the selected sites and the host it gets on the target
     /// (docs/hosts.md).
     pub hosts: Vec<SiteHost>,
@@ -204,6 +207,7 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
             .collect(),
         hosts: options.hosts.clone(),
         host_collisions: Vec::new(),
+        refresh: None,
     }
 }
 

@@ -24,6 +24,9 @@ pub enum Work {
     Rows,
     /// Copying uploads.
     Media,
+    /// `CHECKSUM TABLE` of a site's tables for the ledger (source before
+    /// the copy, target after the swap) and recording them.
+    Checksum,
 }
 
 /// Nanoseconds per kind of work; shared by the workers.
@@ -36,6 +39,7 @@ pub struct Timings {
     replace: AtomicU64,
     audit: AtomicU64,
     media: AtomicU64,
+    checksum: AtomicU64,
 }
 
 impl Timings {
@@ -46,6 +50,7 @@ impl Timings {
             Work::Swap => &self.swap,
             Work::Rows => &self.rows,
             Work::Media => &self.media,
+            Work::Checksum => &self.checksum,
         }
     }
 
@@ -79,6 +84,7 @@ impl Timings {
             replace_seconds: secs(&self.replace),
             audit_seconds: secs(&self.audit),
             media_seconds: secs(&self.media),
+            checksum_seconds: secs(&self.checksum),
             state_seconds: round(state),
         }
     }
@@ -113,6 +119,8 @@ pub struct TimeBreakdown {
     pub audit_seconds: f64,
     /// Copying uploads.
     pub media_seconds: f64,
+    /// Checksums of the sites' tables for the ledger, both sides.
+    pub checksum_seconds: f64,
     /// Writing the state durably (journal appends, fsyncs, file locks), by
     /// the whole process.
     pub state_seconds: f64,

@@ -48,6 +48,10 @@ pub struct ListedMigration {
     pub skipped_sites: u64,
     /// Sites not started yet (or interrupted).
     pub pending_sites: u64,
+    /// Of `completedSites`: left alone as unchanged (`--changed-only`).
+    pub unchanged_sites: u64,
+    /// Of `skippedSites`: left alone as drifted (`--changed-only`).
+    pub drifted_sites: u64,
     /// Seconds from creation to the end (or the latest change).
     pub duration_seconds: i64,
     /// The live process holding the migration's lock, if any.
@@ -100,6 +104,8 @@ impl ListedMigration {
             timeout_sites: c.timeout,
             skipped_sites: c.skipped,
             pending_sites: c.pending + c.in_progress,
+            unchanged_sites: c.unchanged,
+            drifted_sites: c.drifted,
             duration_seconds: (end - state.start_time).num_seconds().max(0),
             resumable: locked_by.is_none()
                 && state.status.is_resumable()
@@ -198,6 +204,7 @@ mod tests {
             source: source.into(),
             target: target.into(),
             sites: vec![1, 2],
+            decided: Default::default(),
             ..Default::default()
         }
     }

@@ -56,6 +56,13 @@ pub struct MigrationOptions {
     pub timeout_minutes: Option<f64>,
     /// `--max-retries` at creation.
     pub max_retries: Option<u32>,
+    /// `--changed-only`: sites whose source and target are as the target's
+    /// ledger recorded are left alone (`unchanged`), drifted ones too
+    /// unless `overwrite_drift`.
+    pub changed_only: bool,
+    /// `--overwrite-drift`: sites edited on the target since their last
+    /// copy are copied over all the same.
+    pub overwrite_drift: bool,
     /// Each selected site's hosts and the host each gets on the target
     /// (docs/hosts.md); the pairs that give them are in `replacements`.
     pub hosts: Vec<SiteHost>,
@@ -114,6 +121,9 @@ pub struct NewMigration {
     pub fingerprints: BTreeMap<String, String>,
     /// The selected sites, in processing order (duplicates are dropped).
     pub sites: Vec<SiteId>,
+    /// Sites decided before the run (`--changed-only`: `unchanged`,
+    /// `drifted`): recorded so at creation and never processed.
+    pub decided: BTreeMap<SiteId, super::model::SiteStatus>,
 }
 
 /// What [`super::Session::resume`] needs.

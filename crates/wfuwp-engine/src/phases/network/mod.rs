@@ -550,7 +550,15 @@ pub(super) async fn phase(
         state
             .sites()
             .iter()
-            .filter(|r| !matches!(r.status, SiteStatus::Completed | SiteStatus::Skipped))
+            .filter(|r| {
+                !matches!(
+                    r.status,
+                    SiteStatus::Completed
+                        | SiteStatus::Skipped
+                        | SiteStatus::Unchanged
+                        | SiteStatus::Drifted
+                )
+            })
             .map(|r| r.site_id)
             .collect()
     };

@@ -161,6 +161,17 @@ async fn migrate_tables(
         })
         .await?;
 
+    // Taken before any row is read: a change racing the copy makes the next
+    // refresh copy the site again rather than miss it.
+    let id = engine.session.id();
+    engine
+        .timings
+        .time(Work::Checksum, async {
+            let sums = ledger::checksum_tables(source, &lives).await?;
+            ledger::record_source(target, &id, job.id, &sums).await
+        })
+        .await?;
+    failpoints::hit("site_source_checksummed");
     let mut result = copy_into_staging(engine, source, target, worker, job).await?;
     // Rows the kept and forced values add count as written (verification).
     result.stats.rows += keep_values(engine, target, job, &stagings).await?;
@@ -176,6 +187,17 @@ async fn migrate_tables(
         .timings
         .time(Work::Swap, go_live(engine, target, &staged))
         .await?;
+    failpoints::hit("site_live");
+    // What the site looks like right after the swap: a later refresh tells
+    // an edit made on the target since from this.
+    engine
+        .timings
+        .time(Work::Checksum, async {
+            let sums = ledger::checksum_tables(target, &lives).await?;
+            ledger::record_target(target, &id, job.id, &sums).await
+        })
+        .await?;
+    failpoints::hit("site_target_checksummed");
     failpoints::hit("site_swapped");
     Ok(result)
 }

@@ -260,6 +260,12 @@ pub struct Counts {
     pub timeout: u64,
     /// Skipped.
     pub skipped: u64,
+    /// Of `completed`: left alone as unchanged (`--changed-only`).
+    #[serde(default)]
+    pub unchanged: u64,
+    /// Of `skipped`: left alone as drifted (`--changed-only`).
+    #[serde(default)]
+    pub drifted: u64,
 }
 
 impl Counts {
@@ -272,6 +278,14 @@ impl Counts {
             SiteStatus::Failed => &mut self.failed,
             SiteStatus::Timeout => &mut self.timeout,
             SiteStatus::Skipped => &mut self.skipped,
+            SiteStatus::Unchanged => {
+                self.unchanged += 1;
+                &mut self.completed
+            }
+            SiteStatus::Drifted => {
+                self.drifted += 1;
+                &mut self.skipped
+            }
         } += 1;
     }
 
