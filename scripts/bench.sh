@@ -267,14 +267,14 @@ options = { blog_public = "0" }
 '
 write_config() { # file uat_database dump_database [rules: scrub | exclude]
     local own=""
-    [ "${4:-}" = exclude ] && own='exclude_tables = ["*_wfhits"]'
+    if [ "${4:-}" = exclude ]; then own='exclude_tables = ["*_wfhits"]'; fi
     {
         echo 'logs_dir = "logs"'
         echo
         env_block prod bench_prod "${PROD_TOKENS[@]}"
         env_block uat "$2" "${UAT_TOKENS[@]}" "$own"
         env_block dump "$3" "${UAT_TOKENS[@]}"
-        [ -n "${4:-}" ] && echo "$SCRUB_RULES"
+        if [ -n "${4:-}" ]; then echo "$SCRUB_RULES"; fi
     } >"$1"
 }
 
@@ -712,7 +712,7 @@ echo "Where wfuwp's time goes (its own timers, the summary's \`timings\`; worker
 echo
 echo "| run | wall s | stale-staging lookup | create staging | swap (rename, backup record) | rows (read, rewrite, write) | of which replacement CPU | state writes |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
+for k in $(for c in $CONCS; do echo "wfuwp-c$c"; [ "${BENCH_SCRUB:-0}" = 1 ] && echo "wfuwp-scrub-c$c wfuwp-excl-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
     read -r lookup create swap rows repl st _ <<<"$(breakdown "$k")"
     echo "| $k | $(median "$k" 2) | $lookup | $create | $swap | $rows | $repl | $st |"
 done
@@ -721,7 +721,7 @@ echo "Phases (wall s, medians; \"startup\" is the rest: connecting, discovery, s
 echo
 echo "| run | wall s | preflight | network tables | sites | post-migration (verification) | cleanup | startup |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
+for k in $(for c in $CONCS; do echo "wfuwp-c$c"; [ "${BENCH_SCRUB:-0}" = 1 ] && echo "wfuwp-scrub-c$c wfuwp-excl-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
     read -r _ _ _ _ _ _ pre net sit post clean _ <<<"$(breakdown "$k")"
     wall=$(median "$k" 2)
     echo "| $k | $wall | $pre | $net | $sit | $post | $clean | $(awk -v w="$wall" -v a="$pre" -v b="$net" -v c="$sit" -v d="$post" -v e="$clean" 'BEGIN { printf "%.2f", w - a - b - c - d - e }') |"

@@ -631,3 +631,30 @@ fn kept_and_set_values_go_live_excluded_tables_are_empty_and_rollback_restores()
         .collect();
     assert_same(&before, &after, "after --rollback");
 }
+
+#[test]
+fn a_resume_with_changed_scrub_rules_is_refused() {
+    let source = personal_source("scrub_fp_src");
+    let pristine = pristine_target("scrub_fp_pristine");
+    let s = scenario("scrub_fp", &source, &pristine);
+    let first = s.run(
+        &["env-migrate", "prod", "uat", "--force", "--include-users"],
+        Some("copy_chunk:4"),
+    );
+    assert_killed(&first, "first run");
+    let id = s.only_migration().expect("a migration directory");
+    let text = std::fs::read_to_string(&s.config).expect("reading the config");
+    std::fs::write(&s.config, text.replacen("comments = true\n", "", 1)).expect("writing");
+    let r = s.run(&["env-migrate", "--resume", &id], None);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("scrub"), "{}", r.stderr);
+    // The secret is part of it too: another key scrubs differently.
+    std::fs::write(&s.config, text).expect("writing");
+    let mut other = s.cmd();
+    other
+        .args(["env-migrate", "--resume", &id])
+        .env(SECRET_VAR, "another-secret-of-sufficient-length");
+    let r = support::run(&mut other);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("scrub.keys"), "{}", r.stderr);
+}

@@ -259,6 +259,11 @@ pub fn rules_fingerprint(options: &MigrationOptions, target_config: Option<&str>
         "maxRetries",
         "changedOnly",
         "overwriteDrift",
+        // What the host plan found (its pairs are in `replacements`) and
+        // flags that decide refusals, not rows.
+        "hosts",
+        "allowUnmappedHosts",
+        "failOnLeftovers",
     ];
     let mut recorded = serde_json::to_value(options).unwrap_or_default();
     if let Some(map) = recorded.as_object_mut() {
