@@ -66,6 +66,17 @@
 #                          hold at once), the same at every size, as a DBA would for a
 #                          network of that size (docs/managed.md); "" keeps MariaDB's
 #                          defaults (400 / 2000)
+#   BENCH_SCRUB=1          the source gets personal data (seed-network --personal-data)
+#                          and a request-log table of BENCH_LOG_ROWS rows per site
+#                          (--log-rows, default 200); besides (b), each concurrency runs
+#                          (s) with uat's scrub/keep/set rules on (docs/scrub.md) and
+#                          (x) with them and the log table excluded; the table then
+#                          quotes the cost of (s) against (b) (goal: at most 5 %)
+#   BENCH_REFRESH=1        refresh (issue 27; on by default in scale mode, "0" skips): a full
+#                          migration at --concurrency 4 into a seeded target, then
+#                          BENCH_REFRESH_PERCENT (5) % of the source's sites changed (one value
+#                          each) and `--changed-only` timed against it, the full run and the
+#                          server-side floor, with the checksum time on each side
 #   BENCH_BIN=PATH         use this wfuwp binary instead of building one
 #   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
 set -euo pipefail
@@ -204,7 +215,7 @@ sql() { mariadb "${CONN[@]}" --batch --skip-column-names <<<"$1"; }
 # ------------------------------------------------------------------ config
 # prod: the source; uat: the wfuwp target (one fresh database per run);
 # dump: the baseline's target (one fresh database per run).
-env_block() { # name database main subdomains cdn bucket
+env_block() { # name database main subdomains cdn bucket [line of the environment's own table]
     cat <<EOF
 [environments.$1]
 host = "$WFUWP_TEST_DB_HOST"
@@ -212,6 +223,7 @@ port = $WFUWP_TEST_DB_PORT
 user = "$WFUWP_TEST_DB_USER"
 password_env = "WFUWP_TEST_DB_PASSWORD"
 database = "$2"
+${7:-}
 
 [environments.$1.replace]
 main = "$3"
@@ -223,22 +235,57 @@ EOF
 }
 PROD_TOKENS=(www.wfu.edu .wfu.edu prod.wp.cdn.aws.wfu.edu wordpress-prod-us)
 UAT_TOKENS=(uat.wfu.edu .uat.wfu.edu uat.wp.cdn.aws.wfu.edu wordpress-uat-us)
-write_config() { # file uat_database dump_database
+# uat's rules in the scrub runs (docs/scrub.md): what a prod → uat refresh uses.
+export WFUWP_BENCH_SCRUB_SECRET=bench-secret-0123456789abcdef
+SCRUB_RULES='
+[environments.uat.scrub]
+users = true
+secret_env = "WFUWP_BENCH_SCRUB_SECRET"
+keep_users = ["admin"]
+comments = true
+[[environments.uat.scrub.column]]
+table = "gf_entry"
+column = "ip"
+action = "hash"
+[[environments.uat.scrub.column]]
+table = "gf_entry_meta"
+column = "meta_value"
+action = "empty"
+[[environments.uat.scrub.meta]]
+table = "usermeta"
+keys = ["billing_email"]
+action = "email"
+[[environments.uat.scrub.meta]]
+table = "usermeta"
+keys = ["billing_*", "shipping_*"]
+action = "empty"
+[environments.uat.keep]
+options = ["blog_public", "admin_email", "mailserver_*", "upload_path", "upload_url_path"]
+sitemeta = ["admin_email", "registration"]
+[environments.uat.set]
+options = { blog_public = "0" }
+'
+write_config() { # file uat_database dump_database [rules: scrub | exclude]
+    local own=""
+    if [ "${4:-}" = exclude ]; then own='exclude_tables = ["*_wfhits"]'; fi
     {
         echo 'logs_dir = "logs"'
         echo
         env_block prod bench_prod "${PROD_TOKENS[@]}"
-        env_block uat "$2" "${UAT_TOKENS[@]}"
+        env_block uat "$2" "${UAT_TOKENS[@]}" "$own"
         env_block dump "$3" "${UAT_TOKENS[@]}"
+        if [ -n "${4:-}" ]; then echo "$SCRUB_RULES"; fi
     } >"$1"
 }
 
 # ------------------------------------------------------------------ source
 large=()
 [ "$LARGE" = 1 ] && large=(--large)
+personal=()
+[ "${BENCH_SCRUB:-0}" = 1 ] && personal=(--personal-data --log-rows "${BENCH_LOG_ROWS:-200}")
 write_config "$WORK/config.toml" bench_uat_0 bench_dump_0
 log "seeding prod: $SITES sites, $POSTS posts per site ${large[*]}"
-"$BIN" --config "$WORK/config.toml" seed-network --env prod --sites "$SITES" --posts "$POSTS" "${large[@]}" --seed 42 \
+"$BIN" --config "$WORK/config.toml" seed-network --env prod --sites "$SITES" --posts "$POSTS" "${large[@]}" "${personal[@]}" --seed 42 \
     >"$WORK/seed-prod.log" 2>&1 || { cat "$WORK/seed-prod.log" >&2; die "seeding prod failed"; }
 sed 's/^/    /' "$WORK/seed-prod.log" >&2
 
@@ -349,16 +396,18 @@ when = lambda s: datetime.fromisoformat(s[:26].rstrip("Z"))
 for p in json.load(open(d + "/migration-state.json"))["phases"]:
     ok = p.get("startTime") and p.get("endTime")
     out.append(round((when(p["endTime"]) - when(p["startTime"])).total_seconds(), 2) if ok else 0)
+out += [0] * (11 - len(out))
+out.append(t.get("auditSeconds", 0))
 print(*out)
 PY
 }
 
-run_wfuwp() { # rep concurrency [kind, default wfuwp-cN] [bulkMode expected, default loadData]
+run_wfuwp() { # rep concurrency [kind, default wfuwp-cN] [bulkMode expected, default loadData] [rules]
     local rep=$1 c=$2 kind=${3:-wfuwp-c$2} mode=${4:-loadData}
     local run="r$1${kind#wfuwp}"
     local db="bench_uat_$run" dir="$WORK/$run"
     mkdir -p "$dir"
-    write_config "$dir/config.toml" "$db" "bench_dump_$rep"
+    write_config "$dir/config.toml" "$db" "bench_dump_$rep" "${5:-}"
     # The target's previous content: a network of the same shape, another seed.
     "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
         --seed $((1000 + rep)) >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
@@ -387,6 +436,10 @@ for rep in $(seq 1 "$REPEAT"); do
     [ -n "${BENCH_SCALE_RUN:-}" ] && sql "DROP DATABASE \`bench_dump_$rep\`"
     for c in $CONCS; do
         run_wfuwp "$rep" "$c"
+        if [ "${BENCH_SCRUB:-0}" = 1 ]; then
+            run_wfuwp "$rep" "$c" "wfuwp-scrub-c$c" loadData scrub
+            run_wfuwp "$rep" "$c" "wfuwp-excl-c$c" loadData exclude
+        fi
     done
     if [ -n "$INSERT_CONCS" ]; then
         # The server refuses LOAD DATA LOCAL: wfuwp falls back to INSERTs.
@@ -421,6 +474,43 @@ if [ -n "${BENCH_SCALE_RUN:-}" ]; then
         env-migrate --resume "$id" --force --concurrency "$last_c"
     grep -q "completed" "$dir/resume.log" || die "the resumed migration did not complete; log: $dir/resume.log"
     sql "DROP DATABASE bench_uat_resume"
+fi
+
+# Refresh: a full migration, then a few percent of the source's sites
+# changed, then `--changed-only`; both timed, with their checksum seconds.
+REFRESH=${BENCH_REFRESH:-$([ -n "${BENCH_SCALE_RUN:-}" ] && echo 1 || echo 0)}
+if [ "$REFRESH" = 1 ]; then
+    dir="$WORK/refresh"
+    mkdir -p "$dir"
+    write_config "$dir/config.toml" bench_uat_refresh bench_dump_1
+    "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
+        --seed 2999 >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
+    refresh_run() { # kind log args...
+        local kind=$1 logfile=$2
+        shift 2
+        time_it "$kind" "$logfile" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
+            env-migrate prod uat --force --concurrency 4 "$@"
+        grep -q "completed" "$logfile" || die "$kind did not complete; log: $logfile"
+        # Worker-seconds of the copied sites' checksums (the summary's timings).
+        python3 - "$dir/logs" <<'PY' >>"$WORK/refresh-checksums"
+import glob, json, sys
+d = sorted(glob.glob(sys.argv[1] + "/env-migrate-*"))[-1]
+print(json.load(open(d + "/migration-summary.json")).get("timings", {}).get("checksumSeconds", 0))
+PY
+    }
+    refresh_run refresh-full "$dir/full.log"
+    percent=${BENCH_REFRESH_PERCENT:-5}
+    mapfile -t changed < <(sql "SELECT blog_id FROM bench_prod.wp_blogs WHERE blog_id > 1 \
+        AND MOD(blog_id * 7919, 100) < $percent ORDER BY blog_id")
+    log "refresh: changing ${#changed[@]} of $SITES sites on the source"
+    for id in "${changed[@]}"; do
+        printf "UPDATE bench_prod.wp_%s_options SET option_value = CONCAT(option_value, ' (refreshed)') WHERE option_name = 'blogname';\n" "$id"
+    done >"$WORK/refresh-changes.sql"
+    mariadb "${CONN[@]}" <"$WORK/refresh-changes.sql"
+    refresh_run refresh-changed "$dir/changed.log" --changed-only
+    REFRESH_CLASSIFY=$(grep -o "checksums took [0-9.]* s on the source, [0-9.]* s on uat" "$dir/changed.log" | tail -n 1)
+    REFRESH_CHANGED=${#changed[@]}
+    sql "DROP DATABASE bench_uat_refresh"
 fi
 
 # search-replace: the dump, repeated to at least 100 MB, streamed through.
@@ -563,7 +653,7 @@ row() { # label kind
 }
 breakdown() { # kind → median of each timing column
     local c out=""
-    for c in $(seq 2 12); do
+    for c in $(seq 2 13); do
         out+=" $(awk -v k="$1" -v c="$c" '$1 == k { print $c }' "$WORK/timings" | sort -g |
             awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
     done
@@ -592,20 +682,37 @@ else
 fi
 for c in $CONCS; do
     row "(b) wfuwp env-migrate --concurrency $c" "wfuwp-c$c"
+    if [ "${BENCH_SCRUB:-0}" = 1 ]; then
+        row "(s) wfuwp --concurrency $c, scrub + keep + set on" "wfuwp-scrub-c$c"
+        row "(x) wfuwp --concurrency $c, scrub + keep + set, log table excluded" "wfuwp-excl-c$c"
+    fi
 done
 for c in $INSERT_CONCS; do
     row "(c) wfuwp --concurrency $c, local_infile OFF (INSERT)" "wfuwp-insert-c$c"
 done
+if [ "$REFRESH" = 1 ]; then
+    row "(r) wfuwp full migration --concurrency 4 (ledger checksums recorded)" refresh-full
+    row "(r) wfuwp --changed-only after $REFRESH_CHANGED sites changed" refresh-changed
+fi
 if [ -n "${BENCH_SCALE_RUN:-}" ]; then
     row "wfuwp --rollback of the last migration (DDL only)" rollback
     row "wfuwp --resume of a migration interrupted half-way" resume
+fi
+if [ "${BENCH_SCRUB:-0}" = 1 ]; then
+    echo
+    for c in $CONCS; do
+        b=$(median "wfuwp-c$c" 2)
+        s=$(median "wfuwp-scrub-c$c" 2)
+        x=$(median "wfuwp-excl-c$c" 2)
+        echo "scrub + keep at --concurrency $c: $s s against $b s without, cost $(awk -v s="$s" -v b="$b" 'BEGIN { printf "%+.1f %%", (s / b - 1) * 100 }') (goal: at most +5 %); with the log table excluded: $x s."
+    done
 fi
 echo
 echo "Where wfuwp's time goes (its own timers, the summary's \`timings\`; worker-seconds, medians):"
 echo
 echo "| run | wall s | stale-staging lookup | create staging | swap (rename, backup record) | rows (read, rewrite, write) | of which replacement CPU | state writes |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
+for k in $(for c in $CONCS; do echo "wfuwp-c$c"; [ "${BENCH_SCRUB:-0}" = 1 ] && echo "wfuwp-scrub-c$c wfuwp-excl-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
     read -r lookup create swap rows repl st _ <<<"$(breakdown "$k")"
     echo "| $k | $(median "$k" 2) | $lookup | $create | $swap | $rows | $repl | $st |"
 done
@@ -614,12 +721,20 @@ echo "Phases (wall s, medians; \"startup\" is the rest: connecting, discovery, s
 echo
 echo "| run | wall s | preflight | network tables | sites | post-migration (verification) | cleanup | startup |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
-    read -r _ _ _ _ _ _ pre net sit post clean <<<"$(breakdown "$k")"
+for k in $(for c in $CONCS; do echo "wfuwp-c$c"; [ "${BENCH_SCRUB:-0}" = 1 ] && echo "wfuwp-scrub-c$c wfuwp-excl-c$c"; done) $(for c in $INSERT_CONCS; do echo "wfuwp-insert-c$c"; done); do
+    read -r _ _ _ _ _ _ pre net sit post clean _ <<<"$(breakdown "$k")"
     wall=$(median "$k" 2)
     echo "| $k | $wall | $pre | $net | $sit | $post | $clean | $(awk -v w="$wall" -v a="$pre" -v b="$net" -v c="$sit" -v d="$post" -v e="$clean" 'BEGIN { printf "%.2f", w - a - b - c - d - e }') |"
 done
 echo
+# The leftover audit (docs/hosts.md) scans every written value once more;
+# its goal is at most 10 % of the migration's work (worker-seconds of rows).
+for k in $(for c in $CONCS; do echo "wfuwp-c$c"; done); do
+    read -r _ _ _ rows _ _ _ _ _ _ _ audit <<<"$(breakdown "$k")"
+    [ -n "$audit" ] && awk -v k="$k" -v a="$audit" -v r="$rows" 'BEGIN {
+        p = (r > 0 ? 100 * a / r : 0)
+        printf "leftover audit %s: %.2f worker-s of %.2f worker-s of rows = %.1f %% (goal <= 10 %%: %s)\n", k, a, r, p, (p <= 10 ? "met" : "NOT met") }'
+done
 for c in $INSERT_CONCS; do
     ld=$(median "wfuwp-c$c" 2)
     ins=$(median "wfuwp-insert-c$c" 2)
@@ -628,6 +743,13 @@ for c in $INSERT_CONCS; do
 done
 [ "$STREAM" = 1 ] && RUNS=$(runs stream) awk -v s="$stream_s" -v kb="$stream_kb" -v b="$STREAM_BYTES" 'BEGIN {
     printf "search-replace stream (%.1f MB of dump): median %.2f s = **%.0f MB/s**, peak RSS %.0f MB (runs: %s s)\n", b / 1e6, s, b / 1e6 / s, kb / 1024, ENVIRON["RUNS"] }'
+if [ "$REFRESH" = 1 ]; then
+    read -r full_sums changed_sums < <(paste -sd' ' "$WORK/refresh-checksums")
+    awk -v f="$(median refresh-full 2)" -v c="$(median refresh-changed 2)" -v floor="$floor" -v n="$REFRESH_CHANGED" \
+        -v fs="$full_sums" -v cs="$changed_sums" -v cl="$REFRESH_CLASSIFY" 'BEGIN {
+        printf "refresh: full %.2f s (of which %.2f worker-s checksums), --changed-only with %d sites changed %.2f s (%s; %.2f worker-s checksums of the copied sites): %.2fx the full run (goal <= 0.20: %s), %.2fx the server-side floor (goal < 1: %s)\n",
+            f, fs, n, c, cl, cs, c / f, (c / f <= 0.2 ? "met" : "NOT met"), c / floor, (c < floor ? "met" : "NOT met") }'
+fi
 best=$(for c in $CONCS; do echo "$(median "wfuwp-c$c" 2) $c"; done | sort -g | head -n 1)
 awk -v s="${best% *}" -v c="${best#* }" -v base="$base" -v floor="$floor" 'BEGIN {
     printf "best wfuwp: --concurrency %s, ratio %.2f to the dump pipeline (target ≤ 1.00: %s), %.2f to the server-side floor\n", c, s / base, (s / base <= 1.0 ? "met" : "NOT met"), s / floor }'

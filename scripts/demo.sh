@@ -7,7 +7,8 @@
 #  2. starts a MariaDB sandbox in DEMO_DIR/mariadb (installs MariaDB if missing),
 #  3. generates a 50-site "prod" multisite network and an empty "uat" database,
 #  4. writes DEMO_DIR/config.toml (prod and uat, passwords via password_env),
-#  5. runs: config check, env-migrate --dry-run, a full prod → uat migration,
+#  5. runs: config check, env-migrate --dry-run, a full prod → uat migration
+#     (its report ends with the leftover audit's line), wfuwp audit uat --source prod,
 #     then a second migration that is killed (kill -9) part-way, lists it and
 #     resumes it, and lists all migrations.
 #
@@ -140,6 +141,10 @@ ran $? "migration"
 step "What uat looks like now"
 sql "SELECT blog_id, domain, archived, spam, deleted FROM wfuwp_demo_uat.wp_blogs ORDER BY blog_id LIMIT 6;
      SELECT option_name, option_value FROM wfuwp_demo_uat.wp_3_options WHERE option_name IN ('siteurl', 'home', 'upload_url_path')"
+
+step "Auditing uat for anything of prod left behind (read-only)"
+wfuwp audit uat --source prod
+ran $? "audit"
 
 step "A migration that crashes part-way (simulated kill -9 after the 15th site)"
 show "WFUWP_FAILPOINT=site_swapped:15 wfuwp env-migrate prod uat --force"

@@ -21,8 +21,8 @@ QUIET=false
 
 # crate name | source dir | layers, lowest first ("a b" = one layer, "/" between layers)
 CRATES=(
-  "wfuwp-replace|crates/wfuwp-replace/src|column / matcher / serialized / sql"
-  "wfuwp-engine|crates/wfuwp-engine/src|failpoints stop refusal retry sites / report / config / state / db / names / ledger / media tables throttle scope / rules / phases rollback / error / lifecycle check"
+  "wfuwp-replace|crates/wfuwp-replace/src|column / matcher / serialized / sql leftovers"
+  "wfuwp-engine|crates/wfuwp-engine/src|failpoints stop refusal retry sites / report / config / state / db / names / ledger / media tables throttle scope hosts scrub keep refresh / rules / phases rollback / error / lifecycle check"
   "wfuwp-testbed|crates/wfuwp-testbed/src|php insert schema / content / generate uploads seed"
   "wfuwp|src|cli / exit / ui / signals / commands"
 )

@@ -86,6 +86,10 @@ pub enum Command {
     #[command(after_help = SEARCH_REPLACE_EXAMPLES)]
     SearchReplace(SearchReplaceArgs),
 
+    /// Scan an environment's database for what it still mentions of another (read-only)
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
+
     /// Print shell completions
     Completions {
         /// The shell to generate completions for
@@ -110,6 +114,26 @@ pub enum ConfigCommand {
     #[command(after_help = init::INIT_EXAMPLES)]
     Init(InitArgs),
 }
+
+/// `wfuwp audit ENV --source SRC`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The environment whose database is scanned (nothing is written)
+    pub env: String,
+
+    /// The environment whose token values and site hosts are looked for
+    #[arg(long, value_name = "SRC")]
+    pub source: String,
+
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+const AUDIT_EXAMPLES: &str = "Examples:
+  wfuwp audit uat --source prod          # what of prod does uat still mention?
+  wfuwp audit uat --source prod --json   # the same, as JSON
+Exit status: 0 clean, 3 leftovers found, 2 configuration error.";
 
 /// `wfuwp search-replace FROM TO [FROM TO …]`
 #[derive(Debug, Args)]
@@ -202,6 +226,12 @@ pub struct EnvMigrateArgs {
     #[arg(long, conflicts_with = "include_users")]
     pub no_users: bool,
 
+    /// Tables created empty on the target, with the source's schema
+    /// (comma-separated full names, `*` patterns; added to the target's
+    /// `exclude_tables`)
+    #[arg(long, value_name = "PATTERNS", value_delimiter = ',')]
+    pub exclude_tables: Vec<String>,
+
     /// Extra replacement pair FROM=TO (repeatable)
     #[arg(long = "replace", value_name = "FROM=TO", value_parser = parse_replace_pair)]
     pub replace: Vec<Pair>,
@@ -246,9 +276,32 @@ pub struct EnvMigrateArgs {
     #[arg(long, conflicts_with = "skip_media")]
     pub media_delete: bool,
 
+    /// Migrate sites even when some of their hosts get no target host (docs/hosts.md)
+    #[arg(long)]
+    pub allow_unmapped_hosts: bool,
+
+    /// A site whose copy still mentions a source host is not swapped in and
+    /// fails (docs/hosts.md)
+    #[arg(long)]
+    pub fail_on_leftovers: bool,
+
     /// Objects copied at once per site, 1 to 256 [default: 16]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub media_concurrency: Option<u32>,
+
+    /// Copy only the sites whose source or target changed since the
+    /// target's ledger recorded their last copy (drifted ones are skipped)
+    #[arg(long, conflicts_with_all = ["network_only", "media_only"])]
+    pub changed_only: bool,
+
+    /// Copy over sites edited on the target since their last copy
+    #[arg(long)]
+    pub overwrite_drift: bool,
+
+    /// Show each site against the target's ledger (unchanged, source
+    /// changed, target drifted, never migrated, ...) and change nothing
+    #[arg(long, requires = "target", conflicts_with_all = ["dry_run", "resume", "rollback", "abandon", "list_migrations", "show_state_path"])]
+    pub status: bool,
 
     /// Keep temporary files in the work dir (unfinished state writes of
     /// killed runs, normally removed at cleanup)
@@ -266,7 +319,8 @@ pub struct EnvMigrateArgs {
     /// Resume the migration with this id
     #[arg(long, value_name = "ID", conflicts_with_all = [
         "include_sites", "exclude_sites", "active_only", "exclude_main_site",
-        "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup"])]
+        "include_users", "no_users", "replace", "network_only", "sites_only", "skip_backup",
+        "exclude_tables", "allow_unmapped_hosts", "fail_on_leftovers", "changed_only", "overwrite_drift"])]
     pub resume: Option<String>,
 
     /// With --resume: leave failed sites untouched this run
@@ -318,6 +372,13 @@ pub enum MigrateAction {
     List,
     /// `--show-state-path`
     ShowStatePath,
+    /// `--status SOURCE TARGET`
+    Status {
+        /// The source environment.
+        source: String,
+        /// The target environment.
+        target: String,
+    },
     /// Bare `wfuwp env-migrate`: offer incomplete migrations, else usage.
     Choose,
 }
@@ -360,7 +421,7 @@ impl EnvMigrateArgs {
                     .into(),
             ));
         }
-        if self.no_users && !restricted {
+        if self.no_users && !restricted && !self.changed_only {
             return Err(UsageError(
                 "--no-users only applies to a migration restricted to some sites (--include-sites, \
                  --exclude-sites, --active-only, --exclude-main-site); a full migration leaves users \
@@ -393,6 +454,10 @@ impl EnvMigrateArgs {
             return Ok(MigrateAction::ShowStatePath);
         }
         match (&self.source, &self.target) {
+            (Some(source), Some(target)) if self.status => Ok(MigrateAction::Status {
+                source: source.clone(),
+                target: target.clone(),
+            }),
             (Some(source), Some(target)) => Ok(MigrateAction::New {
                 source: source.clone(),
                 target: target.clone(),

@@ -21,7 +21,8 @@ pub enum Code {
     Fatal = 1,
     /// Usage or configuration error.
     Usage = 2,
-    /// Finished, but some sites failed or timed out (resumable).
+    /// Finished, but some sites failed or timed out (resumable); for
+    /// `audit`: leftovers found.
     SitesFailed = 3,
     /// Another process holds the lock.
     Locked = 4,

@@ -48,6 +48,12 @@ pub struct SeedArgs {
     /// spaces and non-ASCII letters
     #[arg(long)]
     pub uploads: bool,
+    /// Plant personal data in every place a scrub must reach (docs/scrub.md).
+    #[arg(long)]
+    pub personal_data: bool,
+    /// Rows of a request-log table (`wfhits`) on every site.
+    #[arg(long, default_value_t = 0)]
+    pub log_rows: u32,
 }
 
 impl SeedArgs {
@@ -70,6 +76,9 @@ impl SeedArgs {
             seed: self.seed,
             table_prefix: env.table_prefix.clone(),
             concurrency: self.concurrency.clamp(1, 32),
+            personal_data: self.personal_data,
+            log_rows: self.log_rows,
+            ..d
         }
     }
 }

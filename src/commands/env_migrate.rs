@@ -19,6 +19,7 @@ pub fn run(ctx: &Context, args: &EnvMigrateArgs) -> Result<Code, Failure> {
             }
         },
         MigrateAction::New { source, target } => migrate::start(ctx, args, &source, &target),
+        MigrateAction::Status { source, target } => migrate::status(ctx, args, &source, &target),
         MigrateAction::Resume(id) => migrate::resume(ctx, args, &id),
         MigrateAction::Rollback(id) => rollback::run(ctx, args, &id),
     }

@@ -43,7 +43,19 @@ pub fn start(
         }
         ResumeDecision::StartNew => {}
     }
-    confirm_new(args, source, target)?;
+    let overwrites = !args.changed_only || args.overwrite_drift;
+    let drift = match overwrites && !args.force {
+        // The prompt (or the refusal without a terminal) names what the run
+        // would overwrite: read it first.
+        // A failure here is the run's to report (it checks the same again).
+        true => rt
+            .block_on(lifecycle::drift(&config, &logs_dir, &req, Terminal::new()))
+            .ok()
+            .flatten(),
+        false => None,
+    };
+    confirm_new(args, source, target, drift.as_deref())?;
+    let req = req.drift_accepted();
     let end = rt.block_on(async {
         let stop = signals::install()?;
         Ok::<_, Failure>(lifecycle::start(&config, &logs_dir, &req, stop, Terminal::new()).await?)
@@ -94,9 +106,15 @@ fn asked(args: &EnvMigrateArgs) -> MigrationOptions {
         media_only: args.media_only,
         media_delete: args.media_delete,
         replacements: args.replace.clone(),
+        exclude_tables: args.exclude_tables.clone(),
         concurrency: None,
         timeout_minutes: None,
         max_retries: None,
+        hosts: Vec::new(),
+        allow_unmapped_hosts: args.allow_unmapped_hosts,
+        fail_on_leftovers: args.fail_on_leftovers,
+        changed_only: args.changed_only,
+        overwrite_drift: args.overwrite_drift,
     }
 }
 
@@ -108,13 +126,52 @@ fn flags(args: &EnvMigrateArgs) -> RunFlags {
         max_load: args.max_load.clone(),
         critical_load: args.critical_load.clone(),
         media_concurrency: args.media_concurrency,
+        drift_accepted: args.force,
     }
 }
 
-/// Asks before writing to the target (and again for `--skip-backup`), unless `--force`.
-fn confirm_new(args: &EnvMigrateArgs, source: &str, target: &str) -> Result<(), Failure> {
+/// `--status SOURCE TARGET`: each site against the target's ledger; nothing
+/// is written, no state is created.
+pub fn status(
+    ctx: &Context,
+    args: &EnvMigrateArgs,
+    source: &str,
+    target: &str,
+) -> Result<Code, Failure> {
+    let config = ctx.config()?;
+    let (logs_dir, _) = ctx.logs_dir()?;
+    let asked = MigrationOptions {
+        changed_only: true,
+        ..asked(args)
+    };
+    let req = Start::new(&config, source, target, asked, flags(args))?;
+    super::runtime()?.block_on(async {
+        let planned = lifecycle::dry_run(&config, &logs_dir, &req, Terminal::new()).await?;
+        if let Some(r) = &planned.plan().refresh {
+            ui::plan::show_refresh(r, target, args.json)?;
+        }
+        Ok::<_, Failure>(Code::Success)
+    })
+}
+
+/// Asks before writing to the target (and again for `--skip-backup`), unless
+/// `--force`; names the sites edited on the target since their last copy
+/// (`drift`) that the run would overwrite.
+fn confirm_new(
+    args: &EnvMigrateArgs,
+    source: &str,
+    target: &str,
+    drift: Option<&str>,
+) -> Result<(), Failure> {
     if args.force {
         return Ok(());
+    }
+    if let (false, Some(d)) = (output::interactive(), drift) {
+        return Err(Failure::Usage(format!(
+            "{d} — this migration would overwrite them, and without a terminal wfuwp cannot ask. Nothing was \
+             written. See them with `wfuwp env-migrate --status {source} {target}`; re-run with --force (or \
+             --overwrite-drift --force) to overwrite them, or add --changed-only to leave them alone."
+        )));
     }
     if !output::interactive() {
         return Err(Failure::Usage(format!(
@@ -122,9 +179,14 @@ fn confirm_new(args: &EnvMigrateArgs, source: &str, target: &str) -> Result<(), 
              Re-run with --force to migrate {source} → {target} without prompts (check the plan first with --dry-run)."
         )));
     }
-    let question = format!(
-        "Migrate {source} → {target}? Target tables of the selected sites will be replaced"
-    );
+    let question = match drift {
+        Some(d) => format!(
+            "{d} — they will be overwritten.\nMigrate {source} → {target}? Target tables of the selected sites will be replaced"
+        ),
+        None => format!(
+            "Migrate {source} → {target}? Target tables of the selected sites will be replaced"
+        ),
+    };
     let skip_backup = "--skip-backup: the target's current tables will be DROPPED, and --rollback will be impossible. Continue?";
     let asked = prompt::confirm(&question, false).context("asking for confirmation")?;
     if !asked || (args.skip_backup && !prompt::confirm(skip_backup, false)?) {

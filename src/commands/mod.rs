@@ -1,6 +1,7 @@
 //! One adapter per user-facing action: the command line in, an engine call,
 //! the outcome shown and mapped to an exit code. [`run`] dispatches.
 
+pub mod audit;
 pub mod config_check;
 pub mod config_init;
 pub mod env_migrate;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Config(ConfigCommand::Check { envs }) => config_check::run(&ctx, &envs),
         Command::Config(ConfigCommand::Init(args)) => config_init::run(&ctx, &args),
         Command::SearchReplace(args) => search_replace::run(&args),
+        Command::Audit(args) => audit::run(&ctx, &args),
         Command::Completions { shell } => {
             // Rendered in memory first: generate() panics on a write error.
             let mut script = Vec::new();

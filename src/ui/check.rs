@@ -24,6 +24,10 @@ pub fn report(r: &Report, all: &[Report]) {
         }
         Err(Problem::Config(m)) | Err(Problem::Database(m)) => crate::outln!("  FAILED: {m}"),
     }
+    // As a target: what a migration into it scrubs, keeps, sets and leaves out.
+    for line in wfuwp_engine::scrub::describe_rules(e) {
+        crate::outln!("  {line}");
+    }
 }
 
 /// When a migration into `r`'s database would hold more tables than its

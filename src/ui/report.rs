@@ -22,10 +22,16 @@ pub fn final_report(s: &Summary, json: bool) {
         s.source_env,
         s.target_env,
         s.status,
-        c.completed,
+        match c.unchanged {
+            0 => c.completed.to_string(),
+            n => format!("{} ({n} unchanged)", c.completed),
+        },
         c.failed,
         c.timeout,
-        c.skipped,
+        match c.drifted {
+            0 => c.skipped.to_string(),
+            n => format!("{} ({n} drifted in {})", c.skipped, s.target_env),
+        },
         c.total,
         s.rows_copied,
         output::size(s.bytes_copied),
@@ -56,7 +62,17 @@ pub fn final_report(s: &Summary, json: bool) {
             m.sites_failed
         ));
     }
+    if let Some(rules) = s.extra.get("scrubbed").and_then(|v| v.as_object()) {
+        let counts: Vec<String> = rules
+            .iter()
+            .map(|(rule, n)| format!("{rule} {}", n.as_u64().unwrap_or(0)))
+            .collect();
+        output::info(format!("  scrubbed values: {}", counts.join(", ")));
+    }
     for line in verification_lines(s) {
+        output::info(format!("  {line}"));
+    }
+    if let Some(line) = leftover_line(s) {
         output::info(format!("  {line}"));
     }
     for f in s.failed_sites.iter().take(20) {
@@ -137,4 +153,37 @@ fn verification_lines(s: &Summary) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The leftover audit's line (docs/hosts.md): clean, or how many sites still
+/// mention the source, with the first example.
+fn leftover_line(s: &Summary) -> Option<String> {
+    let l = &s.leftovers;
+    if l.sites == 0 {
+        return (s.sites.completed > 0).then(|| {
+            format!(
+                "leftover audit: clean (no value mentions {}'s hosts)",
+                s.source_env
+            )
+        });
+    }
+    let example = l
+        .by_site
+        .iter()
+        .find_map(|site| Some((site.site_id, site.found.examples.first()?)))
+        .map(|(id, e)| {
+            format!(
+                "; e.g. site {id}, {}.{} [{}], {}: \"{}\"",
+                e.table, e.column, e.key, e.form, e.context
+            )
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "{} still {} {} hosts ({} values): see \"leftovers\" in {}/migration-summary.json{example}",
+        output::count(l.sites, "site"),
+        if l.sites == 1 { "mentions" } else { "mention" },
+        s.source_env,
+        l.values,
+        s.migration_id
+    ))
 }

@@ -79,6 +79,7 @@ fn failed_migration(config: &Path, logs: &Path) -> String {
             target: "uat".into(),
             fingerprints,
             sites: vec![1, 2],
+            decided: Default::default(),
             ..Default::default()
         },
     )

@@ -28,6 +28,7 @@ fn new_migration(target: &str, sites: u64) -> NewMigration {
         source: "prod".into(),
         target: target.into(),
         sites: (1..=sites).collect(),
+        decided: Default::default(),
         ..Default::default()
     }
 }

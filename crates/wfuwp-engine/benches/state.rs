@@ -34,6 +34,7 @@ fn main() -> anyhow::Result<()> {
             source: "prod".into(),
             target: "uat".into(),
             sites: (1..=sites).collect(),
+            decided: Default::default(),
             ..Default::default()
         },
     )?;
@@ -108,6 +109,7 @@ fn list_many(logs: &std::path::Path, sites: u64) -> anyhow::Result<()> {
                 source: "prod".into(),
                 target: format!("t{n}"),
                 sites: (1..=sites).collect(),
+                decided: Default::default(),
                 ..Default::default()
             },
         )?;

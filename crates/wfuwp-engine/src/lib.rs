@@ -15,8 +15,11 @@
 //! * [`db`] — connections, discovery, the table copy, the server-side lock.
 //! * [`names`] — the names of the tables a migration makes.
 //! * [`ledger`] — what the target remembers of the migrations into it.
-//! * [`media`], [`tables`], [`throttle`], [`scope`] — uploads, the swaps and
-//!   leftovers, the load gate, which sites a migration covers.
+//! * [`media`], [`tables`], [`throttle`], [`scope`], [`hosts`], [`scrub`],
+//!   [`refresh`] — uploads, the swaps and leftovers, the load gate, which
+//!   sites a migration covers, the host each site gets on the target,
+//!   personal data scrubbed on the way, which sites changed since the
+//!   ledger's last copy; [`keep`], the target's own settings and tables.
 //! * [`rules`] — what happens to each value on its way to the target.
 //! * [`phases`], [`rollback`], [`check`] — the phase machine, the way back,
 //!   `config check`.
@@ -31,17 +34,21 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod failpoints;
+pub mod hosts;
+pub mod keep;
 pub mod ledger;
 pub mod lifecycle;
 pub mod media;
 pub mod names;
 pub mod phases;
+pub mod refresh;
 pub mod refusal;
 pub mod report;
 pub mod retry;
 pub mod rollback;
 pub mod rules;
 pub mod scope;
+pub mod scrub;
 pub mod sites;
 pub mod state;
 pub mod stop;

@@ -12,6 +12,7 @@ use std::hint::black_box;
 use std::io;
 use std::time::Instant;
 
+use wfuwp_replace::leftovers::Scanner;
 use wfuwp_replace::{stream_sql_dump, Replacer, ValueStats};
 
 /// Small deterministic generator (xorshift), so runs are comparable.
@@ -230,6 +231,57 @@ fn bench_values(name: &str, r: &Replacer, values: &[String]) {
     );
 }
 
+/// The leftover audit (docs/hosts.md) over the values as a migration writes
+/// them (replaced), against the replacement itself: its goal is at most
+/// 10 % of a migration, whose rows time also reads and writes the rows.
+fn bench_audit(r: &Replacer, values: &[String]) {
+    let written: Vec<Vec<u8>> = values
+        .iter()
+        .map(|v| r.replace_value(v.as_bytes()).value.into_owned())
+        .collect();
+    let sites = 1..=1500;
+    let sources: Vec<String> = [
+        "www.wfu.edu",
+        ".wfu.edu",
+        "cdn.wfu.edu",
+        "wordpress-prod-us",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(sites.clone().map(|n| format!("site{n}.wfu.edu")))
+    .collect();
+    let targets: Vec<String> = [
+        "uat.wfu.edu",
+        ".uat.wfu.edu",
+        "uat.wp.cdn.aws.wfu.edu",
+        "wordpress-uat-us",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(sites.map(|n| format!("site{n}.uat.wfu.edu")))
+    .collect();
+    let (scanner, build, _) = timed(|| Scanner::new(&sources, &targets));
+    let bytes: usize = written.iter().map(Vec::len).sum();
+    let (_, _, replace_cpu) = timed(|| {
+        for v in values {
+            black_box(r.replace_value(v.as_bytes()).value);
+        }
+    });
+    let (hits, secs, cpu) = timed(|| {
+        written
+            .iter()
+            .filter(|v| scanner.first_hit(v).is_some())
+            .count()
+    });
+    println!(
+        "audit        {:>7.1} MB/s CPU {:>7.1} MB/s wall  ({} leftovers; {:.1} % of the replacement's CPU; scanner built in {build:.3} s)",
+        mbps(bytes, cpu),
+        mbps(bytes, secs),
+        hits,
+        100.0 * cpu / replace_cpu
+    );
+}
+
 fn pairs(list: &[(&str, &str)]) -> Replacer {
     let owned: Vec<(String, String)> = list
         .iter()
@@ -272,6 +324,7 @@ fn main() -> io::Result<()> {
         bench_stream("no-match", &absent, &dump);
         bench_values("matching", &matching, &values);
         bench_values("no-match", &absent, &values);
+        bench_audit(&matching, &values);
     }
     drop((dump, values));
     let (dump, _) = generate(mb * 1_000_000, true);

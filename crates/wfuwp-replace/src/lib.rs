@@ -10,6 +10,8 @@
 //! * [`stream_sql_dump`] applies the same engine to the string literals of a
 //!   mysqldump file in bounded memory (`wfuwp search-replace`), leaving the
 //!   values of binary and other non-text columns alone.
+//! * [`leftovers::Scanner`] — what of the source a value still mentions,
+//!   in any of its usual encodings (the leftover audit).
 //! * [`is_textual`] — which MySQL column types hold text the engine rewrites
 //!   (the table copy and the dump stream ask the same question).
 //!
@@ -20,6 +22,7 @@
 #![deny(missing_docs)]
 
 mod column;
+pub mod leftovers;
 mod matcher;
 mod serialized;
 mod sql;

@@ -198,6 +198,20 @@ fn is_int(s: &[u8]) -> bool {
 /// Parses the serialized value at the start of `value` (after optional ASCII
 /// whitespace). Returns the spans of its string values, in order, and the
 /// offset just past it.
+/// The byte ranges of `value` that replacement may change when it is one
+/// serialized value: the bodies of its strings and what trails it; `None`
+/// when it is not one (then all of it is text). Keys and class names are
+/// never replaced, so a leftover audit does not look at them.
+pub(super) fn replaceable_ranges(value: &[u8]) -> Option<Vec<(usize, usize)>> {
+    if !looks_serialized(value) {
+        return None;
+    }
+    let (spans, end) = parse_single(value).ok()?;
+    let mut out: Vec<(usize, usize)> = spans.iter().map(|s| (s.body_start, s.body_end)).collect();
+    out.push((end, value.len()));
+    Some(out)
+}
+
 pub(super) fn parse_single(value: &[u8]) -> Result<(Vec<Span>, usize), Malformed> {
     let start = value.len() - value.trim_ascii_start().len();
     let mut spans = Vec::new();

@@ -111,7 +111,11 @@ pub fn plan_sites(opts: &NetworkOptions) -> Vec<SiteSpec> {
             .map_or_else(|| format!("site{id}"), |s| s.to_string());
         sites.push(SiteSpec {
             blog_id: id,
-            domain: format!("{slug}{}", opts.subdomain_suffix),
+            domain: opts
+                .vanity_domains
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| format!("{slug}{}", opts.subdomain_suffix)),
             slug,
             public: k % 13 != 5,
             archived: k == 2 || k % 17 == 2,

@@ -47,6 +47,19 @@ pub struct NetworkOptions {
     pub table_prefix: String,
     /// Connections used in parallel to write sites.
     pub concurrency: usize,
+    /// Personal data in every place a scrub must reach (distinct e-mail
+    /// addresses, IPs, password hashes and session tokens per user,
+    /// comment and form entry; WooCommerce-like usermeta; form entries).
+    /// Off, the network is the standard one, byte for byte.
+    pub personal_data: bool,
+    /// Rows of a request-log table (`wfhits`) on every site; 0: none.
+    pub log_rows: u32,
+    /// Domains of their own (vanity domains) for the first sites after the
+    /// main one, in blog_id order; empty (the standard network): none.
+    pub vanity_domains: Vec<String>,
+    /// Add a `{prefix}domain_mapping` table (the WPMU Domain Mapping and
+    /// Mercator layout) mapping each vanity site to its domain.
+    pub domain_mapping: bool,
 }
 
 impl Default for NetworkOptions {
@@ -62,6 +75,10 @@ impl Default for NetworkOptions {
             seed: 42,
             table_prefix: "wp_".into(),
             concurrency: 4,
+            personal_data: false,
+            log_rows: 0,
+            vanity_domains: Vec::new(),
+            domain_mapping: false,
         }
     }
 }

@@ -45,9 +45,13 @@ pub fn create_sql(suffix: &str, quoted: &str) -> Option<String> {
         "links" => LINKS,
         "gf_form" => GF_FORM,
         "gf_form_meta" => GF_FORM_META,
+        "gf_entry" => GF_ENTRY,
+        "gf_entry_meta" => GF_ENTRY_META,
+        "wfhits" => WFHITS,
         "wfu_media_cache" => MEDIA_CACHE,
         "legacy_notes" => LEGACY_NOTES,
         "404_log" => LOG_404,
+        "domain_mapping" => DOMAIN_MAPPING,
         _ => return None,
     };
     let charset = if suffix == "legacy_notes" {
@@ -308,6 +312,40 @@ const GF_FORM_META: &str = "
   settings JSON DEFAULT NULL,
   PRIMARY KEY (form_id)";
 
+// Form submissions (with `NetworkOptions::personal_data`): who sent what, from where.
+const GF_ENTRY: &str = "
+  id int(10) unsigned NOT NULL auto_increment,
+  form_id mediumint(10) unsigned NOT NULL,
+  date_created datetime NOT NULL,
+  ip varchar(45) NOT NULL,
+  source_url varchar(200) NOT NULL default '',
+  user_agent varchar(250) NOT NULL default '',
+  created_by bigint(20) unsigned DEFAULT NULL,
+  PRIMARY KEY (id),
+  KEY form_id (form_id)";
+
+const GF_ENTRY_META: &str = "
+  id bigint(20) unsigned NOT NULL auto_increment,
+  form_id mediumint(10) unsigned NOT NULL default '0',
+  entry_id bigint(10) unsigned NOT NULL,
+  meta_key varchar(255) DEFAULT NULL,
+  meta_value longtext,
+  PRIMARY KEY (id),
+  KEY entry_id (entry_id)";
+
+// A security plugin's request log (with `NetworkOptions::log_rows`): bulk
+// that a lower environment does not need.
+const WFHITS: &str = "
+  id int(10) unsigned NOT NULL auto_increment,
+  ctime double(17,6) unsigned NOT NULL,
+  IP binary(16) DEFAULT NULL,
+  statusCode int(11) NOT NULL default '200',
+  URL text,
+  referer text,
+  UA text,
+  PRIMARY KEY (id),
+  KEY k1 (ctime)";
+
 // Binary columns whose bytes must pass through a migration untouched, even
 // where they happen to contain a domain name.
 const MEDIA_CACHE: &str = "
@@ -336,3 +374,12 @@ const LOG_404: &str = "
   status enum('open','redirected','ignored') NOT NULL default 'open',
   flags set('bot','mobile','https') NOT NULL default '',
   PRIMARY KEY (id)";
+
+/// The WPMU Domain Mapping plugin's table (Mercator reads the same layout).
+const DOMAIN_MAPPING: &str = "\
+  id bigint(20) NOT NULL auto_increment,
+  blog_id bigint(20) NOT NULL,
+  domain varchar(255) NOT NULL,
+  active tinyint(4) default '1',
+  PRIMARY KEY  (id),
+  KEY blog_id (blog_id,domain,active)";

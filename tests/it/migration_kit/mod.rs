@@ -171,6 +171,8 @@ pub struct Scenario {
     pub config: PathBuf,
     /// The logs dir.
     pub logs: PathBuf,
+    /// Variables set on every `wfuwp` of the scenario (scrub secrets).
+    pub env: Vec<(String, String)>,
 }
 
 impl Scenario {
@@ -192,12 +194,15 @@ impl Scenario {
             dir,
             config,
             logs,
+            env: Vec::new(),
         }
     }
 
     /// `wfuwp` with this scenario's config and logs dir.
     pub fn cmd(&self) -> Command {
-        wfuwp(&self.config, &self.logs)
+        let mut cmd = wfuwp(&self.config, &self.logs);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 
     /// Runs `wfuwp ARGS` to completion, with `failpoint` (`name:N`) set when given.

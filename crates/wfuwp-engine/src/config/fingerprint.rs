@@ -47,6 +47,39 @@ pub fn of(env: &Environment) -> String {
         put("media.bucket".into(), serde_json::json!(m.bucket));
         put("media.prefix".into(), serde_json::json!(m.prefix));
     }
+    // Only when configured, as for media. The secret and the password are
+    // never digested bare: a keyed check of both shows that they changed
+    // (a resume would scrub differently) without helping anyone guess them.
+    if let Some(scrub) = &env.scrub {
+        put("scrub".into(), serde_json::json!(scrub));
+        if let Ok(Some(key)) = scrub.secret(&env.name) {
+            let password = scrub.password(&env.name).ok().flatten().unwrap_or_default();
+            let check = super::scrub::keyed_digest(&key, &[b"fingerprint", password.as_bytes()]);
+            put(
+                "scrub.keys".into(),
+                serde_json::json!(super::scrub::hex(&check[..8])),
+            );
+        }
+    }
+    if let Some(keep) = &env.keep {
+        put("keep".into(), serde_json::json!(keep));
+    }
+    if let Some(set) = &env.set {
+        put("set".into(), serde_json::json!(set));
+    }
+    if !env.exclude_tables.is_empty() {
+        put(
+            "exclude_tables".into(),
+            serde_json::json!(env.exclude_tables),
+        );
+    }
+    // Only when configured, as media: a target's hosts decide pairs (docs/hosts.md).
+    if let Some(t) = &env.domain_template {
+        put("domain_template".into(), serde_json::json!(t));
+    }
+    for (from, to) in &env.domains {
+        put(format!("domains.{from}"), serde_json::json!(to));
+    }
     let recorded = Fields {
         all: legacy(env),
         fields,
@@ -103,9 +136,10 @@ pub fn changes(recorded: &str, now: &str) -> Vec<String> {
             if a == b {
                 return None;
             }
-            let what = match name.strip_prefix("replace.") {
-                Some(key) => format!("replacement key '{key}'"),
-                None => name.clone(),
+            let what = match (name.strip_prefix("replace."), name.strip_prefix("domains.")) {
+                (Some(key), _) => format!("replacement key '{key}'"),
+                (_, Some(host)) => format!("domain '{host}'"),
+                _ => name.clone(),
             };
             Some(match (a, b) {
                 (None, _) => format!("{what} (added)"),
@@ -114,6 +148,23 @@ pub fn changes(recorded: &str, now: &str) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// The fingerprint without what only says where the database is (host,
+/// port, socket, user, database): what is left decides what is written.
+/// A fingerprint in the older format is returned whole.
+pub fn without_connection(fp: &str) -> String {
+    const CONNECTION: &[&str] = &["host", "port", "socket", "user", "database"];
+    match parse(fp) {
+        Some(f) => f
+            .fields
+            .iter()
+            .filter(|(name, _)| !CONNECTION.contains(&name.as_str()))
+            .map(|(name, digest)| format!("{name}={digest}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => fp.to_string(),
+    }
 }
 
 // FNV-1a: stable across Rust releases (unlike DefaultHasher), which matters
@@ -162,6 +213,38 @@ mod tests {
                 "replacement key 'main' (removed)"
             ]
         );
+    }
+
+    #[test]
+    fn the_target_rules_are_part_of_it() {
+        let a = env("a", None);
+        let mut b = a.clone();
+        b.scrub = Some(toml::from_str("users = true").unwrap());
+        b.exclude_tables = vec!["*_wfhits".into()];
+        assert_eq!(
+            changes(&of(&a), &of(&b)),
+            vec!["exclude_tables (added)", "scrub (added)"]
+        );
+        let mut c = b.clone();
+        c.scrub = Some(toml::from_str("users = true\ncomments = true").unwrap());
+        c.keep = Some(toml::from_str("options = [\"blog_public\"]").unwrap());
+        assert_eq!(changes(&of(&b), &of(&c)), vec!["keep (added)", "scrub"]);
+    }
+
+    #[test]
+    fn a_targets_hosts_are_part_of_it() {
+        let a = env("a", None);
+        let mut b = a.clone();
+        assert_eq!(of(&a), of(&b));
+        b.domain_template = Some("{slug}.uat.wfu.edu".into());
+        b.domains
+            .insert("www.mag.com".into(), "mag.uat.wfu.edu".into());
+        assert_eq!(
+            changes(&of(&a), &of(&b)),
+            vec!["domain_template (added)", "domain 'www.mag.com' (added)"]
+        );
+        // Unconfigured, they leave fingerprints recorded before them alone.
+        assert!(changes(&legacy(&a), &of(&a)).is_empty());
     }
 
     #[test]

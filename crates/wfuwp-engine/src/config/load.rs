@@ -121,6 +121,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         if let Some(m) = &env.media {
             m.validate(name).map_err(invalid)?;
         }
+        if let Some(problem) = env.scrub.as_ref().and_then(|s| s.problem(name)) {
+            return Err(invalid(problem));
+        }
+        super::hosts::validate(env)
+            .map_err(|why| invalid(format!("[environments.{name}] {why}")))?;
         for (key, value) in &env.replace {
             if value.is_empty() {
                 return Err(invalid(format!(

@@ -3,6 +3,7 @@
 //! * [`load`](mod@load) — locating, reading and validating the file.
 //! * [`pairs`] — replacement pairs for a SOURCE → TARGET migration.
 //! * [`fingerprint`] — a secret-free digest that detects config drift on resume.
+//! * [`hosts`] — a target's `domain_template` and `domains` (docs/hosts.md).
 //! * [`paths`] — the logs directory and which setting chose it.
 //! * [`media`] — an environment's uploads bucket (`[environments.NAME.media]`).
 //! * [`draft`], [`render`], [`write`](mod@write) — a new file from `wfuwp config init`:
@@ -10,11 +11,13 @@
 
 pub mod draft;
 pub mod fingerprint;
+pub mod hosts;
 pub mod load;
 pub mod media;
 pub mod pairs;
 pub mod paths;
 pub mod render;
+pub mod scrub;
 pub mod tls;
 pub mod write;
 
@@ -26,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{load, ConfigSource};
 pub use media::MediaConfig;
+pub use scrub::{KeepConfig, ScrubConfig, SetConfig};
 pub use tls::{SslMode, Tls};
 
 /// Largest `--concurrency` / `concurrency`: more sites at once only adds
@@ -195,6 +199,26 @@ pub struct Environment {
     /// The environment's uploads bucket (docs/media.md).
     #[serde(default)]
     pub media: Option<MediaConfig>,
+    /// Personal data scrubbed on its way into this environment (docs/scrub.md).
+    #[serde(default)]
+    pub scrub: Option<ScrubConfig>,
+    /// The settings and tables of this environment that a migration into it keeps.
+    #[serde(default)]
+    pub keep: Option<KeepConfig>,
+    /// Values forced on every site migrated into this environment.
+    #[serde(default)]
+    pub set: Option<SetConfig>,
+    /// Tables created empty (schema only) in this environment; `*` patterns.
+    #[serde(default)]
+    pub exclude_tables: Vec<String>,
+    /// As a target: the host of a site the replacement pairs leave alone,
+    /// from its source host (`{slug}`, `{blog_id}`; docs/hosts.md).
+    #[serde(default)]
+    pub domain_template: Option<String>,
+    /// As a target: source host → host in this environment, for sites the
+    /// pairs leave alone (`[environments.NAME.domains]`, docs/hosts.md).
+    #[serde(default)]
+    pub domains: BTreeMap<String, String>,
     /// The environment's name (set by the loader).
     #[serde(skip)]
     pub name: String,

@@ -46,6 +46,44 @@ const NO_TOKENS: &str = "
 # wfuwp.example.toml.
 ";
 
+/// For a target that is not production: plugin log tables left out (its
+/// own table, before the environment's sub-tables).
+const NONPROD_EXCLUDE: &str = "\
+# Bulk a lower environment does not need: created empty (docs/scrub.md).
+exclude_tables = [\"*_wfhits\", \"*_wflogins\", \"*_actionscheduler_logs\", \"*_redirection_404\", \"*_redirection_logs\"]
+";
+
+/// For a target that is not production: personal data scrubbed, the
+/// target's own mail and indexing settings kept, indexing off.
+const NONPROD_RULES: &str = "
+# What may land here (docs/scrub.md): personal data is scrubbed on its way in,
+# this environment's own settings survive a migration into it.
+[environments.{name}.scrub]
+users = true                       # e-mail user-ID@example.invalid, password unusable, sessions cleared
+email_domain = \"example.invalid\"
+keep_users = [\"role:administrator\"]   # the team can still log in
+# password_env = \"WFUWP_{upper}_LOGIN_PASSWORD\"   # scrubbed users' password (else unusable)
+# secret_env = \"WFUWP_{upper}_SCRUB_SECRET\"       # needed by `email` and `hash` actions
+comments = true                    # comment author e-mail, IP, user agent
+[[environments.{name}.scrub.meta]]
+table = \"usermeta\"
+keys = [\"billing_*\", \"shipping_*\"]
+action = \"empty\"
+
+[environments.{name}.keep]
+options = [\"blog_public\", \"admin_email\", \"new_admin_email\", \"mailserver_*\", \"upload_path\", \"upload_url_path\"]
+sitemeta = [\"admin_email\"]
+
+[environments.{name}.set]
+options = { blog_public = \"0\" }   # not indexed by search engines
+";
+
+/// Whether an environment called `name` is production (gets no default rules).
+fn is_production(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["prod", "live", "www"].iter().any(|p| n.contains(p))
+}
+
 /// `s` as a TOML string value, quoted and escaped by the `toml` crate.
 pub fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -91,7 +129,17 @@ pub fn render(envs: &[NewEnvironment]) -> String {
             "# ssl_mode = \"verify_identity\"   # disabled | preferred (default) | required | verify_ca | verify_identity\n\
              # ssl_ca = \"certs/ca.pem\"        # CA bundle (relative to this file); see docs/tls.md\n",
         );
+        let nonprod = !is_production(&e.name);
+        if nonprod {
+            out.push_str(NONPROD_EXCLUDE);
+        }
+        let rules = NONPROD_RULES
+            .replace("{name}", &e.name)
+            .replace("{upper}", &e.name.to_ascii_uppercase());
         if e.tokens.is_empty() {
+            if nonprod {
+                out.push_str(&rules);
+            }
             continue;
         }
         out.push('\n');
@@ -102,6 +150,9 @@ pub fn render(envs: &[NewEnvironment]) -> String {
         let _ = writeln!(out, "[environments.{}.replace]", e.name);
         for (k, v) in &e.tokens {
             let _ = writeln!(out, "{k} = {}", quote(v));
+        }
+        if nonprod {
+            out.push_str(&rules);
         }
     }
     out
@@ -196,5 +247,47 @@ mod tests {
         assert!(text.contains("No replacement tokens yet"), "{text}");
         assert!(!text.contains("port ="), "{text}");
         assert!(c.environments["uat"].replace.is_empty());
+    }
+
+    #[test]
+    fn lower_environments_get_default_scrub_keep_and_set() {
+        let (_, c) = render_checked(
+            &[
+                env(
+                    "prod",
+                    Endpoint::Tcp {
+                        host: "p".into(),
+                        port: None,
+                    },
+                    &[("main", "www.x.edu")],
+                ),
+                env(
+                    "uat",
+                    Endpoint::Tcp {
+                        host: "u".into(),
+                        port: None,
+                    },
+                    &[("main", "uat.x.edu")],
+                ),
+                env("local", Endpoint::Socket("/run/m.sock".into()), &[]),
+            ],
+            Path::new("/tmp/wfuwp.toml"),
+        )
+        .unwrap();
+        let prod = &c.environments["prod"];
+        assert!(prod.scrub.is_none() && prod.keep.is_none() && prod.exclude_tables.is_empty());
+        for name in ["uat", "local"] {
+            let e = &c.environments[name];
+            let scrub = e.scrub.as_ref().expect("a default scrub");
+            assert!(scrub.users && scrub.comments);
+            assert_eq!(e.set.as_ref().unwrap().options["blog_public"], "0");
+            assert!(e
+                .keep
+                .as_ref()
+                .unwrap()
+                .options
+                .contains(&"blog_public".to_string()));
+            assert!(e.exclude_tables.contains(&"*_wfhits".to_string()));
+        }
     }
 }

@@ -25,6 +25,25 @@ pub fn like_literal(text: &str) -> String {
     out
 }
 
+/// `patterns` as a SQL condition on `column` (case-sensitive: names are
+/// exact, `*` any run of characters); `None` for no patterns.
+pub fn glob_condition(column: &str, patterns: &[String]) -> Option<String> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let one = |p: &String| {
+        let like: Vec<String> = p.split('*').map(like_literal).collect();
+        format!(
+            "CAST({column} AS BINARY) LIKE CAST('{}' AS BINARY) ESCAPE '{LIKE_ESCAPE}'",
+            like.join("%").replace('\'', "''").replace('\\', "\\\\")
+        )
+    };
+    Some(format!(
+        "({})",
+        patterns.iter().map(one).collect::<Vec<_>>().join(" OR ")
+    ))
+}
+
 /// A comma-separated list of quoted identifiers.
 pub fn ident_list<S: AsRef<str>>(names: &[S]) -> String {
     names
@@ -180,5 +199,16 @@ mod tests {
         out.push(b'\t');
         push_load_data_field(&mut out, None);
         assert_eq!(out, b"a\\tb\\nc\\\\d\\0e\xff\t\\N".to_vec());
+    }
+
+    #[test]
+    fn globs_become_binary_likes_with_their_specials_escaped() {
+        let c = glob_condition("t.n", &["mail_*".into(), "a%b".into()]).unwrap();
+        assert_eq!(
+            c,
+            "(CAST(t.n AS BINARY) LIKE CAST('mail|_%' AS BINARY) ESCAPE '|' OR \
+             CAST(t.n AS BINARY) LIKE CAST('a|%b' AS BINARY) ESCAPE '|')"
+        );
+        assert_eq!(glob_condition("n", &[]), None);
     }
 }

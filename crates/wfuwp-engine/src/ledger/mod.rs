@@ -25,8 +25,13 @@ use chrono::{DateTime, Utc};
 use crate::sites::SiteId;
 use crate::state::MigrationStatus;
 
+mod checksums;
 mod read;
 mod write;
+
+pub use checksums::{
+    checksum_tables, last_copies, record_source, record_target, Checksums, LastCopy,
+};
 
 pub use read::{exists, read, read_for};
 pub use write::{
@@ -84,6 +89,10 @@ mod kind {
     pub const TABLE: &str = "table";
     /// One site whose uploads it copied (or is copying).
     pub const MEDIA: &str = "media";
+    /// A site's table on the source, `CHECKSUM TABLE` before its rows were read.
+    pub const SOURCE_CHECKSUM: &str = "source_checksum";
+    /// A site's table on the target, `CHECKSUM TABLE` right after its swap.
+    pub const TARGET_CHECKSUM: &str = "target_checksum";
 }
 
 /// A table of that name that is not a ledger, a row that cannot be read,

@@ -107,7 +107,10 @@ pub async fn read_for(
     };
     let mut rows: Vec<Row> = conn
         .exec(
-            format!("{SELECT_ROWS} WHERE kind NOT IN ('table', 'media') OR migration_id = ?"),
+            format!(
+                "{SELECT_ROWS} WHERE kind NOT IN ('table', 'media', 'source_checksum', 'target_checksum') \
+                 OR (kind IN ('table', 'media') AND migration_id = ?)"
+            ),
             (id.unwrap_or(""),),
         )
         .await

@@ -22,7 +22,7 @@ pub async fn ensure(conn: &mut Conn, database: &str) -> Result<(), LedgerError> 
     // Another definition under the name (a race with a foreign table) is refused.
     super::exists(conn, database).await.map(|_| ())
 }
-fn row_values(
+pub(super) fn row_values(
     id: &str,
     kind: &str,
     (site, table): (SiteId, &str),
@@ -39,11 +39,11 @@ fn row_values(
     ]
 }
 
-const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))";
+pub(super) const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))";
 /// [`ROW`] whose start may be earlier than now (an eighth parameter, or NULL).
 const FIRST_ROW: &str =
     "(?, ?, ?, ?, ?, ?, ?, IFNULL(LEAST(UTC_TIMESTAMP(6), CAST(? AS DATETIME(6))), UTC_TIMESTAMP(6)), UTC_TIMESTAMP(6))";
-const INSERT: &str = "INSERT INTO `_wfuwp_ledger` \
+pub(super) const INSERT: &str = "INSERT INTO `_wfuwp_ledger` \
      (migration_id, kind, site_id, table_name, state, text_value, number_value, started_at, updated_at) VALUES ";
 
 /// Records a run of migration `m` (created or resumed): creates the ledger
@@ -170,7 +170,20 @@ pub async fn mark_rolled_back(conn: &mut Conn, id: &str, site: SiteId) -> mysql_
     for from in [RowState::Planned, RowState::Live] {
         set_rows(conn, id, site, from, RowState::RolledBack).await?;
     }
-    Ok(())
+    // Its checksums no longer describe the target: a refresh must not count them.
+    conn.exec_drop(
+        "UPDATE `_wfuwp_ledger` SET state = ?, updated_at = UTC_TIMESTAMP(6) \
+         WHERE migration_id = ? AND kind IN (?, ?) AND site_id = ? AND state = ?",
+        (
+            RowState::RolledBack.as_str(),
+            id,
+            kind::SOURCE_CHECKSUM,
+            kind::TARGET_CHECKSUM,
+            site,
+            super::checksums::RECORDED,
+        ),
+    )
+    .await
 }
 
 async fn set_rows(
@@ -222,17 +235,97 @@ pub async fn server_identity(conn: &mut Conn) -> mysql_async::Result<String> {
     ))
 }
 
-/// A digest of what decides the rows a migration writes: its replacement
-/// pairs and which users it brings along. Two migrations with the same
-/// fingerprint from the same source write the same rows.
-pub fn rules_fingerprint(options: &MigrationOptions) -> String {
+/// A digest of what decides the rows a migration writes: its recorded
+/// options (the replacement pairs, which users come along, and whatever a
+/// later option adds that changes rows) and the target environment's rule
+/// config (its configuration fingerprint without the connection fields).
+/// Two migrations with the same fingerprint from the same source write the
+/// same rows; a refresh compares it to decide "same rules".
+pub fn rules_fingerprint(options: &MigrationOptions, target_config: Option<&str>) -> String {
+    // Denied rather than allowed: an option added later changes the
+    // fingerprint unless it is known not to change what is written.
+    const NOT_RULES: &[&str] = &[
+        "includeSites",
+        "excludeSites",
+        "activeOnly",
+        "excludeMainSite",
+        "networkOnly",
+        "sitesOnly",
+        "skipBackup",
+        "keepFiles",
+        "mediaOnly",
+        "concurrency",
+        "timeoutMinutes",
+        "maxRetries",
+        "changedOnly",
+        "overwriteDrift",
+        // What the host plan found (its pairs are in `replacements`) and
+        // flags that decide refusals, not rows.
+        "hosts",
+        "allowUnmappedHosts",
+        "failOnLeftovers",
+    ];
+    let mut recorded = serde_json::to_value(options).unwrap_or_default();
+    if let Some(map) = recorded.as_object_mut() {
+        map.retain(|k, _| !NOT_RULES.contains(&k.as_str()));
+    }
     let rules = serde_json::json!({
-        "replacements": options.replacements,
-        "includeUsers": options.include_users,
-        "noUsers": options.no_users,
+        "options": recorded,
+        "target": target_config.map(crate::config::fingerprint::without_connection),
     });
     format!(
         "{:016x}",
         crate::config::fingerprint::fnv1a64(rules.to_string().as_bytes())
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Environment;
+
+    fn env(text: &str) -> String {
+        let e: Environment = toml::from_str(text).unwrap();
+        crate::config::fingerprint::of(&e)
+    }
+
+    #[test]
+    fn the_rules_fingerprint_follows_what_changes_rows_only() {
+        let uat =
+            env("host=\"h\"\nuser=\"u\"\ndatabase=\"uat\"\n[replace]\nmain=\"uat.wfu.edu\"\n");
+        let base = MigrationOptions {
+            replacements: vec![wfuwp_replace::Pair::new("www.wfu.edu", "uat.wfu.edu")],
+            ..Default::default()
+        };
+        let fp = |o: &MigrationOptions, t: &str| rules_fingerprint(o, Some(t));
+        let same = fp(&base, &uat);
+        // Selection, tuning and where the target lives do not change rows.
+        let tuned = MigrationOptions {
+            include_sites: Some("2,3".parse().unwrap()),
+            concurrency: Some(9),
+            changed_only: true,
+            skip_backup: true,
+            ..base.clone()
+        };
+        assert_eq!(fp(&tuned, &uat), same);
+        let moved =
+            env("host=\"other\"\nuser=\"x\"\ndatabase=\"uat2\"\n[replace]\nmain=\"uat.wfu.edu\"\n");
+        assert_eq!(fp(&base, &moved), same);
+        // Pairs, users and the target's rule settings do.
+        let users = MigrationOptions {
+            include_users: true,
+            ..base.clone()
+        };
+        assert_ne!(fp(&users, &uat), same);
+        let pairs = MigrationOptions {
+            replacements: vec![wfuwp_replace::Pair::new("www.wfu.edu", "dev.wfu.edu")],
+            ..base.clone()
+        };
+        assert_ne!(fp(&pairs, &uat), same);
+        let token =
+            env("host=\"h\"\nuser=\"u\"\ndatabase=\"uat\"\n[replace]\nmain=\"uat2.wfu.edu\"\n");
+        assert_ne!(fp(&base, &token), same);
+        let prefix = env("host=\"h\"\nuser=\"u\"\ndatabase=\"uat\"\ntable_prefix=\"wp2_\"\n[replace]\nmain=\"uat.wfu.edu\"\n");
+        assert_ne!(fp(&base, &prefix), same);
+    }
 }

@@ -7,6 +7,7 @@
 //! * [`prepare_rollback`] then [`PreparedRollback::run`] — the way back;
 //!   the caller may ask the operator in between.
 //! * [`abandon`](fn@abandon) — a migration no longer offered for resume.
+//! * [`audit`](fn@audit) — what of a source an existing database still mentions.
 //!
 //! Each call returns what it came to or an [`Error`] (converted once, here),
 //! tells what it does through the caller's [`Reporter`], and ends its
@@ -14,6 +15,7 @@
 //! the caller's: a call that needs the operator's word returns before it.
 
 pub mod abandon;
+pub mod audit;
 pub mod guard;
 pub mod plan;
 pub mod resume;
@@ -28,9 +30,10 @@ use anyhow::{Context as _, Result};
 use wfuwp_replace::Replacer;
 
 pub use abandon::abandon;
+pub use audit::{audit, AuditReport};
 pub use resume::{resume, Resume};
 pub use rollback::{prepare_rollback, PreparedRollback};
-pub use start::{dry_run, start, DryRun, MediaPlan, MediaSitePlan, Start};
+pub use start::{drift, dry_run, start, DryRun, MediaPlan, MediaSitePlan, Start};
 
 use crate::config::{self, Config, Defaults};
 use crate::db::roles;
@@ -44,6 +47,7 @@ use crate::refusal::Refusal;
 use crate::report::{Event, Reporter};
 use crate::rollback::records::check_records;
 use crate::rules::RunRules;
+use crate::scrub::ScrubPlan;
 use crate::state::{self, MigrationOptions, Session};
 use crate::stop::Stop;
 use crate::throttle::{LoadLimits, LoadSpec, Sampler};
@@ -74,6 +78,9 @@ pub struct RunFlags {
     pub critical_load: Option<LoadLimits>,
     /// Objects copied at once per site.
     pub media_concurrency: Option<u32>,
+    /// The operator accepted that sites edited on the target since their
+    /// last copy are overwritten (`--force`, or a prompt that named them).
+    pub drift_accepted: bool,
 }
 
 impl RunFlags {
@@ -170,7 +177,36 @@ struct Prepared {
     limits: Limits,
     media: Option<MediaRun>,
     replacer: Arc<Replacer>,
+    scrub: Option<Arc<ScrubPlan>>,
+    keep: crate::keep::KeepPlan,
     post: Vec<String>,
+}
+
+/// The target's scrub rules for this run, with their secrets read and the
+/// kept users found in the source; `None` when the target scrubs nothing.
+/// A target that has rules always gets them: no flag turns them off.
+async fn scrub_plan(
+    config: &Config,
+    target: &str,
+    checked: &Checked,
+) -> Result<Option<Arc<ScrubPlan>>> {
+    let Some(rules) = &config.environment(target)?.scrub else {
+        return Ok(None);
+    };
+    let mut plan = ScrubPlan::new(rules, target, &checked.inventory.prefix).map_err(|e| {
+        config::ConfigError::Invalid {
+            path: config.path.clone(),
+            message: e.0,
+        }
+    })?;
+    if !rules.keep_users.is_empty() {
+        let mut conn = roles::source(&checked.source.opts).await?;
+        plan.resolve_kept_users(&mut conn)
+            .await
+            .context("reading the users that keep_users names from the source")?;
+        let _ = conn.disconnect().await;
+    }
+    Ok(Some(Arc::new(plan)))
 }
 
 /// The last checks before anything of this run reaches the target, under
@@ -179,11 +215,18 @@ struct Prepared {
 async fn begin(session: &Session, p: &Prepared) -> Result<()> {
     let state = session.snapshot();
     check_records(&state, &p.checked.inventory.prefix).map_err(|e| Refusal::new(e.to_string()))?;
-    let options = session.config().options;
+    let config = session.config();
+    let options = config.options.clone();
     let begin = ledger::Begin {
         id: session.id(),
         source: p.checked.source_identity.clone(),
-        rules: ledger::rules_fingerprint(&options),
+        rules: ledger::rules_fingerprint(
+            &options,
+            config
+                .fingerprints
+                .get(&config.target_env)
+                .map(String::as_str),
+        ),
         keeps_backups: !options.skip_backup,
         bucket: p.media.as_ref().map(|m| m.target.config.identity()),
         resumed_from: (state.runs > 1).then_some(state.start_time),
@@ -208,6 +251,8 @@ async fn run_phases(
         limits,
         media,
         replacer,
+        scrub,
+        keep,
         post,
     } = p;
     let options = session.config().options;
@@ -238,7 +283,9 @@ async fn run_phases(
         source: checked.source,
         target: checked.target,
         inventory: checked.inventory,
-        rules: RunRules::new(replacer),
+        rules: RunRules::new(replacer)
+            .with_scrub(scrub)
+            .audited(Arc::new(crate::hosts::scanner(&options))),
         mode: checked.mode,
         requires_primary_key: checked.target_settings.requires_primary_key,
         keep_backup: !options.skip_backup,
@@ -248,6 +295,7 @@ async fn run_phases(
         media_only: options.media_only,
         media,
         lock,
+        keep,
     };
     phases::run(
         Arc::new(engine),

@@ -1,16 +1,19 @@
 //! The `--dry-run` plan: what a migration would copy, computed by a read-only
 //! preflight. Writes nothing and creates no state; the caller shows it.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::db::roles;
+use crate::keep::KeepPlan;
 use crate::phases::details::BulkModeName;
 use crate::phases::network::users::{self, OrphanedMeta};
 use crate::phases::network::{full_table_names, partial_table_names};
 use crate::phases::preflight::Checked;
 use crate::scope;
 use crate::sites::SiteId;
-use crate::state::MigrationOptions;
+use crate::state::{MigrationOptions, SiteHost};
 
 /// The plan, as printed (`--json` prints it as is).
 #[derive(Debug, Serialize)]
@@ -42,6 +45,84 @@ pub struct Plan {
     /// user that users this migration brings in would take over
     /// ([`orphaned_usermeta`]).
     pub orphaned_usermeta: Vec<OrphanedMeta>,
+    /// Each selected site against the target's ledger (drift always; with
+    /// `--changed-only` the source too), and the sites the source no longer has.
+    pub refresh: Option<crate::refresh::Refresh>,
+    /// Every host of the selected sites and the host it gets on the target
+    /// (docs/hosts.md).
+    pub hosts: Vec<SiteHost>,
+    /// The sites' hosts that nothing changes: a run is refused unless
+    /// `--allow-unmapped-hosts`.
+    pub unmapped_hosts: Vec<SiteHost>,
+    /// Sites that would share a target host: a run is refused.
+    pub host_collisions: Vec<String>,
+    /// Tables created empty (`exclude_tables`, `--exclude-tables`) and what
+    /// copying them would have cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<Excluded>,
+    /// The target's scrub rules, with the values of the source each would
+    /// change (counted, so an estimate: docs/scrub.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrub: Option<BTreeMap<String, u64>>,
+}
+
+/// Tables a plan creates empty.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Excluded {
+    /// Their names.
+    pub tables: Vec<String>,
+    /// Rows not copied (estimate).
+    pub rows_saved: u64,
+    /// Bytes not copied (estimate).
+    pub bytes_saved: u64,
+}
+
+/// Per scrub rule, the values of the source it would change in the tables
+/// `plan` copies (counted on the source; nothing is read row by row).
+pub async fn scrub_estimate(
+    checked: &Checked,
+    plan: &Plan,
+    sites: &[SiteId],
+    scrub: &crate::scrub::ScrubPlan,
+) -> anyhow::Result<BTreeMap<String, u64>> {
+    let inv = &checked.inventory;
+    let by_site = inv.tables_by_site();
+    let names: Vec<&str> = sites
+        .iter()
+        .filter_map(|s| by_site.get(s))
+        .flatten()
+        .map(|t| t.name.as_str())
+        .chain(plan.network_tables.iter().map(String::as_str))
+        .collect();
+    let empty = Vec::new();
+    let tables: Vec<(&str, &[crate::db::discovery::Column])> = names
+        .into_iter()
+        .map(|n| (n, inv.columns.get(n).unwrap_or(&empty).as_slice()))
+        .collect();
+    let mut source = roles::source(&checked.source.opts).await?;
+    let counts = scrub.estimate(&mut source, &tables).await?;
+    let _ = source.disconnect().await;
+    Ok(counts)
+}
+
+/// The selected sites' tables that `keep` creates empty, with their size.
+pub fn excluded(checked: &Checked, sites: &[SiteId], keep: &KeepPlan) -> Option<Excluded> {
+    let by_site = checked.inventory.tables_by_site();
+    let tables: Vec<_> = sites
+        .iter()
+        .filter_map(|s| by_site.get(s))
+        .flatten()
+        .filter(|t| keep.excludes_table(&t.name))
+        .collect();
+    if tables.is_empty() {
+        return None;
+    }
+    Some(Excluded {
+        tables: tables.iter().map(|t| t.name.clone()).collect(),
+        rows_saved: tables.iter().map(|t| t.rows_estimate).sum(),
+        bytes_saved: tables.iter().map(|t| t.bytes_estimate).sum(),
+    })
 }
 
 /// One selected site.
@@ -116,6 +197,17 @@ pub fn build(checked: &Checked, options: &MigrationOptions, sites: &[SiteId]) ->
         bulk_mode: BulkModeName::of(checked.mode),
         orphaned_target_sites: checked.orphaned_target_sites(),
         orphaned_usermeta: Vec::new(),
+        excluded: None,
+        scrub: None,
+        unmapped_hosts: options
+            .hosts
+            .iter()
+            .filter(|h| h.target.is_none())
+            .cloned()
+            .collect(),
+        hosts: options.hosts.clone(),
+        host_collisions: Vec::new(),
+        refresh: None,
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::Result;
 use wfuwp_replace::Replacer;
 
 use super::guard::{Guard, OnFailure};
-use super::{begin, check, ended, media_run, run_phases, Prepared, RunFlags};
+use super::{begin, check, ended, media_run, run_phases, scrub_plan, Prepared, RunFlags};
 use crate::config::{fingerprint, Config, Defaults};
 use crate::db::roles;
 use crate::error::Error;
@@ -103,6 +103,7 @@ async fn resume_run(
         };
         let limits = req.flags.limits(&created_with);
         let media = media_run(config, (source, target), &o, &req.flags, limits).await?;
+        let scrub = scrub_plan(config, target, &checked).await?;
         let prepared = Prepared {
             post: config.environment(target)?.post_migration.clone(),
             checked,
@@ -111,6 +112,8 @@ async fn resume_run(
             limits,
             media,
             replacer,
+            scrub,
+            keep: crate::keep::KeepPlan::new(config.environment(target)?, &o.exclude_tables),
         };
         guard.then(OnFailure::Finish(MigrationStatus::Failed));
         begin(guard.session(), &prepared).await?;

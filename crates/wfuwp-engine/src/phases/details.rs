@@ -41,6 +41,10 @@ pub struct RunDetails {
     /// Worker-seconds per kind of work in this run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<super::timings::TimeBreakdown>,
+    /// Values each scrub rule changed in this run (docs/scrub.md), when the
+    /// target has scrub rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrubbed: Option<std::collections::BTreeMap<String, u64>>,
     /// Why the run stopped, when it paused for a reason other than the
     /// operator's Ctrl-C (lost lock, server gone, critical load).
     #[serde(skip_serializing_if = "Option::is_none")]

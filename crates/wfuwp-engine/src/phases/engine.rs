@@ -84,6 +84,8 @@ pub struct Engine {
     pub backups: Mutex<BTreeMap<Option<SiteId>, SiteBackup>>,
     /// Where the run's time goes (the summary's `timings`).
     pub timings: super::timings::Timings,
+    /// The target's kept and forced values, kept and excluded tables (docs/scrub.md).
+    pub keep: crate::keep::KeepPlan,
 }
 
 /// The backup records of a state, keyed as [`Engine::backups`].

@@ -177,6 +177,15 @@ async fn finish(
     record_in_ledger(&engine, status).await;
     extra.throttle = Some(engine.throttle.summary());
     extra.timings = Some(engine.timings.breakdown(crate::state::durable_time()));
+    if let Some(plan) = engine.rules.scrub() {
+        // Every rule, those that changed nothing too: a rule that never
+        // matches is worth seeing.
+        let mut counts = engine.rules.scrubbed();
+        for name in plan.rule_names() {
+            counts.entry(name).or_default();
+        }
+        extra.scrubbed = Some(counts);
+    }
     // A stop that was not the operator's (lost lock, server gone) is an error
     // to report, though the run pauses just the same and is resumable.
     let cause = stop.cause().filter(|_| status == MigrationStatus::Paused);

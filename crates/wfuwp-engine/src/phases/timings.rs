@@ -24,6 +24,9 @@ pub enum Work {
     Rows,
     /// Copying uploads.
     Media,
+    /// `CHECKSUM TABLE` of a site's tables for the ledger (source before
+    /// the copy, target after the swap) and recording them.
+    Checksum,
 }
 
 /// Nanoseconds per kind of work; shared by the workers.
@@ -34,7 +37,9 @@ pub struct Timings {
     swap: AtomicU64,
     rows: AtomicU64,
     replace: AtomicU64,
+    audit: AtomicU64,
     media: AtomicU64,
+    checksum: AtomicU64,
 }
 
 impl Timings {
@@ -45,6 +50,7 @@ impl Timings {
             Work::Swap => &self.swap,
             Work::Rows => &self.rows,
             Work::Media => &self.media,
+            Work::Checksum => &self.checksum,
         }
     }
 
@@ -61,6 +67,12 @@ impl Timings {
         add(&self.replace, d);
     }
 
+    /// CPU time spent scanning written values for leftovers (part of
+    /// [`Work::Rows`] and of the replacement's time; docs/hosts.md).
+    pub fn add_audit(&self, d: Duration) {
+        add(&self.audit, d);
+    }
+
     /// The totals, with `state` (time spent writing the state durably).
     pub fn breakdown(&self, state: Duration) -> TimeBreakdown {
         let secs = |c: &AtomicU64| round(Duration::from_nanos(c.load(Ordering::Relaxed)));
@@ -70,7 +82,9 @@ impl Timings {
             swap_seconds: secs(&self.swap),
             rows_seconds: secs(&self.rows),
             replace_seconds: secs(&self.replace),
+            audit_seconds: secs(&self.audit),
             media_seconds: secs(&self.media),
+            checksum_seconds: secs(&self.checksum),
             state_seconds: round(state),
         }
     }
@@ -101,8 +115,12 @@ pub struct TimeBreakdown {
     pub rows_seconds: f64,
     /// Of `rowsSeconds`: CPU time rewriting values.
     pub replace_seconds: f64,
+    /// Of `replaceSeconds`: the leftover audit's scan (docs/hosts.md).
+    pub audit_seconds: f64,
     /// Copying uploads.
     pub media_seconds: f64,
+    /// Checksums of the sites' tables for the ledger, both sides.
+    pub checksum_seconds: f64,
     /// Writing the state durably (journal appends, fsyncs, file locks), by
     /// the whole process.
     pub state_seconds: f64,

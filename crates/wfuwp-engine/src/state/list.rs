@@ -9,7 +9,7 @@ use super::error::{io, StateError, StateResult};
 use super::lock::{self, LockInfo};
 use super::model::{MigrationState, MigrationStatus, Phase};
 use super::store;
-use super::summary::MediaTotals;
+use super::summary::{LeftoverTotals, MediaTotals};
 
 /// One migration as `--list-migrations` shows it: the state file's field
 /// names (without the per-site list) plus who holds its lock.
@@ -48,6 +48,10 @@ pub struct ListedMigration {
     pub skipped_sites: u64,
     /// Sites not started yet (or interrupted).
     pub pending_sites: u64,
+    /// Of `completedSites`: left alone as unchanged (`--changed-only`).
+    pub unchanged_sites: u64,
+    /// Of `skippedSites`: left alone as drifted (`--changed-only`).
+    pub drifted_sites: u64,
     /// Seconds from creation to the end (or the latest change).
     pub duration_seconds: i64,
     /// The live process holding the migration's lock, if any.
@@ -63,6 +67,13 @@ pub struct ListedMigration {
     /// totals as the summary's `media`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaTotals>,
+    /// Values each scrub rule changed in the last run that wrote a summary
+    /// (its `scrubbed`; docs/scrub.md), when the target scrubs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrubbed: Option<std::collections::BTreeMap<String, u64>>,
+    /// The sites whose latest copy still mentions the source (the same as
+    /// the summary's `leftovers`, docs/hosts.md).
+    pub leftovers: LeftoverTotals,
     /// Its directory.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -93,6 +104,8 @@ impl ListedMigration {
             timeout_sites: c.timeout,
             skipped_sites: c.skipped,
             pending_sites: c.pending + c.in_progress,
+            unchanged_sites: c.unchanged,
+            drifted_sites: c.drifted,
             duration_seconds: (end - state.start_time).num_seconds().max(0),
             resumable: locked_by.is_none()
                 && state.status.is_resumable()
@@ -101,10 +114,20 @@ impl ListedMigration {
             backup_bytes: state.backup_bytes,
             superseded_by: state.superseded_by.clone(),
             media: MediaTotals::of(state),
+            scrubbed: scrubbed_of(&dir),
+            leftovers: LeftoverTotals::of(state),
             locked_by,
             dir,
         }
     }
+}
+
+/// The `scrubbed` counts of the migration's last summary. Best effort: a
+/// summary that is missing or unreadable only leaves them out.
+fn scrubbed_of(dir: &std::path::Path) -> Option<std::collections::BTreeMap<String, u64>> {
+    let text = std::fs::read_to_string(dir.join(super::store::SUMMARY_FILE)).ok()?;
+    let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(summary.get("scrubbed")?.clone()).ok()
 }
 
 /// What a scan of the logs dir found.
@@ -181,6 +204,7 @@ mod tests {
             source: source.into(),
             target: target.into(),
             sites: vec![1, 2],
+            decided: Default::default(),
             ..Default::default()
         }
     }

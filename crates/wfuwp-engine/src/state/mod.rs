@@ -23,6 +23,6 @@ pub use model::{
     PhaseStatus, RollbackRecord, RollbackStatus, RunningHook, Selection, SiteBackup, SiteMedia,
     SiteRecord, SiteStats, SiteStatus, TableBackup,
 };
-pub use options::{MigrationConfig, MigrationOptions, NewMigration, ResumeRequest};
+pub use options::{MigrationConfig, MigrationOptions, NewMigration, ResumeRequest, SiteHost};
 pub use session::{abandon, durable_time, mark_superseded, Session, SessionKind};
 pub use summary::Summary;

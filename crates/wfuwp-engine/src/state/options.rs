@@ -45,6 +45,10 @@ pub struct MigrationOptions {
     pub media_delete: bool,
     /// Every replacement pair in effect (config tokens and `--replace`), in order.
     pub replacements: Vec<Pair>,
+    /// `--exclude-tables`: tables created empty, besides the target's
+    /// `exclude_tables` (docs/scrub.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude_tables: Vec<String>,
     /// `--concurrency` at creation (absent in files that predate it: a
     /// resume then uses the config's or the built-in default).
     pub concurrency: Option<u32>,
@@ -52,6 +56,36 @@ pub struct MigrationOptions {
     pub timeout_minutes: Option<f64>,
     /// `--max-retries` at creation.
     pub max_retries: Option<u32>,
+    /// `--changed-only`: sites whose source and target are as the target's
+    /// ledger recorded are left alone (`unchanged`), drifted ones too
+    /// unless `overwrite_drift`.
+    pub changed_only: bool,
+    /// `--overwrite-drift`: sites edited on the target since their last
+    /// copy are copied over all the same.
+    pub overwrite_drift: bool,
+    /// Each selected site's hosts and the host each gets on the target
+    /// (docs/hosts.md); the pairs that give them are in `replacements`.
+    pub hosts: Vec<SiteHost>,
+    /// `--allow-unmapped-hosts`: sites without a target host are migrated anyway.
+    pub allow_unmapped_hosts: bool,
+    /// `--fail-on-leftovers`: a site whose copy still mentions the source
+    /// is not swapped in and fails as `data` (docs/hosts.md).
+    pub fail_on_leftovers: bool,
+}
+
+/// One host of a site (its `blogs` domain, the host of its `home` or
+/// `siteurl`, a mapped domain) and the host it gets on the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteHost {
+    /// The site.
+    pub site_id: SiteId,
+    /// The host in the source.
+    pub source: String,
+    /// The host on the target; `None` when nothing changes it.
+    pub target: Option<String>,
+    /// What gives it: `pairs`, `domains`, `template`, or `none`.
+    pub by: String,
 }
 
 /// `migration-config.json`: source, target, options and a fingerprint per environment.
@@ -87,6 +121,9 @@ pub struct NewMigration {
     pub fingerprints: BTreeMap<String, String>,
     /// The selected sites, in processing order (duplicates are dropped).
     pub sites: Vec<SiteId>,
+    /// Sites decided before the run (`--changed-only`: `unchanged`,
+    /// `drifted`): recorded so at creation and never processed.
+    pub decided: BTreeMap<SiteId, super::model::SiteStatus>,
 }
 
 /// What [`super::Session::resume`] needs.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::model::{
-    Counts, ErrorKind, MigrationState, MigrationStatus, RollbackRecord, SiteStatus,
+    Counts, ErrorKind, Leftovers, MigrationState, MigrationStatus, RollbackRecord, SiteStatus,
 };
 use crate::sites::SiteId;
 
@@ -73,9 +73,56 @@ pub struct Summary {
     /// Uploads, when the migration copies them (docs/media.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaTotals>,
+    /// The sites whose latest copy still mentions the source (docs/hosts.md).
+    pub leftovers: LeftoverTotals,
     /// What the engine adds (verification, slowest sites, orphans, …).
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The leftover audit over the sites (docs/hosts.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftoverTotals {
+    /// Sites with leftovers.
+    pub sites: u64,
+    /// Values with leftovers, over those sites.
+    pub values: u64,
+    /// Per site, in blog_id order.
+    pub by_site: Vec<SiteLeftovers>,
+}
+
+/// One site's leftovers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteLeftovers {
+    /// The site.
+    pub site_id: SiteId,
+    /// What was found.
+    #[serde(flatten)]
+    pub found: Leftovers,
+}
+
+impl LeftoverTotals {
+    /// The totals of `state`'s site records.
+    pub fn of(state: &MigrationState) -> LeftoverTotals {
+        let mut by_site: Vec<SiteLeftovers> = state
+            .sites()
+            .iter()
+            .filter_map(|s| {
+                Some(SiteLeftovers {
+                    site_id: s.site_id,
+                    found: s.leftovers.as_deref()?.clone(),
+                })
+            })
+            .collect();
+        by_site.sort_by_key(|s| s.site_id);
+        LeftoverTotals {
+            sites: by_site.len() as u64,
+            values: by_site.iter().map(|s| s.found.values).sum(),
+            by_site,
+        }
+    }
 }
 
 /// Media counts summed over the sites that have a media record.
@@ -179,6 +226,7 @@ impl Summary {
             superseded_by: state.superseded_by.clone(),
             rollback: state.rollback.clone(),
             media: MediaTotals::of(state),
+            leftovers: LeftoverTotals::of(state),
             extra: serde_json::Map::new(),
         };
         s.extra = merge_extra(&s, extra);

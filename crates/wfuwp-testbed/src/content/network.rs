@@ -19,7 +19,31 @@ pub fn network_tables(opts: &NetworkOptions, sites: &[SiteSpec]) -> Vec<TableDat
     out.extend(blogs(opts, sites));
     out.extend(users(opts, sites, &mut rng));
     out.extend(signups(opts, sites));
+    if opts.domain_mapping {
+        out.push(domain_mapping(opts, sites));
+    }
     out
+}
+
+/// The WPMU Domain Mapping / Mercator table: one active row per vanity site.
+fn domain_mapping(opts: &NetworkOptions, sites: &[SiteSpec]) -> TableData {
+    let p = &opts.table_prefix;
+    let mut t = TableData::new(
+        format!("{p}domain_mapping"),
+        &["id", "blog_id", "domain", "active"],
+    );
+    let vanity = sites
+        .iter()
+        .filter(|s| opts.vanity_domains.contains(&s.domain));
+    for (i, s) in vanity.enumerate() {
+        t.push(vec![
+            uint(i as u64 + 1),
+            uint(s.blog_id),
+            text(s.domain.clone()),
+            int(1),
+        ]);
+    }
+    t
 }
 
 fn sitemeta(opts: &NetworkOptions) -> TableData {
@@ -163,12 +187,16 @@ fn users(opts: &NetworkOptions, sites: &[SiteSpec], rng: &mut Rng) -> Vec<TableD
             format!("user{u}")
         };
         let hash: String = (0..30).map(|_| rng.alphanumeric()).collect();
+        let email = match opts.personal_data {
+            true => personal_email(&login, "mail", opts.seed),
+            false => format!("{login}@wfu.edu"),
+        };
         users.push(vec![
             uint(u),
             text(login.clone()),
             text(format!("$P$B{hash}")),
             text(login.clone()),
-            text(format!("{login}@wfu.edu")),
+            text(email),
             text(format!("https://{}/~{login}/", opts.main_domain)),
             text("2020-01-15 10:00:00"),
             text(""),
@@ -191,12 +219,78 @@ fn users(opts: &NetworkOptions, sites: &[SiteSpec], rng: &mut Rng) -> Vec<TableD
             ("session_tokens".into(), Some(session_tokens(&site.domain))),
             ("wfu_unset".into(), None),
         ];
+        let rows = match opts.personal_data {
+            true => personal_usermeta(rows, &login, u, &site.domain, opts.seed, rng),
+            false => rows,
+        };
         for (k, v) in rows {
             mid += 1;
             meta.push(vec![uint(mid), uint(u), text(k), v.map_or(NULL, text)]);
         }
     }
     vec![users, meta]
+}
+
+/// A personal address no other generated value contains.
+fn personal_email(login: &str, kind: &str, seed: u64) -> String {
+    format!("{login}.{kind}{seed}@people.example.net")
+}
+
+/// The usermeta of a user with personal data: the standard rows with a
+/// session of the user's own (token, IP), plus the places WordPress and
+/// WooCommerce keep more of it.
+fn personal_usermeta(
+    mut rows: Vec<(String, Option<String>)>,
+    login: &str,
+    u: u64,
+    domain: &str,
+    seed: u64,
+    rng: &mut Rng,
+) -> Vec<(String, Option<String>)> {
+    let token: String = (0..64)
+        .map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0'))
+        .collect();
+    let app_hash: String = (0..31).map(|_| rng.alphanumeric()).collect();
+    let ip = format!("198.51.100.{}", u % 250);
+    for (k, v) in rows.iter_mut() {
+        if k == "session_tokens" {
+            *v = Some(
+                Php::map([(
+                    token.as_str(),
+                    Php::map([
+                        ("expiration", Php::Int(1_800_000_000)),
+                        ("ip", Php::s(ip.clone())),
+                        ("ua", Php::s(format!("Mozilla/5.0 (personal {u})"))),
+                        ("login", Php::Int(1_700_000_000)),
+                        ("referer", Php::s(format!("https://{domain}/wp-admin/"))),
+                    ]),
+                )])
+                .serialize(),
+            );
+        }
+    }
+    let more: Vec<(&str, String)> = vec![
+        ("billing_email", personal_email(login, "billing", seed)),
+        ("billing_phone", format!("+1-336-555-{:04}", u % 10_000)),
+        ("shipping_address_1", format!("{u} Reynolda Rd")),
+        (
+            "_application_passwords",
+            Php::list([Php::map([
+                ("uuid", Php::s(format!("0000-{u}"))),
+                ("name", Php::s("laptop")),
+                ("password", Php::s(format!("$P$B{app_hash}"))),
+                ("last_ip", Php::s(format!("203.0.113.{}", u % 250))),
+            ])])
+            .serialize(),
+        ),
+        (
+            "community-events-location",
+            Php::map([("ip", Php::s(format!("203.0.114.{}", u % 250)))]).serialize(),
+        ),
+        ("_new_email", personal_email(login, "new", seed)),
+    ];
+    rows.extend(more.into_iter().map(|(k, v)| (k.to_string(), Some(v))));
+    rows
 }
 
 fn session_tokens(domain: &str) -> String {

@@ -9,6 +9,12 @@ impl SiteGen<'_> {
         let mut out = Vec::new();
         if id == 1 || id.is_multiple_of(3) {
             out.extend(self.gravity_forms());
+            if self.opts.personal_data {
+                out.extend(self.form_entries());
+            }
+        }
+        if self.opts.log_rows > 0 {
+            out.push(self.request_log());
         }
         if id == 1 || id.is_multiple_of(4) {
             out.push(self.media_cache());
@@ -74,6 +80,79 @@ impl SiteGen<'_> {
             ]);
         }
         vec![form, meta]
+    }
+
+    /// Gravity-Forms-like submissions: an entry per person with the
+    /// sender's IP and browser, and their answers (an e-mail address among them).
+    pub(super) fn form_entries(&mut self) -> Vec<TableData> {
+        let blog = self.site.blog_id;
+        let seed = self.opts.seed;
+        let mut entry = self.table(
+            "gf_entry",
+            &[
+                "id",
+                "form_id",
+                "date_created",
+                "ip",
+                "source_url",
+                "user_agent",
+                "created_by",
+            ],
+        );
+        let mut meta = self.table(
+            "gf_entry_meta",
+            &["id", "form_id", "entry_id", "meta_key", "meta_value"],
+        );
+        for e in 1..=3u64 {
+            entry.push(vec![
+                uint(e),
+                uint(1),
+                text(self.date()),
+                text(format!("172.16.{}.{e}", blog % 250)),
+                text(format!("{}/contact/", self.home())),
+                text(format!("Mozilla/5.0 (applicant {blog}-{e})")),
+                if e == 2 { NULL } else { uint(1) },
+            ]);
+            let answers = [
+                (
+                    "1",
+                    format!("applicant{e}.s{blog}.p{seed}@inbox.example.net"),
+                ),
+                ("2", format!("Applicant {e} — {}", self.words(2))),
+                ("3", format!("+1-336-555-{:02}{e:02}", blog % 100)),
+            ];
+            for (k, (key, value)) in answers.into_iter().enumerate() {
+                meta.push(vec![
+                    uint(3 * (e - 1) + k as u64 + 1),
+                    uint(1),
+                    uint(e),
+                    text(key),
+                    text(value),
+                ]);
+            }
+        }
+        vec![entry, meta]
+    }
+
+    /// A request log of `log_rows` rows (binary IPs, URLs, browsers).
+    pub(super) fn request_log(&mut self) -> TableData {
+        let mut t = self.table(
+            "wfhits",
+            &["id", "ctime", "IP", "statusCode", "URL", "referer", "UA"],
+        );
+        for i in 1..=u64::from(self.opts.log_rows) {
+            let ip: Vec<u8> = (0..16).map(|_| self.rng.u8(..)).collect();
+            t.push(vec![
+                uint(i),
+                text(format!("1700000000.{i:06}")),
+                bytes(ip),
+                int(if i % 7 == 0 { 404 } else { 200 }),
+                text(format!("{}/news/post-{}/?utm={}", self.home(), i % 50, self.words(1))),
+                text(format!("https://www.google.com/search?q={}", self.words(2))),
+                text("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
+            ]);
+        }
+        t
     }
 
     pub(super) fn media_cache(&mut self) -> TableData {

@@ -246,13 +246,26 @@ impl SiteGen<'_> {
     pub(super) fn comment(&mut self, comments: &mut TableData, cmeta: &mut TableData, post: u64) {
         let id = post;
         let date = self.date();
+        let blog = self.site.blog_id;
+        let (email, ip, agent) = match self.opts.personal_data {
+            true => (
+                format!("reader{id}.s{blog}.p{}@people.example.net", self.opts.seed),
+                format!("100.64.{}.{}", blog % 250, id % 250),
+                format!("Mozilla/5.0 (reader {blog}-{id})"),
+            ),
+            false => (
+                format!("reader{id}@example.com"),
+                "192.0.2.1".to_string(),
+                "Mozilla/5.0".to_string(),
+            ),
+        };
         comments.push(vec![
             uint(id),
             uint(post),
             text(format!("Zoë {}", self.words(1))),
-            text(format!("reader{id}@example.com")),
+            text(email),
             text(format!("https://{}/people/{id}/", self.opts.main_domain)),
-            text("192.0.2.1"),
+            text(ip),
             text(date.clone()),
             text(date),
             text(format!(
@@ -262,7 +275,7 @@ impl SiteGen<'_> {
             )),
             int(0),
             text(if id.is_multiple_of(5) { "spam" } else { "1" }),
-            text("Mozilla/5.0"),
+            text(agent),
             text("comment"),
             uint(0),
             uint(0),

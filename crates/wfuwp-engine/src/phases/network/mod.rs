@@ -119,7 +119,18 @@ async fn full(
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
     let (source, target) = conns.open(engine).await?;
-    stage_all(engine, source, target, &lives, None).await?;
+    let stagings = stage_all(engine, source, target, &lives, None).await?;
+    let sitemeta = format!("{}sitemeta", engine.inventory.prefix);
+    if let Some(i) = lives.iter().position(|l| *l == sitemeta) {
+        // The target's kept and forced network settings go live with the swap.
+        let live_exists = !existing_tables(target, std::slice::from_ref(&sitemeta))
+            .await?
+            .is_empty();
+        engine
+            .keep
+            .apply_sitemeta(target, &sitemeta, &stagings[i], live_exists)
+            .await?;
+    }
     failpoints::hit("network_copied");
     let staged = Staged {
         site: None,
@@ -173,7 +184,7 @@ pub(super) async fn stage_table(
     let create = create_statement(source, live, staging).await?;
     target.query_drop(create).await?;
     let job = engine.table_job(live);
-    let mut rules = engine.rules.for_table(&job.columns);
+    let mut rules = engine.rules.for_table(live, &job.columns);
     copy_table(
         source,
         target,
@@ -185,6 +196,7 @@ pub(super) async fn stage_table(
         engine.mode,
     )
     .await?;
+    engine.rules.record(&rules);
     Ok(())
 }
 
@@ -538,7 +550,15 @@ pub(super) async fn phase(
         state
             .sites()
             .iter()
-            .filter(|r| !matches!(r.status, SiteStatus::Completed | SiteStatus::Skipped))
+            .filter(|r| {
+                !matches!(
+                    r.status,
+                    SiteStatus::Completed
+                        | SiteStatus::Skipped
+                        | SiteStatus::Unchanged
+                        | SiteStatus::Drifted
+                )
+            })
             .map(|r| r.site_id)
             .collect()
     };

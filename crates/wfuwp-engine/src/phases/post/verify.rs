@@ -197,6 +197,7 @@ async fn verify_share(
             .inventory
             .site_tables(site.site_id)
             .iter()
+            .filter(|t| !engine.keep.keeps_table(&t.name))
             .map(|t| t.name.clone())
             .collect();
         if let Some(expected) = site.rows {

@@ -17,16 +17,18 @@ use crate::phases::engine::{Engine, SiteJob};
 use crate::phases::errors::SiteError;
 use crate::phases::timings::Work;
 use crate::report::Event;
-use crate::state::model::SiteStats;
+use crate::state::model::{ErrorKind, Leftovers, SiteStats};
 use crate::tables::swap::{self, existing_tables};
 
 /// What a finished site copy produced.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SiteResult {
     /// Tables, rows, bytes (recorded in the state).
     pub stats: SiteStats,
     /// Replacement counters (for the summary).
     pub replace: ValueStats,
+    /// What of the source the copy still mentions (recorded in the state).
+    pub leftovers: Leftovers,
 }
 
 /// Refuses the site before anything of it is created when the target
@@ -143,6 +145,7 @@ async fn migrate_tables(
 ) -> Result<SiteResult, SiteError> {
     refuse_keyless_tables(engine, job)?;
     let (source, target) = conns.open(engine).await?;
+    let job = &without_kept_tables(engine, target, job).await?;
     let lives: Vec<String> = job.tables.iter().map(|t| t.name.clone()).collect();
     let stagings: Vec<String> = lives
         .iter()
@@ -158,8 +161,22 @@ async fn migrate_tables(
         })
         .await?;
 
-    let result = copy_into_staging(engine, source, target, worker, job).await?;
+    // Taken before any row is read: a change racing the copy makes the next
+    // refresh copy the site again rather than miss it.
+    let id = engine.session.id();
+    engine
+        .timings
+        .time(Work::Checksum, async {
+            let sums = ledger::checksum_tables(source, &lives).await?;
+            ledger::record_source(target, &id, job.id, &sums).await
+        })
+        .await?;
+    failpoints::hit("site_source_checksummed");
+    let mut result = copy_into_staging(engine, source, target, worker, job).await?;
+    // Rows the kept and forced values add count as written (verification).
+    result.stats.rows += keep_values(engine, target, job, &stagings).await?;
     failpoints::hit("site_copied");
+    refuse_leftovers(engine, job, &result.leftovers)?;
 
     let staged = Staged {
         site: Some(job.id),
@@ -170,8 +187,110 @@ async fn migrate_tables(
         .timings
         .time(Work::Swap, go_live(engine, target, &staged))
         .await?;
+    failpoints::hit("site_live");
+    // What the site looks like right after the swap: a later refresh tells
+    // an edit made on the target since from this.
+    engine
+        .timings
+        .time(Work::Checksum, async {
+            let sums = ledger::checksum_tables(target, &lives).await?;
+            ledger::record_target(target, &id, job.id, &sums).await
+        })
+        .await?;
+    failpoints::hit("site_target_checksummed");
     failpoints::hit("site_swapped");
     Ok(result)
+}
+
+/// The site's job without the tables whose target copy `keep.tables` keeps:
+/// they are neither copied nor swapped, so the target's stay as they are
+/// (a kept table the target does not have is copied as any other).
+async fn without_kept_tables(
+    engine: &Engine,
+    target: &mut Conn,
+    job: &SiteJob,
+) -> Result<SiteJob, SiteError> {
+    let kept: Vec<String> = job
+        .tables
+        .iter()
+        .filter(|t| engine.keep.keeps_table(&t.name))
+        .map(|t| t.name.clone())
+        .collect();
+    let present = match kept.is_empty() {
+        true => Default::default(),
+        false => existing_tables(target, &kept).await?,
+    };
+    Ok(SiteJob {
+        id: job.id,
+        tables: job
+            .tables
+            .iter()
+            .filter(|t| !present.contains(&t.name))
+            .cloned()
+            .collect(),
+    })
+}
+
+/// Writes the target's kept options and the forced ones into the site's
+/// staging options table, before the swap (docs/scrub.md); returns the
+/// rows added.
+async fn keep_values(
+    engine: &Engine,
+    target: &mut Conn,
+    job: &SiteJob,
+    stagings: &[String],
+) -> Result<u64, SiteError> {
+    if !engine.keep.touches_values() {
+        return Ok(0);
+    }
+    let options = match job.id {
+        1 => format!("{}options", engine.inventory.prefix),
+        n => format!("{}{n}_options", engine.inventory.prefix),
+    };
+    let Some(i) = job.tables.iter().position(|t| t.name == options) else {
+        return Ok(0);
+    };
+    let live_exists = !existing_tables(target, std::slice::from_ref(&options))
+        .await?
+        .is_empty();
+    let added = engine
+        .keep
+        .apply_options(target, &options, &stagings[i], live_exists)
+        .await?;
+    Ok(added)
+}
+
+/// Records what the leftover audit found in the site's copy, and with
+/// `--fail-on-leftovers` refuses to swap in a copy that still mentions the
+/// source: the site fails as `data` and its previous tables stay live.
+fn refuse_leftovers(engine: &Engine, job: &SiteJob, found: &Leftovers) -> Result<(), SiteError> {
+    let internal = |e: anyhow::Error| SiteError::permanent(ErrorKind::Internal, format!("{e:#}"));
+    engine
+        .session
+        .site_audited(job.id, Some(found.clone()))
+        .map_err(internal)?;
+    if found.is_empty() || !engine.session.config().options.fail_on_leftovers {
+        return Ok(());
+    }
+    let first = found
+        .examples
+        .first()
+        .map(|e| {
+            format!(
+                " (e.g. {}.{} [{}], {}: \"{}\")",
+                e.table, e.column, e.key, e.form, e.context
+            )
+        })
+        .unwrap_or_default();
+    Err(SiteError::permanent(
+        ErrorKind::Data,
+        format!(
+            "{} values of site {} still mention the source{first}; with --fail-on-leftovers the copy was not \
+             swapped in and the site's previous tables stay live. Add the missing replacement pairs or \
+             [domains] entries and migrate it again, or resume with --retry-failed",
+            found.values, job.id
+        ),
+    ))
 }
 
 /// Step 2: one snapshot, every table into its staging copy.
@@ -211,7 +330,16 @@ async fn copy_into_staging(
             site: job.id,
             table: &table.name,
         });
-        let mut rules = engine.rules.for_table(&table.columns);
+        if engine.keep.excludes_table(&table.name) {
+            // Created empty above, with the source's schema: nothing to copy.
+            engine.session.log(&format!(
+                "site {}: {} excluded (created empty)",
+                job.id, table.name
+            ));
+            result.stats.tables += 1;
+            continue;
+        }
+        let mut rules = engine.rules.for_table(&table.name, &table.columns);
         let copied = engine
             .timings
             .time(
@@ -230,14 +358,21 @@ async fn copy_into_staging(
             .await
             .map_err(|e| SiteError::from(e).in_table(&table.name))?;
         engine.timings.add_replace(copied.rules_time);
+        engine.timings.add_audit(rules.audit_time());
         engine.session.log(&format!(
             "site {}: {} copied ({} rows, {} bytes)",
             job.id, table.name, copied.rows, copied.bytes
         ));
         result.stats.tables += 1;
-        result.stats.rows += copied.rows;
+        // A kept table is the target's own once it exists: verification
+        // does not count its rows, so neither does the site's record.
+        if !engine.keep.keeps_table(&table.name) {
+            result.stats.rows += copied.rows;
+        }
         result.stats.bytes += copied.bytes;
         result.replace += rules.stats();
+        engine.rules.record(&rules);
+        result.leftovers.merge(rules.take_leftovers());
     }
     source.query_drop("COMMIT").await?;
     Ok(result)

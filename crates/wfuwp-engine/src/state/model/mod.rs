@@ -321,13 +321,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const SITE_STATUSES: [SiteStatus; 6] = [
+    const SITE_STATUSES: [SiteStatus; 8] = [
         SiteStatus::Pending,
         SiteStatus::InProgress,
         SiteStatus::Completed,
         SiteStatus::Failed,
         SiteStatus::Timeout,
         SiteStatus::Skipped,
+        SiteStatus::Unchanged,
+        SiteStatus::Drifted,
     ];
 
     fn now() -> DateTime<Utc> {
@@ -413,6 +415,9 @@ mod tests {
             (Pending, Skipped),
             (Failed, Skipped),
             (Timeout, Skipped),
+            // Decided at creation by --changed-only, never left.
+            (Pending, Unchanged),
+            (Pending, Drifted),
         ];
         for from in SITE_STATUSES {
             for to in SITE_STATUSES {
@@ -568,7 +573,10 @@ mod tests {
             };
             for st in SITE_STATUSES {
                 let expected = match st {
-                    SiteStatus::Completed | SiteStatus::Skipped => false,
+                    SiteStatus::Completed
+                    | SiteStatus::Skipped
+                    | SiteStatus::Unchanged
+                    | SiteStatus::Drifted => false,
                     SiteStatus::Pending | SiteStatus::InProgress => !sel.retry_failed,
                     SiteStatus::Failed => !sel.skip_failed,
                     SiteStatus::Timeout => !sel.skip_timeouts,
@@ -616,8 +624,14 @@ mod tests {
                 let v = serde_json::to_value(&s).unwrap();
                 prop_assert_eq!(v["totalSites"].as_u64(), Some(5));
                 prop_assert_eq!(c.pending + c.in_progress + c.completed + c.failed + c.timeout + c.skipped, 5);
+                // Unchanged sites count as done, drifted ones as skipped.
+                let counted = |st: SiteStatus| match st {
+                    SiteStatus::Unchanged => SiteStatus::Completed,
+                    SiteStatus::Drifted => SiteStatus::Skipped,
+                    other => other,
+                };
                 for (key, st) in [("completedSites", SiteStatus::Completed), ("failedSites", SiteStatus::Failed), ("timeoutSites", SiteStatus::Timeout), ("skippedSites", SiteStatus::Skipped)] {
-                    let n = s.sites().iter().filter(|r| r.status == st).count() as u64;
+                    let n = s.sites().iter().filter(|r| counted(r.status) == st).count() as u64;
                     prop_assert_eq!(v[key].as_u64(), Some(n));
                 }
                 let back: MigrationState = serde_json::from_value(v).unwrap();
@@ -628,7 +642,7 @@ mod tests {
         #[test]
         fn selection_never_picks_done_sites(st in arb_status(), a: bool, b: bool, c: bool) {
             let sel = Selection { skip_failed: a, skip_timeouts: b, retry_failed: c };
-            if matches!(st, SiteStatus::Completed | SiteStatus::Skipped) {
+            if matches!(st, SiteStatus::Completed | SiteStatus::Skipped | SiteStatus::Unchanged | SiteStatus::Drifted) {
                 prop_assert!(!sel.selects(st));
             }
         }

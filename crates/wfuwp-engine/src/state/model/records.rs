@@ -71,6 +71,60 @@ pub struct SiteRecord {
     /// and in files written before media existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<Box<SiteMedia>>,
+    /// What of the source its latest copy still mentions (docs/hosts.md);
+    /// absent when nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leftovers: Option<Box<Leftovers>>,
+}
+
+/// Most examples a site's leftovers keep.
+pub const LEFTOVER_EXAMPLES: usize = 5;
+
+/// The values of a copy that still mention the source (docs/hosts.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leftovers {
+    /// Values with at least one leftover.
+    pub values: u64,
+    /// The same, per `table.column`.
+    pub by_column: std::collections::BTreeMap<String, u64>,
+    /// The first few, in the order found.
+    pub examples: Vec<LeftoverExample>,
+}
+
+/// One value that still mentions the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftoverExample {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The row's primary key (`column=value`, comma-separated); empty
+    /// when the table has none.
+    pub key: String,
+    /// Up to 80 characters around the hit.
+    pub context: String,
+    /// How it is written: `plain`, `case`, `url-encoded`, `json-escaped`,
+    /// `json-escaped-twice`, `html-entity`.
+    pub form: String,
+}
+
+impl Leftovers {
+    /// True when nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.values == 0
+    }
+
+    /// Adds `other`'s counts and examples (up to [`LEFTOVER_EXAMPLES`]).
+    pub fn merge(&mut self, other: Leftovers) {
+        self.values += other.values;
+        for (k, n) in other.by_column {
+            *self.by_column.entry(k).or_default() += n;
+        }
+        let room = LEFTOVER_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
+    }
 }
 
 /// Where a site's media step stands.
@@ -149,6 +203,7 @@ impl SiteRecord {
             bytes: None,
             backup: None,
             media: None,
+            leftovers: None,
         }
     }
 }
@@ -205,6 +260,12 @@ pub struct Counts {
     pub timeout: u64,
     /// Skipped.
     pub skipped: u64,
+    /// Of `completed`: left alone as unchanged (`--changed-only`).
+    #[serde(default)]
+    pub unchanged: u64,
+    /// Of `skipped`: left alone as drifted (`--changed-only`).
+    #[serde(default)]
+    pub drifted: u64,
 }
 
 impl Counts {
@@ -217,6 +278,14 @@ impl Counts {
             SiteStatus::Failed => &mut self.failed,
             SiteStatus::Timeout => &mut self.timeout,
             SiteStatus::Skipped => &mut self.skipped,
+            SiteStatus::Unchanged => {
+                self.unchanged += 1;
+                &mut self.completed
+            }
+            SiteStatus::Drifted => {
+                self.drifted += 1;
+                &mut self.skipped
+            }
         } += 1;
     }
 

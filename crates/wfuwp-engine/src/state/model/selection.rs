@@ -20,7 +20,10 @@ impl Selection {
             SiteStatus::Pending | SiteStatus::InProgress => !self.retry_failed,
             SiteStatus::Failed => !self.skip_failed,
             SiteStatus::Timeout => !self.skip_timeouts,
-            SiteStatus::Completed | SiteStatus::Skipped => false,
+            SiteStatus::Completed
+            | SiteStatus::Skipped
+            | SiteStatus::Unchanged
+            | SiteStatus::Drifted => false,
         }
     }
 }

@@ -59,6 +59,12 @@ pub enum SiteStatus {
     Timeout,
     /// Deliberately not migrated.
     Skipped,
+    /// `--changed-only`: source and target as the target's ledger recorded
+    /// after its last copy; nothing to do (counted as done).
+    Unchanged,
+    /// `--changed-only`: edited on the target since its last copy; left
+    /// alone without `--overwrite-drift` (counted as skipped).
+    Drifted,
 }
 
 /// Status of one phase.
@@ -175,7 +181,7 @@ impl SiteStatus {
                     InProgress,
                     InProgress | Completed | Failed | Timeout | Skipped
                 )
-                | (Pending, Failed | Skipped)
+                | (Pending, Failed | Skipped | Unchanged | Drifted)
                 | (Failed | Timeout, Skipped)
         )
     }

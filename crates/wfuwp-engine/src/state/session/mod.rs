@@ -164,13 +164,17 @@ impl Session {
         let building = logs_dir.join(format!(".creating-{id}"));
         store::create_new_private_dir(&building)?;
         let migration_lock = lock_migration(&building, &id)?;
-        let state = MigrationState::new(
+        let mut state = MigrationState::new(
             id.clone(),
             new.source.clone(),
             new.target.clone(),
             &new.sites,
             now,
         );
+        for (&site, &status) in &new.decided {
+            let rec = state.next_site(site, status, now)?;
+            state.put_site(rec)?;
+        }
         let config = MigrationConfig {
             version: CONFIG_VERSION,
             migration_id: id.clone(),
@@ -195,7 +199,12 @@ impl Session {
             std::process::id(),
             lock::hostname()
         ));
-        let to_process = state.sites().iter().map(|s| s.site_id).collect();
+        let to_process = state
+            .sites()
+            .iter()
+            .filter(|s| s.status == SiteStatus::Pending)
+            .map(|s| s.site_id)
+            .collect();
         Ok(Session {
             dir,
             config,
@@ -515,6 +524,7 @@ mod tests {
                 ("uat".into(), "bb".into()),
             ]),
             sites,
+            decided: Default::default(),
         }
     }
 

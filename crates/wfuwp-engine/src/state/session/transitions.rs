@@ -95,6 +95,26 @@ impl Session {
         })
     }
 
+    /// What the leftover audit found in a site's copy (`None`: nothing),
+    /// before its swap. Written only when it differs from the record's.
+    pub fn site_audited(&self, id: SiteId, found: Option<Leftovers>) -> anyhow::Result<()> {
+        let found = found.filter(|l| !l.is_empty()).map(Box::new);
+        if self.site(id).map(|r| r.leftovers) == Some(found.clone()) {
+            return Ok(());
+        }
+        Self::edge(|| {
+            self.site_change(
+                id,
+                (&[SiteStatus::InProgress], SiteStatus::InProgress),
+                |r| match &r.leftovers {
+                    Some(l) => format!("site {id}: {} values still mention the source", l.values),
+                    None => format!("site {id}: no value mentions the source any more"),
+                },
+                |r| r.leftovers = found,
+            )
+        })
+    }
+
     /// A site is swapped in on the target.
     pub fn site_completed(&self, id: SiteId, stats: SiteStats) -> anyhow::Result<()> {
         Self::edge(|| {
