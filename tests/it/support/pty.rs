@@ -55,6 +55,9 @@ pub fn strip_escapes(bytes: &str) -> String {
 impl Pty {
     /// Starts `cmd` on a new 200×50 terminal.
     pub fn spawn(mut cmd: Command) -> Pty {
+        // An operator at a terminal: wfuwp treats a set CI variable as "no one
+        // to ask", and the suite itself may run under CI=true.
+        cmd.env_remove("CI");
         let (mut master, mut slave) = (-1, -1);
         let size = libc::winsize {
             ws_row: 50,
