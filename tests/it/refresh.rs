@@ -16,8 +16,7 @@ use std::path::Path;
 
 use migration_kit::{assert_same, copy_db, live_checksums, started_id, Scenario};
 use support::pty::Pty;
-use support::{run, seed_network, wfuwp, Run, TestDb, LEDGER};
-use wfuwp_testbed::NetworkOptions;
+use support::{run, wfuwp, Run, TestDb, LEDGER};
 
 /// The roles the test gives the source's sites, by blog_id.
 #[derive(Debug, Clone, Copy)]
@@ -45,25 +44,11 @@ struct Roles {
 type Expected = BTreeMap<u64, (&'static str, Vec<String>, Vec<String>)>;
 
 fn source_network(label: &str) -> TestDb {
-    let db = TestDb::new(label);
-    seed_network(
-        &db,
-        &NetworkOptions {
-            sites: 8,
-            posts_per_site: 2,
-            seed: 27,
-            concurrency: 2,
-            ..NetworkOptions::default()
-        },
-    );
-    db
+    support::eight_site_source(label, 27)
 }
 
 fn pristine_target(label: &str) -> TestDb {
-    let db = TestDb::new(label);
-    seed_network(&db, &support::uat_network(2727, 1));
-    support::make_independent(&db);
-    db
+    support::independent_uat(label, 2727)
 }
 
 fn text(r: &Run) -> String {

@@ -18,10 +18,9 @@ use migration_kit::{
 };
 use support::proxy::Proxy;
 use support::{
-    run, seed_network, server, table_checksums, wfuwp, write_config_text, Run, TestDb,
-    PASSWORD_VAR, PROD_TOKENS, UAT_TOKENS,
+    run, server, table_checksums, wfuwp, write_config_text, Run, TestDb, PASSWORD_VAR, PROD_TOKENS,
+    UAT_TOKENS,
 };
-use wfuwp_testbed::NetworkOptions;
 
 /// How an environment reaches the sandbox server.
 #[derive(Clone, Copy)]
@@ -178,28 +177,14 @@ impl Paused {
 }
 
 fn source_network(label: &str) -> TestDb {
-    let db = TestDb::new(label);
-    seed_network(
-        &db,
-        &NetworkOptions {
-            sites: 8,
-            posts_per_site: 2,
-            seed: 11,
-            concurrency: 2,
-            ..NetworkOptions::default()
-        },
-    );
-    db
+    support::eight_site_source(label, 11)
 }
 
 /// A uat built independently of the source: another seed and size, its
 /// `blogmeta` ids reversed so that they collide with the source's ids of
 /// other sites, and a site (40) only the target has.
 fn independent_target(label: &str) -> TestDb {
-    let db = TestDb::new(label);
-    seed_network(&db, &support::uat_network(977, 1));
-    support::make_independent(&db);
-    db
+    support::independent_uat(label, 977)
 }
 
 /// A new prod → uat migration with one worker (so pause points are exact).

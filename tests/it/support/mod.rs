@@ -405,6 +405,31 @@ pub fn small_network() -> NetworkOptions {
     }
 }
 
+/// An 8-site source network of seed `seed` (2 posts per site), seeded in a new database.
+pub fn eight_site_source(label: &str, seed: u64) -> TestDb {
+    let db = TestDb::new(label);
+    seed_network(
+        &db,
+        &NetworkOptions {
+            sites: 8,
+            posts_per_site: 2,
+            seed,
+            concurrency: 2,
+            ..NetworkOptions::default()
+        },
+    );
+    db
+}
+
+/// A uat built independently of any source (`uat_network(seed, 1)`, then
+/// [`make_independent`]), in a new database.
+pub fn independent_uat(label: &str, seed: u64) -> TestDb {
+    let db = TestDb::new(label);
+    seed_network(&db, &uat_network(seed, 1));
+    make_independent(&db);
+    db
+}
+
 /// Makes the network seeded in `db` independent of any source: its
 /// `blogmeta` ids reversed (so that they collide with another network's ids
 /// of other sites) and a site (40, `only.uat.wfu.edu`) that no source has.
