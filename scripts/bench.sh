@@ -76,8 +76,14 @@
 #                          migration at --concurrency 4 into a seeded target, then
 #                          BENCH_REFRESH_PERCENT (5) % of the source's sites changed (one value
 #                          each) and `--changed-only` timed against it, the full run and the
-#                          server-side floor, with the checksum time on each side
+#                          server-side floor, with the checksum time on each side; then
+#                          another such share changed and `--changed-only` again: the
+#                          nightly case (the first one also drops the full run's backups)
 #   BENCH_BIN=PATH         use this wfuwp binary instead of building one
+#   BENCH_BIN_B=PATH       also run (b) with this other wfuwp binary in every repetition, right
+#                          after the first one's: two builds compared under the same load (a
+#                          busy machine moves every run by ±50 %, the ratio of neighbours much
+#                          less); prints their ratio per repetition
 #   BENCH_KEEP=1           keep the work directory (sandbox stopped) for inspection
 set -euo pipefail
 
@@ -170,6 +176,8 @@ else
     BIN="$BUILD_DIR/release/wfuwp"
 fi
 [ -x "$BIN" ] || die "$BIN is not an executable"
+[ -z "${BENCH_BIN_B:-}" ] || [ -x "$BENCH_BIN_B" ] || die "$BENCH_BIN_B is not an executable"
+SEED_BIN=$BIN
 
 # ------------------------------------------------------------------ sandbox
 # A short path keeps the server's Unix socket under the kernel's 108-byte limit.
@@ -408,8 +416,9 @@ run_wfuwp() { # rep concurrency [kind, default wfuwp-cN] [bulkMode expected, def
     local db="bench_uat_$run" dir="$WORK/$run"
     mkdir -p "$dir"
     write_config "$dir/config.toml" "$db" "bench_dump_$rep" "${5:-}"
-    # The target's previous content: a network of the same shape, another seed.
-    "$BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
+    # The target's previous content: a network of the same shape, another
+    # seed (always made by the first binary: both builds get the same one).
+    "$SEED_BIN" --config "$dir/config.toml" seed-network --env uat --sites "$SITES" --posts "$POSTS" "${large[@]}" \
         --seed $((1000 + rep)) >"$dir/seed.log" 2>&1 || { cat "$dir/seed.log" >&2; die "seeding uat failed"; }
     time_it "$kind" "$dir/migrate.log" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
         env-migrate prod uat --force --include-users --concurrency "$c"
@@ -427,6 +436,12 @@ run_wfuwp() { # rep concurrency [kind, default wfuwp-cN] [bulkMode expected, def
     PREV_DB=$db
 }
 
+run_other() { # rep concurrency → run_wfuwp with BENCH_BIN_B
+    BIN=$BENCH_BIN_B
+    run_wfuwp "$1" "$2" "wfuwp-B-c$2"
+    BIN=$SEED_BIN
+}
+
 for rep in $(seq 1 "$REPEAT"); do
     log "repetition $rep of $REPEAT"
     run_floor "$rep"
@@ -435,7 +450,11 @@ for rep in $(seq 1 "$REPEAT"); do
     # Scale mode: one dump database at a time.
     [ -n "${BENCH_SCALE_RUN:-}" ] && sql "DROP DATABASE \`bench_dump_$rep\`"
     for c in $CONCS; do
+        # With a second binary, who goes first alternates: neither gets the
+        # warmer (or emptier) machine every time.
+        [ -n "${BENCH_BIN_B:-}" ] && [ $((rep % 2)) = 0 ] && run_other "$rep" "$c"
         run_wfuwp "$rep" "$c"
+        [ -n "${BENCH_BIN_B:-}" ] && [ $((rep % 2)) = 1 ] && run_other "$rep" "$c"
         if [ "${BENCH_SCRUB:-0}" = 1 ]; then
             run_wfuwp "$rep" "$c" "wfuwp-scrub-c$c" loadData scrub
             run_wfuwp "$rep" "$c" "wfuwp-excl-c$c" loadData exclude
@@ -477,7 +496,10 @@ if [ -n "${BENCH_SCALE_RUN:-}" ]; then
 fi
 
 # Refresh: a full migration, then a few percent of the source's sites
-# changed, then `--changed-only`; both timed, with their checksum seconds.
+# changed, then `--changed-only`, twice; each timed, with its checksum and
+# cleanup seconds. The first `--changed-only` drops the backup tables of the
+# full run before it (every table of the network); the second, the nightly
+# case, only those of the sites the first one copied.
 REFRESH=${BENCH_REFRESH:-$([ -n "${BENCH_SCALE_RUN:-}" ] && echo 1 || echo 0)}
 if [ "$REFRESH" = 1 ]; then
     dir="$WORK/refresh"
@@ -491,25 +513,37 @@ if [ "$REFRESH" = 1 ]; then
         time_it "$kind" "$logfile" "$BIN" --config "$dir/config.toml" --logs-dir "$dir/logs" --no-color \
             env-migrate prod uat --force --concurrency 4 "$@"
         grep -q "completed" "$logfile" || die "$kind did not complete; log: $logfile"
-        # Worker-seconds of the copied sites' checksums (the summary's timings).
-        python3 - "$dir/logs" <<'PY' >>"$WORK/refresh-checksums"
+        # Worker-seconds of the copied sites' checksums (the summary's
+        # timings) and the cleanup phase's wall seconds (the state's phases).
+        python3 - "$dir/logs" "$kind" <<'PY' >>"$WORK/refresh-checksums"
 import glob, json, sys
+from datetime import datetime
 d = sorted(glob.glob(sys.argv[1] + "/env-migrate-*"))[-1]
-print(json.load(open(d + "/migration-summary.json")).get("timings", {}).get("checksumSeconds", 0))
+sums = json.load(open(d + "/migration-summary.json")).get("timings", {}).get("checksumSeconds", 0)
+at = lambda t: datetime.fromisoformat(t[:26].rstrip("Z"))
+clean = [p for p in json.load(open(d + "/migration-state.json"))["phases"] if p["phase"] == "cleanup"][0]
+print(sys.argv[2], sums, (at(clean["endTime"]) - at(clean["startTime"])).total_seconds())
 PY
     }
+    change_sites() { # round → changes BENCH_REFRESH_PERCENT % of the sites, a different share each round
+        mapfile -t changed < <(sql "SELECT blog_id FROM bench_prod.wp_blogs WHERE blog_id > 1 \
+            AND MOD(blog_id * 7919 + $1 * 37, 100) < ${BENCH_REFRESH_PERCENT:-5} ORDER BY blog_id")
+        log "refresh: changing ${#changed[@]} of $SITES sites on the source"
+        for id in "${changed[@]}"; do
+            printf "UPDATE bench_prod.wp_%s_options SET option_value = CONCAT(option_value, ' (refreshed)') WHERE option_name = 'blogname';\n" "$id"
+        done >"$WORK/refresh-changes.sql"
+        mariadb "${CONN[@]}" <"$WORK/refresh-changes.sql"
+    }
+    classified() { grep -o "checksums took [0-9.]* s on the source, [0-9.]* s on uat" "$1" | tail -n 1; }
     refresh_run refresh-full "$dir/full.log"
-    percent=${BENCH_REFRESH_PERCENT:-5}
-    mapfile -t changed < <(sql "SELECT blog_id FROM bench_prod.wp_blogs WHERE blog_id > 1 \
-        AND MOD(blog_id * 7919, 100) < $percent ORDER BY blog_id")
-    log "refresh: changing ${#changed[@]} of $SITES sites on the source"
-    for id in "${changed[@]}"; do
-        printf "UPDATE bench_prod.wp_%s_options SET option_value = CONCAT(option_value, ' (refreshed)') WHERE option_name = 'blogname';\n" "$id"
-    done >"$WORK/refresh-changes.sql"
-    mariadb "${CONN[@]}" <"$WORK/refresh-changes.sql"
+    change_sites 0
     refresh_run refresh-changed "$dir/changed.log" --changed-only
-    REFRESH_CLASSIFY=$(grep -o "checksums took [0-9.]* s on the source, [0-9.]* s on uat" "$dir/changed.log" | tail -n 1)
+    REFRESH_CLASSIFY=$(classified "$dir/changed.log")
     REFRESH_CHANGED=${#changed[@]}
+    change_sites 1
+    refresh_run refresh-nightly "$dir/nightly.log" --changed-only
+    REFRESH_NIGHTLY_CLASSIFY=$(classified "$dir/nightly.log")
+    REFRESH_NIGHTLY=${#changed[@]}
     sql "DROP DATABASE bench_uat_refresh"
 fi
 
@@ -682,6 +716,7 @@ else
 fi
 for c in $CONCS; do
     row "(b) wfuwp env-migrate --concurrency $c" "wfuwp-c$c"
+    [ -n "${BENCH_BIN_B:-}" ] && row "(b′) the same with BENCH_BIN_B" "wfuwp-B-c$c"
     if [ "${BENCH_SCRUB:-0}" = 1 ]; then
         row "(s) wfuwp --concurrency $c, scrub + keep + set on" "wfuwp-scrub-c$c"
         row "(x) wfuwp --concurrency $c, scrub + keep + set, log table excluded" "wfuwp-excl-c$c"
@@ -692,7 +727,8 @@ for c in $INSERT_CONCS; do
 done
 if [ "$REFRESH" = 1 ]; then
     row "(r) wfuwp full migration --concurrency 4 (ledger checksums recorded)" refresh-full
-    row "(r) wfuwp --changed-only after $REFRESH_CHANGED sites changed" refresh-changed
+    row "(r) wfuwp --changed-only after the full run, $REFRESH_CHANGED sites changed" refresh-changed
+    row "(r) wfuwp --changed-only after a --changed-only (nightly), $REFRESH_NIGHTLY sites changed" refresh-nightly
 fi
 if [ -n "${BENCH_SCALE_RUN:-}" ]; then
     row "wfuwp --rollback of the last migration (DDL only)" rollback
@@ -744,11 +780,27 @@ done
 [ "$STREAM" = 1 ] && RUNS=$(runs stream) awk -v s="$stream_s" -v kb="$stream_kb" -v b="$STREAM_BYTES" 'BEGIN {
     printf "search-replace stream (%.1f MB of dump): median %.2f s = **%.0f MB/s**, peak RSS %.0f MB (runs: %s s)\n", b / 1e6, s, b / 1e6 / s, kb / 1024, ENVIRON["RUNS"] }'
 if [ "$REFRESH" = 1 ]; then
-    read -r full_sums changed_sums < <(paste -sd' ' "$WORK/refresh-checksums")
-    awk -v f="$(median refresh-full 2)" -v c="$(median refresh-changed 2)" -v floor="$floor" -v n="$REFRESH_CHANGED" \
-        -v fs="$full_sums" -v cs="$changed_sums" -v cl="$REFRESH_CLASSIFY" 'BEGIN {
-        printf "refresh: full %.2f s (of which %.2f worker-s checksums), --changed-only with %d sites changed %.2f s (%s; %.2f worker-s checksums of the copied sites): %.2fx the full run (goal <= 0.20: %s), %.2fx the server-side floor (goal < 1: %s)\n",
-            f, fs, n, c, cl, cs, c / f, (c / f <= 0.2 ? "met" : "NOT met"), c / floor, (c < floor ? "met" : "NOT met") }'
+    refresh_col() { awk -v k="$1" -v c="$2" '$1 == k { print $c }' "$WORK/refresh-checksums"; }
+    full=$(median refresh-full 2)
+    awk -v f="$full" -v fs="$(refresh_col refresh-full 2)" -v fc="$(refresh_col refresh-full 3)" 'BEGIN {
+        printf "refresh: full %.2f s (of which %.2f worker-s checksums, cleanup %.2f s)\n", f, fs, fc }'
+    for kind in refresh-changed refresh-nightly; do
+        case $kind in
+            refresh-changed) what="--changed-only after the full run"; n=$REFRESH_CHANGED cl=$REFRESH_CLASSIFY ;;
+            *) what="--changed-only after a --changed-only (nightly)"; n=$REFRESH_NIGHTLY cl=$REFRESH_NIGHTLY_CLASSIFY ;;
+        esac
+        awk -v what="$what" -v f="$full" -v c="$(median "$kind" 2)" -v floor="$floor" -v n="$n" -v cl="$cl" \
+            -v cs="$(refresh_col "$kind" 2)" -v cc="$(refresh_col "$kind" 3)" 'BEGIN {
+            printf "refresh: %s, %d sites changed: %.2f s (%s; %.2f worker-s checksums of the copied sites; cleanup %.2f s, dropping the previous run'"'"'s backup tables): %.2fx the full run (goal <= 0.20: %s), %.2fx the server-side floor (goal < 1: %s)\n",
+                what, n, c, cl, cs, cc, c / f, (c / f <= 0.2 ? "met" : "NOT met"), c / floor, (c < floor ? "met" : "NOT met") }'
+    done
+fi
+if [ -n "${BENCH_BIN_B:-}" ]; then
+    for c in $CONCS; do
+        paste -d' ' <(runs "wfuwp-c$c" | tr ' ' '\n') <(runs "wfuwp-B-c$c" | tr ' ' '\n') | awk -v c="$c" \
+            '{ r = $1 / $2; line = line sprintf(" %.2f", r); v[NR] = r } END { n = asort(v)
+              printf "BENCH_BIN / BENCH_BIN_B at --concurrency %s, per repetition:%s (median %.2f; below 1: BENCH_BIN is faster)\n", c, line, (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) }'
+    done
 fi
 best=$(for c in $CONCS; do echo "$(median "wfuwp-c$c" 2) $c"; done | sort -g | head -n 1)
 awk -v s="${best% *}" -v c="${best#* }" -v base="$base" -v floor="$floor" 'BEGIN {

@@ -8,6 +8,7 @@ use crate::cli::AuditArgs;
 use crate::exit::{Code, Failure};
 use crate::ui::output;
 use crate::ui::progress::Terminal;
+use crate::ui::report::{holder, leftover_holders};
 
 /// Runs one audit.
 pub fn run(ctx: &Context, args: &AuditArgs) -> Result<Code, Failure> {
@@ -33,11 +34,7 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> Result<Code, Failure> {
             report.rows
         );
         for site in &l.by_site {
-            let who = match site.site_id {
-                0 => "network tables".to_string(),
-                id => format!("site {id}"),
-            };
-            crate::outln!("  {who}: {} values", site.found.values);
+            crate::outln!("  {}: {} values", holder(site.site_id), site.found.values);
             for (column, n) in &site.found.by_column {
                 crate::outln!("    {column}: {n}");
             }
@@ -52,17 +49,17 @@ pub fn run(ctx: &Context, args: &AuditArgs) -> Result<Code, Failure> {
                 );
             }
         }
-        match l.sites {
-            0 => output::info(format!("clean: nothing of {} found", report.source_env)),
-            n => output::info(format!(
+        match l.is_clean() {
+            true => output::info(format!("clean: nothing of {} found", report.source_env)),
+            false => output::info(format!(
                 "{} still mention {} ({} values)",
-                output::count(n, "site"),
+                leftover_holders(l),
                 report.source_env,
                 l.values
             )),
         }
     }
-    Ok(if l.sites == 0 {
+    Ok(if l.is_clean() {
         Code::Success
     } else {
         Code::SitesFailed

@@ -32,6 +32,9 @@ pub fn run(ctx: &Context, envs: &[String]) -> Result<Code, Failure> {
         ui::check::report(r, reports);
         if let Err(p) = &r.outcome {
             config_failure |= matches!(p, Problem::Config(_));
+        }
+        config_failure |= !r.rule_problems.is_empty();
+        if r.outcome.is_err() || !r.rule_problems.is_empty() {
             failed.push(r.env.name.clone());
         }
     }

@@ -28,6 +28,9 @@ pub fn report(r: &Report, all: &[Report]) {
     for line in wfuwp_engine::scrub::describe_rules(e) {
         crate::outln!("  {line}");
     }
+    for p in &r.rule_problems {
+        crate::outln!("  PROBLEM: {p}");
+    }
 }
 
 /// When a migration into `r`'s database would hold more tables than its

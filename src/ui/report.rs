@@ -1,7 +1,7 @@
 //! The final report of a run: a few lines on stderr, or the summary as JSON
 //! on stdout with `--json`.
 
-use wfuwp_engine::state::{MigrationStatus, Summary};
+use wfuwp_engine::state::{LeftoverTotals, MigrationStatus, Summary, NETWORK_TABLES};
 
 use super::output;
 
@@ -159,7 +159,7 @@ fn verification_lines(s: &Summary) -> Vec<String> {
 /// mention the source, with the first example.
 fn leftover_line(s: &Summary) -> Option<String> {
     let l = &s.leftovers;
-    if l.sites == 0 {
+    if l.is_clean() {
         return (s.sites.completed > 0).then(|| {
             format!(
                 "leftover audit: clean (no value mentions {}'s hosts)",
@@ -173,17 +173,45 @@ fn leftover_line(s: &Summary) -> Option<String> {
         .find_map(|site| Some((site.site_id, site.found.examples.first()?)))
         .map(|(id, e)| {
             format!(
-                "; e.g. site {id}, {}.{} [{}], {}: \"{}\"",
-                e.table, e.column, e.key, e.form, e.context
+                "; e.g. {}, {}.{} [{}], {}: \"{}\"",
+                holder(id),
+                e.table,
+                e.column,
+                e.key,
+                e.form,
+                e.context
             )
         })
         .unwrap_or_default();
     Some(format!(
         "{} still {} {} hosts ({} values): see \"leftovers\" in {}/migration-summary.json{example}",
-        output::count(l.sites, "site"),
-        if l.sites == 1 { "mentions" } else { "mention" },
+        leftover_holders(l),
+        if l.sites == 1 && l.network().is_none() {
+            "mentions"
+        } else {
+            "mention"
+        },
         s.source_env,
         l.values,
         s.migration_id
     ))
+}
+
+/// Where findings of the leftover audit are: "site 12", or "the network
+/// tables" for the network tables' entry.
+pub fn holder(site_id: u64) -> String {
+    match site_id {
+        NETWORK_TABLES => "the network tables".to_string(),
+        id => format!("site {id}"),
+    }
+}
+
+/// Who still mentions the source, for one line: "3 sites", "the network
+/// tables and 1 site", "the network tables".
+pub fn leftover_holders(l: &LeftoverTotals) -> String {
+    match (l.network().is_some(), l.sites) {
+        (true, 0) => "the network tables".to_string(),
+        (true, n) => format!("the network tables and {}", output::count(n, "site")),
+        (false, n) => output::count(n, "site"),
+    }
 }

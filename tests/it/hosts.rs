@@ -146,16 +146,25 @@ fn every_vanity_site_gets_its_target_host_or_the_run_is_refused() {
         .iter()
         .map(|s| s["siteId"].as_u64().unwrap())
         .collect();
-    // The club's own tables, and its row of the main site's domain_mapping table.
-    assert_eq!(sites, vec![1, 4], "{l:#}");
-    let mapping = &l["bySite"][0];
+    // The network's blogs row of the club, its row of the main site's
+    // domain_mapping table, and the club's own tables.
+    assert_eq!(sites, vec![0, 1, 4], "{l:#}");
+    assert_eq!(l["sites"], 2, "the network tables are not a site: {l:#}");
+    let network = &l["bySite"][0];
+    assert_eq!(
+        network["byColumn"],
+        serde_json::json!({"wp_blogs.domain": 1}),
+        "{l:#}"
+    );
+    assert_eq!(network["examples"][0]["key"], "blog_id=4");
+    let mapping = &l["bySite"][1];
     assert_eq!(
         mapping["byColumn"],
         serde_json::json!({"wp_domain_mapping.domain": 1})
     );
     assert_eq!(mapping["examples"][0]["key"], "id=3");
     assert_eq!(mapping["examples"][0]["form"], "plain");
-    let examples = l["bySite"][1]["examples"].as_array().unwrap();
+    let examples = l["bySite"][2]["examples"].as_array().unwrap();
     assert_eq!(examples.len(), 5, "{l:#}");
     for e in examples {
         assert_eq!(e["form"], "plain", "{e}");
@@ -266,10 +275,21 @@ fn wrapped(container: &str, text: &str) -> String {
     }
 }
 
-/// Plants every form into sites 2, 3 and 5 (options 9001…9005 of each);
-/// returns the expected findings: (site, table, key, form).
+/// Plants every form into sites 2, 3 and 5 (options 9001…9005 of each),
+/// and the first into the network's sitemeta (meta 9001); returns the
+/// expected findings: (site, table, key, form), the network tables as site 0.
 fn plant(src: &TestDb) -> Vec<(u64, String, String, String)> {
-    let mut expected = Vec::new();
+    let (form, text) = PLANTED[0];
+    src.exec(&format!(
+        "INSERT INTO wp_sitemeta (meta_id, site_id, meta_key, meta_value) \
+         VALUES (9001, 1, 'planted_note', '{text}')"
+    ));
+    let mut expected = vec![(
+        0,
+        "wp_sitemeta".to_string(),
+        "meta_id=9001".to_string(),
+        form.to_string(),
+    )];
     for (site, container) in PLANTED_SITES {
         let table = format!("wp_{site}_options");
         for (i, (form, text)) in PLANTED.iter().enumerate() {
@@ -370,9 +390,14 @@ fn every_planted_leftover_is_found_with_its_form_and_place() {
     assert_eq!(findings(l), expected, "{l:#}");
     assert_eq!(
         (l["sites"].as_u64(), l["values"].as_u64()),
-        (Some(3), Some(15))
+        (Some(3), Some(16))
     );
-    for site in l["bySite"].as_array().unwrap() {
+    assert_eq!(
+        l["bySite"][0]["byColumn"],
+        serde_json::json!({"wp_sitemeta.meta_value": 1}),
+        "{l:#}"
+    );
+    for site in l["bySite"].as_array().unwrap().iter().skip(1) {
         let id = site["siteId"].as_u64().unwrap();
         assert_eq!(
             site["byColumn"],
@@ -391,7 +416,7 @@ fn every_planted_leftover_is_found_with_its_form_and_place() {
     }
     let out = format!("{}{}", r.stdout, r.stderr);
     assert!(
-        out.contains("3 sites still mention prod hosts (15 values)"),
+        out.contains("the network tables and 3 sites still mention prod hosts (16 values)"),
         "{out}"
     );
     // The same in the migration's record, the state and the listing.
@@ -408,10 +433,21 @@ fn every_planted_leftover_is_found_with_its_form_and_place() {
         .map(|s| s["siteId"].as_u64().unwrap())
         .collect();
     assert_eq!(recorded, vec![2, 3, 5]);
+    assert_eq!(
+        state["networkLeftovers"]["byColumn"],
+        serde_json::json!({"wp_sitemeta.meta_value": 1})
+    );
     let listed =
         run(wfuwp(&cfg, &logs).args(["env-migrate", "--list-migrations", "--all", "--json"]));
     let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("listing JSON");
     assert_eq!(findings(&listed[0]["leftovers"]), expected);
+    // A later audit of the target finds what the migration found, network
+    // tables included.
+    let a = run(wfuwp(&cfg, &logs).args(["audit", "uat", "--source", "prod", "--json"]));
+    assert_eq!(a.code, 3, "{a:?}");
+    let a: serde_json::Value = serde_json::from_str(&a.stdout).expect("audit JSON");
+    assert_eq!(findings(&a["leftovers"]), expected, "{a:#}");
+    assert_eq!(a["leftovers"]["sites"], 3, "{a:#}");
 }
 
 #[test]
@@ -465,5 +501,6 @@ fn fail_on_leftovers_keeps_the_previous_tables_live() {
         before.get("wp_4_options"),
         "site 4 was migrated"
     );
-    assert_eq!(findings(&s["leftovers"]).len(), 15);
+    // The network tables are reported, never refused: 15 in the sites, 1 in sitemeta.
+    assert_eq!(findings(&s["leftovers"]).len(), 16);
 }

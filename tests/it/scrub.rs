@@ -365,6 +365,13 @@ fn full_migration_leaves_no_personal_data_on_the_target() {
         "config check does not show the rules:\n{}",
         check.stdout
     );
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+    // Without the secret a run would refuse: config check says so first.
+    let unset = support::run(s.cmd().args(["config", "check"]).env_remove(SECRET_VAR));
+    assert!(
+        unset.code == 2 && unset.stdout.contains("PROBLEM") && unset.stdout.contains(SECRET_VAR),
+        "config check must fail (exit 2) naming the unset secret {SECRET_VAR}: {unset:?}"
+    );
     let r = s.run(
         &["env-migrate", "prod", "uat", "--force", "--include-users"],
         None,

@@ -77,6 +77,9 @@ pub struct Report {
     pub env: Environment,
     /// What its check found.
     pub outcome: Result<Reached, Problem>,
+    /// Configuration problems of its rules as a target (e.g. the scrub
+    /// secret's variable is not set): a migration into it would refuse.
+    pub rule_problems: Vec<String>,
 }
 
 /// What a successful check found.
@@ -137,7 +140,15 @@ async fn check_all(envs: Vec<Environment>) -> Vec<Report> {
     for (i, env) in envs.into_iter().enumerate() {
         tasks.spawn(async move {
             let outcome = check(&env).await;
-            (i, Report { env, outcome })
+            let rule_problems = crate::scrub::rule_problems(&env);
+            (
+                i,
+                Report {
+                    env,
+                    outcome,
+                    rule_problems,
+                },
+            )
         });
     }
     let mut reports = Vec::new();

@@ -22,7 +22,7 @@ use crate::report::{Event, Reporter};
 use crate::rules::RunRules;
 use crate::sites::SiteId;
 use crate::state::model::Leftovers;
-use crate::state::summary::{LeftoverTotals, SiteLeftovers};
+use crate::state::summary::{LeftoverTotals, SiteLeftovers, NETWORK_TABLES};
 use crate::state::MigrationOptions;
 
 /// What an audit found.
@@ -76,7 +76,7 @@ async fn run(
     for (i, name) in inv.tables.keys().enumerate() {
         let site = match owner(&inv.prefix, name, &ids) {
             Owner::Site(id) => id,
-            Owner::Network(_) => 0,
+            Owner::Network(_) => NETWORK_TABLES,
             Owner::Foreign => continue,
         };
         let columns = inv.columns.get(name).cloned().unwrap_or_default();
@@ -102,7 +102,6 @@ async fn run(
     let _ = conn.disconnect().await;
     let by_site: Vec<SiteLeftovers> = found
         .into_iter()
-        .filter(|(_, l)| !l.is_empty())
         .map(|(site_id, found)| SiteLeftovers { site_id, found })
         .collect();
     Ok(AuditReport {
@@ -110,11 +109,7 @@ async fn run(
         source_env: source.to_string(),
         tables,
         rows,
-        leftovers: LeftoverTotals {
-            sites: by_site.len() as u64,
-            values: by_site.iter().map(|s| s.found.values).sum(),
-            by_site,
-        },
+        leftovers: LeftoverTotals::from_sites(by_site),
     })
 }
 

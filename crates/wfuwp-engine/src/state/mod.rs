@@ -25,4 +25,4 @@ pub use model::{
 };
 pub use options::{MigrationConfig, MigrationOptions, NewMigration, ResumeRequest, SiteHost};
 pub use session::{abandon, durable_time, mark_superseded, Session, SessionKind};
-pub use summary::Summary;
+pub use summary::{LeftoverTotals, SiteLeftovers, Summary, NETWORK_TABLES};

@@ -80,15 +80,15 @@ pub struct Summary {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The leftover audit over the sites (docs/hosts.md).
+/// The leftover audit over the sites and the network tables (docs/hosts.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeftoverTotals {
-    /// Sites with leftovers.
+    /// Sites with leftovers (the network tables not counted).
     pub sites: u64,
-    /// Values with leftovers, over those sites.
+    /// Values with leftovers, over those sites and the network tables.
     pub values: u64,
-    /// Per site, in blog_id order.
+    /// Per site, in blog_id order; the network tables as site `0`.
     pub by_site: Vec<SiteLeftovers>,
 }
 
@@ -103,25 +103,50 @@ pub struct SiteLeftovers {
     pub found: Leftovers,
 }
 
+/// The site id the network tables' findings are listed under.
+pub const NETWORK_TABLES: SiteId = 0;
+
 impl LeftoverTotals {
-    /// The totals of `state`'s site records.
+    /// The totals of `state`'s site records and network tables.
     pub fn of(state: &MigrationState) -> LeftoverTotals {
-        let mut by_site: Vec<SiteLeftovers> = state
-            .sites()
-            .iter()
-            .filter_map(|s| {
-                Some(SiteLeftovers {
-                    site_id: s.site_id,
-                    found: s.leftovers.as_deref()?.clone(),
-                })
+        let network = state.network_leftovers.as_deref().map(|l| SiteLeftovers {
+            site_id: NETWORK_TABLES,
+            found: l.clone(),
+        });
+        let sites = state.sites().iter().filter_map(|s| {
+            Some(SiteLeftovers {
+                site_id: s.site_id,
+                found: s.leftovers.as_deref()?.clone(),
             })
-            .collect();
+        });
+        LeftoverTotals::from_sites(network.into_iter().chain(sites).collect())
+    }
+
+    /// The totals of `by_site` (empty findings dropped, sorted by site).
+    pub fn from_sites(mut by_site: Vec<SiteLeftovers>) -> LeftoverTotals {
+        by_site.retain(|s| !s.found.is_empty());
         by_site.sort_by_key(|s| s.site_id);
         LeftoverTotals {
-            sites: by_site.len() as u64,
+            sites: by_site
+                .iter()
+                .filter(|s| s.site_id != NETWORK_TABLES)
+                .count() as u64,
             values: by_site.iter().map(|s| s.found.values).sum(),
             by_site,
         }
+    }
+
+    /// True when nothing was found anywhere.
+    pub fn is_clean(&self) -> bool {
+        self.values == 0
+    }
+
+    /// The network tables' findings, when any.
+    pub fn network(&self) -> Option<&Leftovers> {
+        self.by_site
+            .iter()
+            .find(|s| s.site_id == NETWORK_TABLES)
+            .map(|s| &s.found)
     }
 }
 
@@ -288,5 +313,37 @@ mod tests {
         assert_eq!(v["rowsCopied"], 10);
         assert_eq!(v["verification"]["ok"], true);
         assert_eq!(v["runs"], 1, "computed keys win");
+    }
+
+    fn found(values: u64) -> Leftovers {
+        Leftovers {
+            values,
+            ..Leftovers::default()
+        }
+    }
+
+    #[test]
+    fn the_network_tables_are_site_zero_and_not_counted_as_a_site() {
+        let mut st = MigrationState::new("m".into(), "a".into(), "b".into(), &[7, 3], Utc::now());
+        for (id, n) in [(7, 2), (3, 0)] {
+            let mut r = st
+                .next_site(id, SiteStatus::InProgress, Utc::now())
+                .unwrap();
+            r.leftovers = Some(Box::new(found(n)));
+            st.put_site(r).unwrap();
+        }
+        assert_eq!(LeftoverTotals::of(&st).sites, 1);
+        st.network_leftovers = Some(Box::new(found(5)));
+        let l = LeftoverTotals::of(&st);
+        let order: Vec<SiteId> = l.by_site.iter().map(|s| s.site_id).collect();
+        assert_eq!(
+            order,
+            vec![NETWORK_TABLES, 7],
+            "empty findings dropped, sorted"
+        );
+        assert_eq!((l.sites, l.values), (1, 7));
+        assert_eq!(l.network().map(|n| n.values), Some(5));
+        assert!(!l.is_clean());
+        assert!(LeftoverTotals::from_sites(Vec::new()).is_clean());
     }
 }

@@ -29,7 +29,9 @@ use crate::ledger::{self, TableAction};
 use crate::names::{derived, Role};
 use crate::scope;
 use crate::sites::SiteId;
-use crate::state::model::{ErrorKind, MigrationStatus, Phase, SiteBackup, SiteStatus, TableBackup};
+use crate::state::model::{
+    ErrorKind, Leftovers, MigrationStatus, Phase, SiteBackup, SiteStatus, TableBackup,
+};
 use crate::state::MigrationOptions;
 use crate::stop::Stop;
 use crate::tables::swap::{drop_tables, existing_tables};
@@ -74,28 +76,40 @@ pub enum Scope<'a> {
     },
 }
 
+/// What a completed network phase did.
+#[derive(Debug, Default)]
+pub struct Copied {
+    /// A partial migration's sites it failed (recorded in the state): their
+    /// users clash with the target's, or their address is another site's.
+    pub failed: Vec<SiteId>,
+    /// What of the source the rows it copied still mention (docs/hosts.md).
+    pub leftovers: Leftovers,
+}
+
 /// Runs the phase on `conns` (the caller's, so that it can kill them when
 /// interrupted). Transient failures (connection, deadlock, lock wait
 /// timeout) are retried up to `--max-retries` times with backoff, as for
 /// sites (docs/phases.md); the phase is idempotent, so a retry redoes it from
-/// the start. Returns the sites it failed (recorded in the state): a
-/// partial migration's sites whose users clash with the target's.
+/// the start (and its leftover audit with it).
 pub async fn run(
     engine: &Engine,
     conns: &mut Connections,
     scope: Scope<'_>,
     stop: &Stop,
-) -> Result<Vec<SiteId>, SiteError> {
+) -> Result<Copied, SiteError> {
     let mut retries = Retries::new(engine, stop, "network tables");
     loop {
+        let mut leftovers = Leftovers::default();
         let result = match scope {
-            Scope::Full { include_users } => full(engine, conns, include_users)
+            Scope::Full { include_users } => full(engine, conns, include_users, &mut leftovers)
                 .await
                 .map(|()| Vec::new()),
-            Scope::Partial { sites, users } => partial(engine, conns, sites, users).await,
+            Scope::Partial { sites, users } => {
+                partial(engine, conns, sites, users, &mut leftovers).await
+            }
         };
         let err = match result {
-            Ok(failed) => return Ok(failed),
+            Ok(failed) => return Ok(Copied { failed, leftovers }),
             Err(e) => e,
         };
         match retries.judge(conns, err).await {
@@ -113,13 +127,14 @@ async fn full(
     engine: &Engine,
     conns: &mut Connections,
     include_users: bool,
+    found: &mut Leftovers,
 ) -> Result<(), SiteError> {
     let lives: Vec<String> = full_table_names(&engine.inventory.prefix, include_users)
         .into_iter()
         .filter(|t| engine.inventory.tables.contains_key(t))
         .collect();
     let (source, target) = conns.open(engine).await?;
-    let stagings = stage_all(engine, source, target, &lives, None).await?;
+    let stagings = stage_all(engine, source, target, &lives, None, found).await?;
     let sitemeta = format!("{}sitemeta", engine.inventory.prefix);
     if let Some(i) = lives.iter().position(|l| *l == sitemeta) {
         // The target's kept and forced network settings go live with the swap.
@@ -143,13 +158,15 @@ async fn full(
 }
 
 /// Fills a staging copy of each of `lives` (rows matching `filter`, if any)
-/// from one source snapshot; returns the staging names.
+/// from one source snapshot, adding their leftovers to `found`; returns the
+/// staging names.
 async fn stage_all(
     engine: &Engine,
     source: &mut Conn,
     target: &mut Conn,
     lives: &[String],
     filter: Option<&RowFilter>,
+    found: &mut Leftovers,
 ) -> Result<Vec<String>, SiteError> {
     let stagings: Vec<String> = lives
         .iter()
@@ -166,7 +183,7 @@ async fn stage_all(
                 ""
             }
         ));
-        stage_table(engine, source, target, (live, staging), filter).await?;
+        found.merge(stage_table(engine, source, target, (live, staging), filter).await?);
     }
     source.query_drop("COMMIT").await?;
     Ok(stagings)
@@ -174,13 +191,14 @@ async fn stage_all(
 
 /// Creates `staging` like `live` on the target and fills it with `live`'s
 /// rows (those matching `filter`, if any) from the source, replaced.
+/// Returns what of the source the copied rows still mention.
 pub(super) async fn stage_table(
     engine: &Engine,
     source: &mut Conn,
     target: &mut Conn,
     (live, staging): (&str, &str),
     filter: Option<&RowFilter>,
-) -> Result<(), SiteError> {
+) -> Result<Leftovers, SiteError> {
     let create = create_statement(source, live, staging).await?;
     target.query_drop(create).await?;
     let job = engine.table_job(live);
@@ -197,7 +215,7 @@ pub(super) async fn stage_table(
     )
     .await?;
     engine.rules.record(&rules);
-    Ok(())
+    Ok(rules.take_leftovers())
 }
 
 async fn partial(
@@ -205,6 +223,7 @@ async fn partial(
     conns: &mut Connections,
     ids: &[SiteId],
     users: bool,
+    found: &mut Leftovers,
 ) -> Result<Vec<SiteId>, SiteError> {
     let prefix = &engine.inventory.prefix;
     let mut tables = partial_table_names(prefix);
@@ -234,7 +253,7 @@ async fn partial(
     }
     let ids = ids.as_slice();
     let prepared = match users {
-        true => Some(users::prepare(engine, source, target, ids).await?),
+        true => Some(users::prepare(engine, source, target, ids, found).await?),
         false => None,
     };
     let ok: Vec<SiteId> = match &prepared {
@@ -249,7 +268,7 @@ async fn partial(
         .filter(|t| lives.contains(t))
         .collect();
     let filter = RowFilter::ids(SITE_KEY, ok.iter().copied());
-    let mut stagings = stage_all(engine, source, target, &site_lives, Some(&filter)).await?;
+    let mut stagings = stage_all(engine, source, target, &site_lives, Some(&filter), found).await?;
     upsert(engine, target, &site_lives, &filter, prepared.as_ref()).await?;
     if users {
         stagings.extend(
@@ -599,9 +618,9 @@ pub(super) async fn phase(
         }
     };
     match result {
-        Ok(failed) => {
-            s.phase_completed(Phase::NetworkTables)?;
-            Ok((None, failed))
+        Ok(copied) => {
+            s.network_completed(copied.leftovers)?;
+            Ok((None, copied.failed))
         }
         Err(_) if stop.is_set() => Ok((Some(MigrationStatus::Paused), Vec::new())),
         Err(e) => {

@@ -37,7 +37,7 @@ use crate::phases::engine::Engine;
 use crate::phases::errors::SiteError;
 use crate::scope;
 use crate::sites::SiteId;
-use crate::state::model::ErrorKind;
+use crate::state::model::{ErrorKind, Leftovers};
 use crate::state::MigrationOptions;
 use crate::tables::swap::{drop_tables, existing_tables};
 
@@ -146,12 +146,14 @@ pub struct Prepared {
 
 /// Finds the users the sites `ids` need, fails sites whose users clash with
 /// the target's, and leaves in staging exactly the `users` and `usermeta`
-/// rows to write (replacements applied, as for every copied row).
+/// rows to write (replacements applied, as for every copied row), adding
+/// what of the source those rows still mention to `found`.
 pub async fn prepare(
     engine: &Engine,
     source: &mut Conn,
     target: &mut Conn,
     ids: &[SiteId],
+    found: &mut Leftovers,
 ) -> Result<Prepared, SiteError> {
     let prefix = engine.inventory.prefix.clone();
     let (users, usermeta) = (format!("{prefix}users"), format!("{prefix}usermeta"));
@@ -179,7 +181,7 @@ pub async fn prepare(
     ));
     for (live, staging, key) in [(&users, &s_users, "ID"), (&usermeta, &s_meta, "user_id")] {
         let filter = RowFilter::ids(key, candidates.iter().copied());
-        stage_table(engine, source, target, (live, staging), Some(&filter)).await?;
+        found.merge(stage_table(engine, source, target, (live, staging), Some(&filter)).await?);
     }
     source.query_drop("COMMIT").await?;
 

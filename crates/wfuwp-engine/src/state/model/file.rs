@@ -35,6 +35,8 @@ struct StateFile<S> {
     in_progress_sites: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     network_backup: Option<SiteBackup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    network_leftovers: Option<Box<Leftovers>>,
     #[serde(default)]
     backup_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +76,7 @@ impl Serialize for MigrationState {
             pending_sites: Some(c.pending),
             in_progress_sites: Some(c.in_progress),
             network_backup: self.network_backup.clone(),
+            network_leftovers: self.network_leftovers.clone(),
             backup_bytes: self.backup_bytes,
             superseded_by: self.superseded_by.clone(),
             hooks: self.hooks.clone(),
@@ -137,6 +140,7 @@ fn from_file(f: StateFile<Vec<SiteRecord>>) -> Result<MigrationState, String> {
         sites: f.sites,
         index: HashMap::new(),
         network_backup: f.network_backup,
+        network_leftovers: f.network_leftovers,
         backup_bytes: f.backup_bytes,
         superseded_by: f.superseded_by,
         hooks: f.hooks,

@@ -55,6 +55,9 @@ pub struct MigrationState {
     index: HashMap<SiteId, usize>,
     /// Backup of the network tables, for `--rollback`.
     pub network_backup: Option<SiteBackup>,
+    /// What of the source the network tables' copied rows still mention
+    /// (docs/hosts.md); `None` when nothing.
+    pub network_leftovers: Option<Box<Leftovers>>,
     /// Space held by this migration's backup tables.
     pub backup_bytes: Option<u64>,
     /// The later migration whose completion dropped this one's backups
@@ -113,6 +116,7 @@ impl MigrationState {
             sites: records,
             index: HashMap::new(),
             network_backup: None,
+            network_leftovers: None,
             backup_bytes: None,
             superseded_by: None,
             hooks: Vec::new(),

@@ -24,6 +24,28 @@ impl Session {
         })
     }
 
+    /// The network tables phase completed, with what of the source the rows
+    /// it copied still mention: one write, so a crash cannot leave the phase
+    /// done and its audit lost. Added to an earlier run's findings: a rerun
+    /// for retried sites copies only their rows.
+    pub fn network_completed(&self, found: Leftovers) -> anyhow::Result<()> {
+        Self::edge(|| {
+            self.change(&format!("phase {} completed", Phase::NetworkTables), |s| {
+                if !found.is_empty() {
+                    s.network_leftovers
+                        .get_or_insert_with(Default::default)
+                        .merge(found);
+                }
+                Ok(s.set_phase(
+                    Phase::NetworkTables,
+                    PhaseStatus::Completed,
+                    None,
+                    Utc::now(),
+                )?)
+            })
+        })
+    }
+
     /// A phase that ran before it could be recorded (preflight runs before a
     /// new migration's state exists, so that a refused migration leaves none
     /// behind) completed; it started at `started`.
